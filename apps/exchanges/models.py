@@ -1,0 +1,38 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from apps.common.fields import EncryptedTextField
+from apps.common.models import TimeStampedModel
+from apps.markets.models import Exchange
+
+
+class ExchangeAccount(TimeStampedModel):
+    """One exchange login. Keys are encrypted at rest and never shown back in full."""
+
+    class Mode(models.TextChoices):
+        SIM = "sim", "Simulated exchange"
+        PAPER = "paper", "Paper trading"
+        LIVE = "live", "Live"
+
+    name = models.CharField(max_length=80, unique=True)
+    exchange = models.ForeignKey(Exchange, on_delete=models.PROTECT, related_name="accounts")
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.SIM)
+    api_key = EncryptedTextField(blank=True)
+    api_secret = EncryptedTextField(blank=True)
+    base_url = models.URLField(
+        blank=True, help_text="For sim accounts: the simulated exchange, e.g. http://127.0.0.1:8765"
+    )
+    active = models.BooleanField(default=True)
+
+    def __str__(self):
+        return f"{self.name} ({self.get_mode_display()})"
+
+    def clean(self):
+        if self.mode == self.Mode.SIM and not self.base_url:
+            raise ValidationError({"base_url": "A sim account needs the simulated exchange's URL."})
+        if self.mode in (self.Mode.SIM, self.Mode.LIVE) and not (self.api_key and self.api_secret):
+            raise ValidationError("Enter both the API key and the API secret.")
+
+    @property
+    def masked_api_key(self) -> str:
+        return f"{self.api_key[:4]}…{self.api_key[-2:]}" if len(self.api_key) > 8 else "••••"

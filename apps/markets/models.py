@@ -1,0 +1,107 @@
+from datetime import timedelta
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+
+from apps.common.models import TimeStampedModel
+from apps.markets.timeframes import TIMEFRAME_CHOICES, TIMEFRAME_SECONDS
+
+PRICE = {"max_digits": 30, "decimal_places": 12}
+
+
+class Exchange(TimeStampedModel):
+    """A venue, named by its ccxt id (binance for the simulated exchange too)."""
+
+    code = models.SlugField(max_length=40, unique=True, help_text="Our name for it, e.g. sim or binance")
+    ccxt_id = models.CharField(max_length=40, default="binance", help_text="The ccxt class that speaks its API")
+    name = models.CharField(max_length=80)
+
+    def __str__(self):
+        return self.name
+
+
+class Market(TimeStampedModel):
+    exchange = models.ForeignKey(Exchange, on_delete=models.PROTECT, related_name="markets")
+    symbol = models.CharField(max_length=40, help_text="Unified ccxt symbol, e.g. BTC/USDT")
+    base = models.CharField(max_length=20)
+    quote = models.CharField(max_length=20)
+    price_precision = models.DecimalField(**PRICE, default=Decimal("0.01"), help_text="Price tick size")
+    amount_precision = models.DecimalField(**PRICE, default=Decimal("0.00001"), help_text="Amount step size")
+    min_notional = models.DecimalField(**PRICE, default=Decimal("5"), help_text="Smallest order value in quote")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["exchange", "symbol"], name="market_unique_symbol")]
+        ordering = ["exchange__code", "symbol"]
+
+    def __str__(self):
+        return f"{self.symbol} on {self.exchange.code}"
+
+    @property
+    def slug(self) -> str:
+        return self.symbol.replace("/", "-")
+
+
+class Candle(models.Model):
+    """One closed candle; open_time is the candle's start (UTC)."""
+
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="candles")
+    timeframe = models.CharField(max_length=4, choices=TIMEFRAME_CHOICES)
+    open_time = models.DateTimeField()
+    open = models.DecimalField(**PRICE)
+    high = models.DecimalField(**PRICE)
+    low = models.DecimalField(**PRICE)
+    close = models.DecimalField(**PRICE)
+    volume = models.DecimalField(max_digits=36, decimal_places=12)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["market", "timeframe", "open_time"], name="candle_unique_open_time")
+        ]
+        ordering = ["market", "timeframe", "open_time"]
+
+    def __str__(self):
+        return f"{self.market.symbol} {self.timeframe} {self.open_time:%Y-%m-%d %H:%M}"
+
+
+class CollectorStatus(TimeStampedModel):
+    """The collector of one (market, timeframe): what it has, when it last worked, what failed."""
+
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="collectors")
+    timeframe = models.CharField(max_length=4, choices=TIMEFRAME_CHOICES)
+    active = models.BooleanField(default=True)
+    last_candle_time = models.DateTimeField(null=True, blank=True, help_text="Open time of the newest stored candle")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error_class = models.CharField(max_length=40, blank=True)
+    last_error = models.TextField(blank=True)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    candles_stored = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["market", "timeframe"], name="collector_unique_pair")]
+        verbose_name_plural = "collector statuses"
+
+    def __str__(self):
+        return f"{self.market.symbol} {self.timeframe}"
+
+    def clean(self):
+        if self.timeframe not in TIMEFRAME_SECONDS:
+            raise ValidationError({"timeframe": f"Unknown timeframe {self.timeframe!r}."})
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(seconds=TIMEFRAME_SECONDS[self.timeframe])
+
+    def data_age(self, now=None) -> timedelta | None:
+        """Time since the newest stored candle closed (None when nothing is stored yet)."""
+        if self.last_candle_time is None:
+            return None
+        return (now or timezone.now()) - (self.last_candle_time + self.period)
+
+    def is_fresh(self, now=None) -> bool:
+        """Fresh while the newest closed candle is less than two periods old."""
+        age = self.data_age(now)
+        return age is not None and age < 2 * self.period

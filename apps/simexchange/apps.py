@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class SimexchangeConfig(AppConfig):
+    name = "apps.simexchange"

@@ -1,0 +1,55 @@
+"""Shared fixtures. A test that needs a service skips without it, except in CI (CI=true),
+where a missing service fails the test: CI must never pass by skipping."""
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def service_missing(reason: str):
+    """Skip locally, fail in CI."""
+    if IN_CI:
+        pytest.fail(f"CI=true and a required service is missing: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def require_redis() -> str:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        service_missing("needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0 (CI does)")
+    parts = urlsplit(url)
+    if not port_open(parts.hostname or "127.0.0.1", parts.port or 6379):
+        service_missing(f"Redis is not reachable at {url}")
+    return url
+
+
+def require_postgres() -> None:
+    from django.conf import settings
+
+    if settings.IS_SQLITE:
+        service_missing("needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/tradedesk (CI does)")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return require_redis()
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres"):
+        require_postgres()
+    if item.get_closest_marker("redis"):
+        require_redis()

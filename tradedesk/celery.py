@@ -1,0 +1,32 @@
+"""The one Celery app: queues per concern, JSON only, beat schedule defaults."""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradedesk.settings")
+
+app = Celery("tradedesk")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+
+QUEUES = ("default", "marketdata", "strategies", "orders")
+app.conf.task_queues = [Queue(name) for name in QUEUES]
+app.conf.task_default_queue = "default"
+app.conf.task_routes = {
+    "apps.markets.tasks.*": {"queue": "marketdata"},
+    "apps.strategies.tasks.*": {"queue": "strategies"},
+    "apps.trading.tasks.*": {"queue": "orders"},
+    "apps.risk.tasks.*": {"queue": "orders"},
+}
+app.autodiscover_tasks()
+
+# Installed into django-celery-beat's tables by `manage.py install_beat_schedule`, once:
+# after that the admin owns them (edits are never overwritten).
+DEFAULT_BEAT_SCHEDULE = {
+    "markets: collect due candles": {
+        "task": "apps.markets.tasks.collect_due",
+        "every_seconds": 10,
+        "queue": "marketdata",
+    },
+}
