@@ -17,8 +17,13 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 
 setup: $(STAMP)
 
+# Local secrets, generated once and kept in .env (git-ignored): the desk refuses to start without them.
+.env: | $(PY)
+	$(PY) -c "import secrets, base64; print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('FIELD_ENCRYPTION_KEY=' + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()); print('LOG_FORMAT=console')" > .env
+	@echo "Wrote .env with fresh SECRET_KEY and FIELD_ENCRYPTION_KEY"
+
 ## The desk on embedded defaults (SQLite, filesystem broker, in-memory channel layer).
-run: $(STAMP)
+run: $(STAMP) .env
 	$(PY) manage.py rundesk
 
 ## The whole test suite; uses DATABASE_URL / REDIS_URL when set (CI sets both).

@@ -30,3 +30,16 @@ DEFAULT_BEAT_SCHEDULE = {
         "queue": "marketdata",
     },
 }
+
+
+def _ensure_filesystem_broker_folders() -> None:
+    """The serverless broker keeps messages in folders that must exist before the first send."""
+    from django.conf import settings
+
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+    for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
+        if options.get(key):
+            os.makedirs(options[key], exist_ok=True)
+
+
+_ensure_filesystem_broker_folders()

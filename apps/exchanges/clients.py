@@ -13,6 +13,7 @@ import ccxt
 
 from apps.exchanges.errors import ExchangeCallError, classify
 from apps.exchanges.models import ExchangeAccount
+from apps.markets.models import Exchange
 
 T = TypeVar("T")
 REQUEST_TIMEOUT_MS = 10_000
@@ -62,9 +63,18 @@ def exchange_client(account: ExchangeAccount) -> ccxt.Exchange:
             ccxt_id=account.exchange.ccxt_id,
             api_key=account.api_key,
             secret=account.api_secret,
-            base_url=account.base_url if account.mode == ExchangeAccount.Mode.SIM else "",
+            base_url=account.api_url if account.mode == ExchangeAccount.Mode.SIM else "",
         )
         _clients[key] = client
+    return client
+
+
+def market_data_client(exchange: Exchange) -> ccxt.Exchange:
+    """A client for public market data (no keys), cached per process."""
+    key = (-exchange.pk, exchange.api_url)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = ccxt_client_build(ccxt_id=exchange.ccxt_id, base_url=exchange.api_url)
     return client
 
 

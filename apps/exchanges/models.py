@@ -19,19 +19,21 @@ class ExchangeAccount(TimeStampedModel):
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.SIM)
     api_key = EncryptedTextField(blank=True)
     api_secret = EncryptedTextField(blank=True)
-    base_url = models.URLField(
-        blank=True, help_text="For sim accounts: the simulated exchange, e.g. http://127.0.0.1:8765"
-    )
+    base_url = models.URLField(blank=True, help_text="Leave blank to use the exchange's API URL")
     active = models.BooleanField(default=True)
 
     def __str__(self):
         return f"{self.name} ({self.get_mode_display()})"
 
     def clean(self):
-        if self.mode == self.Mode.SIM and not self.base_url:
-            raise ValidationError({"base_url": "A sim account needs the simulated exchange's URL."})
+        if self.mode == self.Mode.SIM and not self.api_url:
+            raise ValidationError({"base_url": "A sim account needs the simulated exchange's URL (here or on the exchange)."})
         if self.mode in (self.Mode.SIM, self.Mode.LIVE) and not (self.api_key and self.api_secret):
             raise ValidationError("Enter both the API key and the API secret.")
+
+    @property
+    def api_url(self) -> str:
+        return self.base_url or (self.exchange.api_url if self.exchange_id else "")
 
     @property
     def masked_api_key(self) -> str:

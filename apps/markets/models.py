@@ -17,6 +17,9 @@ class Exchange(TimeStampedModel):
     code = models.SlugField(max_length=40, unique=True, help_text="Our name for it, e.g. sim or binance")
     ccxt_id = models.CharField(max_length=40, default="binance", help_text="The ccxt class that speaks its API")
     name = models.CharField(max_length=80)
+    api_url = models.URLField(
+        blank=True, help_text="Where its API answers when it is not the venue's own: the simulated exchange's URL"
+    )
 
     def __str__(self):
         return self.name
@@ -78,6 +81,7 @@ class CollectorStatus(TimeStampedModel):
     last_error_class = models.CharField(max_length=40, blank=True)
     last_error = models.TextField(blank=True)
     consecutive_errors = models.PositiveIntegerField(default=0)
+    error_counts = models.JSONField(default=dict, blank=True, help_text="Fetch errors so far, by class")
     candles_stored = models.PositiveBigIntegerField(default=0)
 
     class Meta:

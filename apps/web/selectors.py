@@ -7,7 +7,7 @@ from channels.layers import get_channel_layer
 from django.db import connection
 
 from apps.exchanges.clients import ccxt_client_build
-from apps.exchanges.models import ExchangeAccount
+from apps.markets.models import Exchange
 
 CHECK_TIMEOUT_S = 2
 
@@ -42,14 +42,15 @@ def _check_channel_layer():
 
 
 def _check_exchanges():
-    accounts = ExchangeAccount.objects.filter(active=True).exclude(mode=ExchangeAccount.Mode.PAPER)
+    """Every exchange the desk collects from or trades on answers its time endpoint."""
+    exchanges = Exchange.objects.filter(markets__active=True).distinct()
     reached = []
-    for account in accounts.select_related("exchange"):
-        client = ccxt_client_build(ccxt_id=account.exchange.ccxt_id, base_url=account.base_url)
+    for exchange in exchanges:
+        client = ccxt_client_build(ccxt_id=exchange.ccxt_id, base_url=exchange.api_url)
         client.timeout = CHECK_TIMEOUT_S * 1000
         client.fetch_time()
-        reached.append(account.name)
-    return ", ".join(reached) or "no exchange accounts"
+        reached.append(exchange.code)
+    return ", ".join(reached) or "no active markets"
 
 
 def readiness_checks() -> dict[str, dict]:

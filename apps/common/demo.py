@@ -1,0 +1,98 @@
+"""The demo desk that `make run` seeds, idempotently: every step checks before it creates."""
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+import requests
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from apps.common.beat import beat_schedule_install
+from apps.exchanges.models import ExchangeAccount
+from apps.markets.models import CollectorStatus, Exchange, Market
+from apps.markets.services import candles_backfill, market_spec_fetch
+from tradedesk.celery import DEFAULT_BEAT_SCHEDULE
+
+DEMO_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
+DEMO_TIMEFRAMES = ("1m", "15m")
+DEMO_ACCOUNT = "sim"
+
+
+@dataclass
+class DemoLogin:
+    username: str
+    password: str | None  # only when it was created just now
+
+
+def demo_admin_ensure(*, username: str, password: str | None) -> DemoLogin:
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        password = password or secrets.token_urlsafe(12)
+        User.objects.create_superuser(username=username, email="", password=password)
+        return DemoLogin(username, password)
+    if password and not user.check_password(password):
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    return DemoLogin(username, password)
+
+
+def demo_exchange_ensure(*, api_url: str) -> Exchange:
+    exchange, _ = Exchange.objects.update_or_create(
+        code="sim", defaults={"name": "Simulated exchange", "ccxt_id": "binance", "api_url": api_url}
+    )
+    return exchange
+
+
+def demo_account_ensure(*, exchange: Exchange) -> ExchangeAccount:
+    account = ExchangeAccount.objects.filter(name=DEMO_ACCOUNT).first()
+    if account is None:
+        account = ExchangeAccount.objects.create(
+            name=DEMO_ACCOUNT, exchange=exchange, mode=ExchangeAccount.Mode.SIM,
+            api_key=secrets.token_hex(16), api_secret=secrets.token_hex(32),
+        )
+    _register_with_simexchange(account)
+    return account
+
+
+def _register_with_simexchange(account: ExchangeAccount) -> None:
+    """The simulated exchange learns the account's keys (idempotent on its side)."""
+    response = requests.post(
+        f"{account.api_url.rstrip('/')}/sim/accounts",
+        json={"api_key": account.api_key, "secret": account.api_secret},
+        timeout=5,
+    )
+    response.raise_for_status()
+
+
+def demo_markets_ensure(*, exchange: Exchange) -> list[Market]:
+    markets = []
+    for symbol in DEMO_SYMBOLS:
+        market = Market.objects.filter(exchange=exchange, symbol=symbol).first()
+        if market is None:
+            market = Market.objects.create(exchange=exchange, symbol=symbol, **market_spec_fetch(exchange=exchange, symbol=symbol))
+        for timeframe in DEMO_TIMEFRAMES:
+            CollectorStatus.objects.get_or_create(market=market, timeframe=timeframe)
+        markets.append(market)
+    return markets
+
+
+def demo_history_backfill(*, markets: list[Market], days: int, report=print) -> None:
+    end = timezone.now()
+    for market in markets:
+        for timeframe in DEMO_TIMEFRAMES:
+            result = candles_backfill(market=market, timeframe=timeframe, start=end - timedelta(days=days), end=end)
+            report(f"  {market.symbol} {timeframe}: {result.inserted} new candles ({result.fetched} fetched)")
+
+
+def demo_seed(*, username: str, password: str | None, report=print) -> DemoLogin:
+    login = demo_admin_ensure(username=username, password=password)
+    exchange = demo_exchange_ensure(api_url=settings.SIMEXCHANGE_URL)
+    demo_account_ensure(exchange=exchange)
+    markets = demo_markets_ensure(exchange=exchange)
+    created = beat_schedule_install(DEFAULT_BEAT_SCHEDULE)
+    report(f"beat schedule: {len(created)} periodic tasks installed")
+    demo_history_backfill(markets=markets, days=settings.DEMO_BACKFILL_DAYS, report=report)
+    return login

@@ -1,0 +1,113 @@
+"""`make run`: the whole desk in one terminal. Starts the simulated exchange, prepares the
+database (migrate, demo seed), then web (ASGI), worker, beat and relay; Ctrl-C stops all."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from apps.common.demo import demo_seed
+
+PYTHON = sys.executable
+
+
+class Command(BaseCommand):
+    help = "Run the whole desk (web, worker, beat, relay, simulated exchange) until Ctrl-C."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("DESK_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("DESK_PORT", "8000")))
+        parser.add_argument("--no-simexchange", action="store_true", help="Use an exchange that is already running")
+
+    def handle(self, *args, host, port, no_simexchange, **options):
+        self.children: list[tuple[str, subprocess.Popen]] = []
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        try:
+            if not no_simexchange:
+                self._start_simexchange()
+            self._prepare_database()
+            self._start_desk(host, port)
+            self._watch()
+        except KeyboardInterrupt:
+            self.stdout.write("\nStopping the desk…")
+        finally:
+            self._stop_all()
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        self.stdout.write(f"  starting {name}: {' '.join(argv[1:4])} …")
+        self.children.append((name, subprocess.Popen(argv, start_new_session=True)))
+
+    def _start_simexchange(self):
+        url = urlsplit(settings.SIMEXCHANGE_URL)
+        self._spawn("simexchange", [PYTHON, "manage.py", "simexchange", "--host", url.hostname, "--port", str(url.port),
+                                    "--seed", str(settings.SIMEXCHANGE_SEED), "--history-days", str(settings.SIMEXCHANGE_HISTORY_DAYS),
+                                    "--state-file", str(settings.VAR_DIR / "simexchange-state.json")])
+        self._wait_for(f"{settings.SIMEXCHANGE_URL}/api/v3/ping", "simexchange")
+
+    def _prepare_database(self):
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("Seeding the demo desk (idempotent)…")
+        self.login = demo_seed(username=os.environ.get("DESK_ADMIN_USER", "admin"),
+                               password=os.environ.get("DESK_ADMIN_PASSWORD") or None, report=self.stdout.write)
+
+    def _start_desk(self, host: str, port: int):
+        self._spawn("web", [PYTHON, "-m", "uvicorn", "tradedesk.asgi:application", "--host", host, "--port", str(port),
+                            "--log-level", "warning"])
+        self._spawn("worker", [PYTHON, "-m", "celery", "-A", "tradedesk", "worker", "-Q", "default,marketdata,strategies,orders",
+                               "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"), "--loglevel", "INFO"])
+        self._spawn("beat", [PYTHON, "-m", "celery", "-A", "tradedesk", "beat", "--loglevel", "INFO",
+                             "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")])
+        if not settings.RELAY_IN_PROCESS:
+            self._spawn("relay", [PYTHON, "manage.py", "relay"])
+        self._wait_for(f"http://{host}:{port}/health", "web")
+        self._print_banner(host, port)
+
+    def _print_banner(self, host, port):
+        password = self.login.password or "(set DESK_ADMIN_PASSWORD, or `python manage.py changepassword admin`)"
+        self.stdout.write(self.style.SUCCESS(
+            f"\n  tradedesk is running:  http://{host}:{port}/\n"
+            f"  login: {self.login.username} / {password}\n"
+            f"  admin: http://{host}:{port}/admin/    Ctrl-C stops everything.\n"
+        ))
+
+    def _wait_for(self, url: str, name: str, timeout: float = 60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_children()
+            try:
+                if requests.get(url, timeout=1).ok:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        raise CommandError(f"{name} did not answer at {url} within {timeout:.0f}s")
+
+    def _check_children(self):
+        for name, process in self.children:
+            if process.poll() is not None:
+                raise CommandError(f"{name} exited with code {process.returncode}; see its output above")
+
+    def _watch(self):
+        while True:
+            self._check_children()
+            time.sleep(1)
+
+    def _stop_all(self):
+        for _, process in reversed(self.children):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for name, process in reversed(self.children):
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                self.stdout.write(f"  {name} did not stop in time; killed")
+        self.stdout.write("All desk processes stopped.")

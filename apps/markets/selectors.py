@@ -1,0 +1,62 @@
+"""Reads for market data."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.markets.models import Candle, CollectorStatus, Market
+
+
+def collectors_due(*, now: datetime | None = None) -> list[CollectorStatus]:
+    """Active collectors whose next candle has closed (or that have nothing yet)."""
+    now = now or timezone.now()
+    due = []
+    for collector in CollectorStatus.objects.filter(active=True, market__active=True).select_related("market"):
+        if collector.last_candle_time is None or now >= collector.last_candle_time + 2 * collector.period:
+            due.append(collector)
+    return due
+
+
+def candle_gaps(*, collector: CollectorStatus, lookback: timedelta, now: datetime) -> Iterator[tuple[datetime, datetime]]:
+    """Missing runs [start, end) of closed candles between the oldest stored one in the
+    lookback window and the newest stored one."""
+    if collector.last_candle_time is None:
+        return
+    window_start = now - lookback
+    candles = Candle.objects.filter(market_id=collector.market_id, timeframe=collector.timeframe,
+                                    open_time__gte=window_start, open_time__lte=collector.last_candle_time)
+    first = candles.order_by("open_time").values_list("open_time", flat=True).first()
+    if first is None:
+        return
+    period = collector.period
+    expected = int((collector.last_candle_time - first) / period) + 1
+    if candles.count() >= expected:
+        return  # the cheap check: nothing missing
+    stored = np.array([int(t.timestamp()) for t in candles.values_list("open_time", flat=True)], dtype=np.int64)
+    yield from _missing_runs(np.sort(stored), int(period.total_seconds()))
+
+
+def _missing_runs(stored_seconds: np.ndarray, period_s: int) -> Iterator[tuple[datetime, datetime]]:
+    steps = np.diff(stored_seconds)
+    for index in np.nonzero(steps > period_s)[0]:
+        start = stored_seconds[index] + period_s
+        end = stored_seconds[index + 1]
+        yield (datetime.fromtimestamp(start, tz=UTC), datetime.fromtimestamp(end, tz=UTC))
+
+
+def candles_recent(*, market: Market, timeframe: str, limit: int = 500, before: datetime | None = None) -> list[Candle]:
+    queryset = Candle.objects.filter(market=market, timeframe=timeframe)
+    if before:
+        queryset = queryset.filter(open_time__lt=before)
+    return list(reversed(queryset.order_by("-open_time")[:limit]))
+
+
+def market_find(*, key: str) -> Market | None:
+    """A market by id or by slug (BTC-USDT) / symbol (BTC/USDT)."""
+    query = Q(symbol=key.replace("-", "/"))
+    if key.isdigit():
+        query |= Q(pk=int(key))
+    return Market.objects.select_related("exchange").filter(query).order_by("pk").first()

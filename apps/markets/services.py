@@ -1,0 +1,326 @@
+"""Writes for market data: candle upserts and the collector that feeds them."""
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.common.events import event_record
+from apps.common.logging import get_logger
+from apps.exchanges.clients import call_with_retry, market_data_client
+from apps.exchanges.errors import ExchangeCallError, MalformedReplyError
+from apps.markets.models import Candle, CollectorStatus, Market
+from apps.markets.timeframes import TIMEFRAME_SECONDS
+
+log = get_logger(__name__)
+
+PAGE_LIMIT = 1000  # Binance's maximum klines per request
+LIVE_EVENT_LIMIT = 10  # more new candles than this at once are announced as one backfill event
+GAP_REPAIR_LOOKBACK = timedelta(days=2)
+INITIAL_LOOKBACK_CANDLES = 500
+_UPSERT_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class CandleRow:
+    open_time: datetime
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+
+
+@dataclass
+class CollectResult:
+    fetched: int = 0
+    inserted: int = 0
+    gaps_repaired: int = 0
+    inserted_times: list[datetime] = field(default_factory=list)
+
+
+# --- Parsing the exchange's reply ------------------------------------------------------
+
+
+def _decimal(value) -> Decimal:
+    """ccxt gives floats for OHLCV; repr() keeps the exchange's digits exactly (0.1 -> '0.1')."""
+    number = Decimal(value if isinstance(value, str) else repr(value))
+    if not number.is_finite():
+        raise InvalidOperation(f"not a finite number: {value!r}")
+    return number
+
+
+def candle_row_parse(raw) -> CandleRow:
+    """One ccxt OHLCV row -> CandleRow; a malformed row raises MalformedReplyError."""
+    try:
+        open_ms, open_, high, low, close, volume = raw[:6]
+        row = CandleRow(
+            open_time=datetime.fromtimestamp(int(open_ms) / 1000, tz=UTC),
+            open=_decimal(open_), high=_decimal(high), low=_decimal(low),
+            close=_decimal(close), volume=_decimal(volume),
+        )
+    except (TypeError, ValueError, InvalidOperation, OverflowError) as exc:
+        raise MalformedReplyError(f"Malformed candle {raw!r}: {exc}") from exc
+    if not (row.low <= min(row.open, row.close) and max(row.open, row.close) <= row.high and row.volume >= 0):
+        raise MalformedReplyError(f"Inconsistent candle {raw!r}: low/high do not bound open/close")
+    return row
+
+
+# --- Storing --------------------------------------------------------------------------
+
+
+def candles_upsert(*, market: Market, timeframe: str, rows: Iterable[CandleRow]) -> list[datetime]:
+    """Insert candles that are not stored yet; return the open times actually inserted.
+
+    Closed candles never change, so a conflict means "already have it": ON CONFLICT DO
+    NOTHING RETURNING tells exactly which rows are new (one statement per chunk)."""
+    rows = list(rows)
+    inserted: list[datetime] = []
+    for start in range(0, len(rows), _UPSERT_CHUNK):
+        inserted += _upsert_chunk(market, timeframe, rows[start : start + _UPSERT_CHUNK])
+    return inserted
+
+
+def _upsert_chunk(market: Market, timeframe: str, rows: list[CandleRow]) -> list[datetime]:
+    ops = connection.ops
+    by_db_time = {}
+    params: list = []
+    for row in rows:
+        db_time = ops.adapt_datetimefield_value(row.open_time)
+        by_db_time[db_time] = row.open_time
+        params += [market.pk, timeframe, db_time]
+        params += [ops.adapt_decimalfield_value(value) for value in (row.open, row.high, row.low, row.close, row.volume)]
+    table = Candle._meta.db_table
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+    sql = (
+        f'INSERT INTO {table} (market_id, timeframe, open_time, "open", high, low, "close", volume) '
+        f"VALUES {placeholders} ON CONFLICT (market_id, timeframe, open_time) DO NOTHING RETURNING open_time"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        returned = [value for (value,) in cursor.fetchall()]
+    return sorted(by_db_time.get(value, value) for value in returned)
+
+
+def _candle_payload(market: Market, timeframe: str, row: CandleRow) -> dict:
+    return {
+        "market": market.symbol,
+        "timeframe": timeframe,
+        "time": int(row.open_time.timestamp()),
+        "open": str(row.open),
+        "high": str(row.high),
+        "low": str(row.low),
+        "close": str(row.close),
+        "volume": str(row.volume),
+    }
+
+
+def candles_topic(market: Market, timeframe: str) -> str:
+    return f"candles.{market.slug}.{timeframe}"
+
+
+def candles_store(*, collector: CollectorStatus, rows: list[CandleRow]) -> list[datetime]:
+    """Store closed candles and their events in one transaction, under the collector's row
+    lock (one writer per market and timeframe, so events are never duplicated)."""
+    with transaction.atomic():
+        locked = CollectorStatus.objects.select_for_update().select_related("market").get(pk=collector.pk)
+        inserted = candles_upsert(market=locked.market, timeframe=locked.timeframe, rows=rows)
+        _record_candle_events(locked, rows, inserted)
+        if inserted:
+            newest = max(inserted)
+            if locked.last_candle_time is None or newest > locked.last_candle_time:
+                locked.last_candle_time = newest
+            locked.candles_stored += len(inserted)
+            locked.save(update_fields=["last_candle_time", "candles_stored", "updated_at"])
+    collector.refresh_from_db()
+    return inserted
+
+
+def _record_candle_events(collector: CollectorStatus, rows: list[CandleRow], inserted: list[datetime]) -> None:
+    if not inserted:
+        return
+    market, timeframe = collector.market, collector.timeframe
+    topic = candles_topic(market, timeframe)
+    if len(inserted) > LIVE_EVENT_LIMIT:
+        payload = {
+            "market": market.symbol, "timeframe": timeframe, "count": len(inserted),
+            "from": int(min(inserted).timestamp()), "to": int(max(inserted).timestamp()),
+        }
+        event_record(topic=topic, kind="candles.backfilled", payload=payload)
+        return
+    new = set(inserted)
+    for row in rows:
+        if row.open_time in new:
+            event_record(topic=topic, kind="candle.closed", payload=_candle_payload(market, timeframe, row))
+
+
+# --- Fetching -------------------------------------------------------------------------
+
+
+def closed_candles_fetch(
+    *, client, symbol: str, timeframe: str, start: datetime, end: datetime | None = None,
+    server_now: datetime, on_page: Callable[[int], None] | None = None,
+) -> Iterator[list[CandleRow]]:
+    """Page through fetch_ohlcv from start; yield pages of CLOSED candles before `end`.
+
+    The still-forming candle (its close is after the exchange's clock) is never yielded."""
+    period_ms = TIMEFRAME_SECONDS[timeframe] * 1000
+    now_ms = int(server_now.timestamp() * 1000)
+    end_ms = int(end.timestamp() * 1000) if end else now_ms
+    since = int(start.timestamp() * 1000)
+    while since < end_ms:
+        raw = call_with_retry(lambda: client.fetch_ohlcv(symbol, timeframe, since=since, limit=PAGE_LIMIT))
+        if not isinstance(raw, list):
+            raise MalformedReplyError(f"fetch_ohlcv returned {type(raw).__name__}, expected a list")
+        page = [candle_row_parse(item) for item in raw]
+        closed = [
+            row for row in page
+            if since <= _ms(row.open_time) < end_ms and _ms(row.open_time) + period_ms <= now_ms
+        ]
+        if closed:
+            yield closed
+        if on_page:
+            on_page(len(closed))
+        if not page or _ms(page[-1].open_time) < since:
+            return
+        since = _ms(page[-1].open_time) + period_ms
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def exchange_now(client) -> datetime:
+    """The exchange's clock (the simulated exchange may run faster than ours)."""
+    server_ms = call_with_retry(client.fetch_time)
+    if not isinstance(server_ms, int | float):
+        raise MalformedReplyError(f"fetch_time returned {server_ms!r}")
+    return datetime.fromtimestamp(server_ms / 1000, tz=UTC)
+
+
+# --- The collector --------------------------------------------------------------------
+
+
+def collector_run(*, collector_id: int, client=None) -> CollectResult:
+    """Fetch the closed candles since the last stored one, repair recent gaps, record the
+    outcome on the collector. Exchange errors are recorded, never raised into a crash loop."""
+    collector = CollectorStatus.objects.select_related("market__exchange").get(pk=collector_id)
+    client = client or market_data_client(collector.market.exchange)
+    result = CollectResult()
+    try:
+        server_now = exchange_now(client)
+        _collect_new(collector, client, server_now, result)
+        _repair_gaps(collector, client, server_now, result)
+    except ExchangeCallError as error:
+        collector_error_record(collector=collector, error=error)
+        return result
+    _record_success(collector)
+    log.info("candles collected", market=collector.market.symbol, timeframe=collector.timeframe,
+             fetched=result.fetched, inserted=result.inserted, gaps_repaired=result.gaps_repaired)
+    return result
+
+
+def _collect_new(collector: CollectorStatus, client, server_now: datetime, result: CollectResult) -> None:
+    if collector.last_candle_time:
+        start = collector.last_candle_time + collector.period
+    else:
+        start = server_now - INITIAL_LOOKBACK_CANDLES * collector.period
+    _fetch_and_store(collector, client, start, None, server_now, result)
+
+
+def _fetch_and_store(collector, client, start, end, server_now, result: CollectResult) -> int:
+    inserted_here = 0
+    for page in closed_candles_fetch(
+        client=client, symbol=collector.market.symbol, timeframe=collector.timeframe,
+        start=start, end=end, server_now=server_now,
+    ):
+        inserted = candles_store(collector=collector, rows=page)
+        result.fetched += len(page)
+        result.inserted += len(inserted)
+        result.inserted_times += inserted
+        inserted_here += len(inserted)
+    return inserted_here
+
+
+def _repair_gaps(collector: CollectorStatus, client, server_now: datetime, result: CollectResult) -> None:
+    from apps.markets.selectors import candle_gaps
+
+    for gap_start, gap_end in candle_gaps(collector=collector, lookback=GAP_REPAIR_LOOKBACK, now=server_now):
+        result.gaps_repaired += _fetch_and_store(collector, client, gap_start, gap_end, server_now, result)
+
+
+def _record_success(collector: CollectorStatus) -> None:
+    CollectorStatus.objects.filter(pk=collector.pk).update(
+        last_success_at=timezone.now(), consecutive_errors=0, updated_at=timezone.now()
+    )
+
+
+def collector_error_record(*, collector: CollectorStatus, error: ExchangeCallError) -> None:
+    """Keep the error on the collector row (shown in the admin, counted in /metrics)."""
+    with transaction.atomic():
+        locked = CollectorStatus.objects.select_for_update().get(pk=collector.pk)
+        counts = dict(locked.error_counts)
+        counts[error.error_class] = counts.get(error.error_class, 0) + 1
+        locked.error_counts = counts
+        locked.last_error_at = timezone.now()
+        locked.last_error_class = error.error_class
+        locked.last_error = str(error)[:2000]
+        locked.consecutive_errors += 1
+        locked.save()
+    log.warning("candle collection failed", market=collector.market.symbol, timeframe=collector.timeframe,
+                error_class=error.error_class, error=str(error)[:300])
+
+
+def candles_backfill(
+    *, market: Market, timeframe: str, start: datetime, end: datetime, client=None,
+    on_page: Callable[[int], None] | None = None,
+) -> CollectResult:
+    """Fetch and store every closed candle in [start, end) (manage.py fetch_candles)."""
+    collector, _ = CollectorStatus.objects.get_or_create(market=market, timeframe=timeframe)
+    client = client or market_data_client(market.exchange)
+    result = CollectResult()
+    server_now = exchange_now(client)
+    for page in closed_candles_fetch(
+        client=client, symbol=market.symbol, timeframe=timeframe, start=start, end=end,
+        server_now=server_now, on_page=on_page,
+    ):
+        inserted = candles_store(collector=collector, rows=page)
+        result.fetched += len(page)
+        result.inserted += len(inserted)
+    return result
+
+
+# --- Markets as the exchange defines them ---------------------------------------------
+
+
+class MarketNotOfferedError(ValueError):
+    pass
+
+
+def market_spec_fetch(*, exchange, symbol: str, client=None) -> dict:
+    """The exchange's definition of a symbol as Decimal fields for Market; raises
+    MarketNotOfferedError (with the symbols it does offer) or ExchangeCallError."""
+    client = client or market_data_client(exchange)
+    markets = call_with_retry(client.load_markets, attempts=2)
+    spec = markets.get(symbol)
+    if spec is None or not spec.get("spot", True):
+        offered = ", ".join(sorted(s for s, m in markets.items() if m.get("spot", True))[:12])
+        raise MarketNotOfferedError(f"{symbol} is not traded on {exchange.name}. It offers: {offered}")
+    limits = spec.get("limits") or {}
+    return {
+        "base": spec["base"],
+        "quote": spec["quote"],
+        "price_precision": _decimal(spec["precision"]["price"]),
+        "amount_precision": _decimal(spec["precision"]["amount"]),
+        "min_notional": _decimal((limits.get("cost") or {}).get("min") or 0),
+    }
+
+
+def timeframes_offered(*, exchange) -> list[str]:
+    """Timeframes the exchange's API offers (ccxt knows them without a request)."""
+    import ccxt
+
+    return list(getattr(ccxt, exchange.ccxt_id)().timeframes or {})
