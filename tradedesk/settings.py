@@ -5,6 +5,7 @@ channel layer. DATABASE_URL=postgres://... and REDIS_URL=redis://... -> the prod
 runtime on the same code.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,9 @@ VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+# An empty value means "not set" (as .env.example leaves them), so defaults apply.
+for _name in [name for name, value in os.environ.items() if value == ""]:
+    del os.environ[_name]
 
 DEBUG = env.bool("DEBUG", default=False)
 TESTING = env.bool("TRADEDESK_TESTING", default=False) or "pytest" in sys.modules

@@ -86,12 +86,9 @@ def candles_upsert(*, market: Market, timeframe: str, rows: Iterable[CandleRow])
 
 def _upsert_chunk(market: Market, timeframe: str, rows: list[CandleRow]) -> list[datetime]:
     ops = connection.ops
-    by_db_time = {}
     params: list = []
     for row in rows:
-        db_time = ops.adapt_datetimefield_value(row.open_time)
-        by_db_time[db_time] = row.open_time
-        params += [market.pk, timeframe, db_time]
+        params += [market.pk, timeframe, ops.adapt_datetimefield_value(row.open_time)]
         params += [ops.adapt_decimalfield_value(value) for value in (row.open, row.high, row.low, row.close, row.volume)]
     table = Candle._meta.db_table
     placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
@@ -101,8 +98,13 @@ def _upsert_chunk(market: Market, timeframe: str, rows: list[CandleRow]) -> list
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        returned = [value for (value,) in cursor.fetchall()]
-    return sorted(by_db_time.get(value, value) for value in returned)
+        return sorted(_as_utc(value) for (value,) in cursor.fetchall())
+
+
+def _as_utc(value) -> datetime:
+    """RETURNING gives an aware datetime on PostgreSQL, a naive UTC one (or text) on SQLite."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _candle_payload(market: Market, timeframe: str, row: CandleRow) -> dict:

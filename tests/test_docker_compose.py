@@ -1,0 +1,60 @@
+"""docker-compose.yml describes the production desk; every command it runs must exist here."""
+
+import shlex
+from pathlib import Path
+
+import yaml
+from django.core.management import get_commands
+
+ROOT = Path(__file__).resolve().parents[1]
+REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "beat", "simexchange", "relay", "migrate"}
+
+
+def _compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _command(service: dict) -> list[str]:
+    command = service.get("command", [])
+    return shlex.split(command) if isinstance(command, str) else list(command)
+
+
+def test_compose_has_every_desk_service_with_a_health_check():
+    services = _compose()["services"]
+    assert REQUIRED_SERVICES <= set(services)
+    long_running = REQUIRED_SERVICES - {"migrate"}
+    assert [name for name in long_running if "healthcheck" not in services[name]] == []
+
+
+def test_every_desk_service_gets_the_same_environment():
+    services = _compose()["services"]
+    desk = [services[name] for name in REQUIRED_SERVICES - {"postgres", "redis"}]
+    environments = {tuple(sorted(service["environment"].items())) for service in desk}
+    assert len(environments) == 1
+    assert {"DATABASE_URL", "REDIS_URL"} <= set(desk[0]["environment"])
+
+
+def test_every_management_command_that_compose_runs_exists():
+    known = set(get_commands())
+    commands = []
+    for service in _compose()["services"].values():
+        argv = _command(service)
+        if argv[:1] == ["sh"]:
+            argv = shlex.split(argv[-1].replace("&&", " ; "))
+        commands += [argv[i + 1] for i, word in enumerate(argv[:-1]) if word == "manage.py"]
+    assert commands, "compose runs no manage.py command?"
+    assert [name for name in commands if name not in known] == []
+
+
+def test_compose_runs_the_project_asgi_app_and_celery_app():
+    services = _compose()["services"]
+    assert "tradedesk.asgi:application" in _command(services["web"])
+    assert _command(services["worker"])[:5] == ["python", "-m", "celery", "-A", "tradedesk"]
+    assert (ROOT / "tradedesk" / "asgi.py").exists() and (ROOT / "tradedesk" / "celery.py").exists()
+
+
+def test_every_variable_compose_sets_is_documented_in_env_example():
+    documented = {line.split("=")[0] for line in (ROOT / ".env.example").read_text().splitlines() if "=" in line and not line.startswith("#")}
+    services = _compose()["services"]
+    used = {name for service in services.values() if "build" in service for name in service.get("environment", {})}
+    assert used <= documented
