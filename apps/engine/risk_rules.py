@@ -1,0 +1,186 @@
+"""Pre-trade risk rules, pure: a proposal and a snapshot of the desk in, a decision with every
+reason out. The service (apps/risk/services.py) builds the snapshot under the account's row
+lock, so two proposals never both pass a limit only one of them fits.
+
+Closing orders (reduce-only) only meet the kill switch and the rate caps: a desk that is
+losing money, halted for entries or blind on market data must still be able to get out.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+HUNDRED = Decimal(100)
+
+
+class KillState(StrEnum):
+    ACTIVE = "active"
+    REDUCE_ONLY = "reduce_only"
+    HALTED = "halted"
+
+
+_SEVERITY = {KillState.ACTIVE: 0, KillState.REDUCE_ONLY: 1, KillState.HALTED: 2}
+
+
+def kill_state_combine(*states: str) -> KillState:
+    """The strictest of the global and the account's switch wins."""
+    return max((KillState(state) for state in states), key=_SEVERITY.__getitem__, default=KillState.ACTIVE)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_order_notional: Decimal | None = None
+    max_position_pct: Decimal | None = None
+    max_open_positions: int | None = None
+    max_daily_loss_pct: Decimal | None = None
+    max_drawdown_pct: Decimal | None = None
+    max_price_deviation_pct: Decimal | None = Decimal("0.5")
+    max_orders_per_minute_strategy: int | None = 100
+    max_orders_per_minute_account: int | None = 100
+
+
+@dataclass(frozen=True)
+class Proposal:
+    reduces: bool  # closes (part of) a position
+    notional: Decimal  # amount x reference price, in quote
+    price: Decimal  # the price the signal saw
+
+
+@dataclass(frozen=True)
+class DeskState:
+    kill_state: KillState = KillState.ACTIVE
+    strategy_running: bool = True
+    equity: Decimal = Decimal(0)
+    peak_equity: Decimal = Decimal(0)
+    day_start_equity: Decimal = Decimal(0)
+    market_exposure: Decimal = Decimal(0)  # position + live entry orders on this market, in quote
+    open_positions: int = 0  # positions and live entries, all markets
+    has_position_here: bool = False
+    last_price: Decimal | None = None
+    data_fresh: bool = True
+    orders_last_minute_strategy: int = 0
+    orders_last_minute_account: int = 0
+
+
+@dataclass(frozen=True)
+class Check:
+    rule: str
+    passed: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    checks: tuple[Check, ...] = field(default_factory=tuple)
+
+    @property
+    def allowed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if not check.passed]
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(check.detail for check in self.failed) or "all checks passed"
+
+
+Rule = Callable[[Proposal, DeskState, Limits], Check | None]
+
+
+def _pct(part: Decimal, whole: Decimal) -> Decimal:
+    return part * HUNDRED / whole if whole > 0 else Decimal(0)
+
+
+def rule_kill_switch(p: Proposal, s: DeskState, lim: Limits) -> Check:
+    if s.kill_state == KillState.HALTED:
+        return Check("kill_switch", False, "kill switch is HALTED: no order leaves the desk")
+    if s.kill_state == KillState.REDUCE_ONLY and not p.reduces:
+        return Check("kill_switch", False, "kill switch is REDUCE_ONLY: only closing orders are allowed")
+    return Check("kill_switch", True, f"kill switch {s.kill_state.value}")
+
+
+def rule_strategy_running(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    if p.reduces:
+        return None
+    return Check("strategy_status", s.strategy_running, "strategy is running" if s.strategy_running else "strategy is not running")
+
+
+def rule_rate_caps(p: Proposal, s: DeskState, lim: Limits) -> Check:
+    cap = lim.max_orders_per_minute_strategy
+    if cap is not None and s.orders_last_minute_strategy >= cap:
+        return Check("rate_cap_strategy", False, f"strategy order rate cap reached: {s.orders_last_minute_strategy} orders in the last minute (cap {cap}/min)")
+    cap = lim.max_orders_per_minute_account
+    if cap is not None and s.orders_last_minute_account >= cap:
+        return Check("rate_cap_account", False, f"account order rate cap reached: {s.orders_last_minute_account} orders in the last minute (cap {cap}/min)")
+    return Check("rate_caps", True, "under the order rate caps")
+
+
+def rule_max_order_notional(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    if p.reduces or lim.max_order_notional is None:
+        return None
+    ok = p.notional <= lim.max_order_notional
+    return Check("max_order_notional", ok, f"order value {p.notional:.2f} {'<=' if ok else 'exceeds'} max order notional {lim.max_order_notional}")
+
+
+def rule_max_position_pct(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    if p.reduces or lim.max_position_pct is None:
+        return None
+    after = _pct(s.market_exposure + p.notional, s.equity) if s.equity > 0 else Decimal("Infinity")
+    ok = after <= lim.max_position_pct
+    return Check("max_position_pct", ok, f"position would be {after:.2f}% of equity {s.equity:.2f} (max {lim.max_position_pct}%)")
+
+
+def rule_max_open_positions(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    if p.reduces or s.has_position_here or lim.max_open_positions is None:
+        return None
+    ok = s.open_positions < lim.max_open_positions
+    return Check("max_open_positions", ok, f"{s.open_positions} positions open or opening (max {lim.max_open_positions})")
+
+
+def rule_daily_loss(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    if p.reduces or lim.max_daily_loss_pct is None:
+        return None
+    loss = _pct(s.day_start_equity - s.equity, s.day_start_equity)
+    ok = loss < lim.max_daily_loss_pct
+    return Check("max_daily_loss", ok, f"today's loss {loss:.2f}% (max {lim.max_daily_loss_pct}%)")
+
+
+def rule_drawdown(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    if p.reduces or lim.max_drawdown_pct is None:
+        return None
+    drawdown = _pct(s.peak_equity - s.equity, s.peak_equity)
+    ok = drawdown < lim.max_drawdown_pct
+    return Check("max_drawdown", ok, f"drawdown {drawdown:.2f}% from peak {s.peak_equity:.2f} (max {lim.max_drawdown_pct}%)")
+
+
+def rule_price_deviation(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    if p.reduces or lim.max_price_deviation_pct is None:
+        return None
+    if s.last_price is None or s.last_price <= 0:
+        return Check("price_deviation", False, "no last price to check the order price against")
+    deviation = abs(p.price - s.last_price) * HUNDRED / s.last_price
+    ok = deviation <= lim.max_price_deviation_pct
+    return Check("price_deviation", ok, f"order price {p.price} is {deviation:.3f}% from last price {s.last_price} (max {lim.max_price_deviation_pct}%)")
+
+
+def rule_fresh_data(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    if p.reduces:
+        return None
+    return Check("fresh_data", s.data_fresh, "market data is fresh" if s.data_fresh else "market data is stale (older than two candle periods): entries paused")
+
+
+RULES: tuple[Rule, ...] = (
+    rule_kill_switch, rule_strategy_running, rule_rate_caps, rule_fresh_data, rule_price_deviation,
+    rule_max_order_notional, rule_max_position_pct, rule_max_open_positions, rule_daily_loss, rule_drawdown,
+)
+# Rejections that say the strategy misbehaves (they count toward pausing it); the others
+# describe the desk's state (halted, stale data) and are no fault of the strategy.
+STRATEGY_FAULTS = frozenset({"rate_cap_strategy", "rate_cap_account", "max_order_notional", "price_deviation"})
+
+
+def risk_evaluate(proposal: Proposal, state: DeskState, limits: Limits) -> Decision:
+    checks = (rule(proposal, state, limits) for rule in RULES)
+    return Decision(tuple(check for check in checks if check is not None))

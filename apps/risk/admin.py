@@ -1,0 +1,55 @@
+from django.contrib import admin, messages
+
+from apps.engine.risk_rules import KillState
+from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
+from apps.risk.services import kill_switch_set
+
+
+@admin.register(RiskLimits)
+class RiskLimitsAdmin(admin.ModelAdmin):
+    list_display = ("__str__", "max_order_notional", "max_position_pct", "max_open_positions", "max_daily_loss_pct",
+                    "max_drawdown_pct", "max_price_deviation_pct", "max_orders_per_minute", "max_consecutive_failures")
+
+
+@admin.register(KillSwitch)
+class KillSwitchAdmin(admin.ModelAdmin):
+    """Changes go through kill_switch_set, so each is recorded as a RiskEvent with who did it."""
+
+    list_display = ("__str__", "state", "reason", "changed_at")
+    fields = ("account", "state", "reason")
+    actions = ("set_active", "set_reduce_only", "set_halted")
+
+    def save_model(self, request, obj, form, change):
+        reason = obj.reason or f"set from the admin by {request.user}"
+        switch = kill_switch_set(account=obj.account, state=obj.state, reason=reason)
+        obj.pk = switch.pk
+
+    def _set(self, request, queryset, state):
+        for switch in queryset:
+            kill_switch_set(account=switch.account, state=state, reason=f"set from the admin by {request.user}")
+        self.message_user(request, f"{queryset.count()} kill switches set to {state.upper()}.", messages.WARNING)
+
+    @admin.action(description="ACTIVE: trade normally")
+    def set_active(self, request, queryset):
+        self._set(request, queryset, KillState.ACTIVE)
+
+    @admin.action(description="REDUCE ONLY: closing orders only")
+    def set_reduce_only(self, request, queryset):
+        self._set(request, queryset, KillState.REDUCE_ONLY)
+
+    @admin.action(description="HALTED: no order leaves the desk")
+    def set_halted(self, request, queryset):
+        self._set(request, queryset, KillState.HALTED)
+
+
+@admin.register(RiskEvent)
+class RiskEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "decision", "account", "strategy", "rules", "reason")
+    list_filter = ("decision", "account", "strategy")
+    readonly_fields = [field.name for field in RiskEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,72 @@
+from django.contrib import admin, messages
+from django.utils.html import format_html, format_html_join
+
+from apps.strategies.forms import StrategyForm
+from apps.strategies.models import Strategy, StrategyEvaluation
+from apps.strategies.services import strategy_status_set
+
+EVALUATION_LOG_ROWS = 30
+
+
+@admin.register(Strategy)
+class StrategyAdmin(admin.ModelAdmin):
+    form = StrategyForm
+    list_display = ("name", "kind", "timeframe", "account", "status", "allocation", "consecutive_failures", "failure_count", "last_evaluated_at")
+    list_filter = ("status", "kind", "timeframe", "account")
+    search_fields = ("name", "kind")
+    filter_horizontal = ("markets",)
+    actions = ("start", "pause", "stop")
+    readonly_fields = ("status", "status_reason", "consecutive_failures", "failure_count", "last_error", "last_evaluated_at", "evaluation_log")
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(None, {"fields": ("name", "kind", "params", "account", "markets", "timeframe")}),
+                     ("Allocation and protective exits (emulated by the desk)", {"fields": (
+                         "allocation_type", "allocation_value", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct")})]
+        if obj is not None:
+            fieldsets.append(("Status", {"fields": ("status", "status_reason", "consecutive_failures", "failure_count", "last_error",
+                                                    "last_evaluated_at")}))
+            fieldsets.append(("Evaluation log", {"fields": ("evaluation_log",)}))
+        return fieldsets
+
+    @admin.display(description="allocation")
+    def allocation(self, obj):
+        return f"{obj.allocation_value:f}%" if obj.allocation_type == Strategy.Allocation.EQUITY_PCT else f"{obj.allocation_value:f} quote"
+
+    @admin.display(description=f"last {EVALUATION_LOG_ROWS} evaluations")
+    def evaluation_log(self, obj):
+        rows = obj.evaluations.select_related("market")[:EVALUATION_LOG_ROWS]
+        if not rows:
+            return "No evaluation yet."
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f} ms</td></tr>",
+                                ((e.candle_time, e.market.symbol, e.get_outcome_display(), e.detail[:200], e.duration_ms) for e in rows))
+        return format_html("<table><tr><th>candle</th><th>market</th><th>outcome</th><th>detail</th><th>took</th></tr>{}</table>", body)
+
+    def _set(self, request, queryset, status, verb):
+        for strategy in queryset:
+            strategy_status_set(strategy=strategy, status=status, reason=f"{verb} by {request.user} from the admin")
+        self.message_user(request, f"{queryset.count()} strategies {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Start the selected strategies")
+    def start(self, request, queryset):
+        self._set(request, queryset, Strategy.Status.RUNNING, "started")
+
+    @admin.action(description="Pause the selected strategies")
+    def pause(self, request, queryset):
+        self._set(request, queryset, Strategy.Status.PAUSED, "paused")
+
+    @admin.action(description="Stop the selected strategies")
+    def stop(self, request, queryset):
+        self._set(request, queryset, Strategy.Status.STOPPED, "stopped")
+
+
+@admin.register(StrategyEvaluation)
+class StrategyEvaluationAdmin(admin.ModelAdmin):
+    list_display = ("candle_time", "strategy", "market", "outcome", "detail", "duration_ms")
+    list_filter = ("outcome", "strategy")
+    readonly_fields = [field.name for field in StrategyEvaluation._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,373 @@
+"""Orders: placed under the account's row lock (risk sees every order before it), submitted once,
+resolved by client_order_id when the outcome is unknown.
+
+The resend rule (the only case an order create is sent twice): an UNKNOWN order is resent, with
+the SAME client_order_id, only once the exchange answered "no such order" to
+RESOLVE_NOT_FOUND_LOOKUPS look-ups by that id, the last of them more than RESOLVE_SAFE_AGE after
+the create was sent. Binance drops a request older than its recvWindow (10 s in ccxt), so a
+request not booked by then never will be: the look-ups prove it was not booked. A look-up that
+fails (timeout, 5xx) proves nothing and is only retried. If the order is older than
+RESEND_MAX_AGE, or the kill switch blocks it, it is marked EXPIRED/REJECTED instead.
+"""
+
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from apps.common.events import event_record
+from apps.common.logging import get_logger
+from apps.engine.order_fsm import OrderStatus as S
+from apps.engine.order_fsm import TERMINAL, status_from_exchange, transition
+from apps.engine.risk_rules import STRATEGY_FAULTS, KillState, Proposal
+from apps.exchanges.errors import (ExchangeCallError, MalformedReplyError, OrderNotFoundError,
+                                   PermanentExchangeError)
+from apps.exchanges.models import ExchangeAccount
+from apps.risk.selectors import kill_state
+from apps.risk.services import risk_check, risk_rejection_record
+from apps.trading import selectors
+from apps.trading.models import Order, OrderEvent, Signal
+from apps.trading.services.signals import client_order_id_for, signal_reject
+from apps.trading.venues import VenueOrder, venue_for
+
+log = get_logger(__name__)
+ZERO = Decimal(0)
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def resolve_not_found_lookups() -> int:
+    return _setting("TRADING_RESOLVE_NOT_FOUND_LOOKUPS", 3)
+
+
+def resolve_safe_age() -> timedelta:
+    return timedelta(seconds=_setting("TRADING_RESOLVE_SAFE_AGE_S", 20))
+
+
+def resend_max_age() -> timedelta:
+    return timedelta(seconds=_setting("TRADING_RESEND_MAX_AGE_S", 120))
+
+
+MAX_SUBMIT_ATTEMPTS = 3
+EVENT_KINDS = {
+    S.NEW: "order.created", S.SUBMITTING: "order.submitting", S.OPEN: "order.acknowledged",
+    S.PARTIALLY_FILLED: "order.partially_filled", S.FILLED: "order.filled", S.CANCELING: "order.canceling",
+    S.CANCELED: "order.canceled", S.REJECTED: "order.rejected", S.EXPIRED: "order.expired", S.UNKNOWN: "order.unknown",
+}
+
+
+# --- State changes ------------------------------------------------------------------------
+
+
+def order_topic(order: Order) -> str:
+    return f"orders.{order.account_id}"
+
+
+def order_payload(order: Order) -> dict:
+    return {"order": order.pk, "client_order_id": order.client_order_id, "venue_order_id": order.venue_order_id,
+            "market": order.market_id, "side": order.side, "type": order.type, "amount": str(order.amount),
+            "filled": str(order.filled), "price": str(order.price) if order.price is not None else None,
+            "status": order.status, "reason": order.reason, "strategy": order.strategy_id}
+
+
+def order_event_record(order: Order, from_status: str, to_status: str, cause: str, data: dict | None = None) -> None:
+    OrderEvent.objects.create(order=order, from_status=from_status, to_status=to_status, cause=cause[:4000], data=data or {})
+    event_record(topic=order_topic(order), kind=EVENT_KINDS[S(to_status)], payload={**order_payload(order), "cause": cause})
+
+
+def order_transition(order: Order, target: str, *, cause: str, data: dict | None = None, **fields) -> Order:
+    """Inside a transaction, with the order locked. Illegal -> IllegalTransitionError."""
+    previous = order.status
+    order.status = transition(previous, target).value
+    for name, value in fields.items():
+        setattr(order, name, value)
+    if target in (S.REJECTED, S.EXPIRED, S.CANCELED) and not fields.get("reason"):
+        order.reason = cause[:4000]
+    order.save()
+    order_event_record(order, previous, order.status, cause, data)
+    return order
+
+
+def _locked(order_id: int) -> Order:
+    return Order.objects.select_for_update().select_related("market", "account__exchange", "strategy", "signal").get(pk=order_id)
+
+
+# --- Placement: signal -> risk -> NEW order --------------------------------------------------
+
+
+def signal_execute(*, signal_id: int) -> Order | None:
+    """Turn a pending signal into a NEW order, or reject it with the reason. Runs under a row lock
+    on the account: two signals never both pass a limit that only one of them fits."""
+    from apps.trading.tasks import order_submit
+
+    with transaction.atomic():
+        signal = Signal.objects.select_related("market", "strategy").get(pk=signal_id)
+        account = ExchangeAccount.objects.select_for_update().get(pk=signal.account_id)
+        signal.refresh_from_db(fields=["status"])
+        if signal.status != Signal.Status.PENDING:
+            return getattr(signal, "order", None)
+        if signal.strategy_id:
+            signal.strategy.refresh_from_db(fields=["status"])
+        order = _place(signal, account)
+        if order is not None:
+            transaction.on_commit(lambda: order_submit.delay(order.pk))
+    return order
+
+
+def _place(signal: Signal, account: ExchangeAccount) -> Order | None:
+    market, strategy = signal.market, signal.strategy
+    refusal, amount = _size(signal, account)
+    if refusal:
+        _refuse(signal, account, rule=refusal[0], reason=refusal[1], fault=False)
+        return None
+    proposal = Proposal(reduces=signal.intent == Signal.Intent.CLOSE, notional=amount * signal.price, price=signal.price)
+    decision = risk_check(signal=signal, proposal=proposal, account=account, market=market, strategy=strategy)
+    if not decision.allowed:
+        signal_reject(signal=signal, reason=decision.reason)
+        if strategy and any(check.rule in STRATEGY_FAULTS for check in decision.failed):
+            _strategy_failure(strategy.pk, f"signal refused: {decision.reason}")
+        return None
+    return _order_create(signal, account, amount)
+
+
+def _refuse(signal: Signal, account, *, rule: str, reason: str, fault: bool) -> None:
+    risk_rejection_record(signal=signal, account_id=account.pk, strategy_id=signal.strategy_id, rule=rule, reason=reason)
+    signal_reject(signal=signal, reason=reason)
+    if fault and signal.strategy_id:
+        _strategy_failure(signal.strategy_id, reason)
+
+
+def _strategy_failure(strategy_id: int, reason: str) -> None:
+    from apps.strategies.services.lifecycle import strategy_failure_record
+
+    strategy_failure_record(strategy_id=strategy_id, reason=reason)
+
+
+def quantize_amount(amount: Decimal, step: Decimal) -> Decimal:
+    return amount.quantize(step, rounding=ROUND_DOWN) if step > 0 else amount
+
+
+def _size(signal: Signal, account) -> tuple[tuple[str, str] | None, Decimal]:
+    """(refusal (rule, reason) or None, amount in base)."""
+    market = signal.market
+    if signal.intent == Signal.Intent.OPEN and signal.side == "sell":
+        return ("spot_only", "short entries are not supported: the desk trades spot"), ZERO
+    if signal.intent == Signal.Intent.CLOSE and signal.side == "buy":
+        return ("spot_only", "no short position to close: the desk trades spot"), ZERO
+    if signal.intent == Signal.Intent.CLOSE:
+        position = selectors.position_for(account=account, market=market)
+        held = (position.amount if position else ZERO) - selectors.amount_being_sold(account=account, market=market)
+        amount = quantize_amount(held, market.amount_precision)
+        if amount <= 0:
+            return ("nothing_to_close", f"no open {market.base} position to close"), ZERO
+        return None, amount
+    quote = _entry_quote(signal, account)
+    amount = quantize_amount(quote / signal.price, market.amount_precision) if signal.price > 0 else ZERO
+    if amount <= 0:
+        return ("size", f"the allocation {quote:.2f} {market.quote} buys less than one amount step ({market.amount_precision})"), ZERO
+    return None, amount
+
+
+def _entry_quote(signal: Signal, account) -> Decimal:
+    from apps.strategies.models import Strategy
+
+    strategy = signal.strategy
+    if strategy is None:
+        return ZERO
+    if strategy.allocation_type == Strategy.Allocation.EQUITY_PCT:
+        quote = selectors.account_equity(account=account, quote=signal.market.quote) * strategy.allocation_value / 100
+    else:
+        quote = strategy.allocation_value
+    if signal.size is not None and ZERO < signal.size <= 1:
+        quote *= signal.size
+    return quote
+
+
+def _order_create(signal: Signal, account, amount: Decimal) -> Order:
+    order = Order.objects.create(
+        account=account, market=signal.market, strategy=signal.strategy, signal=signal,
+        client_order_id=client_order_id_for(signal), side=signal.side, type=Order.Type.MARKET,
+        reduce_only=signal.intent == Signal.Intent.CLOSE, price=signal.price, amount=amount, status=S.NEW.value,
+    )
+    order_event_record(order, "", S.NEW, f"created from signal #{signal.pk}: {signal.reason}")
+    Signal.objects.filter(pk=signal.pk).update(status=Signal.Status.ACCEPTED)
+    if signal.strategy_id:
+        from apps.strategies.services.lifecycle import strategy_success_record
+
+        strategy_success_record(strategy_id=signal.strategy_id)
+    return order
+
+
+# --- Submission ---------------------------------------------------------------------------
+
+
+def order_submit(*, order_id: int) -> Order | None:
+    """Claim (NEW -> SUBMITTING, a conditional UPDATE: one worker wins), then call the venue once."""
+    with transaction.atomic():
+        now = timezone.now()
+        claimed = Order.objects.filter(pk=order_id, status=S.NEW.value).update(
+            status=S.SUBMITTING.value, submitted_at=now, submit_attempts=F("submit_attempts") + 1, updated_at=now)
+        if not claimed:
+            return None
+        order = _locked(order_id)
+        order_event_record(order, S.NEW, S.SUBMITTING, f"claimed for submission (attempt {order.submit_attempts})")
+        blocked = _kill_blocks(order)
+        if blocked:
+            order_transition(order, S.REJECTED, cause=blocked)
+            return order
+    return _send(order)
+
+
+def _kill_blocks(order: Order) -> str:
+    state = kill_state(account_id=order.account_id)
+    if state == KillState.HALTED:
+        return "kill switch is HALTED: the order was not sent"
+    if state == KillState.REDUCE_ONLY and not order.reduce_only:
+        return "kill switch is REDUCE_ONLY: an opening order was not sent"
+    return ""
+
+
+def _send(order: Order) -> Order:
+    venue = venue_for(order.account)
+    try:
+        report = venue.order_create(order)
+    except (MalformedReplyError, OrderNotFoundError) as error:
+        return _mark_unknown(order.pk, f"create sent, reply unusable ({error.error_class}): {error}")
+    except PermanentExchangeError as error:
+        if order.submit_attempts > 1:  # a resend refused may be the exchange's duplicate check
+            return _mark_unknown(order.pk, f"resend refused ({error.error_class}): {error}")
+        return _mark_rejected(order.pk, error)
+    except ExchangeCallError as error:
+        return _mark_unknown(order.pk, f"create sent, outcome unknown ({error.error_class}): {error}")
+    except Exception as error:  # noqa: BLE001 - a bug after the request left: the outcome is unknown
+        log.exception("order submit failed unexpectedly", order=order.pk)
+        return _mark_unknown(order.pk, f"create sent, outcome unknown ({type(error).__name__}: {error})")
+    return order_report_apply(order_id=order.pk, report=_with_trades(venue, order, report), cause="acknowledged by the exchange")
+
+
+def _mark_rejected(order_id: int, error: ExchangeCallError) -> Order:
+    with transaction.atomic():
+        order = _locked(order_id)
+        order_transition(order, S.REJECTED, cause=f"rejected by the exchange ({error.error_class}): {error}",
+                         data={"error_class": error.error_class})
+        if order.strategy_id:
+            _strategy_failure(order.strategy_id, f"order {order.client_order_id} rejected: {error}")
+    return order
+
+
+def _mark_unknown(order_id: int, cause: str) -> Order:
+    from apps.trading.tasks import order_resolve
+
+    with transaction.atomic():
+        order = _locked(order_id)
+        if order.status != S.SUBMITTING:
+            return order
+        order_transition(order, S.UNKNOWN, cause=cause, resolve_attempts=0)
+        transaction.on_commit(lambda: order_resolve.apply_async((order_id,), countdown=_setting("TRADING_RESOLVE_FIRST_DELAY_S", 1)))
+    log.warning("order outcome unknown", order=order_id, cause=cause)
+    return order
+
+
+def _with_trades(venue, order: Order, report: VenueOrder) -> VenueOrder:
+    """Fetch the trades when the reply does not list them all (outside any transaction)."""
+    if report.filled > 0 and not report.trades_complete and report.venue_order_id:
+        try:
+            report.trades = venue.trades_fetch(order, report.venue_order_id)
+        except ExchangeCallError as error:
+            log.warning("trades not fetched; reconciliation will apply them", order=order.pk, error=str(error))
+    return report
+
+
+def order_report_apply(*, order_id: int, report: VenueOrder, cause: str) -> Order:
+    """Apply what the venue says: its id, the fills (each once) and the resulting status."""
+    from apps.trading.services.fills import fill_apply
+    from apps.trading.tasks import balances_sync
+
+    with transaction.atomic():
+        order = _locked(order_id)
+        if report.venue_order_id and not order.venue_order_id:
+            order.venue_order_id = report.venue_order_id
+        applied = [fill for fill in (fill_apply(order=order, trade=trade) for trade in report.trades) if fill]
+        if applied and order.account.mode != ExchangeAccount.Mode.PAPER:
+            transaction.on_commit(lambda: balances_sync.delay(order.account_id))
+        target = status_from_exchange(status=report.status, filled=report.filled, amount=report.amount)
+        if order.status in TERMINAL or (target == order.status and target != S.PARTIALLY_FILLED):
+            order.save()
+            return order
+        if target == S.PARTIALLY_FILLED and order.status == S.PARTIALLY_FILLED and report.filled <= order.filled:
+            order.save()
+            return order
+        order_transition(order, target, cause=cause, data={"venue_status": report.status, "filled": str(report.filled)},
+                         average_price=report.average or order.average_price)
+    return order
+
+
+# --- Resolution of UNKNOWN orders ----------------------------------------------------------
+
+
+def order_resolve(*, order_id: int) -> str:
+    """One look-up by client_order_id. Returns 'resolved', 'retry', 'resent' or 'given_up'."""
+    order = Order.objects.select_related("market", "account__exchange").get(pk=order_id)
+    if order.status != S.UNKNOWN:
+        return "resolved"
+    venue = venue_for(order.account)
+    try:
+        report = venue.order_fetch(order)
+    except OrderNotFoundError:
+        return _not_found(order_id)
+    except ExchangeCallError as error:
+        Order.objects.filter(pk=order_id).update(updated_at=timezone.now())
+        log.info("order look-up failed; will retry", order=order_id, error=error.error_class)
+        return "retry"
+    order_report_apply(order_id=order_id, report=_with_trades(venue, order, report),
+                       cause=f"resolved by look-up of {order.client_order_id}: the exchange has it as {report.status}")
+    return "resolved"
+
+
+def _not_found(order_id: int) -> str:
+    with transaction.atomic():
+        order = _locked(order_id)
+        if order.status != S.UNKNOWN:
+            return "resolved"
+        order.resolve_attempts += 1
+        order.save(update_fields=["resolve_attempts", "updated_at"])
+        age = timezone.now() - (order.submitted_at or order.created_at)
+        if order.resolve_attempts < resolve_not_found_lookups() or age < resolve_safe_age():
+            return "retry"
+        proof = (f"not on the exchange: {order.resolve_attempts} look-ups of {order.client_order_id} found nothing, "
+                 f"{age.total_seconds():.0f} s after it was sent")
+        too_old = timezone.now() - order.created_at > resend_max_age()
+        blocked = _kill_blocks(order)
+        if too_old or blocked or order.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+            why = blocked or ("too old to resend" if too_old else f"{order.submit_attempts} attempts made")
+            order_transition(order, S.EXPIRED if too_old else S.REJECTED, cause=f"never booked ({proof}); not resent: {why}")
+            return "given_up"
+        order_transition(order, S.SUBMITTING, cause=f"never booked ({proof}); resending with the same client_order_id",
+                         submit_attempts=order.submit_attempts + 1, submitted_at=timezone.now(), resolve_attempts=0)
+    _send(order)
+    return "resent"
+
+
+def orders_sweep(*, stuck_after: timedelta | None = None) -> dict:
+    """Safety net (beat): a SUBMITTING order whose worker died goes UNKNOWN and is resolved;
+    a NEW order whose submit task was lost is queued again (the claim makes that harmless)."""
+    from apps.trading.tasks import order_resolve as resolve_task
+    from apps.trading.tasks import order_submit as submit_task
+
+    stuck_after = stuck_after or timedelta(seconds=_setting("TRADING_SUBMIT_STUCK_S", 30))
+    counts = {"new": 0, "submitting": 0, "unknown": 0}
+    for order_id in selectors.orders_stuck(older_than=timedelta(seconds=10), statuses=[S.NEW.value]).values_list("pk", flat=True):
+        submit_task.delay(order_id)
+        counts["new"] += 1
+    for order_id in selectors.orders_stuck(older_than=stuck_after, statuses=[S.SUBMITTING.value]).values_list("pk", flat=True):
+        _mark_unknown(order_id, f"still SUBMITTING after {stuck_after.total_seconds():.0f} s: the worker was lost mid-submit")
+        counts["submitting"] += 1
+    for order_id in selectors.orders_stuck(older_than=stuck_after * 2, statuses=[S.UNKNOWN.value]).values_list("pk", flat=True):
+        resolve_task.delay(order_id)
+        counts["unknown"] += 1
+    return counts

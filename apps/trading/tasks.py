@@ -1,0 +1,75 @@
+"""Order work (queue: orders). Thin: take ids, call one service."""
+
+from celery import shared_task
+
+from apps.exchanges.models import ExchangeAccount
+
+RESOLVE_BACKOFF_CAP_S = 30
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def order_submit(order_id: int) -> None:
+    """Safe to deliver twice: only the worker whose conditional UPDATE claims the order sends it."""
+    from apps.trading.services.orders import order_submit as submit
+
+    submit(order_id=order_id)
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
+def order_resolve(self, order_id: int) -> str:
+    """Look the UNKNOWN order up by client_order_id; again with backoff until it is known."""
+    from apps.trading.services.orders import order_resolve as resolve
+
+    outcome = resolve(order_id=order_id)
+    if outcome == "retry":
+        countdown = min(2 ** min(self.request.retries, 5), RESOLVE_BACKOFF_CAP_S)
+        raise self.retry(countdown=countdown)
+    return outcome
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def orders_sweep() -> dict:
+    from apps.trading.services.orders import orders_sweep as sweep
+
+    return sweep()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def price_updated(market_id: int, source: str = "") -> dict:
+    from apps.trading.services.protection import price_updated as updated
+
+    return updated(market_id=market_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def prices_poll() -> int:
+    """Beat: ticker prices for every active account's markets, then protective exits."""
+    from apps.trading.services.accounts import prices_poll as poll
+    from apps.trading.services.protection import price_updated as updated
+
+    count = 0
+    for account_id in ExchangeAccount.objects.filter(active=True).values_list("pk", flat=True):
+        for market_id in poll(account_id=account_id):
+            updated(market_id=market_id)
+            count += 1
+    return count
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def balances_sync(account_id: int) -> bool:
+    from apps.trading.services.accounts import balances_sync as sync
+
+    return sync(account_id=account_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def reconcile_all() -> int:
+    """Beat: balances from the exchange for every active sim/live account, and a snapshot."""
+    from apps.trading.services.accounts import balances_sync as sync
+    from apps.trading.services.accounts import portfolio_snapshot_take
+
+    accounts = list(ExchangeAccount.objects.filter(active=True).values_list("pk", flat=True))
+    for account_id in accounts:
+        sync(account_id=account_id)
+        portfolio_snapshot_take(account_id=account_id)
+    return len(accounts)

@@ -1,0 +1,182 @@
+"""Two execution venues behind one interface. CcxtVenue is the real ccxt client (the simulated
+exchange today, the live exchange tomorrow: the same code). PaperVenue fills against the latest
+market data with the account's fee and a slippage model; its limit orders rest until the price
+crosses. The order service never knows which one it talks to."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, Decimal
+
+from django.utils import timezone
+
+from apps.exchanges.clients import call_exchange, call_with_retry, exchange_client
+from apps.exchanges.errors import InsufficientFundsError, InvalidOrderError, OrderNotFoundError
+from apps.exchanges.models import ExchangeAccount
+from apps.trading.models import Balance, Order, PaperSettings
+
+
+@dataclass
+class VenueTrade:
+    trade_id: str
+    price: Decimal
+    amount: Decimal
+    fee: Decimal
+    fee_currency: str
+    at: datetime
+
+
+@dataclass
+class VenueOrder:
+    """What the venue says about an order (ccxt's unified status: open/closed/canceled/...)."""
+
+    venue_order_id: str
+    status: str
+    filled: Decimal
+    amount: Decimal
+    average: Decimal | None = None
+    trades: list[VenueTrade] = field(default_factory=list)
+    trades_complete: bool = False  # True when `trades` is every trade of the order
+
+
+def _dec(value) -> Decimal | None:
+    if value is None:
+        return None
+    return Decimal(value if isinstance(value, str) else repr(value))
+
+
+def _ms_time(ms) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC) if ms else timezone.now()
+
+
+class CcxtVenue:
+    def __init__(self, account: ExchangeAccount):
+        self.account = account
+        self.client = exchange_client(account)
+
+    def _markets(self):
+        if not self.client.markets:
+            call_with_retry(self.client.load_markets, attempts=2)
+
+    def order_create(self, order: Order) -> VenueOrder:
+        """Called once per order: ccxt never retries (maxRetriesOnFailure=0), nor do we."""
+        self._markets()
+        price = float(order.price) if order.type == Order.Type.LIMIT else None
+        raw = call_exchange(lambda: self.client.create_order(
+            order.market.symbol, order.type, order.side, float(order.amount), price,
+            {"newClientOrderId": order.client_order_id}))
+        return self._parse(raw, order)
+
+    def order_fetch(self, order: Order) -> VenueOrder:
+        """By client_order_id (the only id we have when the create's reply was lost)."""
+        self._markets()
+        raw = call_exchange(lambda: self.client.fetch_order(
+            None, order.market.symbol, {"origClientOrderId": order.client_order_id}))
+        return self._parse(raw, order)
+
+    def order_cancel(self, order: Order) -> VenueOrder:
+        self._markets()
+        raw = call_exchange(lambda: self.client.cancel_order(
+            None, order.market.symbol, {"origClientOrderId": order.client_order_id}))
+        return self._parse(raw, order)
+
+    def trades_fetch(self, order: Order, venue_order_id: str) -> list[VenueTrade]:
+        raw = call_with_retry(lambda: self.client.fetch_my_trades(order.market.symbol, params={"orderId": venue_order_id}))
+        return [self._trade(trade) for trade in raw if str(trade.get("order")) == venue_order_id]
+
+    def balances_fetch(self) -> dict[str, tuple[Decimal, Decimal]]:
+        raw = call_with_retry(self.client.fetch_balance)
+        return {asset: (_dec(raw["free"].get(asset)) or Decimal(0), _dec(raw["used"].get(asset)) or Decimal(0))
+                for asset in raw.get("total", {})}
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        ticker = call_with_retry(lambda: self.client.fetch_ticker(symbol), attempts=2)
+        return _dec(ticker.get("last"))
+
+    def _parse(self, raw: dict, order: Order) -> VenueOrder:
+        trades = [self._trade(trade) for trade in raw.get("trades") or [] if trade.get("id")]
+        filled = _dec(raw.get("filled")) or Decimal(0)
+        return VenueOrder(
+            venue_order_id=str(raw.get("id") or ""), status=raw.get("status") or "open", filled=filled,
+            amount=_dec(raw.get("amount")) or order.amount, average=_dec(raw.get("average")), trades=trades,
+            trades_complete=sum((t.amount for t in trades), Decimal(0)) >= filled,
+        )
+
+    @staticmethod
+    def _trade(trade: dict) -> VenueTrade:
+        fee = trade.get("fee") or {}
+        return VenueTrade(
+            trade_id=str(trade["id"]), price=_dec(trade["price"]), amount=_dec(trade["amount"]),
+            fee=_dec(fee.get("cost")) or Decimal(0), fee_currency=fee.get("currency") or "", at=_ms_time(trade.get("timestamp")),
+        )
+
+
+class PaperVenue:
+    """Fills in the desk's own book. The fee is charged in quote; slippage makes market orders
+    fill `slippage_bps` worse than the last price."""
+
+    def __init__(self, account: ExchangeAccount):
+        self.account = account
+        self.settings, _ = PaperSettings.objects.get_or_create(account=account)
+
+    def order_create(self, order: Order) -> VenueOrder:
+        from apps.trading.selectors import last_price
+
+        price = last_price(market=order.market)
+        if price is None:
+            raise InvalidOrderError(f"paper broker: no market price for {order.market.symbol} yet")
+        if order.amount * price < order.market.min_notional:
+            raise InvalidOrderError(f"paper broker: order value {order.amount * price:.2f} is below the minimum notional {order.market.min_notional}")
+        venue_id = f"paper-{order.pk}"
+        if order.type == Order.Type.LIMIT and not self.crosses(order, price):
+            return VenueOrder(venue_id, "open", Decimal(0), order.amount)
+        fill_price = self._fill_price(order, price)
+        self._check_funds(order, fill_price)
+        return self.filled_report(order, venue_id, fill_price)
+
+    def crosses(self, order: Order, price: Decimal) -> bool:
+        return price <= order.price if order.side == "buy" else price >= order.price
+
+    def filled_report(self, order: Order, venue_id: str, price: Decimal) -> VenueOrder:
+        fee = (order.amount * price * self.settings.fee_rate).quantize(Decimal("1e-12"))
+        trade = VenueTrade(f"{venue_id}-1", price, order.amount, fee, order.market.quote, timezone.now())
+        return VenueOrder(venue_id, "closed", order.amount, order.amount, price, [trade], trades_complete=True)
+
+    def _fill_price(self, order: Order, price: Decimal) -> Decimal:
+        if order.type == Order.Type.LIMIT:
+            return order.price
+        slip = price * self.settings.slippage_bps / Decimal(10_000)
+        raw = price + slip if order.side == "buy" else price - slip
+        return raw.quantize(order.market.price_precision, rounding=ROUND_DOWN)
+
+    def _check_funds(self, order: Order, price: Decimal) -> None:
+        market = order.market
+        asset, needed = (market.quote, order.amount * price * (1 + self.settings.fee_rate)) if order.side == "buy" \
+            else (market.base, order.amount)
+        balance = Balance.objects.filter(account=self.account, asset=asset).first()
+        have = balance.free if balance else Decimal(0)
+        if have < needed:
+            raise InsufficientFundsError(f"paper broker: insufficient balance: {needed:.8f} {asset} needed, {have:.8f} free")
+
+    def order_fetch(self, order: Order) -> VenueOrder:
+        """The paper book is our own database: an order it booked has its venue id stored."""
+        order.refresh_from_db()
+        if not order.venue_order_id:
+            raise OrderNotFoundError(f"paper broker: no order {order.client_order_id}")
+        status = {"filled": "closed", "canceled": "canceled", "expired": "expired"}.get(order.status, "open")
+        return VenueOrder(order.venue_order_id, status, order.filled, order.amount, order.average_price)
+
+    def order_cancel(self, order: Order) -> VenueOrder:
+        return VenueOrder(order.venue_order_id, "canceled", order.filled, order.amount, order.average_price)
+
+    def trades_fetch(self, order: Order, venue_order_id: str) -> list[VenueTrade]:
+        return []
+
+    def balances_fetch(self):
+        return None  # the paper book IS the balance
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        return None  # paper accounts read prices from the market data collectors
+
+
+def venue_for(account: ExchangeAccount):
+    return PaperVenue(account) if account.mode == ExchangeAccount.Mode.PAPER else CcxtVenue(account)
