@@ -1,0 +1,102 @@
+"""Signal -> risk -> order -> paper fill -> position, checked against a hand calculation."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from apps.common.models import Event
+from apps.trading.models import Balance, Fill, Order, OrderEvent, Position
+from apps.trading.services.orders import order_report_apply, signal_execute
+from apps.trading.venues import VenueOrder, VenueTrade
+
+from .factories import account_make, fresh_market, price_set, signal_make, strategy_make
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
+
+
+def trade(signal, commit):
+    with commit(execute=True):
+        return signal_execute(signal_id=signal.pk)
+
+
+def test_a_buy_then_a_sell_leave_a_position_that_matches_the_hand_calculation(django_capture_on_commit_callbacks):
+    account = account_make(fee_rate=D("0.001"))
+    market = fresh_market(price=D("100"))
+    strategy = strategy_make(account=account, markets=[market], allocation=D("1000"))
+
+    trade(signal_make(strategy=strategy, market=market), django_capture_on_commit_callbacks)
+    price_set(market, D("125"))
+    trade(signal_make(strategy=strategy, market=market), django_capture_on_commit_callbacks)
+    price_set(market, D("120"))
+    trade(signal_make(strategy=strategy, market=market, side="sell", intent="close"), django_capture_on_commit_callbacks)
+
+    # By hand: 10 @ 100 and 8 @ 125 bought (fee 0.1% in USDT: 1 + 1), 18 @ 120 sold (fee 2.16).
+    average = D(2000) / D(18)
+    position = Position.objects.get()
+    assert [o.status for o in Order.objects.order_by("id")] == ["filled"] * 3
+    assert position.amount == 0
+    assert position.fees == D("4.16")
+    assert position.realized_pnl == pytest.approx((D(120) - average) * 18 - D("4.16"), abs=D("1e-9"))
+    assert Balance.objects.get(asset="USDT").free == D(10000) - 2000 - 2 + D(18 * 120) - D("2.16")
+
+
+def test_an_open_position_keeps_its_average_entry_fees_and_protective_levels(django_capture_on_commit_callbacks):
+    account = account_make()
+    market = fresh_market(price=D("100"))
+    strategy = strategy_make(account=account, markets=[market], allocation=D("1000"), stop_loss_pct=D("2"), trailing_stop_pct=D("3"))
+
+    trade(signal_make(strategy=strategy, market=market, take_profit=D("110")), django_capture_on_commit_callbacks)
+
+    position = Position.objects.get()
+    assert (position.amount, position.average_entry, position.fees) == (D(10), D(100), D(1))
+    assert position.realized_pnl == D(-1)
+    assert (position.stop_loss, position.take_profit, position.trailing_stop_pct) == (D(98), D(110), D(3))
+
+
+def test_every_change_writes_an_order_event_and_an_outbox_event(django_capture_on_commit_callbacks):
+    account = account_make()
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market])
+    trade(signal_make(strategy=strategy, market=market), django_capture_on_commit_callbacks)
+
+    order = Order.objects.get()
+    assert list(OrderEvent.objects.filter(order=order).values_list("to_status", flat=True)) == ["new", "submitting", "filled"]
+    kinds = set(Event.objects.values_list("kind", flat=True))
+    assert {"signal.created", "risk.allowed", "order.created", "order.submitting", "order.filled", "fill.applied",
+            "position.changed"} <= kinds
+
+
+def test_a_fill_reported_twice_is_applied_once(django_capture_on_commit_callbacks):
+    account = account_make()
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market])
+    order = trade(signal_make(strategy=strategy, market=market), django_capture_on_commit_callbacks)
+    order.refresh_from_db()
+    again = VenueOrder(order.venue_order_id, "closed", order.amount, order.amount, D(100),
+                       [VenueTrade(f"{order.venue_order_id}-1", D(100), order.amount, D(1), "USDT", order.created_at)])
+
+    order_report_apply(order_id=order.pk, report=again, cause="a late duplicate report")
+
+    assert Fill.objects.count() == 1
+    assert Position.objects.get().amount == D(10)
+
+
+def test_a_sell_without_a_position_is_refused_with_the_reason(django_capture_on_commit_callbacks):
+    account = account_make()
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market])
+    signal = signal_make(strategy=strategy, market=market, side="sell", intent="close")
+    assert trade(signal, django_capture_on_commit_callbacks) is None
+    signal.refresh_from_db()
+    assert signal.status == "rejected" and "no open BTC position to close" in signal.rejection_reason
+
+
+def test_insufficient_paper_balance_rejects_the_order_without_retrying(django_capture_on_commit_callbacks):
+    account = account_make(cash=D("50"))
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market], allocation=D("1000"))
+    trade(signal_make(strategy=strategy, market=market), django_capture_on_commit_callbacks)
+
+    order = Order.objects.get()
+    assert order.status == "rejected" and "insufficient balance" in order.reason
+    assert order.submit_attempts == 1
