@@ -19,19 +19,20 @@ def _rows(account_id, strategy) -> list[RiskLimits]:
     return rows
 
 
+def _first_set(rows: list[RiskLimits], name: str):
+    return next((getattr(row, name) for row in rows if getattr(row, name) is not None), DEFAULTS.get(name))
+
+
 def limits_value(*, name: str, strategy=None, account_id=None):
     """The strategy's value, else the account's, else the default."""
     account_id = account_id or (strategy.account_id if strategy is not None else None)
-    for row in _rows(account_id, strategy):
-        value = getattr(row, name)
-        if value is not None:
-            return value
-    return DEFAULTS.get(name)
+    return _first_set(_rows(account_id, strategy), name)
 
 
 def limits_for(*, account_id: int, strategy=None) -> Limits:
-    values = {name: limits_value(name=name, strategy=strategy, account_id=account_id) for name in _FIELDS}
-    account_rate = next((row.max_orders_per_minute for row in _rows(account_id, None) if row.max_orders_per_minute), None)
+    rows = _rows(account_id, strategy)
+    values = {name: _first_set(rows, name) for name in _FIELDS}
+    account_rate = next((row.max_orders_per_minute for row in rows if row.account_id and row.max_orders_per_minute), None)
     return Limits(
         max_order_notional=values["max_order_notional"], max_position_pct=values["max_position_pct"],
         max_open_positions=values["max_open_positions"], max_daily_loss_pct=values["max_daily_loss_pct"],

@@ -32,10 +32,10 @@ def account_cash(*, account, quote: str = "USDT") -> Decimal:
 
 
 def positions_value(*, account) -> Decimal:
+    """Open positions at their last marked price (marked on every new price)."""
     total = ZERO
-    for position in Position.objects.filter(account=account, amount__gt=0).select_related("market"):
-        price = last_price(market=position.market) or position.average_entry
-        total += position.amount * price
+    for amount, marked, entry in Position.objects.filter(account=account, amount__gt=0).values_list("amount", "last_price", "average_entry"):
+        total += amount * (marked or entry)
     return total
 
 

@@ -1,0 +1,117 @@
+"""The risk engine on a real database: limits, kill switch, rogue strategies."""
+
+import threading
+from decimal import Decimal as D
+
+import pytest
+from django.db import connection
+
+from apps.risk.models import RiskEvent, RiskLimits
+from apps.risk.services import kill_switch_set
+from apps.strategies.models import Strategy
+from apps.trading.models import Order, Signal
+from apps.trading.services.orders import signal_execute
+from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
+
+pytestmark = pytest.mark.django_db
+
+
+def execute(signal):
+    return signal_execute(signal_id=signal.pk)
+
+
+def test_a_rogue_strategy_is_held_by_the_rate_cap_recorded_and_paused():
+    account = account_make(cash=D("10000000"))
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market], allocation=D("10"))
+
+    for _ in range(1000):
+        execute(signal_make(strategy=strategy, market=market))
+
+    strategy.refresh_from_db()
+    assert Order.objects.count() == 100  # the default cap: 100 orders a minute
+    assert strategy.status == Strategy.Status.PAUSED
+    assert "10 consecutive failures" in strategy.status_reason
+    rejected = Signal.objects.filter(status=Signal.Status.REJECTED)
+    assert rejected.count() == 900
+    assert not rejected.filter(rejection_reason="").exists()
+    assert rejected.filter(rejection_reason__contains="rate cap reached: 100 orders in the last minute").count() == 900
+    assert rejected.filter(rejection_reason__contains="strategy is not running").count() == 890
+    assert RiskEvent.objects.filter(decision="rejected").count() == 900
+
+
+def test_halted_lets_no_order_leave_and_reduce_only_lets_only_closing_orders():
+    account = account_make()
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market])
+    kill_switch_set(state="halted", reason="drill")  # the global switch
+
+    assert execute(signal_make(strategy=strategy, market=market)) is None
+    kill_switch_set(state="active")
+    kill_switch_set(account=account, state="reduce_only")
+    assert execute(signal_make(strategy=strategy, market=market)) is None
+    reasons = list(Signal.objects.order_by("id").values_list("rejection_reason", flat=True))
+    assert "HALTED" in reasons[0] and "REDUCE_ONLY" in reasons[1]
+    assert RiskEvent.objects.filter(decision="action", rules=["kill_switch"]).count() == 3
+
+
+def test_reduce_only_still_closes_a_position():
+    from apps.trading.models import Position
+
+    account = account_make()
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market])
+    Position.objects.create(account=account, market=market, amount=D("2"), average_entry=D("100"))
+    kill_switch_set(account=account, state="reduce_only")
+
+    order = execute(signal_make(strategy=strategy, market=market, side="sell", intent="close"))
+
+    assert order is not None and order.reduce_only and order.amount == D("2")
+
+
+def test_entries_are_refused_while_market_data_is_stale():
+    from apps.markets.models import CollectorStatus
+
+    account = account_make()
+    market = fresh_market()
+    CollectorStatus.objects.filter(market=market).update(last_candle_time=None)
+    strategy = strategy_make(account=account, markets=[market])
+
+    assert execute(signal_make(strategy=strategy, market=market)) is None
+    assert "market data is stale" in Signal.objects.get().rejection_reason
+
+
+def test_limits_set_per_strategy_override_the_accounts():
+    account = account_make()
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market], allocation=D("1000"))
+    RiskLimits.objects.create(account=account, max_order_notional=D("5000"))
+    RiskLimits.objects.create(strategy=strategy, max_order_notional=D("500"))
+
+    assert execute(signal_make(strategy=strategy, market=market)) is None
+    assert "exceeds max order notional 500" in Signal.objects.get().rejection_reason
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_signals_that_only_fit_one_at_a_time_make_one_order():
+    account = account_make(cash=D("10000"))
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market], allocation=D("1000"))
+    RiskLimits.objects.create(account=account, max_position_pct=D("15"))  # 1000 fits, 2000 does not
+    signals = [signal_make(strategy=strategy, market=market) for _ in range(2)]
+    barrier = threading.Barrier(2)
+
+    def place(signal):
+        barrier.wait()
+        try:
+            execute(signal)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=place, args=(signal,)) for signal in signals]
+    [thread.start() for thread in threads]
+    [thread.join(timeout=30) for thread in threads]
+
+    assert Order.objects.count() == 1
+    assert "max_position_pct" in RiskEvent.objects.get(decision="rejected").rules
