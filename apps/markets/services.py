@@ -21,7 +21,8 @@ PAGE_LIMIT = 1000  # Binance's maximum klines per request
 LIVE_EVENT_LIMIT = 10  # more new candles than this at once are announced as one backfill event
 GAP_REPAIR_LOOKBACK = timedelta(days=2)
 INITIAL_LOOKBACK_CANDLES = 500
-_UPSERT_CHUNK = 2000
+_UPSERT_CHUNK = 2000  # SQLite: 16,000 bound parameters per statement
+_UPSERT_CHUNK_POSTGRES = 20_000  # eight arrays, whatever the size
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,15 @@ def candles_upsert(*, market: Market, timeframe: str, rows: Iterable[CandleRow])
     NOTHING RETURNING tells exactly which rows are new (one statement per chunk)."""
     rows = list(rows)
     inserted: list[datetime] = []
-    for start in range(0, len(rows), _UPSERT_CHUNK):
-        inserted += _upsert_chunk(market, timeframe, rows[start : start + _UPSERT_CHUNK])
+    chunk = _UPSERT_CHUNK_POSTGRES if connection.vendor == "postgresql" else _UPSERT_CHUNK
+    for start in range(0, len(rows), chunk):
+        inserted += _upsert_chunk(market, timeframe, rows[start : start + chunk])
     return inserted
 
 
 def _upsert_chunk(market: Market, timeframe: str, rows: list[CandleRow]) -> list[datetime]:
+    if connection.vendor == "postgresql":
+        return _upsert_chunk_postgres(market, timeframe, rows)
     ops = connection.ops
     params: list = []
     for row in rows:
@@ -99,6 +103,34 @@ def _upsert_chunk(market: Market, timeframe: str, rows: list[CandleRow]) -> list
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return sorted(_as_utc(value) for (value,) in cursor.fetchall())
+
+
+_STAGE_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS candle_stage (open_time timestamptz, open numeric, high numeric, "
+    "low numeric, close numeric, volume numeric) ON COMMIT DELETE ROWS"
+)
+
+
+def _upsert_chunk_postgres(market: Market, timeframe: str, rows: list[CandleRow]) -> list[datetime]:
+    """PostgreSQL: COPY the rows as text into a session temp table, then one INSERT ...
+    SELECT ON CONFLICT DO NOTHING. Binding tens of thousands of parameters spent most of the
+    time adapting values (~12-23k candles/s); COPY text moves them at memory speed."""
+    text = "".join(
+        f"{r.open_time.isoformat()}\t{r.open}\t{r.high}\t{r.low}\t{r.close}\t{r.volume}\n" for r in rows
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGE_DDL)
+        with cursor.cursor.copy("COPY candle_stage FROM STDIN") as copy:
+            copy.write(text)
+        cursor.execute(
+            f'INSERT INTO {Candle._meta.db_table} (market_id, timeframe, open_time, "open", high, low, "close", volume) '
+            "SELECT %s, %s, open_time, open, high, low, close, volume FROM candle_stage "
+            "ON CONFLICT (market_id, timeframe, open_time) DO NOTHING RETURNING open_time",
+            [market.pk, timeframe],
+        )
+        inserted = sorted(value for (value,) in cursor.fetchall())
+        cursor.execute("TRUNCATE candle_stage")
+    return inserted
 
 
 def _as_utc(value) -> datetime:
