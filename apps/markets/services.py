@@ -13,7 +13,7 @@ from apps.common.logging import get_logger
 from apps.exchanges.clients import call_with_retry, market_data_client
 from apps.exchanges.errors import ExchangeCallError, MalformedReplyError
 from apps.markets.models import Candle, CollectorStatus, Market
-from apps.markets.timeframes import TIMEFRAME_SECONDS
+from apps.markets.timeframes import TIMEFRAME_SECONDS, floor_to_timeframe
 
 log = get_logger(__name__)
 
@@ -261,7 +261,7 @@ def _collect_new(collector: CollectorStatus, client, server_now: datetime, resul
     if collector.last_candle_time:
         start = collector.last_candle_time + collector.period
     else:
-        start = server_now - INITIAL_LOOKBACK_CANDLES * collector.period
+        start = floor_to_timeframe(server_now, collector.timeframe) - INITIAL_LOOKBACK_CANDLES * collector.period
     _fetch_and_store(collector, client, start, None, server_now, result)
 
 
