@@ -21,6 +21,8 @@ from decimal import Decimal, InvalidOperation
 
 from aiohttp import web
 
+from apps.simexchange.keys import ACCOUNT, PARAMS, SIM
+
 from apps.simexchange.faults import ErrorFault, LatencyFault
 from apps.simexchange.payloads import order_json_for_control
 
@@ -60,7 +62,7 @@ def _balances_json(account) -> dict:
 
 @routes.post("/sim/accounts")
 async def account_create(request):
-    sim, data = request.app["sim"], await _body(request)
+    sim, data = request.app[SIM], await _body(request)
     balances = data.get("balances")
     if balances is not None:
         if not isinstance(balances, dict):
@@ -75,7 +77,7 @@ async def account_create(request):
 
 @routes.get("/sim/accounts/{api_key}")
 async def account_show(request):
-    sim = request.app["sim"]
+    sim = request.app[SIM]
     with sim.state.lock:
         account = sim.state.accounts.get(request.match_info["api_key"])
         if account is None:
@@ -85,7 +87,7 @@ async def account_show(request):
 
 @routes.get("/sim/orders")
 async def orders_list(request):
-    sim = request.app["sim"]
+    sim = request.app[SIM]
     status = request.query.get("status")
     orders = [o for o in sim.state.orders_all(request.query.get("api_key")) if status is None or o.status == status]
     return web.json_response({"orders": [order_json_for_control(o) for o in orders]})
@@ -93,7 +95,7 @@ async def orders_list(request):
 
 @routes.get("/sim/status")
 async def status(request):
-    sim = request.app["sim"]
+    sim = request.app[SIM]
     return web.json_response({
         "url": sim.url, "now": sim.clock.now_ms(), "speed": sim.clock.speed, "seed": sim.market.seed,
         "symbols": list(sim.rules), "history_start": sim.history_start_ms, "faults": sim.faults.describe(),
@@ -102,7 +104,7 @@ async def status(request):
 
 @routes.get("/sim/faults")
 async def faults_show(request):
-    return web.json_response(request.app["sim"].faults.describe())
+    return web.json_response(request.app[SIM].faults.describe())
 
 
 def _int(data: dict, name: str, default=None, *, allow_none: bool = False):
@@ -122,35 +124,35 @@ async def fault_error(request):
         status=_int(data, "status", 500), code=_int(data, "code", None, allow_none=True), msg=str(data.get("msg", "")),
         remaining=_int(data, "count", 1), path=data.get("path"), method=data.get("method"),
     )
-    request.app["sim"].faults.error_add(fault)
-    return web.json_response(request.app["sim"].faults.describe())
+    request.app[SIM].faults.error_add(fault)
+    return web.json_response(request.app[SIM].faults.describe())
 
 
 @routes.post("/sim/faults/latency")
 async def fault_latency(request):
     data = await _body(request)
     fault = LatencyFault(ms=_int(data, "ms", 0), remaining=_int(data, "count", None, allow_none=True), path=data.get("path"))
-    request.app["sim"].faults.latency_add(fault)
-    return web.json_response(request.app["sim"].faults.describe())
+    request.app[SIM].faults.latency_add(fault)
+    return web.json_response(request.app[SIM].faults.describe())
 
 
 @routes.post("/sim/faults/drop")
 async def fault_drop(request):
     data = await _body(request)
-    request.app["sim"].faults.drop_add(_int(data, "count", 1), float(_decimal(data.get("hold_seconds", 30), "hold_seconds")))
-    return web.json_response(request.app["sim"].faults.describe())
+    request.app[SIM].faults.drop_add(_int(data, "count", 1), float(_decimal(data.get("hold_seconds", 30), "hold_seconds")))
+    return web.json_response(request.app[SIM].faults.describe())
 
 
 @routes.post("/sim/faults/down")
 async def fault_down(request):
     data = await _body(request)
-    request.app["sim"].faults.down_for(float(_decimal(data.get("seconds", 10), "seconds")), str(data.get("mode", "503")))
-    return web.json_response(request.app["sim"].faults.describe())
+    request.app[SIM].faults.down_for(float(_decimal(data.get("seconds", 10), "seconds")), str(data.get("mode", "503")))
+    return web.json_response(request.app[SIM].faults.describe())
 
 
 @routes.post("/sim/reset")
 async def reset(request):
-    sim = request.app["sim"]
+    sim = request.app[SIM]
     sim.faults.reset()
     with sim.state.lock:
         sim.engine.price_overrides.clear()
@@ -159,14 +161,14 @@ async def reset(request):
 
 @routes.post("/sim/clock")
 async def clock_advance(request):
-    sim, data = request.app["sim"], await _body(request)
+    sim, data = request.app[SIM], await _body(request)
     now = sim.clock.advance(float(_decimal(data.get("advance_seconds", 0), "advance_seconds")))
     return web.json_response({"now": now})
 
 
 @routes.post("/sim/price")
 async def price_pin(request):
-    sim, data = request.app["sim"], await _body(request)
+    sim, data = request.app[SIM], await _body(request)
     symbol = data.get("symbol")
     if symbol not in sim.rules:
         raise ControlError(f"unknown symbol {symbol!r}; use one of {', '.join(sim.rules)}")

@@ -6,6 +6,8 @@ import json
 
 from aiohttp import web
 
+from apps.simexchange.keys import ACCOUNT, PARAMS, SIM
+
 from apps.simexchange import marketdata, payloads
 from apps.simexchange.errors import BinanceError, bad_param
 from apps.simexchange.markets import exchange_info
@@ -17,7 +19,7 @@ routes = web.RouteTableDef()
 
 
 def _sim(request: web.Request):
-    return request.app["sim"]
+    return request.app[SIM]
 
 
 def _json(data) -> web.Response:
@@ -50,7 +52,7 @@ async def exchange_information(request):
 @routes.get("/api/v3/klines")
 @routes.get("/api/v3/uiKlines")
 async def klines(request):
-    sim, params = _sim(request), request["params"]
+    sim, params = _sim(request), request[PARAMS]
     rules = symbol_rules(params, sim.rules_by_id)
     interval = required(params, "interval")
     with sim.state.lock:
@@ -64,7 +66,7 @@ async def klines(request):
 
 def _for_symbols(request, render):
     """Binance answers one object for ?symbol=X and a list without it."""
-    sim, params = _sim(request), request["params"]
+    sim, params = _sim(request), request[PARAMS]
     rules = symbol_rules(params, sim.rules_by_id, required_=False)
     with sim.state.lock:
         if rules is not None:
@@ -96,13 +98,13 @@ async def book_ticker(request):
 @routes.get("/api/v3/avgPrice")
 async def avg_price(request):
     sim = _sim(request)
-    rules = symbol_rules(request["params"], sim.rules_by_id)
+    rules = symbol_rules(request[PARAMS], sim.rules_by_id)
     return _json({"mins": 5, "price": rules.price_text(sim.engine.price_now(rules.symbol)), "closeTime": sim.clock.now_ms()})
 
 
 @routes.get("/api/v3/depth")
 async def order_book(request):
-    sim, params = _sim(request), request["params"]
+    sim, params = _sim(request), request[PARAMS]
     rules = symbol_rules(params, sim.rules_by_id)
     price = sim.engine.price_now(rules.symbol)
     return _json(marketdata.depth(rules, price, limit=int_param(params, "limit", 100), update_id=sim.clock.now_ms()))
@@ -111,7 +113,7 @@ async def order_book(request):
 # ---- private (signed) ----------------------------------------------------------------------
 
 def _account(request) -> Account:
-    return request["account"]
+    return request[ACCOUNT]
 
 
 @routes.get("/api/v3/account")
@@ -143,7 +145,7 @@ def _order_request(params: dict, rules) -> OrderRequest:
 
 @routes.post("/api/v3/order")
 async def order_create(request):
-    sim, params = _sim(request), request["params"]
+    sim, params = _sim(request), request[PARAMS]
     rules = symbol_rules(params, sim.rules_by_id)
     order, trades = sim.engine.order_place(_account(request), _order_request(params, rules))
     hold = sim.faults.drop_take()
@@ -162,8 +164,8 @@ async def order_create(request):
 
 @routes.post("/api/v3/order/test")
 async def order_test(request):
-    rules = symbol_rules(request["params"], _sim(request).rules_by_id)
-    _order_request(request["params"], rules)
+    rules = symbol_rules(request[PARAMS], _sim(request).rules_by_id)
+    _order_request(request[PARAMS], rules)
     return _json({})
 
 
@@ -176,7 +178,7 @@ def _order_ref(params: dict) -> tuple[int | None, str | None]:
 
 @routes.get("/api/v3/order")
 async def order_query(request):
-    sim, params = _sim(request), request["params"]
+    sim, params = _sim(request), request[PARAMS]
     rules = symbol_rules(params, sim.rules_by_id)
     order_id, client_id = _order_ref(params)
     with sim.state.lock:
@@ -186,7 +188,7 @@ async def order_query(request):
 
 @routes.delete("/api/v3/order")
 async def order_cancel(request):
-    sim, params = _sim(request), request["params"]
+    sim, params = _sim(request), request[PARAMS]
     rules = symbol_rules(params, sim.rules_by_id)
     order_id, client_id = _order_ref(params)
     with sim.state.lock:
@@ -196,7 +198,7 @@ async def order_cancel(request):
 
 @routes.get("/api/v3/openOrders")
 async def open_orders(request):
-    sim, params = _sim(request), request["params"]
+    sim, params = _sim(request), request[PARAMS]
     rules = symbol_rules(params, sim.rules_by_id, required_=False)
     with sim.state.lock:
         orders = [o for o in _account(request).orders.values() if o.is_open and (rules is None or o.symbol == rules.symbol)]
@@ -205,7 +207,7 @@ async def open_orders(request):
 
 @routes.delete("/api/v3/openOrders")
 async def open_orders_cancel(request):
-    sim, params = _sim(request), request["params"]
+    sim, params = _sim(request), request[PARAMS]
     rules = symbol_rules(params, sim.rules_by_id)
     account = _account(request)
     with sim.state.lock:
@@ -230,7 +232,7 @@ def _windowed(items, params, *, time_of, id_of, id_param):
 
 @routes.get("/api/v3/allOrders")
 async def all_orders(request):
-    sim, params = _sim(request), request["params"]
+    sim, params = _sim(request), request[PARAMS]
     rules = symbol_rules(params, sim.rules_by_id)
     with sim.state.lock:
         orders = sorted((o for o in _account(request).orders.values() if o.symbol == rules.symbol), key=lambda o: o.order_id)
@@ -240,7 +242,7 @@ async def all_orders(request):
 
 @routes.get("/api/v3/myTrades")
 async def my_trades(request):
-    sim, params = _sim(request), request["params"]
+    sim, params = _sim(request), request[PARAMS]
     rules = symbol_rules(params, sim.rules_by_id)
     order_id = int_param(params, "orderId")
     with sim.state.lock:

@@ -22,6 +22,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from apps.simexchange.keys import ACCOUNT, PARAMS, SIM
+
 from apps.engine.market_sim import DAY_MS, MINUTE_MS, MarketSim
 from apps.simexchange import control, handlers
 from apps.simexchange.auth import account_authenticate
@@ -209,7 +211,7 @@ async def _faulted(sim: SimExchange, request: web.Request) -> web.StreamResponse
 
 @web.middleware
 async def binance_middleware(request: web.Request, handler):
-    sim: SimExchange = request.app["sim"]
+    sim: SimExchange = request.app[SIM]
     if request.path.startswith("/sim/"):
         if not _loopback(request):
             return web.json_response({"error": "control endpoints answer on the loopback only"}, status=403)
@@ -221,12 +223,12 @@ async def binance_middleware(request: web.Request, handler):
     if faulted is not None:
         return faulted
     try:
-        request["params"], raw_body = await _request_params(request)
+        request[PARAMS], raw_body = await _request_params(request)
         if request.path in handlers.PRIVATE_PATHS:
             with sim.state.lock:
-                request["account"] = account_authenticate(
+                request[ACCOUNT] = account_authenticate(
                     sim.state, api_key=request.headers.get("X-MBX-APIKEY"), raw_query=request.rel_url.raw_query_string,
-                    raw_body=raw_body, params=request["params"], wall_ms=sim.clock.wall_ms(),
+                    raw_body=raw_body, params=request[PARAMS], wall_ms=sim.clock.wall_ms(),
                 )
             sim.engine.resting_match()
         return await handler(request)
@@ -243,7 +245,7 @@ async def binance_middleware(request: web.Request, handler):
 
 def build_app(sim: SimExchange) -> web.Application:
     app = web.Application(middlewares=[binance_middleware])
-    app["sim"] = sim
+    app[SIM] = sim
     app.add_routes(handlers.routes)
     app.add_routes(control.routes)
     return app
