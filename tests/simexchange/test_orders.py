@@ -104,3 +104,10 @@ def test_open_orders_and_all_orders_list_what_was_placed(client):
     client.create_order("BTC/USDT", "market", "buy", 0.001)
     assert len(client.fetch_open_orders("BTC/USDT")) == 1
     assert [o["status"] for o in client.fetch_orders("BTC/USDT")] == ["open", "closed"]
+
+
+def test_a_post_only_order_that_would_take_is_rejected(sim, client):
+    above_market = float(sim.engine.price_now("BTC/USDT")) * 1.01
+    with pytest.raises(ccxt.OrderImmediatelyFillable):
+        client.create_order("BTC/USDT", "limit", "buy", 0.01, above_market, params={"postOnly": True})
+    assert sim.orders() == []
