@@ -10,7 +10,9 @@ from tradedesk.celery import app
 
 @contextmanager
 def celery_worker(*, concurrency: int = 2):
-    """Threads pool so the worker shares this process's test database settings."""
+    """Threads pool so the worker shares this process's test database settings. Messages
+    left on the broker by an earlier run are purged first: they name rows of another database."""
+    app.control.purge()
     with start_worker(app, pool="threads", concurrency=concurrency, perform_ping_check=False,
                       loglevel="WARNING", shutdown_timeout=20):
         yield app

@@ -209,6 +209,13 @@ def closed_candles_fetch(
         raw = call_with_retry(lambda: client.fetch_ohlcv(symbol, timeframe, since=since, limit=PAGE_LIMIT))
         if not isinstance(raw, list):
             raise MalformedReplyError(f"fetch_ohlcv returned {type(raw).__name__}, expected a list")
+        if not raw and since + period_ms <= now_ms:
+            # ccxt drops rows it cannot parse, so a garbled reply arrives as an empty page.
+            # Candles should have closed in this range by the exchange's own clock: say so.
+            raise MalformedReplyError(
+                f"The exchange returned no {timeframe} candles for {symbol} from {_iso(since)} although its clock "
+                f"is {_iso(now_ms)}: the reply was empty or unreadable"
+            )
         page = [candle_row_parse(item) for item in raw]
         closed = [
             row for row in page
@@ -221,6 +228,10 @@ def closed_candles_fetch(
         if not page or _ms(page[-1].open_time) < since:
             return
         since = _ms(page[-1].open_time) + period_ms
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _ms(moment: datetime) -> int:
@@ -241,9 +252,12 @@ def exchange_now(client) -> datetime:
 def collector_run(*, collector_id: int, client=None) -> CollectResult:
     """Fetch the closed candles since the last stored one, repair recent gaps, record the
     outcome on the collector. Exchange errors are recorded, never raised into a crash loop."""
-    collector = CollectorStatus.objects.select_related("market__exchange").get(pk=collector_id)
-    client = client or market_data_client(collector.market.exchange)
     result = CollectResult()
+    collector = CollectorStatus.objects.select_related("market__exchange").filter(pk=collector_id).first()
+    if collector is None:
+        log.info("collector gone before its task ran", collector_id=collector_id)
+        return result
+    client = client or market_data_client(collector.market.exchange)
     try:
         server_now = exchange_now(client)
         _collect_new(collector, client, server_now, result)

@@ -122,7 +122,7 @@ async def fault_error(request):
     data = await _body(request)
     fault = ErrorFault(
         status=_int(data, "status", 500), code=_int(data, "code", None, allow_none=True), msg=str(data.get("msg", "")),
-        remaining=_int(data, "count", 1), path=data.get("path"), method=data.get("method"),
+        remaining=_int(data, "count", 1), path=data.get("path"), method=data.get("method"), text=data.get("text"),
     )
     request.app[SIM].faults.error_add(fault)
     return web.json_response(request.app[SIM].faults.describe())

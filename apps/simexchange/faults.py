@@ -37,6 +37,7 @@ class ErrorFault:
     remaining: int = 1
     path: str | None = None  # substring of the request path, e.g. "/api/v3/order"
     method: str | None = None
+    text: str | None = None  # a raw body instead of Binance's JSON error (malformed-reply drills)
 
     def matches(self, method: str, path: str) -> bool:
         return (self.path is None or self.path in path) and (self.method is None or self.method.upper() == method)

@@ -200,6 +200,8 @@ async def _faulted(sim: SimExchange, request: web.Request) -> web.StreamResponse
         await asyncio.sleep(delay)
     fault = sim.faults.error_take(request.method, request.path)
     if fault is not None:
+        if fault.text is not None:
+            return web.Response(status=fault.status, text=fault.text, content_type="application/json")
         body = fault.body()
         if body is None:
             return web.Response(status=fault.status, text="Simulated failure")  # no code: ccxt maps the HTTP status

@@ -91,13 +91,23 @@ def test_a_bad_signature_is_not_retried_and_is_recorded_on_the_collector(sim, co
     assert sim.faults.describe()["errors"][0]["remaining"] == 1  # asked once, not retried
 
 
-def test_a_malformed_reply_is_recorded_as_such(sim, collector):
-    sim.faults.error_add(ErrorFault(status=200, path="/api/v3/klines", remaining=4))  # empty body with 200
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"unexpected": "shape"}',
+        '[[1700000000000, "1.0", "2.0"]]',
+        '[[1700000000000, "1.0", "0.5", "2.0", "1.5", "3.0", 1700000059999]]',  # high below low
+        "<html>gateway error</html>",
+    ],
+)
+def test_a_malformed_reply_is_recorded_as_such(sim, collector, body):
+    sim.faults.error_add(ErrorFault(status=200, path="/api/v3/klines", text=body))
 
-    collector_run(collector_id=collector.pk, client=_client(sim))
+    result = collector_run(collector_id=collector.pk, client=_client(sim))
 
     collector.refresh_from_db()
-    assert collector.last_error_class in ("malformed_reply", "permanent")
+    assert result.inserted == 0
+    assert collector.last_error_class == "malformed_reply"
     assert collector.consecutive_errors == 1
 
 
@@ -109,3 +119,10 @@ def test_an_unreachable_exchange_is_recorded_not_raised(collector):
 
     collector.refresh_from_db()
     assert collector.last_error_class == "unavailable"
+
+
+def test_a_collection_queued_for_a_deleted_collector_does_nothing(collector):
+    collector_id = collector.pk
+    collector.delete()
+
+    assert collector_run(collector_id=collector_id).inserted == 0
