@@ -248,23 +248,26 @@ def shift(values, periods: int = 1) -> np.ndarray:
 
 
 def crossed_above(series, level) -> np.ndarray:
-    """True at i when series goes from <= level (at i-1) to > level (at i); NaN never crosses."""
-    series, level = _series_and_level(series, level)
+    """True at i when series goes from <= level (at i-1) to > level (at i); NaN never crosses.
+    `level` is a number or an array (e.g. another average)."""
+    series, now, before = _series_and_level(series, level)
     crossed = np.zeros(len(series), dtype=bool)
-    crossed[1:] = (series[1:] > level[1:]) & (series[:-1] <= level[:-1])
+    crossed[1:] = (series[1:] > now) & (series[:-1] <= before)
     return crossed
 
 
 def crossed_below(series, level) -> np.ndarray:
     """True at i when series goes from >= level (at i-1) to < level (at i); NaN never crosses."""
-    series, level = _series_and_level(series, level)
+    series, now, before = _series_and_level(series, level)
     crossed = np.zeros(len(series), dtype=bool)
-    crossed[1:] = (series[1:] < level[1:]) & (series[:-1] >= level[:-1])
+    crossed[1:] = (series[1:] < now) & (series[:-1] >= before)
     return crossed
 
 
-def _series_and_level(series, level) -> tuple[np.ndarray, np.ndarray]:
+def _series_and_level(series, level):
+    """(series, level at 1..n-1, level at 0..n-2); a scalar level stays a scalar (no array)."""
     series = as_float64(series, name="series")
     if np.ndim(level) == 0:
-        return series, np.full(len(series), float(level))
-    return _columns(series=series, level=level)
+        return series, float(level), float(level)
+    series, level = _columns(series=series, level=level)
+    return series, level[1:], level[:-1]
