@@ -206,6 +206,14 @@ def test_volume_profile_matches_a_pure_python_reference(seed, lookback, bins, va
         np.testing.assert_allclose(our_line, expected_line, rtol=1e-12)
 
 
+def test_volume_profile_is_the_same_when_computed_in_many_chunks(monkeypatch):
+    c = random_candles(3, 400)
+    monkeypatch.setattr(ind, "_PROFILE_CHUNK_PRICES", 1)  # 64 windows per chunk: 6 chunks here
+    expected = volume_profile_reference(list(c["close"]), list(c["volume"]), 20, 8, 0.7)
+    for our_line, expected_line in zip(ind.volume_profile(c["close"], c["volume"], 20, 8, 0.7), expected):
+        np.testing.assert_allclose(our_line, expected_line, rtol=1e-12)
+
+
 def test_volume_profile_puts_the_point_of_control_where_the_volume_traded():
     price = np.array([100.0, 101, 102, 103, 104, 101.2, 101.4])
     volume = np.array([1.0, 10, 1, 1, 1, 10, 10])

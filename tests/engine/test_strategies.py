@@ -200,8 +200,8 @@ def test_grid_buys_a_unit_each_line_down_and_sells_it_one_line_up():
     assert result.indicators["grid_units"].tolist() == [0, 1, 2, 2, 1, 0]
     assert flags(result.entry_long) == [1, 2]
     assert flags(result.exit_long) == [4, 5]  # 148 is under 150, the line that sells the 140 unit
-    np.testing.assert_allclose(result.size[[1, 2, 4, 5]], [0.1, 0.2, 0.1, 0.0])
-    assert np.isnan(result.size[[0, 3]]).all()
+    np.testing.assert_allclose(result.size[[1, 2]], [0.1, 0.2])  # the exposure wanted after each buy
+    assert np.isnan(result.size[[0, 3, 4, 5]]).all()
 
 
 def test_grid_does_not_sell_a_unit_it_never_bought():

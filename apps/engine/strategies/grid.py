@@ -9,9 +9,10 @@ Rules (intent at the close of each candle):
   So the grid buys a level down and sells a level up; a price between a unit's line and the
   next keeps it.
 - entry_long marks a close where the inventory grows, exit_long one where it shrinks; `size`
-  on those closes is the inventory the grid wants afterwards as a fraction of the allocation
-  (held units / (levels - 1)); NaN elsewhere. An engine that holds one position at a time
-  scales nothing: it enters on the first buy and leaves on the first sell.
+  on an entry is the inventory the grid wants afterwards as a fraction of the allocation
+  (held units / (levels - 1)); NaN elsewhere. The units held after every close are in
+  indicators["grid_units"]. An engine that holds one position at a time scales nothing: it
+  enters on the first buy and leaves on the first sell.
 - No stop: below `low` the grid holds its whole inventory (use risk limits).
 The inventory is path dependent: it counts the units bought inside the history it is given.
 Warm-up: 2 candles (a line cross needs the previous close).
@@ -51,7 +52,7 @@ class GridStrategy(Strategy):
         units = _grid_units(level, levels)
         previous_units = np.r_[0, units[:-1]]
         grows, shrinks = units > previous_units, units < previous_units
-        size = np.where(grows | shrinks, units / (levels - 1), np.nan)
+        size = np.where(grows, units / (levels - 1), np.nan)
         return signal_arrays(
             len(candles), self.warmup_period, entry_long=grows, exit_long=shrinks, size=size,
             indicators={"grid_units": units.astype(np.float64), "grid_level": level},
