@@ -3,6 +3,7 @@ where a missing service fails the test: CI must never pass by skipping."""
 
 import os
 import socket
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -53,3 +54,21 @@ def pytest_runtest_setup(item):
         require_postgres()
     if item.get_closest_marker("redis"):
         require_redis()
+
+
+@pytest.fixture
+def sim():
+    """The simulated exchange on a free port. Its clock starts 5 s into a minute so that no
+    candle closes during a test (under 55 s): "run it again adds nothing" stays exact."""
+    from apps.simexchange.testing import simexchange_running
+
+    start_ms = int(time.time() * 1000) // 60_000 * 60_000 + 5_000
+    with simexchange_running(seed=7, history_days=1, start_ms=start_ms) as exchange:
+        yield exchange
+
+
+@pytest.fixture
+def collector(sim, db):
+    from tests.markets.factories import collector_make
+
+    return collector_make(symbol="BTC/USDT", timeframe="1m", api_url=sim.url)

@@ -98,6 +98,8 @@ _CCXT_MAP: list[tuple[type[Exception], type[ExchangeCallError]]] = [
     (ccxt.BadRequest, BadRequestError),
     (ccxt.NotSupported, BadRequestError),
     (ccxt.ExchangeError, PermanentExchangeError),
+    # Binance -1000/-1001 ("internal error; try again") raise OperationFailed, outside ExchangeError.
+    (ccxt.OperationFailed, ExchangeUnavailableError),
 ]
 
 

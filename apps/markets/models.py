@@ -50,7 +50,9 @@ class Market(TimeStampedModel):
 class Candle(models.Model):
     """One closed candle; open_time is the candle's start (UTC)."""
 
-    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="candles")
+    # No separate index on market: the unique (market, timeframe, open_time) index serves
+    # every range read, and one index less makes bulk inserts faster.
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="candles", db_index=False)
     timeframe = models.CharField(max_length=4, choices=TIMEFRAME_CHOICES)
     open_time = models.DateTimeField()
     open = models.DecimalField(**PRICE)

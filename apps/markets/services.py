@@ -13,7 +13,7 @@ from apps.common.logging import get_logger
 from apps.exchanges.clients import call_with_retry, market_data_client
 from apps.exchanges.errors import ExchangeCallError, MalformedReplyError
 from apps.markets.models import Candle, CollectorStatus, Market
-from apps.markets.timeframes import TIMEFRAME_SECONDS
+from apps.markets.timeframes import TIMEFRAME_SECONDS, floor_to_timeframe
 
 log = get_logger(__name__)
 
@@ -21,7 +21,8 @@ PAGE_LIMIT = 1000  # Binance's maximum klines per request
 LIVE_EVENT_LIMIT = 10  # more new candles than this at once are announced as one backfill event
 GAP_REPAIR_LOOKBACK = timedelta(days=2)
 INITIAL_LOOKBACK_CANDLES = 500
-_UPSERT_CHUNK = 2000
+_UPSERT_CHUNK = 2000  # SQLite: 16,000 bound parameters per statement
+_UPSERT_CHUNK_POSTGRES = 20_000  # eight arrays, whatever the size
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,15 @@ def candles_upsert(*, market: Market, timeframe: str, rows: Iterable[CandleRow])
     NOTHING RETURNING tells exactly which rows are new (one statement per chunk)."""
     rows = list(rows)
     inserted: list[datetime] = []
-    for start in range(0, len(rows), _UPSERT_CHUNK):
-        inserted += _upsert_chunk(market, timeframe, rows[start : start + _UPSERT_CHUNK])
+    chunk = _UPSERT_CHUNK_POSTGRES if connection.vendor == "postgresql" else _UPSERT_CHUNK
+    for start in range(0, len(rows), chunk):
+        inserted += _upsert_chunk(market, timeframe, rows[start : start + chunk])
     return inserted
 
 
 def _upsert_chunk(market: Market, timeframe: str, rows: list[CandleRow]) -> list[datetime]:
+    if connection.vendor == "postgresql":
+        return _upsert_chunk_postgres(market, timeframe, rows)
     ops = connection.ops
     params: list = []
     for row in rows:
@@ -99,6 +103,34 @@ def _upsert_chunk(market: Market, timeframe: str, rows: list[CandleRow]) -> list
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return sorted(_as_utc(value) for (value,) in cursor.fetchall())
+
+
+_STAGE_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS candle_stage (open_time timestamptz, open numeric, high numeric, "
+    "low numeric, close numeric, volume numeric) ON COMMIT DELETE ROWS"
+)
+
+
+def _upsert_chunk_postgres(market: Market, timeframe: str, rows: list[CandleRow]) -> list[datetime]:
+    """PostgreSQL: COPY the rows as text into a session temp table, then one INSERT ...
+    SELECT ON CONFLICT DO NOTHING. Binding tens of thousands of parameters spent most of the
+    time adapting values (~12-23k candles/s); COPY text moves them at memory speed."""
+    text = "".join(
+        f"{r.open_time.isoformat()}\t{r.open}\t{r.high}\t{r.low}\t{r.close}\t{r.volume}\n" for r in rows
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(_STAGE_DDL)
+        with cursor.cursor.copy("COPY candle_stage FROM STDIN") as copy:
+            copy.write(text)
+        cursor.execute(
+            f'INSERT INTO {Candle._meta.db_table} (market_id, timeframe, open_time, "open", high, low, "close", volume) '
+            "SELECT %s, %s, open_time, open, high, low, close, volume FROM candle_stage "
+            "ON CONFLICT (market_id, timeframe, open_time) DO NOTHING RETURNING open_time",
+            [market.pk, timeframe],
+        )
+        inserted = sorted(value for (value,) in cursor.fetchall())
+        cursor.execute("TRUNCATE candle_stage")
+    return inserted
 
 
 def _as_utc(value) -> datetime:
@@ -177,6 +209,13 @@ def closed_candles_fetch(
         raw = call_with_retry(lambda: client.fetch_ohlcv(symbol, timeframe, since=since, limit=PAGE_LIMIT))
         if not isinstance(raw, list):
             raise MalformedReplyError(f"fetch_ohlcv returned {type(raw).__name__}, expected a list")
+        if not raw and since + period_ms <= now_ms:
+            # ccxt drops rows it cannot parse, so a garbled reply arrives as an empty page.
+            # Candles should have closed in this range by the exchange's own clock: say so.
+            raise MalformedReplyError(
+                f"The exchange returned no {timeframe} candles for {symbol} from {_iso(since)} although its clock "
+                f"is {_iso(now_ms)}: the reply was empty or unreadable"
+            )
         page = [candle_row_parse(item) for item in raw]
         closed = [
             row for row in page
@@ -189,6 +228,10 @@ def closed_candles_fetch(
         if not page or _ms(page[-1].open_time) < since:
             return
         since = _ms(page[-1].open_time) + period_ms
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _ms(moment: datetime) -> int:
@@ -209,9 +252,12 @@ def exchange_now(client) -> datetime:
 def collector_run(*, collector_id: int, client=None) -> CollectResult:
     """Fetch the closed candles since the last stored one, repair recent gaps, record the
     outcome on the collector. Exchange errors are recorded, never raised into a crash loop."""
-    collector = CollectorStatus.objects.select_related("market__exchange").get(pk=collector_id)
-    client = client or market_data_client(collector.market.exchange)
     result = CollectResult()
+    collector = CollectorStatus.objects.select_related("market__exchange").filter(pk=collector_id).first()
+    if collector is None:
+        log.info("collector gone before its task ran", collector_id=collector_id)
+        return result
+    client = client or market_data_client(collector.market.exchange)
     try:
         server_now = exchange_now(client)
         _collect_new(collector, client, server_now, result)
@@ -229,7 +275,7 @@ def _collect_new(collector: CollectorStatus, client, server_now: datetime, resul
     if collector.last_candle_time:
         start = collector.last_candle_time + collector.period
     else:
-        start = server_now - INITIAL_LOOKBACK_CANDLES * collector.period
+        start = floor_to_timeframe(server_now, collector.timeframe) - INITIAL_LOOKBACK_CANDLES * collector.period
     _fetch_and_store(collector, client, start, None, server_now, result)
 
 

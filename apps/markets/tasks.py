@@ -6,7 +6,7 @@ from apps.markets.selectors import collectors_due
 from apps.markets.services import collector_run
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(acks_late=True)
 def collect_due() -> int:
     """Beat entry point: queue a collection for every (market, timeframe) whose candle closed."""
     due = collectors_due()

@@ -1,0 +1,41 @@
+"""Reusable test helpers: a simulated exchange on a free port, and the desk's real ccxt client.
+
+    from apps.simexchange.testing import simexchange_running, sim_client
+
+    with simexchange_running(seed=7) as sim:
+        client = sim_client(sim)            # apps.exchanges.clients.ccxt_client_build -> sim.url
+        client.load_markets()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from apps.simexchange.server import SimExchange
+
+TEST_API_KEY = "sim-test-key"
+TEST_SECRET = "sim-test-secret"
+
+
+@contextmanager
+def simexchange_running(**options) -> Iterator[SimExchange]:
+    """A started SimExchange (port 0 = free port) with the test account, stopped afterwards."""
+    options.setdefault("accounts", [(TEST_API_KEY, TEST_SECRET)])
+    options.setdefault("rate_limit_per_minute", 0)
+    sim = SimExchange(**options)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+def sim_client(sim: SimExchange, *, api_key: str = TEST_API_KEY, secret: str = TEST_SECRET, timeout_ms: int | None = None):
+    """The desk's own ccxt client (Binance class) pointed at this simulated exchange."""
+    from apps.exchanges.clients import ccxt_client_build  # imports Django models: needs settings
+
+    client = ccxt_client_build(ccxt_id="binance", api_key=api_key, secret=secret, base_url=sim.url)
+    if timeout_ms is not None:
+        client.timeout = timeout_ms
+    return client
