@@ -58,12 +58,16 @@ class CcxtVenue:
             call_with_retry(self.client.load_markets, attempts=2)
 
     def order_create(self, order: Order) -> VenueOrder:
-        """Called once per order: ccxt never retries (maxRetriesOnFailure=0), nor do we."""
+        """Called once per order: ccxt never retries (maxRetriesOnFailure=0), nor do we. The exact
+        Decimal amount and price are sent (not ccxt's float rounding): what we record is what the
+        exchange saw, and an amount off the exchange's step is refused by the exchange itself."""
         self._markets()
         price = float(order.price) if order.type == Order.Type.LIMIT else None
+        params = {"newClientOrderId": order.client_order_id, "quantity": f"{order.amount:f}"}
+        if price is not None:
+            params["price"] = f"{order.price:f}"
         raw = call_exchange(lambda: self.client.create_order(
-            order.market.symbol, order.type, order.side, float(order.amount), price,
-            {"newClientOrderId": order.client_order_id}))
+            order.market.symbol, order.type, order.side, float(order.amount), price, params))
         return self._parse(raw, order)
 
     def order_fetch(self, order: Order) -> VenueOrder:
