@@ -46,7 +46,8 @@ def price_set(market, price: Decimal) -> None:
 def strategy_make(*, account, markets, name: str | None = None, kind: str = "test_kind", allocation: Decimal = Decimal("1000"),
                   status: str = Strategy.Status.RUNNING, **fields) -> Strategy:
     _counter["n"] += 1
-    strategy = Strategy.objects.create(name=name or f"strategy {_counter['n']}", kind=kind, account=account, timeframe="1m",
+    fields.setdefault("timeframe", "1m")
+    strategy = Strategy.objects.create(name=name or f"strategy {_counter['n']}", kind=kind, account=account,
                                        allocation_value=allocation, status=status, **fields)
     strategy.markets.set(markets)
     return strategy

@@ -1,0 +1,81 @@
+"""The guarantee we sell: a strategy trades live exactly as it backtested. Each strategy in the
+registry runs over the same candles twice: the backtest's way (signals() over the whole
+history) and the live way (candle by candle through the collector's store, the hook and the
+real strategy_evaluate task). The signals must be identical in time, side and price."""
+
+import pytest
+
+from apps.engine.strategies.registry import strategy_build, strategy_classes
+from apps.markets.services import candles_store
+from apps.risk.services import kill_switch_set
+from apps.strategies.selectors import candles_history
+from apps.strategies.services import strategies_on_candles_closed
+from apps.strategies.services.evaluation import last_bar_signals
+from apps.trading.models import Signal
+from tests.markets.factories import collector_make
+from tests.trading.factories import account_make, strategy_make
+
+from .helpers import synthetic_rows
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
+LIVE_CANDLES = 240
+# Params that make a strategy trade on the synthetic BTC path (defaults elsewhere).
+PARAMS = {"grid": {"low": 45350.0, "high": 45650.0, "levels": 12}}
+
+
+def backtest_signals(kind: str, market, timeframe: str, first_live_index: int) -> list[tuple]:
+    engine = strategy_build(kind, PARAMS.get(kind, {}))
+    history = candles_history(market=market, timeframe=timeframe)
+    for timeframe in engine.informative_timeframes():
+        from apps.engine.strategies.timeframes import candles_resample
+
+        history.informative[timeframe] = candles_resample(history, timeframe)
+    arrays = engine.signals(history)
+    found = []
+    for index in range(first_live_index, len(history)):
+        for wanted in last_bar_signals(arrays, history, index):
+            found.append((int(history.time[index]) // 1000, wanted.side, wanted.intent, wanted.price))
+    return found
+
+
+# grid's inventory is path dependent ("it counts the units bought inside the history it is
+# given") while its warmup_period is 2: no trailing window reproduces it. Known gap, reported:
+# the engine contract needs a way to say "evaluate me on the full history" (or carry state).
+KNOWN_NOT_WINDOWABLE = {"grid"}
+
+
+def kinds():
+    return [pytest.param(kind, marks=pytest.mark.xfail(strict=True, reason="path dependent; warmup window cannot reproduce it"))
+            if kind in KNOWN_NOT_WINDOWABLE else kind for kind in sorted(strategy_classes())]
+
+
+@pytest.mark.parametrize("kind", kinds())
+def test_live_evaluation_emits_exactly_the_backtests_signals(kind, django_capture_on_commit_callbacks):
+    engine = strategy_build(kind, PARAMS.get(kind, {}))
+    warmup, timeframe = engine.warmup_period, engine.params.get("entry_timeframe", "1m")
+    rows = synthetic_rows(count=warmup - 1 + LIVE_CANDLES, timeframe=timeframe)
+    collector = collector_make(timeframe=timeframe)
+    strategy = strategy_make(account=account_make(), markets=[collector.market], kind=kind, params=engine.params,
+                             timeframe=timeframe)
+    kill_switch_set(state="halted", reason="parity: signals only, no orders")
+    candles_store(collector=collector, rows=rows[: warmup - 1])
+
+    for row in rows[warmup - 1 :]:
+        with django_capture_on_commit_callbacks(execute=True):
+            inserted = candles_store(collector=collector, rows=[row])
+            strategies_on_candles_closed(market_id=collector.market_id, timeframe=timeframe, open_times=inserted)
+
+    live = [(int(s.candle_time.timestamp()), s.side, s.intent, s.price)
+            for s in Signal.objects.filter(strategy=strategy).order_by("candle_time", "id")]
+    backtest = backtest_signals(kind, collector.market, timeframe, warmup - 1)
+    print(f"PARITY {kind}: {len(live)} live, {len(backtest)} backtest signals")
+    assert backtest, "no signal in the live window: the comparison would prove nothing"
+    assert live == sorted(backtest, key=lambda s: s[0]) or _diff(live, backtest)
+    assert strategy.evaluations.count() == LIVE_CANDLES
+    assert not strategy.evaluations.filter(outcome="error").exists()
+
+
+def _diff(live, backtest):
+    only_live, only_backtest = set(live) - set(backtest), set(backtest) - set(live)
+    pytest.fail(f"live and backtest differ: {len(live)} vs {len(backtest)} signals; only live: {sorted(only_live)[:5]}, "
+                f"only backtest: {sorted(only_backtest)[:5]}")
