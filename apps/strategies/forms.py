@@ -65,6 +65,10 @@ class StrategyForm(forms.ModelForm):
             cleaned["params"] = strategy_get(kind).validate_params(params)
         except InvalidParamsError as exc:
             self.add_error("params", [f"{name}: {message}" for name, message in exc.errors.items()])
+            return
+        entry = cleaned["params"].get("entry_timeframe")
+        if entry and cleaned.get("timeframe") and entry != cleaned["timeframe"]:
+            self.add_error("timeframe", f"This strategy's entry_timeframe is {entry}: run it on {entry} candles, or change the parameter.")
 
     def _clean_data_available(self, cleaned):
         markets, timeframe = cleaned.get("markets"), cleaned.get("timeframe")
