@@ -61,6 +61,7 @@ class DeskState:
     data_fresh: bool = True
     orders_last_minute_strategy: int = 0
     orders_last_minute_account: int = 0
+    venue_down: str = ""  # why the exchange is considered down (empty: it answers)
 
 
 @dataclass(frozen=True)
@@ -172,8 +173,16 @@ def rule_fresh_data(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
     return Check("fresh_data", s.data_fresh, "market data is fresh" if s.data_fresh else "market data is stale (older than two candle periods): entries paused")
 
 
+def rule_venue_up(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    if p.reduces:
+        return None  # an exit is still tried: it waits in UNKNOWN rather than never leaving
+    if s.venue_down:
+        return Check("venue_down", False, f"the exchange is not answering ({s.venue_down}): entries paused until it does")
+    return Check("venue_down", True, "the exchange answers")
+
+
 RULES: tuple[Rule, ...] = (
-    rule_kill_switch, rule_strategy_running, rule_rate_caps, rule_fresh_data, rule_price_deviation,
+    rule_kill_switch, rule_strategy_running, rule_rate_caps, rule_venue_up, rule_fresh_data, rule_price_deviation,
     rule_max_order_notional, rule_max_position_pct, rule_max_open_positions, rule_daily_loss, rule_drawdown,
 )
 # Rejections that say the strategy misbehaves (they count toward pausing it); the others

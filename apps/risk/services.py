@@ -10,6 +10,7 @@ from apps.common.events import event_record
 from apps.engine.risk_rules import Decision, DeskState, KillState, Proposal, risk_evaluate
 from apps.risk.models import KillSwitch, RiskEvent
 from apps.risk.selectors import kill_state, limits_for
+from apps.trading.venue_health import venue_down_reason
 
 
 def _topic(account_id) -> str:
@@ -37,6 +38,7 @@ def desk_state_build(*, account, market, strategy, price: Decimal, quote: str) -
         data_fresh=market_data_fresh(market_id=market.pk, timeframe=timeframe),
         orders_last_minute_strategy=selectors.orders_in_last_minute(strategy=strategy) if strategy else 0,
         orders_last_minute_account=selectors.orders_in_last_minute(account=account),
+        venue_down=venue_down_reason(account_id=account.pk),
     )
 
 

@@ -71,3 +71,9 @@ def test_stale_market_data_pauses_entries_only():
     stale = DeskState(**{**CALM.__dict__, "data_fresh": False})
     assert failed_rules(ENTRY, stale) == ["fresh_data"]
     assert failed_rules(EXIT, stale) == []
+
+
+def test_entries_wait_while_the_exchange_is_not_answering_but_exits_are_still_tried():
+    down = DeskState(**{**CALM.__dict__, "venue_down": "unavailable at 12:00:01: 503"})
+    assert failed_rules(ENTRY, down) == ["venue_down"]
+    assert failed_rules(EXIT, down) == []

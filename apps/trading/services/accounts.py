@@ -10,6 +10,7 @@ from apps.exchanges.models import ExchangeAccount
 from apps.trading import selectors
 from apps.trading.models import Balance, PortfolioSnapshot, Position
 from apps.trading.services.protection import price_record
+from apps.trading.venue_health import venue_failure_record, venue_success_record
 from apps.trading.venues import venue_for
 
 
@@ -17,8 +18,10 @@ def balances_sync(*, account_id: int) -> bool:
     account = ExchangeAccount.objects.select_related("exchange").get(pk=account_id)
     try:
         balances = venue_for(account).balances_fetch()
-    except ExchangeCallError:
+    except ExchangeCallError as error:
+        venue_failure_record(account_id=account.pk, error=error)
         return False
+    venue_success_record(account_id=account.pk)
     if balances is None:
         return True
     with transaction.atomic():
@@ -44,8 +47,10 @@ def prices_poll(*, account_id: int) -> list[int]:
     for market in account_markets(account):
         try:
             price = venue.last_price(market.symbol)
-        except ExchangeCallError:
+        except ExchangeCallError as error:
+            venue_failure_record(account_id=account.pk, error=error)
             continue
+        venue_success_record(account_id=account.pk)
         if price is not None:
             price_record(market_id=market.pk, price=price)
             updated.append(market.pk)

@@ -97,6 +97,20 @@ def _locked(order_id: int) -> Order:
     return Order.objects.select_for_update().select_related("market", "account__exchange", "strategy", "signal").get(pk=order_id)
 
 
+def _health(account_id: int, call):
+    """Run a venue call, recording whether the exchange answered."""
+    from apps.trading.venue_health import venue_failure_record, venue_success_record
+
+    try:
+        result = call()
+    except ExchangeCallError as error:
+        (venue_failure_record if error.retryable else venue_success_record)(account_id=account_id, **(
+            {"error": error} if error.retryable else {}))
+        raise
+    venue_success_record(account_id=account_id)
+    return result
+
+
 # --- Placement: signal -> risk -> NEW order --------------------------------------------------
 
 
@@ -235,7 +249,7 @@ def _kill_blocks(order: Order) -> str:
 def _send(order: Order) -> Order:
     venue = venue_for(order.account)
     try:
-        report = venue.order_create(order)
+        report = _health(order.account_id, lambda: venue.order_create(order))
     except (MalformedReplyError, OrderNotFoundError) as error:
         return _mark_unknown(order.pk, f"create sent, reply unusable ({error.error_class}): {error}")
     except PermanentExchangeError as error:
@@ -317,7 +331,7 @@ def order_resolve(*, order_id: int) -> str:
         return "resolved"
     venue = venue_for(order.account)
     try:
-        report = venue.order_fetch(order)
+        report = _health(order.account_id, lambda: venue.order_fetch(order))
     except OrderNotFoundError:
         return _not_found(order_id)
     except ExchangeCallError as error:
