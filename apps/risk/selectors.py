@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+from django.db.models import Q
+
 from apps.engine.risk_rules import KillState, Limits, kill_state_combine
 from apps.risk.models import KillSwitch, RiskLimits
 
@@ -11,12 +13,11 @@ _FIELDS = ("max_order_notional", "max_position_pct", "max_open_positions", "max_
 
 
 def _rows(account_id, strategy) -> list[RiskLimits]:
-    rows = []
+    """The strategy's row first, then the account's (one query)."""
+    scope = Q(account_id=account_id) if account_id is not None else Q(pk__in=[])
     if strategy is not None:
-        rows += list(RiskLimits.objects.filter(strategy=strategy))
-    if account_id is not None:
-        rows += list(RiskLimits.objects.filter(account_id=account_id))
-    return rows
+        scope |= Q(strategy_id=strategy.pk)
+    return sorted(RiskLimits.objects.filter(scope), key=lambda row: row.strategy_id is None)
 
 
 def _first_set(rows: list[RiskLimits], name: str):
@@ -43,7 +44,6 @@ def limits_for(*, account_id: int, strategy=None) -> Limits:
 
 
 def kill_state(*, account_id: int | None) -> KillState:
-    states = KillSwitch.objects.filter(account_id__isnull=True).values_list("state", flat=True)
-    if account_id is not None:
-        states = list(states) + list(KillSwitch.objects.filter(account_id=account_id).values_list("state", flat=True))
-    return kill_state_combine(*states)
+    """The global and the account's switch, in one query."""
+    scope = Q(account_id__isnull=True) | Q(account_id=account_id) if account_id is not None else Q(account_id__isnull=True)
+    return kill_state_combine(*KillSwitch.objects.filter(scope).values_list("state", flat=True))

@@ -27,17 +27,18 @@ def desk_state_build(*, account, market, strategy, price: Decimal, quote: str) -
     peak, day_start = selectors.equity_marks(account=account, equity=equity)
     position = selectors.position_for(account=account, market=market)
     timeframe = strategy.timeframe if strategy else "1m"
+    rate_strategy, rate_account = selectors.order_rates(account=account, strategy=strategy)
     return DeskState(
         kill_state=kill_state(account_id=account.pk),
         strategy_running=strategy is None or strategy.status == Strategy.Status.RUNNING,
         equity=equity, peak_equity=peak, day_start_equity=day_start,
-        market_exposure=selectors.market_exposure(account=account, market=market, price=price),
+        market_exposure=selectors.market_exposure(account=account, market=market, price=price, position=position),
         open_positions=selectors.open_positions_count(account=account),
         has_position_here=bool(position and position.amount > 0),
         last_price=selectors.last_price(market=market),
         data_fresh=market_data_fresh(market_id=market.pk, timeframe=timeframe),
-        orders_last_minute_strategy=selectors.orders_in_last_minute(strategy=strategy) if strategy else 0,
-        orders_last_minute_account=selectors.orders_in_last_minute(account=account),
+        orders_last_minute_strategy=rate_strategy,
+        orders_last_minute_account=rate_account,
         venue_down=venue_down_reason(account_id=account.pk),
     )
 

@@ -3,7 +3,7 @@
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import F, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from apps.engine.order_fsm import LIVE
@@ -58,9 +58,8 @@ def live_orders(*, account, market=None):
     return queryset.filter(market=market) if market is not None else queryset
 
 
-def market_exposure(*, account, market: Market, price: Decimal) -> Decimal:
+def market_exposure(*, account, market: Market, price: Decimal, position: Position | None = None) -> Decimal:
     """The position plus entries still in flight, in quote."""
-    position = Position.objects.filter(account=account, market=market).first()
     held = position.amount if position else ZERO
     pending = live_orders(account=account, market=market).filter(side="buy").aggregate(
         total=Sum(F("amount") - F("filled")))["total"] or ZERO
@@ -79,6 +78,14 @@ def orders_in_last_minute(*, account=None, strategy=None) -> int:
     query = Q(created_at__gte=since)
     query &= Q(strategy=strategy) if strategy is not None else Q(account=account)
     return Order.objects.filter(query).count()
+
+
+def order_rates(*, account, strategy=None) -> tuple[int, int]:
+    """(orders of the strategy, orders of the account) created in the last minute, one query."""
+    since = timezone.now() - timedelta(minutes=1)
+    counts = Order.objects.filter(account=account, created_at__gte=since).aggregate(
+        account=Count("id"), strategy=Count("id", filter=Q(strategy=strategy)) if strategy is not None else Count("id", filter=Q(pk__in=[])))
+    return counts["strategy"], counts["account"]
 
 
 def position_for(*, account, market) -> Position | None:

@@ -94,7 +94,7 @@ def order_transition(order: Order, target: str, *, cause: str, data: dict | None
 
 
 def _locked(order_id: int) -> Order:
-    return Order.objects.select_for_update().select_related("market", "account__exchange", "strategy", "signal").get(pk=order_id)
+    return Order.objects.select_for_update(of=("self",)).select_related("market", "account__exchange", "strategy", "signal").get(pk=order_id)
 
 
 def _health(account_id: int, call):
@@ -122,11 +122,12 @@ def signal_execute(*, signal_id: int) -> Order | None:
     with transaction.atomic():
         signal = Signal.objects.select_related("market", "strategy").get(pk=signal_id)
         account = ExchangeAccount.objects.select_for_update().get(pk=signal.account_id)
-        signal.refresh_from_db(fields=["status"])
+        # Re-read under the lock: another worker may have handled it, or the strategy paused.
+        signal.status, strategy_status = Signal.objects.filter(pk=signal_id).values_list("status", "strategy__status").get()
         if signal.status != Signal.Status.PENDING:
-            return getattr(signal, "order", None)
+            return Order.objects.filter(signal_id=signal_id).first()
         if signal.strategy_id:
-            signal.strategy.refresh_from_db(fields=["status"])
+            signal.strategy.status = strategy_status
         order = _place(signal, account)
         if order is not None:
             transaction.on_commit(lambda: order_submit.delay(order.pk))
