@@ -5,7 +5,7 @@ crosses. The order service never knows which one it talks to."""
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -150,7 +150,9 @@ class PaperVenue:
             return order.price
         slip = price * self.settings.slippage_bps / Decimal(10_000)
         raw = price + slip if order.side == "buy" else price - slip
-        return raw.quantize(order.market.price_precision, rounding=ROUND_DOWN)
+        from apps.trading.services.orders import quantize_amount
+
+        return quantize_amount(raw, order.market.price_precision)
 
     def _check_funds(self, order: Order, price: Decimal) -> None:
         market = order.market

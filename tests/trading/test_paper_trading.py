@@ -100,3 +100,10 @@ def test_insufficient_paper_balance_rejects_the_order_without_retrying(django_ca
     order = Order.objects.get()
     assert order.status == "rejected" and "insufficient balance" in order.reason
     assert order.submit_attempts == 1
+
+
+def test_amounts_are_rounded_down_to_whole_exchange_steps_whatever_the_stored_scale():
+    from apps.trading.services.orders import quantize_amount
+
+    assert str(quantize_amount(D("0.0099833610648"), D("0.000010000000"))) == "0.00998"
+    assert quantize_amount(D("7.9"), D("0.5")) == D("7.5")

@@ -164,7 +164,11 @@ def _strategy_failure(strategy_id: int, reason: str) -> None:
 
 
 def quantize_amount(amount: Decimal, step: Decimal) -> Decimal:
-    return amount.quantize(step, rounding=ROUND_DOWN) if step > 0 else amount
+    """Down to a whole number of steps. The step is stored with 12 places (0.000010000000), so
+    Decimal.quantize(step) would keep 12 places: count the steps instead (works for 0.5 too)."""
+    if step <= 0:
+        return amount
+    return ((amount / step).to_integral_value(rounding=ROUND_DOWN) * step).normalize()
 
 
 def _size(signal: Signal, account) -> tuple[tuple[str, str] | None, Decimal]:
