@@ -14,7 +14,8 @@ moves past a missing id once it has been missing for GAP_WAIT_SECONDS (measured 
 that first saw a higher id): in that time a slow transaction commits and is delivered in
 order. An id that never appears (a rolled-back transaction, sequence caching) costs that wait
 once. An event that commits later than the wait is not pushed live; pages get it when they
-reload their history. On SQLite writers are serialised and AUTOINCREMENT ids never go back,
+reload their history. A relay started on an empty outbox has no id to count from and begins
+at the first event it sees (ids below it that commit later are not pushed). On SQLite writers are serialised and AUTOINCREMENT ids never go back,
 so gaps are rare there (only ids of deleted events).
 """
 
@@ -49,7 +50,7 @@ class RelayCursor:
     """Where the relay stands: the last id delivered (or skipped), plus, while ids are missing,
     when each higher id was first seen (so we know how long each gap has been open)."""
 
-    last_id: int
+    last_id: int | None  # None: the outbox was empty at start, begin at the first event seen
     # (highest id visible, monotonic time of the pass that first saw it), ascending
     seen: tuple[tuple[int, float], ...] = field(default=())
 
@@ -61,11 +62,11 @@ class RelayCursor:
 async def relay_pass(layer, cursor: RelayCursor, *, now: float | None = None) -> RelayCursor:
     """Deliver the events after the cursor that are ready; return the new cursor."""
     now = time.monotonic() if now is None else now
-    events = await _events_after(cursor.last_id)
+    events = await _events_after(cursor.last_id or 0)
     if not events:
         return cursor
     cursor = _note_highest(cursor, events[-1].id, now)
-    last_id = cursor.last_id
+    last_id = cursor.last_id if cursor.last_id is not None else events[0].id - 1
     for event in events:
         if event.id != last_id + 1:
             opened_at = cursor.gap_first_seen(last_id + 1)
@@ -90,10 +91,11 @@ def _events_after(last_id: int) -> list[Event]:
 
 @database_sync_to_async
 def relay_start_cursor() -> RelayCursor:
-    """Start at the newest event: history is the pages' business (they resync by id)."""
+    """Start at the newest event: history is the pages' business (they resync by id).
+    On an empty outbox there is nothing to count gaps from: begin at the first event seen."""
     from apps.web.selectors import event_last_id
 
-    return RelayCursor(last_id=event_last_id())
+    return RelayCursor(last_id=event_last_id() or None)
 
 
 async def relay_run(layer, *, poll_seconds: float = POLL_SECONDS, stop: asyncio.Event | None = None) -> None:
