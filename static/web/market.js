@@ -48,6 +48,14 @@ function drawAll() {
   renderQuote();
 }
 
+// Show the most recent ~150 bars (all of them when there are fewer), right edge live.
+function viewRecent() {
+  const count = candles.size;
+  if (count === 0) return;
+  if (count <= 150) { chart.timeScale().fitContent(); return; }
+  chart.timeScale().setVisibleLogicalRange({ from: count - 150, to: count + 5 });
+}
+
 function candleUpsert(c) {
   const newest = lastCandle();
   candles.set(c.time, c);
@@ -123,10 +131,13 @@ async function historyLoad() {
   if (response.status === 401) { location.assign(`${cfg.loginUrl}?next=${encodeURIComponent(location.pathname + location.search)}`); return; }
   const body = await response.json();
   if (!response.ok) throw new Error(body.error || `history failed (${response.status})`);
+  const firstLoad = candles.size === 0;
   candles.clear();
   for (const c of body.candles) candles.set(c.time, c);
   lastEventId = Math.max(lastEventId, body.last_event_id);
+  el("last-event-id").textContent = String(lastEventId);
   drawAll();
+  if (firstLoad) viewRecent();
   renderCollector(body.collector);
 }
 

@@ -4,6 +4,8 @@
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import random
+
 import pytest
 from django.db import transaction
 
@@ -39,13 +41,16 @@ def candle_close_record(*, market: Market, open_time: datetime, close: Decimal, 
 
 def candles_seed(*, market: Market, count: int, end: datetime, timeframe: str = "1m") -> list[Candle]:
     """`count` closed 1m candles, the newest opening one minute before `end`."""
-    rows = []
+    walk = random.Random(7)  # a fixed random walk: ups and downs, the same every run
+    rows, close = [], Decimal("43000.00")
     for index in range(count):
-        open_time = end - timedelta(minutes=count - index)
-        price = Decimal("43000") + Decimal(index % 17) * Decimal("7.5") - Decimal(index % 5) * Decimal("3")
+        open_ = close
+        close = (open_ + Decimal(walk.randint(-2400, 2500)) / 100).quantize(Decimal("0.01"))
         rows.append(Candle(
-            market=market, timeframe=timeframe, open_time=open_time, open=price - Decimal("4"),
-            high=price + Decimal("11"), low=price - Decimal("10"), close=price, volume=Decimal("1.5") + index % 7,
+            market=market, timeframe=timeframe, open_time=end - timedelta(minutes=count - index),
+            open=open_, close=close, high=max(open_, close) + Decimal(walk.randint(0, 900)) / 100,
+            low=min(open_, close) - Decimal(walk.randint(0, 900)) / 100,
+            volume=Decimal(walk.randint(50, 900)) / 100,
         ))
     return Candle.objects.bulk_create(rows)
 
