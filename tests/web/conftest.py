@@ -81,3 +81,12 @@ def seeded_market(market):
 def session_cookie(client, trader) -> bytes:
     client.force_login(trader)
     return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+@pytest.fixture(autouse=True)
+def connections_closed_after_each_use(monkeypatch):
+    """Websocket, relay and server threads open their own connections; close them after each
+    use so PostgreSQL can drop the test database at the end (production keeps CONN_MAX_AGE)."""
+    from django.db import connections
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
