@@ -183,7 +183,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = env.path("STATIC_ROOT", default=None)  # only for collectstatic in production images
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None  # only for collectstatic in production images
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True  # serve straight from static/ without collectstatic
 
