@@ -364,13 +364,15 @@ class _Simulation:
             else:
                 self._open(markets[index], k)
 
-    def _schedule_entry(self, market: _Market, after_bar: int, after_phase: int, *, same_phase_ok: bool = False) -> None:
+    def _schedule_entry(self, market: _Market, after_bar: int, after_phase: int, *, same_phase_ok: bool = False,
+                        after_candidate: int = -1) -> None:
         """Queue the first entry candidate after (after_bar, after_phase). After an exit, an
-        entry in the same phase may follow (a reversal: entries sort after exits)."""
+        entry in the same phase may follow (a reversal: entries sort after exits), but never
+        the candidate that opened the position just closed."""
         later = self.fill_phase > after_phase or (same_phase_ok and self.fill_phase == after_phase)
         find = bisect_left if later else bisect_right
         cands = market.cands
-        k = find(cands.bar, after_bar)
+        k = max(find(cands.bar, after_bar), after_candidate + 1)
         if k < len(cands.bar):
             heapq.heappush(self.heap, (cands.time[k], self.fill_phase, ENTRY_EVENT, market.index, k))
 
@@ -441,7 +443,7 @@ class _Simulation:
             reason = cands.exit_reason[k]
             risk.position_closed(self.config.protections, self.protection_state, market=market.name,
                                  now_ms=cands.exit_time[k], pnl=pnl, by_stop=reason in (STOP_LOSS, TRAILING_STOP))
-        self._schedule_entry(market, cands.exit_bar[k], cands.exit_phase[k], same_phase_ok=True)
+        self._schedule_entry(market, cands.exit_bar[k], cands.exit_phase[k], same_phase_ok=True, after_candidate=k)
 
 
 # ---------------------------------------------------------------------------------------
