@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from backtest_support import (
+from tests.engine.backtest_support import (
     EmaCrossTestStrategy, candles_from_rows, random_walk_candles, signals_at,
 )
 from apps.engine.backtest import BacktestConfig, BacktestInputError, backtest

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from backtest_support import random_walk_candles
+from tests.engine.backtest_support import random_walk_candles
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule, MarketRules
 from apps.engine.sizing import Sizing

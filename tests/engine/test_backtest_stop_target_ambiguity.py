@@ -2,7 +2,7 @@
 
 import pytest
 
-from backtest_support import candles_from_rows, signals_at
+from tests.engine.backtest_support import candles_from_rows, signals_at
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule
 

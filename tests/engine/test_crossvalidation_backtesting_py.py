@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 import talib
 
-from backtest_support import ema_cross_signals, random_walk_candles
+from tests.engine.backtest_support import ema_cross_signals, random_walk_candles
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule, MarketRules
 from apps.engine.sizing import Sizing

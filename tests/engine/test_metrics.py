@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from backtest_support import START_MS, candles_from_rows, signals_at
+from tests.engine.backtest_support import START_MS, candles_from_rows, signals_at
 from apps.engine import metrics
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule
