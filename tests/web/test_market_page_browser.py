@@ -20,9 +20,6 @@ from tests.web.conftest import PASSWORD, candle_close_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SCREENSHOTS = Path(django_settings.BASE_DIR) / "var" / "screenshots"
 WAIT_MS = 15000
 
@@ -88,14 +85,8 @@ def server(settings):
 
 
 @pytest.fixture
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+def browser(chromium):
+    return chromium
 
 
 def test_a_trader_sees_the_chart_fill_in_live_and_notices_when_the_desk_goes_away(trader, seeded_market, server, browser):
