@@ -9,32 +9,21 @@ Goal: >= 50,000 candles/s on PostgreSQL.
 
 import argparse
 import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PG_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/bench_tradedesk")
+from backends import django_setup, per_backend
+
 BATCH = 10_000
 
 
 def run_one(candles: int) -> dict:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradedesk.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    django_setup()
     from django.db import transaction
 
     from apps.markets.models import Exchange, Market
     from apps.markets.services import candles_upsert
     from tests.markets.factories import candle_rows
 
-    call_command("migrate", verbosity=0)
     exchange, _ = Exchange.objects.get_or_create(code="bench", defaults={"name": "bench"})
     market, _ = Market.objects.get_or_create(exchange=exchange, symbol="BTC/USDT", defaults={"base": "BTC", "quote": "USDT"})
     rows = candle_rows(count=candles)
@@ -50,15 +39,6 @@ def run_one(candles: int) -> dict:
     return timings
 
 
-def _reset_postgres() -> None:
-    import psycopg
-
-    admin_url = PG_URL.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench_tradedesk")
-        conn.execute("CREATE DATABASE bench_tradedesk")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--candles", type=int, default=200_000)
@@ -67,20 +47,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(run_one(args.candles)))
         return
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        backends = {"sqlite": f"sqlite:///{tmp}/bench.sqlite3", "postgresql": PG_URL}
-        for name, url in backends.items():
-            if name == "postgresql":
-                try:
-                    _reset_postgres()
-                except Exception as exc:  # noqa: BLE001
-                    results[name] = f"skipped: {exc}"
-                    continue
-            env = {**os.environ, "DATABASE_URL": url, "DEBUG": "0", "TRADEDESK_TESTING": "1", "LOG_LEVEL": "WARNING"}
-            out = subprocess.run([sys.executable, __file__, "--child", "--candles", str(args.candles)],
-                                 env=env, capture_output=True, text=True, check=True, cwd=ROOT)
-            results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    results = per_backend(__file__, ["--candles", str(args.candles)])
     print(f"Bulk candle upsert, {args.candles:,} candles in transactions of {BATCH:,} (goal: >= 50,000/s on PostgreSQL)")
     print(f"{'backend':<12}{'phase':<26}{'seconds':>10}{'candles/s':>14}{'inserted':>12}")
     for name, phases in results.items():
