@@ -1,0 +1,105 @@
+"""Signals per second through the risk checks into NEW orders (PostgreSQL), for one account and
+across several accounts in parallel processes (the account row lock serialises one account's
+order work; different accounts do not wait for each other).
+
+    .venv/bin/python bench/signal_throughput.py [--signals 1000] [--accounts 10]
+
+Each signal goes the full placement path: account row lock, desk snapshot, every risk rule,
+RiskEvent + outbox events, Order + OrderEvent. Submission to a venue is not part of it (the
+pipeline_latency benchmark covers that). Goal: >= 500 signals/s across accounts.
+"""
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DB_NAME = "bench_trading"
+PG_URL = os.environ.get("BENCH_TRADING_POSTGRES_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+
+
+def database_reset() -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+
+
+def django_setup() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.update({"DATABASE_URL": PG_URL, "TRADEDESK_TESTING": "1", "LOG_LEVEL": "WARNING",
+                       "DJANGO_SETTINGS_MODULE": "tradedesk.settings"})
+    os.environ.pop("REDIS_URL", None)  # placement only: nothing is queued
+    import django
+
+    django.setup()
+    from apps.trading import tasks
+
+    tasks.order_submit.delay = lambda *args, **kwargs: None  # measure placement, not the broker
+
+
+def desk_build(accounts: int, signals: int) -> list[tuple[int, list[int]]]:
+    from decimal import Decimal as D
+
+    from django.core.management import call_command
+
+    from apps.risk.models import RiskLimits
+    from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
+
+    call_command("migrate", verbosity=0)
+    market = fresh_market(price=D("100"))
+    plan = []
+    for index in range(accounts):
+        account = account_make(name=f"bench-{index}", cash=D("100000000"))
+        strategy = strategy_make(account=account, markets=[market], allocation=D("10"))
+        RiskLimits.objects.create(account=account, max_orders_per_minute=10**9)
+        RiskLimits.objects.create(strategy=strategy, max_orders_per_minute=10**9)
+        plan.append((account.pk, [signal_make(strategy=strategy, market=market).pk for _ in range(signals)]))
+    return plan
+
+
+def execute(signal_ids: list[int]) -> int:
+    from django.db import connection
+
+    from apps.trading.services.orders import signal_execute
+
+    placed = sum(1 for signal_id in signal_ids if signal_execute(signal_id=signal_id) is not None)
+    connection.close()
+    return placed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--signals", type=int, default=1000, help="signals per account")
+    parser.add_argument("--accounts", type=int, default=10)
+    args = parser.parse_args()
+    database_reset()
+    django_setup()
+    from django.db import connection
+
+    plan = desk_build(args.accounts + 1, args.signals)
+    connection.close()
+    single, many = plan[0], plan[1:]
+
+    started = time.perf_counter()
+    placed = execute(single[1])
+    one = time.perf_counter() - started
+
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(len(many)) as pool:
+        placed_many = sum(pool.map(execute, [ids for _, ids in many]))
+    across = time.perf_counter() - started
+
+    print(f"Signals through risk into NEW orders, PostgreSQL, {os.cpu_count()} CPUs (goal: >= 500/s across accounts)")
+    print(f"  one account:      {placed:>6} orders from {len(single[1])} signals in {one:6.2f} s = {len(single[1]) / one:8.1f} signals/s"
+          f"  ({one / len(single[1]) * 1000:.1f} ms each)")
+    total = sum(len(ids) for _, ids in many)
+    print(f"  {len(many)} accounts:      {placed_many:>6} orders from {total} signals in {across:6.2f} s = {total / across:8.1f} signals/s")
+
+
+if __name__ == "__main__":
+    main()
