@@ -116,3 +116,18 @@ def test_two_concurrent_signals_that_only_fit_one_at_a_time_make_one_order():
 
     assert Order.objects.count() == 1
     assert "max_position_pct" in RiskEvent.objects.get(decision="rejected").rules
+
+
+def test_an_order_placed_before_the_halt_does_not_leave_after_it():
+    from apps.trading.services.orders import order_submit
+
+    account = account_make()
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market])
+    order = execute(signal_make(strategy=strategy, market=market))  # NEW, not sent yet
+    kill_switch_set(account=account, state="halted", reason="drill")
+
+    order_submit(order_id=order.pk)
+
+    order.refresh_from_db()
+    assert order.status == "rejected" and "HALTED" in order.reason and not order.venue_order_id
