@@ -61,3 +61,12 @@ def test_an_exit_already_in_flight_is_not_sent_twice(django_capture_on_commit_ca
     price_updated(market_id=market.pk)  # on_commit not run: the exit order stays NEW (in flight)
     price_updated(market_id=market.pk)
     assert Order.objects.count() == 1
+
+
+def test_dust_left_by_a_base_asset_fee_carries_no_protective_exit():
+    account = account_make()
+    market = fresh_market(price=D(100))  # amount step 0.0001
+    Position.objects.create(account=account, market=market, amount=D("0.00005"), average_entry=D(100), stop_loss=D(95))
+    price_set(market, D(90))
+    assert price_updated(market_id=market.pk)["exits"] == 0
+    assert not Signal.objects.exists()

@@ -123,11 +123,12 @@ def signal_execute(*, signal_id: int) -> Order | None:
         signal = Signal.objects.select_related("market", "strategy").get(pk=signal_id)
         account = ExchangeAccount.objects.select_for_update().get(pk=signal.account_id)
         # Re-read under the lock: another worker may have handled it, or the strategy paused.
-        signal.status, strategy_status = Signal.objects.filter(pk=signal_id).values_list("status", "strategy__status").get()
+        signal.status, strategy_status, failures = Signal.objects.filter(pk=signal_id).values_list(
+            "status", "strategy__status", "strategy__consecutive_failures").get()
         if signal.status != Signal.Status.PENDING:
             return Order.objects.filter(signal_id=signal_id).first()
         if signal.strategy_id:
-            signal.strategy.status = strategy_status
+            signal.strategy.status, signal.strategy.consecutive_failures = strategy_status, failures
         order = _place(signal, account)
         if order is not None:
             transaction.on_commit(lambda: order_submit.delay(order.pk))
@@ -215,7 +216,7 @@ def _order_create(signal: Signal, account, amount: Decimal) -> Order:
     )
     order_event_record(order, "", S.NEW, f"created from signal #{signal.pk}: {signal.reason}")
     Signal.objects.filter(pk=signal.pk).update(status=Signal.Status.ACCEPTED)
-    if signal.strategy_id:
+    if signal.strategy_id and signal.strategy.consecutive_failures:
         from apps.strategies.services.lifecycle import strategy_success_record
 
         strategy_success_record(strategy_id=signal.strategy_id)
