@@ -51,7 +51,15 @@ def desk_build(accounts: int, signals: int) -> list[tuple[int, list[int]]]:
     from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
 
     call_command("migrate", verbosity=0)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.markets.models import CollectorStatus
+
     market = fresh_market(price=D("100"))
+    # Keep the data fresh for the whole run (a long run would otherwise meet the staleness rule).
+    CollectorStatus.objects.filter(market=market).update(last_candle_time=timezone.now() + timedelta(days=1))
     plan = []
     for index in range(accounts):
         account = account_make(name=f"bench-{index}", cash=D("100000000"))
@@ -98,7 +106,7 @@ def main() -> None:
     print(f"  one account:      {placed:>6} orders from {len(single[1])} signals in {one:6.2f} s = {len(single[1]) / one:8.1f} signals/s"
           f"  ({one / len(single[1]) * 1000:.1f} ms each)")
     total = sum(len(ids) for _, ids in many)
-    print(f"  {len(many)} accounts:      {placed_many:>6} orders from {total} signals in {across:6.2f} s = {total / across:8.1f} signals/s")
+    print(f"  {len(many)} accounts ({len(many)} processes):      {placed_many:>6} orders from {total} signals in {across:6.2f} s = {total / across:8.1f} signals/s")
 
 
 if __name__ == "__main__":
