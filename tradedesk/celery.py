@@ -32,14 +32,16 @@ DEFAULT_BEAT_SCHEDULE = {
 }
 
 
-def _ensure_filesystem_broker_folders() -> None:
-    """The serverless broker keeps messages in folders that must exist before the first send."""
+def _ensure_filesystem_folders() -> None:
+    """The serverless broker and result backend keep files in folders that must exist first."""
     from django.conf import settings
 
     options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
-    for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder"):
-        if options.get(key):
-            os.makedirs(options[key], exist_ok=True)
+    folders = [options.get(key) for key in ("data_folder_in", "data_folder_out", "control_folder", "processed_folder")]
+    if settings.CELERY_RESULT_BACKEND.startswith("file://"):
+        folders.append(settings.CELERY_RESULT_BACKEND.removeprefix("file://"))
+    for folder in filter(None, folders):
+        os.makedirs(folder, exist_ok=True)
 
 
-_ensure_filesystem_broker_folders()
+_ensure_filesystem_folders()

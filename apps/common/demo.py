@@ -23,19 +23,29 @@ DEMO_ACCOUNT = "sim"
 @dataclass
 class DemoLogin:
     username: str
-    password: str | None  # only when it was created just now
+    password: str | None  # None once the trader has changed the generated password
+
+
+def _password_file():
+    return settings.VAR_DIR / "admin-password.txt"
 
 
 def demo_admin_ensure(*, username: str, password: str | None) -> DemoLogin:
+    """The demo superuser. A generated password is kept in var/admin-password.txt (0600)
+    and shown at each start for as long as it is still the password."""
     User = get_user_model()
     user = User.objects.filter(username=username).first()
     if user is None:
         password = password or secrets.token_urlsafe(12)
-        User.objects.create_superuser(username=username, email="", password=password)
-        return DemoLogin(username, password)
-    if password and not user.check_password(password):
+        user = User.objects.create_superuser(username=username, email="", password=password)
+        _password_file().write_text(password)
+        _password_file().chmod(0o600)
+    elif password and not user.check_password(password):
         user.set_password(password)
         user.save(update_fields=["password"])
+    if password is None and _password_file().exists():
+        remembered = _password_file().read_text().strip()
+        password = remembered if user.check_password(remembered) else None
     return DemoLogin(username, password)
 
 

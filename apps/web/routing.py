@@ -1,3 +1,7 @@
 from django.urls import path
 
-websocket_urlpatterns: list = []
+from apps.web.consumers import EventsConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/events/", EventsConsumer.as_asgi()),
+]

@@ -60,3 +60,89 @@ def readiness_checks() -> dict[str, dict]:
         "channel_layer": _timed(_check_channel_layer),
         "exchange": _timed(_check_exchanges),
     }
+
+
+# --- Page data: markets, candles, collector freshness, missed events ------------------
+
+from dataclasses import dataclass  # noqa: E402
+
+from django.db.models import Max  # noqa: E402
+
+from apps.common.events import events_since  # noqa: E402
+from apps.common.models import Event  # noqa: E402
+from apps.markets.models import Candle, CollectorStatus, Market  # noqa: E402
+
+CANDLE_LIMIT_MAX = 5000
+
+
+def market_by_ref(*, ref: str) -> Market | None:
+    """A market named by its id ("3") or its slug ("BTC-USDT"; the first exchange wins on a tie)."""
+    markets = Market.objects.select_related("exchange")
+    if ref.isdigit():
+        return markets.filter(pk=int(ref)).first()
+    return markets.filter(symbol=ref.replace("-", "/").upper()).order_by("exchange__code").first()
+
+
+def markets_overview() -> list[dict]:
+    """Every active market with its newest 1m close and the state of its collectors."""
+    rows = []
+    markets = Market.objects.filter(active=True).select_related("exchange").prefetch_related("collectors")
+    for market in markets:
+        last = Candle.objects.filter(market=market).order_by("-open_time").values("close", "open_time").first()
+        rows.append(
+            {
+                "market": market,
+                "last_close": last["close"] if last else None,
+                "last_time": last["open_time"] if last else None,
+                "collectors": [collector_summary(status) for status in market.collectors.all()],
+            }
+        )
+    return rows
+
+
+def candles_recent(*, market: Market, timeframe: str, limit: int = 500) -> list[Candle]:
+    """The newest `limit` closed candles, oldest first (as a chart draws them)."""
+    limit = max(1, min(limit, CANDLE_LIMIT_MAX))
+    newest = Candle.objects.filter(market=market, timeframe=timeframe).order_by("-open_time")[:limit]
+    return list(reversed(newest))
+
+
+def collector_summary(status: CollectorStatus | None) -> dict | None:
+    if status is None:
+        return None
+    age = status.data_age()
+    return {
+        "timeframe": status.timeframe,
+        "active": status.active,
+        "fresh": status.is_fresh(),
+        "last_candle_time": status.last_candle_time,
+        "last_success_at": status.last_success_at,
+        "data_age_seconds": int(age.total_seconds()) if age is not None else None,
+        "last_error": status.last_error[:200],
+        "last_error_at": status.last_error_at,
+        "consecutive_errors": status.consecutive_errors,
+    }
+
+
+def collector_for(*, market: Market, timeframe: str) -> dict | None:
+    return collector_summary(CollectorStatus.objects.filter(market=market, timeframe=timeframe).first())
+
+
+def event_last_id() -> int:
+    """The newest outbox id (0 when empty): where a live reader starts."""
+    return Event.objects.aggregate(last=Max("id"))["last"] or 0
+
+
+@dataclass(frozen=True)
+class MissedEvents:
+    events: list[Event]
+    truncated: bool  # more were missed than we resend: the page must reload its history
+    last_id: int  # where the socket's live stream continues from
+
+
+def events_missed(*, topics: list[str], since: int, limit: int = 5000) -> MissedEvents:
+    """Events on `topics` after `since`, for a page that reconnects; bounded by `limit`."""
+    found = events_since(last_id=since, topics=topics, limit=limit + 1)
+    if len(found) > limit:
+        return MissedEvents(events=[], truncated=True, last_id=event_last_id())
+    return MissedEvents(events=found, truncated=False, last_id=found[-1].id if found else since)

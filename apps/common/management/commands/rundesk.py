@@ -18,6 +18,10 @@ from apps.common.demo import demo_seed
 PYTHON = sys.executable
 
 
+def _stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # the same clean shutdown as Ctrl-C
+
+
 class Command(BaseCommand):
     help = "Run the whole desk (web, worker, beat, relay, simulated exchange) until Ctrl-C."
 
@@ -28,7 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, no_simexchange, **options):
         self.children: list[tuple[str, subprocess.Popen]] = []
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             if not no_simexchange:
                 self._start_simexchange()

@@ -43,6 +43,8 @@ class Command(BaseCommand):
             f"{market.symbol} {timeframe} {start_at:%Y-%m-%d %H:%M} -> {end_at:%Y-%m-%d %H:%M} UTC: "
             f"{result.fetched} closed candles fetched, {result.inserted} new, {result.fetched - result.inserted} already stored"
         )
+        if result.fetched == 0:
+            self.stdout.write(f"The exchange has no {market.symbol} {timeframe} candles in this range (before its history, or not closed yet).")
 
     def _validated(self, account_name, symbol, timeframe, start, end):
         account = ExchangeAccount.objects.select_related("exchange").filter(name=account_name).first()
