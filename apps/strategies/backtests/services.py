@@ -119,22 +119,27 @@ def _signals(plan: BacktestPlan, candles: Candles, symbol: str) -> SignalArrays:
 
 
 def _cut(candles: Candles, first: int) -> Candles:
-    if first == 0:
-        return candles
-    return Candles(candles.time[first:], candles.open[first:], candles.high[first:], candles.low[first:],
-                   candles.close[first:], candles.volume[first:], candles.timeframe)
+    return candles if first == 0 else candles_slice(candles, first, None)
+
+
+def candles_slice(candles: Candles, lo: int, hi: int | None) -> Candles:
+    return Candles(candles.time[lo:hi], candles.open[lo:hi], candles.high[lo:hi], candles.low[lo:hi],
+                   candles.close[lo:hi], candles.volume[lo:hi], candles.timeframe)
 
 
 def _cut_signals(signals: SignalArrays, first: int) -> SignalArrays:
-    if first == 0:
-        return signals
+    return signals if first == 0 else signals_slice(signals, first, None)
 
+
+def signals_slice(signals: SignalArrays, lo: int, hi: int | None) -> SignalArrays:
+    """The signals of candles lo..hi-1 (a strategy never looks ahead, so signals computed on a
+    longer history and then cut are those of the cut candles with a full warm-up)."""
     def cut(values):
-        return None if values is None else values[first:]
+        return None if values is None else values[lo:hi]
 
     return SignalArrays(cut(signals.entry_long), cut(signals.exit_long), cut(signals.entry_short), cut(signals.exit_short),
                         cut(signals.stop_loss), cut(signals.take_profit), cut(signals.size),
-                        {name: values[first:] for name, values in signals.indicators.items()})
+                        {name: values[lo:hi] for name, values in signals.indicators.items()})
 
 
 def _ms(moment: datetime) -> int:
