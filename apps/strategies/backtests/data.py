@@ -52,8 +52,7 @@ def market_generate(*, symbols: list[str], days: int, seed: int, timeframes: lis
         timeframe_check(timeframe, "--timeframe")
     end_moment = time_parse(end, "--end") or datetime.now(UTC)
     end_ms = int(end_moment.timestamp() * 1000)
-    start_ms = end_ms - days * 86_400_000
-    if start_ms < ANCHOR_MS:
+    if end_ms - days * 86_400_000 - 86_400_000 < ANCHOR_MS:
         raise BacktestError("the synthetic market starts on 2024-01-01 UTC: choose fewer --days or a later --end")
     venue = _exchange_ensure(exchange)
     sim = MarketSim(seed=seed)
@@ -61,7 +60,7 @@ def market_generate(*, symbols: list[str], days: int, seed: int, timeframes: lis
     for symbol in dict.fromkeys(symbols):
         market = _market_ensure(venue, symbol)
         for timeframe in dict.fromkeys(timeframes):
-            written.append(_generate_one(sim, market, timeframe, start_ms, end_ms))
+            written.append(_generate_one(sim, market, timeframe, days, end_ms))
     return written
 
 
@@ -76,9 +75,10 @@ def _market_ensure(exchange: Exchange, symbol: str) -> Market:
     return market
 
 
-def _generate_one(sim: MarketSim, market: Market, timeframe: str, start_ms: int, end_ms: int) -> CandlesWritten:
+def _generate_one(sim: MarketSim, market: Market, timeframe: str, days: int, end_ms: int) -> CandlesWritten:
     step = TIMEFRAME_SECONDS[timeframe] * 1000
     end_ms -= end_ms % step  # only candles that have closed by `end`
+    start_ms = end_ms - days * 86_400_000
     rows = inserted = 0
     first = last = None
     chunk = GENERATE_CHUNK_DAYS * 86_400_000 // step * step

@@ -91,18 +91,18 @@ def _markers(trades: list[dict], slot, seconds: np.ndarray) -> list[dict]:
 
 
 def _level_line(trades: list[dict], key: str, slot, seconds: np.ndarray) -> list[dict]:
-    """A stop (or target) line drawn from each entry to its exit, with a gap (whitespace on the
-    candle after the exit) between trades."""
-    points: dict[int, float | None] = {}
+    """A stop (or target) line drawn from each entry to its exit. lightweight-charts joins line
+    points across whitespace, so the segment leaving an exit point is made transparent instead
+    (a point's colour paints the segment that starts at it)."""
+    points: dict[int, dict] = {}
     for trade in trades:
         if trade[key] is None:
             continue
         entry, exit_ = slot(trade["entry_ms"]), slot(trade["exit_ms"])
-        points[entry] = points[exit_] = trade[key]
-        if exit_ + 1 < len(seconds):
-            points.setdefault(exit_ + 1, None)
-    return [{"time": int(seconds[i])} if v is None else {"time": int(seconds[i]), "value": v}
-            for i, v in sorted(points.items())]
+        points[entry] = {"time": int(seconds[entry]), "value": trade[key]}
+        if exit_ != entry:
+            points[exit_] = {"time": int(seconds[exit_]), "value": trade[key], "color": "rgba(0,0,0,0)"}
+    return [points[index] for index in sorted(points)]
 
 
 def _equity_chart(result) -> dict:
