@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -100,8 +100,7 @@ def sim_rows(candles, *, tick: Decimal, step: Decimal) -> list[CandleRow]:
     prices = {name: _on_grid(getattr(candles, name), tick) for name in ("open", "high", "low", "close")}
     volume = _on_grid(candles.volume, step)
     times = [datetime.fromtimestamp(int(ms) / 1000, tz=UTC) for ms in candles.time]
-    return [CandleRow(time, o, h, l, c, v)
-            for time, o, h, l, c, v in zip(times, prices["open"], prices["high"], prices["low"], prices["close"], volume)]
+    return [CandleRow(*values) for values in zip(times, prices["open"], prices["high"], prices["low"], prices["close"], volume)]
 
 
 def _on_grid(values: np.ndarray, unit: Decimal) -> list[Decimal]:
@@ -176,12 +175,12 @@ def _row(values, step_ms: int, timeframe: str) -> CandleRow:
     moment = _moment(raw_time)
     if int(moment.timestamp() * 1000) % step_ms:
         raise ValueError(f"open time {moment:%Y-%m-%d %H:%M:%S} is not the start of a {timeframe} candle")
-    o, h, l, c, v = (_number(value, name) for value, name in zip(raw_prices, PRICE_COLUMNS))
-    if not (l <= min(o, c) and max(o, c) <= h):
-        raise ValueError(f"low {l} and high {h} do not bound open {o} and close {c}")
-    if v < 0 or min(o, h, l, c) <= 0:
+    open_, high, low, close, volume = (_number(value, name) for value, name in zip(raw_prices, PRICE_COLUMNS))
+    if not (low <= min(open_, close) and max(open_, close) <= high):
+        raise ValueError(f"low {low} and high {high} do not bound open {open_} and close {close}")
+    if volume < 0 or low <= 0:
         raise ValueError("prices must be positive and volume not negative")
-    return CandleRow(moment, o, h, l, c, v)
+    return CandleRow(moment, open_, high, low, close, volume)
 
 
 def _moment(value) -> datetime:
