@@ -70,3 +70,4 @@ class StrategyEvaluationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+from apps.strategies import admin_backtests  # noqa: E402,F401  (BacktestRun admin)

@@ -1,0 +1,60 @@
+"""Reads for backtests: markets by symbol and stored candles as float64 engine arrays.
+
+Decimal -> float64 happens here, at the boundary, and nowhere else."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+
+from apps.engine.strategies.base import Candles
+from apps.markets.models import Candle, Market
+
+_COLUMNS = ("open", "high", "low", "close", "volume")
+
+
+class BacktestError(ValueError):
+    """Input a trader must fix: bad options, missing data (the message is one line)."""
+
+
+def market_by_symbol(*, symbol: str, exchange: str | None = None) -> Market:
+    markets = Market.objects.select_related("exchange").filter(symbol=symbol)
+    if exchange:
+        markets = markets.filter(exchange__code=exchange)
+    found = list(markets[:2])
+    if not found:
+        where = f" on exchange {exchange!r}" if exchange else ""
+        known = ", ".join(sorted(set(Market.objects.values_list("symbol", flat=True)))) or "none"
+        raise BacktestError(f"market {symbol!r}{where} is not in the database (markets: {known})")
+    if len(found) > 1:
+        codes = ", ".join(sorted(Market.objects.filter(symbol=symbol).values_list("exchange__code", flat=True)))
+        raise BacktestError(f"{symbol} is listed on several exchanges ({codes}): choose one with --exchange")
+    return found[0]
+
+
+def candles_range(*, market: Market, timeframe: str) -> tuple[datetime, datetime] | None:
+    """Open times of the first and last stored candle, or None when there is none."""
+    rows = Candle.objects.filter(market=market, timeframe=timeframe)
+    first = rows.order_by("open_time").values_list("open_time", flat=True).first()
+    if first is None:
+        return None
+    return first, rows.order_by("-open_time").values_list("open_time", flat=True).first()
+
+
+def candles_load(*, market: Market, timeframe: str, start: datetime | None = None,
+                 end: datetime | None = None) -> Candles:
+    """Stored candles with start <= open_time < end (either bound optional), oldest first."""
+    rows = Candle.objects.filter(market=market, timeframe=timeframe)
+    if start is not None:
+        rows = rows.filter(open_time__gte=start)
+    if end is not None:
+        rows = rows.filter(open_time__lt=end)
+    values = list(rows.order_by("open_time").values_list("open_time", *_COLUMNS).iterator(chunk_size=20_000))
+    if not values:
+        empty = np.empty(0, dtype=np.float64)
+        return Candles(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty, timeframe)
+    times, *columns = zip(*values)
+    time = np.fromiter((round(moment.timestamp() * 1000) for moment in times), dtype=np.int64, count=len(times))
+    arrays = [np.array(column, dtype=np.float64) for column in columns]  # float(Decimal), once per value
+    return Candles(time, *arrays, timeframe=timeframe)
