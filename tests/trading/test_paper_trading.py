@@ -107,3 +107,28 @@ def test_amounts_are_rounded_down_to_whole_exchange_steps_whatever_the_stored_sc
 
     assert str(quantize_amount(D("0.0099833610648"), D("0.000010000000"))) == "0.00998"
     assert quantize_amount(D("7.9"), D("0.5")) == D("7.5")
+
+
+def test_a_paper_limit_order_rests_until_the_price_crosses_it():
+    from apps.trading.services.orders import order_submit
+    from apps.trading.services.protection import price_updated
+
+    account = account_make()
+    market = fresh_market(price=D("100"))
+    order = Order.objects.create(account=account, market=market, client_order_id="limit-1", side="buy", type="limit",
+                                 price=D("95"), amount=D("1"))
+
+    order_submit(order_id=order.pk)
+    order.refresh_from_db()
+    assert order.status == "open" and order.filled == 0
+    price_set(market, D("96"))
+    price_updated(market_id=market.pk)
+    order.refresh_from_db()
+    assert order.status == "open"
+
+    price_set(market, D("94.5"))
+    price_updated(market_id=market.pk)
+
+    order.refresh_from_db()
+    assert order.status == "filled" and order.average_price == D("95")  # a resting limit fills at its price
+    assert Position.objects.get().amount == D(1)
