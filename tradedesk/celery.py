@@ -29,6 +29,21 @@ DEFAULT_BEAT_SCHEDULE = {
         "every_seconds": 10,
         "queue": "marketdata",
     },
+    "trading: ticker prices and protective exits": {
+        "task": "apps.trading.tasks.prices_poll",
+        "every_seconds": 5,
+        "queue": "orders",
+    },
+    "trading: sweep stuck orders": {
+        "task": "apps.trading.tasks.orders_sweep",
+        "every_seconds": 10,
+        "queue": "orders",
+    },
+    "trading: balances and portfolio snapshot": {
+        "task": "apps.trading.tasks.reconcile_all",
+        "every_seconds": 60,
+        "queue": "orders",
+    },
 }
 
 

@@ -168,6 +168,14 @@ DEMO_BACKFILL_DAYS = env.int("DEMO_BACKFILL_DAYS", default=1)
 # The relay runs inside the web process unless a separate `manage.py relay` is deployed.
 RELAY_IN_PROCESS = env.bool("RELAY_IN_PROCESS", default=not REDIS_URL)
 
+# --- Trading: how the desk resolves orders whose outcome it does not know -----------------
+TRADING_RESOLVE_NOT_FOUND_LOOKUPS = env.int("TRADING_RESOLVE_NOT_FOUND_LOOKUPS", default=3)
+TRADING_RESOLVE_SAFE_AGE_S = env.int("TRADING_RESOLVE_SAFE_AGE_S", default=20)
+TRADING_RESEND_MAX_AGE_S = env.int("TRADING_RESEND_MAX_AGE_S", default=120)
+TRADING_RESOLVE_FIRST_DELAY_S = env.float("TRADING_RESOLVE_FIRST_DELAY_S", default=1)
+TRADING_SUBMIT_STUCK_S = env.int("TRADING_SUBMIT_STUCK_S", default=30)
+TRADING_VENUE_DOWN_SECONDS = env.int("TRADING_VENUE_DOWN_SECONDS", default=15)
+
 # --- Auth, i18n, static ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -13,6 +13,7 @@ from apps.common.beat import beat_schedule_install
 from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import CollectorStatus, Exchange, Market
 from apps.markets.services import candles_backfill, market_spec_fetch
+from apps.strategies.demo import demo_strategies_ensure
 from tradedesk.celery import DEFAULT_BEAT_SCHEDULE
 
 DEMO_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
@@ -100,9 +101,11 @@ def demo_history_backfill(*, markets: list[Market], days: int, report=print) -> 
 def demo_seed(*, username: str, password: str | None, report=print) -> DemoLogin:
     login = demo_admin_ensure(username=username, password=password)
     exchange = demo_exchange_ensure(api_url=settings.SIMEXCHANGE_URL)
-    demo_account_ensure(exchange=exchange)
+    account = demo_account_ensure(exchange=exchange)
     markets = demo_markets_ensure(exchange=exchange)
     created = beat_schedule_install(DEFAULT_BEAT_SCHEDULE)
     report(f"beat schedule: {len(created)} periodic tasks installed")
     demo_history_backfill(markets=markets, days=settings.DEMO_BACKFILL_DAYS, report=report)
+    for strategy in demo_strategies_ensure(account):
+        report(f"strategy {strategy.name!r}: {strategy.kind} on {strategy.timeframe}, {strategy.get_status_display().lower()}")
     return login

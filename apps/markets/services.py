@@ -13,6 +13,7 @@ from apps.common.logging import get_logger
 from apps.exchanges.clients import call_with_retry, market_data_client
 from apps.exchanges.errors import ExchangeCallError, MalformedReplyError
 from apps.markets.models import Candle, CollectorStatus, Market
+from apps.markets.signals import candles_closed
 from apps.markets.timeframes import TIMEFRAME_SECONDS, floor_to_timeframe
 
 log = get_logger(__name__)
@@ -266,6 +267,9 @@ def collector_run(*, collector_id: int, client=None) -> CollectResult:
         collector_error_record(collector=collector, error=error)
         return result
     _record_success(collector)
+    if result.inserted_times:  # committed by now (one transaction per page)
+        candles_closed.send(sender=CollectorStatus, market_id=collector.market_id, timeframe=collector.timeframe,
+                            open_times=result.inserted_times)
     log.info("candles collected", market=collector.market.symbol, timeframe=collector.timeframe,
              fetched=result.fetched, inserted=result.inserted, gaps_repaired=result.gaps_repaired)
     return result

@@ -126,3 +126,29 @@ def test_a_collection_queued_for_a_deleted_collector_does_nothing(collector):
     collector.delete()
 
     assert collector_run(collector_id=collector_id).inserted == 0
+
+
+def test_new_candles_are_announced_once_after_commit_and_nothing_else_is(sim, collector):
+    from apps.markets.signals import candles_closed
+
+    announced = []
+
+    def remember(sender, **kwargs):
+        announced.append(kwargs)
+
+    candles_closed.connect(remember)
+    try:
+        collector_run(collector_id=collector.pk, client=_client(sim))
+        collector_run(collector_id=collector.pk, client=_client(sim))  # nothing new
+    finally:
+        candles_closed.disconnect(remember)
+
+    assert len(announced) == 1
+    assert announced[0]["market_id"] == collector.market_id and announced[0]["timeframe"] == "1m"
+    assert len(announced[0]["open_times"]) == 500
+
+
+def test_strategies_listen_to_closed_candles():
+    from apps.markets.signals import candles_closed
+
+    assert any("evaluate_on_candles_closed" in str(receiver[0]) for receiver in candles_closed.receivers)
