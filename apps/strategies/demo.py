@@ -6,9 +6,11 @@ from apps.markets.models import Market
 from apps.strategies.models import Strategy
 from apps.strategies.services import strategy_status_set
 
+# Brisk parameters so that a fresh demo shows signals, orders and fills within minutes
+# (the defaults, EMA 9/21 and RSI 14 30/70, trade a few times an hour on 1m candles).
 DEMO_STRATEGIES = (
-    {"name": "Demo EMA crossover BTC", "kind": "ema_cross", "symbol": "BTC/USDT", "params": {}},
-    {"name": "Demo RSI ETH", "kind": "rsi", "symbol": "ETH/USDT", "params": {}},
+    {"name": "Demo EMA crossover BTC", "kind": "ema_cross", "symbol": "BTC/USDT", "params": {"fast": 2, "slow": 5}},
+    {"name": "Demo RSI ETH", "kind": "rsi", "symbol": "ETH/USDT", "params": {"period": 5, "oversold": 45, "overbought": 55}},
 )
 
 
