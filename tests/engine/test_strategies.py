@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from apps.engine import indicators as ind
-from apps.engine.strategies.base import Candles
+from apps.engine.backtest import BacktestConfig, backtest
+from apps.engine.fills import FeeSchedule
+from apps.engine.strategies.base import Candles, InvalidParamsError
 from apps.engine.strategies.registry import strategy_build, strategy_classes
 from apps.engine.strategies.timeframes import candles_resample, timeframe_ms
 
@@ -194,26 +196,75 @@ def test_volume_profile_buys_a_bounce_back_into_the_value_area_and_sells_at_the_
 
 # --- Grid ----------------------------------------------------------------------------------
 
-def test_grid_buys_a_unit_each_line_down_and_sells_it_one_line_up():
-    grid = strategy_build("grid", {"low": 100, "high": 200, "levels": 11})  # lines every 10
-    result = grid.signals(candles_from_closes([155, 145, 135, 148, 152, 161]))
-    assert result.indicators["grid_units"].tolist() == [0, 1, 2, 2, 1, 0]
+def grid_every_10(closes):
+    """Lines 100, 110, ..., 190: one unit is 1/10 of the allocation."""
+    return strategy_build("grid", {"low": 100, "high": 190, "levels": 10}).signals(candles_from_closes(closes))
+
+
+def test_grid_buys_one_unit_for_each_line_the_close_falls_through():
+    result = grid_every_10([155, 145, 135, 125])
+    assert result.indicators["grid_lines_above"].tolist() == [4, 5, 6, 7]
+    assert flags(result.entry_long) == [1, 2, 3]
+    np.testing.assert_allclose(result.size[[1, 2, 3]], [0.1, 0.1, 0.1])  # one unit each, never the stack
+    np.testing.assert_allclose(result.indicators["grid_target"], [0.4, 0.5, 0.6, 0.7])
+
+
+def test_grid_buys_every_line_a_single_candle_falls_through_in_one_order():
+    result = grid_every_10([155, 128])
+    assert flags(result.entry_long) == [1]
+    assert result.size[1] == pytest.approx(0.3)  # 150, 140 and 130
+
+
+def test_grid_sells_at_the_first_line_crossed_back_up():
+    result = grid_every_10([155, 145, 135, 148, 152])
     assert flags(result.entry_long) == [1, 2]
-    assert flags(result.exit_long) == [4, 5]  # 148 is under 150, the line that sells the 140 unit
-    np.testing.assert_allclose(result.size[[1, 2]], [0.1, 0.2])  # the exposure wanted after each buy
-    assert np.isnan(result.size[[0, 3, 4, 5]]).all()
+    assert flags(result.exit_long) == [3, 4]  # 148 is back above 140, 152 above 150
+    assert np.isnan(result.size[[0, 3, 4]]).all()
 
 
-def test_grid_does_not_sell_a_unit_it_never_bought():
-    grid = strategy_build("grid", {"low": 100, "high": 200, "levels": 11})
-    result = grid.signals(candles_from_closes([125, 138, 150, 171]))
+def test_grid_counts_a_close_on_a_line_as_above_it():
+    result = grid_every_10([150, 149.99, 150])
+    assert flags(result.entry_long) == [1]
+    assert flags(result.exit_long) == [2]
+
+
+def test_grid_does_nothing_while_the_close_stays_between_two_lines():
+    result = grid_every_10([151, 155, 159.9, 150, 151])
     assert not result.entry_long.any() and not result.exit_long.any()
 
 
-def test_grid_holds_every_unit_below_its_range():
-    grid = strategy_build("grid", {"low": 100, "high": 200, "levels": 11})
-    result = grid.signals(candles_from_closes([199, 90, 50]))
-    assert result.indicators["grid_units"].tolist() == [0, 10, 10]
+def test_grid_wants_its_whole_inventory_below_its_range_and_none_at_its_top():
+    result = grid_every_10([195, 190, 90, 50])
+    np.testing.assert_allclose(result.indicators["grid_target"], [0, 0, 1, 1])
+    assert flags(result.entry_long) == [2] and result.size[2] == pytest.approx(1.0)
+    assert not result.exit_long.any()
+
+
+def test_grid_decides_on_the_last_two_closes_whatever_came_before():
+    after_a_fall, after_a_rise = grid_every_10([195, 110, 145, 135]), grid_every_10([105, 180, 145, 135])
+    for result in (after_a_fall, after_a_rise):
+        assert result.entry_long[-1] and not result.exit_long[-1]
+        assert result.size[-1] == pytest.approx(0.1)
+        assert result.indicators["grid_target"][-1] == pytest.approx(0.6)
+
+
+def test_grid_refuses_fewer_than_two_lines_and_a_low_above_its_high():
+    with pytest.raises(InvalidParamsError) as too_few:
+        strategy_build("grid", {"levels": 1})
+    assert "levels" in too_few.value.errors
+    with pytest.raises(InvalidParamsError) as upside_down:
+        strategy_build("grid", {"low": 200, "high": 100})
+    assert "must be less than high" in upside_down.value.errors["low"]
+
+
+def test_a_one_position_backtest_holds_the_first_grid_buy_until_the_next_sell():
+    candles = candles_from_closes([155, 145, 135, 125, 138, 150])
+    grid = strategy_build("grid", {"low": 100, "high": 190, "levels": 10})
+    result = backtest({"X": candles}, grid, BacktestConfig(fees=FeeSchedule(taker=0.0, maker=0.0, slippage_bps=0.0)))
+    [trade] = result.trades
+    assert (trade.entry_bar, trade.exit_bar) == (2, 5)  # bought after 145, the buys at 135 and 125 add nothing
+    assert trade.quantity == pytest.approx(0.1 * 10_000 / 145)  # one unit of the first buy
+    assert trade.exit_price == 138  # the whole position goes at the first line back up
 
 
 # --- Multi-timeframe ---------------------------------------------------------------------------
@@ -309,7 +360,7 @@ def test_strategy_signals_nothing_before_its_warm_up_and_returns_one_flag_per_ca
 
 # Strategies whose indicators depend only on a bounded window decide the last candle of a
 # live window exactly as the full history does; recursive averages (EMA, Wilder) nearly so.
-EXACT_IN_A_WINDOW = ["sma_cross", "bollinger", "donchian", "volume_profile", "vwap_reversion"]
+EXACT_IN_A_WINDOW = ["sma_cross", "bollinger", "donchian", "volume_profile", "vwap_reversion", "grid"]
 NEARLY_IN_A_WINDOW = ["rsi", "ema_cross", "macd", "mtf_trend"]
 
 
@@ -336,3 +387,31 @@ def test_a_live_window_sees_nearly_the_indicators_of_the_full_history(name, seed
     on_window, on_full = strategy.signals(window).indicators, strategy.signals(candles).indicators
     for key in on_full:
         assert on_window[key][-1] == pytest.approx(on_full[key][-1], rel=1e-3, abs=0.05), key
+
+
+def live_window(candles: Candles, end: int, count: int) -> Candles:
+    """The `count` candles ending at index `end`, as live evaluation loads them (higher
+    timeframes built from the window only)."""
+    window = prefix(candles, end + 1).tail(count)
+    return with_trend_candles(window, "4h") if candles.informative else window
+
+
+FLAG_FIELDS = ("entry_long", "exit_long", "entry_short", "exit_short")
+
+
+@pytest.mark.parametrize("name", sorted(strategy_classes()))
+def test_a_live_window_gives_every_registered_strategy_the_signals_of_the_full_history(name):
+    """Parity is sold for every strategy: at every candle, a window of warmup_period candles
+    ending there must raise exactly the flags the full history raises there. No exceptions:
+    a strategy that needs more than its window (a path-dependent one) fails here."""
+    compared = raised = 0
+    for seed in (1, 7, 42):
+        strategy, candles = history_for(name, seed, extra=120)
+        on_full = strategy.signals(candles)
+        for end in range(strategy.warmup_period - 1, len(candles)):
+            on_window = strategy.signals(live_window(candles, end, strategy.warmup_period))
+            for key in FLAG_FIELDS:
+                assert getattr(on_window, key)[-1] == getattr(on_full, key)[end], f"seed {seed}, candle {end}: {key}"
+                raised += bool(getattr(on_full, key)[end])
+            compared += 1
+    assert raised, f"{name} raised no signal in {compared} candles: the comparison would prove nothing"

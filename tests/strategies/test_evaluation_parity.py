@@ -1,7 +1,9 @@
 """The guarantee we sell: a strategy trades live exactly as it backtested. Each strategy in the
 registry runs over the same candles twice: the backtest's way (signals() over the whole
 history) and the live way (candle by candle through the collector's store, the hook and the
-real strategy_evaluate task). The signals must be identical in time, side and price."""
+real strategy_evaluate task). The signals must be identical in time, side, price and size."""
+
+from decimal import Decimal
 
 import pytest
 
@@ -23,6 +25,11 @@ LIVE_CANDLES = 240
 PARAMS = {"grid": {"low": 45350.0, "high": 45650.0, "levels": 12}}
 
 
+def stored_size(size: Decimal | None) -> Decimal | None:
+    """A size as Signal.size keeps it (8 decimal places): grid buys 1/levels of the allocation."""
+    return None if size is None else size.quantize(Decimal("1E-8"))
+
+
 def backtest_signals(kind: str, market, timeframe: str, first_live_index: int) -> list[tuple]:
     engine = strategy_build(kind, PARAMS.get(kind, {}))
     history = candles_history(market=market, timeframe=timeframe)
@@ -34,22 +41,12 @@ def backtest_signals(kind: str, market, timeframe: str, first_live_index: int) -
     found = []
     for index in range(first_live_index, len(history)):
         for wanted in last_bar_signals(arrays, history, index):
-            found.append((int(history.time[index]) // 1000, wanted.side, wanted.intent, wanted.price))
+            found.append((int(history.time[index]) // 1000, wanted.side, wanted.intent, wanted.price,
+                          stored_size(wanted.size)))
     return found
 
 
-# grid's inventory is path dependent ("it counts the units bought inside the history it is
-# given") while its warmup_period is 2: no trailing window reproduces it. Known gap, reported:
-# the engine contract needs a way to say "evaluate me on the full history" (or carry state).
-KNOWN_NOT_WINDOWABLE = {"grid"}
-
-
-def kinds():
-    return [pytest.param(kind, marks=pytest.mark.xfail(strict=True, reason="path dependent; warmup window cannot reproduce it"))
-            if kind in KNOWN_NOT_WINDOWABLE else kind for kind in sorted(strategy_classes())]
-
-
-@pytest.mark.parametrize("kind", kinds())
+@pytest.mark.parametrize("kind", sorted(strategy_classes()))
 def test_live_evaluation_emits_exactly_the_backtests_signals(kind, django_capture_on_commit_callbacks):
     engine = strategy_build(kind, PARAMS.get(kind, {}))
     warmup, timeframe = engine.warmup_period, engine.params.get("entry_timeframe", "1m")
@@ -65,7 +62,7 @@ def test_live_evaluation_emits_exactly_the_backtests_signals(kind, django_captur
             inserted = candles_store(collector=collector, rows=[row])
             strategies_on_candles_closed(market_id=collector.market_id, timeframe=timeframe, open_times=inserted)
 
-    live = [(int(s.candle_time.timestamp()), s.side, s.intent, s.price)
+    live = [(int(s.candle_time.timestamp()), s.side, s.intent, s.price, s.size)
             for s in Signal.objects.filter(strategy=strategy).order_by("candle_time", "id")]
     backtest = backtest_signals(kind, collector.market, timeframe, warmup - 1)
     print(f"PARITY {kind}: {len(live)} live, {len(backtest)} backtest signals")
@@ -77,5 +74,5 @@ def test_live_evaluation_emits_exactly_the_backtests_signals(kind, django_captur
 
 def _diff(live, backtest):
     only_live, only_backtest = set(live) - set(backtest), set(backtest) - set(live)
-    pytest.fail(f"live and backtest differ: {len(live)} vs {len(backtest)} signals; only live: {sorted(only_live)[:5]}, "
-                f"only backtest: {sorted(only_backtest)[:5]}")
+    pytest.fail(f"live and backtest differ: {len(live)} vs {len(backtest)} signals; only live: {sorted(only_live, key=repr)[:5]}, "
+                f"only backtest: {sorted(only_backtest, key=repr)[:5]}")

@@ -1,21 +1,34 @@
-"""Grid trading, long-only inventory ("grid").
+"""Grid trading, long only ("grid"): buys as the price falls through its lines, sells when it
+rises through one.
 
 Rules (intent at the close of each candle):
 - `levels` (default 10) price lines evenly spaced from `low` (default 100) to `high`
-  (default 200): set low/high to the range of your market. Lines 0..levels-2 each hold one
-  unit of the grid, i.e. 1 / (levels - 1) of the allocation.
-- A close below a line the price was at or above on the previous close buys that line's unit
-  (if not already held). A held unit is sold on the first close at or above the next line up.
-  So the grid buys a level down and sells a level up; a price between a unit's line and the
-  next keeps it.
-- entry_long marks a close where the inventory grows, exit_long one where it shrinks; `size`
-  on an entry is the inventory the grid wants afterwards as a fraction of the allocation
-  (held units / (levels - 1)); NaN elsewhere. The units held after every close are in
-  indicators["grid_units"]. An engine that holds one position at a time scales nothing: it
-  enters on the first buy and leaves on the first sell.
-- No stop: below `low` the grid holds its whole inventory (use risk limits).
-The inventory is path dependent: it counts the units bought inside the history it is given.
-Warm-up: 2 candles (a line cross needs the previous close).
+  (default 200), both included: set low/high to the range of your market.
+- The inventory the grid wants is a pure function of the close, never of the path: one unit
+  (1 / levels of the allocation) for each line strictly above the close. At or above `high`
+  it wants nothing, below `low` all `levels` units. A close exactly on a line does not count
+  that line. indicators["grid_lines_above"] is that count, indicators["grid_target"] the
+  wanted inventory as a fraction of the allocation.
+- Buy (entry_long): the close is below a line the previous close was at or above, i.e. the
+  count of lines above went up. `size` is the units of the lines crossed on that candle,
+  (lines above now - lines above before) / levels of the allocation: one unit per line down.
+- Sell (exit_long): the close is at or above a line the previous close was below.
+- A close that stays between the same two lines does nothing.
+
+What the engines can do with this (honestly):
+- Neither the backtest nor the live order path sells part of a position: an exit closes all
+  of it. So the grid takes its whole inventory off at the first line crossed back up, not
+  one unit per line.
+- Live (apps/trading/services/orders.py) buys `size` x allocation on every entry, also while
+  holding: on the way down it adds one unit per line and never holds more than the target.
+  (A size of "target inventory" would stack: 1/10 + 2/10 + 3/10 ... of the allocation.)
+- The backtest holds one position per market and ignores entries while it is open: it holds
+  the units of the first buy only, until the next sell. It trades the same moments as live
+  but can show a smaller position after several lines down.
+- No stop: below `low` the grid holds what it bought (use risk limits).
+
+Warm-up: 2 candles. Every signal reads only its own close and the previous one, so a live
+window of 2 candles decides the last candle exactly as the whole history does.
 """
 
 from __future__ import annotations
@@ -29,11 +42,11 @@ from apps.engine.strategies.base import Candles, Param, SignalArrays, Strategy
 
 class GridStrategy(Strategy):
     name = "grid"
-    description = "Buy one unit each grid line down, sell it one line up (long-only inventory)."
+    description = "Buy one unit for each grid line the price falls through; sell on a line crossed back up (long only)."
     params_schema = (
         Param("low", float, 100.0, min=0, help="Lowest grid line (price)."),
         Param("high", float, 200.0, min=0, help="Highest grid line (price)."),
-        Param("levels", int, 10, min=3, max=200, help="Number of grid lines, low and high included."),
+        Param("levels", int, 10, min=2, max=200, help="Number of grid lines, low and high included."),
     )
 
     @classmethod
@@ -44,32 +57,24 @@ class GridStrategy(Strategy):
     def warmup_period(self) -> int:
         return 2
 
+    def lines(self) -> np.ndarray:
+        return np.linspace(self.params["low"], self.params["high"], self.params["levels"])
+
     def signals(self, candles: Candles) -> SignalArrays:
         levels = self.params["levels"]
-        step = (self.params["high"] - self.params["low"]) / (levels - 1)
-        # Line index at or below each close: close >= line k  <=>  level >= k.
-        level = np.floor((candles.close - self.params["low"]) / step)
-        units = _grid_units(level, levels)
-        previous_units = np.r_[0, units[:-1]]
-        grows, shrinks = units > previous_units, units < previous_units
-        size = np.where(grows, units / (levels - 1), np.nan)
+        above = _lines_above(self.lines(), candles.close)
+        crossed = above - ind.shift(above)  # NaN on the first candle: nothing to compare with
+        bought = crossed > 0
+        size = np.where(bought, crossed / levels, np.nan)
         return signal_arrays(
-            len(candles), self.warmup_period, entry_long=grows, exit_long=shrinks, size=size,
-            indicators={"grid_units": units.astype(np.float64), "grid_level": level},
+            len(candles), self.warmup_period, entry_long=bought, exit_long=crossed < 0, size=size,
+            indicators={"grid_lines_above": above, "grid_target": above / levels},
         )
 
 
-def _grid_units(level: np.ndarray, levels: int) -> np.ndarray:
-    """Units held after each close. Each line is a switch: bought when the close drops under
-    it from at/above it, sold when a close reaches the next line. The loop runs over lines
-    (a few), never over candles."""
-    index = np.arange(len(level))
-    previous_level = ind.shift(level)
-    units = np.zeros(len(level), dtype=np.int64)
-    for line in range(levels - 1):
-        bought = (level < line) & (previous_level >= line)
-        sold = level >= line + 1
-        last_buy = np.maximum.accumulate(np.where(bought, index, -1))
-        last_sell = np.maximum.accumulate(np.where(sold, index, -1))
-        units += last_buy > last_sell
-    return units
+def _lines_above(lines: np.ndarray, close: np.ndarray) -> np.ndarray:
+    """How many lines lie strictly above each close (a close on a line is not under it).
+    Compared with the line prices themselves, so no rounding of (close - low) / step can
+    put a close on the wrong side of a line."""
+    at_or_below = np.searchsorted(lines, close, side="right")
+    return (len(lines) - at_or_below).astype(np.float64)
