@@ -20,6 +20,7 @@ from apps.simexchange.testing import simexchange_running
 from apps.strategies.models import Strategy
 from apps.strategies.services import strategies_on_candles_closed
 from apps.trading.models import Fill, Order, Position, Signal
+from tests.conftest import IN_CI
 from tests.workers import celery_worker, wait_until
 
 from .factories import strategy_make
@@ -171,22 +172,26 @@ def test_a_timeout_then_a_503_then_success_leaves_exactly_one_order(sim, desk):
     assert_exchange_matches_database(sim)
 
 
+# The acceptance case is a 2-minute outage: CI runs it in full; locally 8 s shows the same
+# logic (nothing in it is timed but the venue-down mark and the resolver's capped backoff).
+OUTAGE_S = 120 if IN_CI else 8
+
+
 def test_while_the_exchange_is_down_entries_are_refused_and_trading_resumes_by_itself(sim, desk):
-    """A bounded 8 s outage here (the acceptance case is 2 minutes; nothing in the logic is
-    timed but the venue-down mark and the resolver's capped backoff)."""
     account, market = desk
     strategy = strategy_make(account=account, markets=[market], kind="alternates", allocation=D("600"))
     t0 = even_minute_ago(0)  # this candle and the next ones are fresh for the staleness rule
     history(market, t0, D("60000"))
-    sim.faults.down_for(8)
+    sim.faults.down_for(OUTAGE_S)
 
     with celery_worker(concurrency=2):
         candle_close(sim, market, t0, D("60000"))  # its order meets the 503: UNKNOWN, exchange marked down
         wait_until(lambda: Order.objects.filter(status="unknown").exists(), timeout=20, message="first order UNKNOWN")
         candle_close(sim, market, t0 + timedelta(minutes=2), D("60000"))  # an entry during the outage
         wait_until(lambda: Signal.objects.filter(status="rejected").exists(), timeout=20, message="the entry refused")
-        wait_until(lambda: sim.faults.down_mode_now() is None, timeout=20, message="the outage ends")
-        wait_until(lambda: not Order.objects.exclude(status__in=TERMINAL).exists(), timeout=60, message="orders settle")
+        wait_until(lambda: sim.faults.down_mode_now() is None, timeout=OUTAGE_S + 20, message="the outage ends")
+        # After a long outage an UNKNOWN order needs its not-found look-ups (backoff capped at 30 s).
+        wait_until(lambda: not Order.objects.exclude(status__in=TERMINAL).exists(), timeout=60 + OUTAGE_S, message="orders settle")
         candle_close(sim, market, t0 + timedelta(minutes=4), D("60000"))  # after the outage
         wait_until(lambda: Signal.objects.filter(status="pending").count() == 0 and Order.objects.count() == 2
                    and not Order.objects.exclude(status__in=TERMINAL).exists(), timeout=40, message="trading resumed")
