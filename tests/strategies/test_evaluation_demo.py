@@ -19,5 +19,5 @@ def test_the_demo_starts_an_ema_crossover_on_btc_and_an_rsi_on_eth_once():
     assert [s.pk for s in first] == [s.pk for s in again]
     assert {(s.kind, s.markets.get().symbol, s.timeframe, s.status) for s in Strategy.objects.all()} == {
         ("ema_cross", "BTC/USDT", "1m", "running"), ("rsi", "ETH/USDT", "1m", "running")}
-    assert Strategy.objects.get(kind="ema_cross").params == {"fast": 9, "slow": 21, "allow_short": False}
+    assert Strategy.objects.get(kind="ema_cross").params == {"fast": 2, "slow": 5, "allow_short": False}  # brisk for a demo
     assert Market.objects.count() == 2
