@@ -86,7 +86,7 @@ def strategy_evaluate(*, strategy_id: int, market_id: int, candle_time: datetime
 
 
 def _record(strategy, market_id, candle_time, outcome, detail, wanted, started) -> StrategyEvaluation | None:
-    from apps.trading.services.orders import signal_execute
+    from apps.trading.services.placement import signals_place
     from apps.trading.services.signals import signal_create
 
     with transaction.atomic():
@@ -94,8 +94,8 @@ def _record(strategy, market_id, candle_time, outcome, detail, wanted, started) 
         if evaluation is None:
             return None  # another worker evaluated this candle first
         signals = [signal_create(strategy=strategy, market_id=market_id, candle_time=candle_time, **vars(w)) for w in wanted]
-    for signal in signals:
-        signal_execute(signal_id=signal.pk)
+    if signals:  # placed in this task: no second hop through the broker before the order exists
+        signals_place(signal_ids=[signal.pk for signal in signals])
     return evaluation
 
 
