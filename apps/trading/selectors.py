@@ -33,15 +33,16 @@ def newest_candles(*, market_ids) -> dict[int, tuple[Decimal, datetime]]:
     """{market: (close, open_time)} of its newest candle, any timeframe. One probe of the unique
     (market, timeframe, open_time) index per timeframe (ordering a market's candles by open_time
     alone would sort every candle of the market)."""
-    table, field = Candle._meta.db_table, Candle._meta.get_field
-    probe = (f"SELECT * FROM (SELECT {field('market').column}, close, open_time FROM {table} WHERE {field('market').column} = %s"
-             " AND timeframe = %s ORDER BY open_time DESC LIMIT 1)")
+    table, column = Candle._meta.db_table, Candle._meta.get_field("market").column
+    probe = (f"SELECT * FROM (SELECT {column}, close, open_time FROM {table} WHERE {column} = %s"
+             " AND timeframe = %s ORDER BY open_time DESC LIMIT 1) AS newest_{index}")
     pairs = [(market, timeframe) for market in market_ids for timeframe in TIMEFRAME_SECONDS]
     if not pairs:
         return {}
     newest = {}
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join([probe] * len(pairs)), [value for pair in pairs for value in pair])
+        cursor.execute(" UNION ALL ".join(probe.format(index=index) for index in range(len(pairs))),
+                       [value for pair in pairs for value in pair])
         for market, close, open_time in cursor.fetchall():
             close, open_time = _candle_values(close, open_time)
             if market not in newest or open_time > newest[market][1]:
