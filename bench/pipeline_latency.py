@@ -79,8 +79,32 @@ def strategy_register() -> None:
     registry._registry = {**registry.strategy_classes(), "bench_alternates": Alternates}
 
 
+def pickup_recorder_install() -> None:
+    """In the worker: note when each task starts (Redis), to split a hop from the work."""
+    import redis
+    from celery.signals import task_prerun
+
+    client = redis.Redis.from_url(REDIS_URL)
+
+    @task_prerun.connect(weak=False)
+    def noted(task=None, args=None, **_):
+        if task.name.endswith(("strategy_evaluate", "order_submit")) and args:
+            client.set(f"bench:pickup:{task.name.rsplit('.', 1)[1]}:{args[-1] if 'evaluate' in task.name else args[0]}",
+                       repr(time.time()), ex=600)
+
+
+def pickups(open_time, order_id) -> dict[str, float]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    found = {"evaluate picked up": client.get(f"bench:pickup:strategy_evaluate:{open_time.isoformat()}"),
+             "submit picked up": client.get(f"bench:pickup:order_submit:{order_id}") if order_id else None}
+    return {name: float(value) for name, value in found.items() if value}
+
+
 if __name__ != "__main__":
     strategy_register()  # imported by the worker through -I
+    pickup_recorder_install()
 
 
 def desk_build(sim):
@@ -127,7 +151,11 @@ def stages(open_time, committed: float) -> dict[str, float]:
     claimed = OrderEvent.objects.filter(order=order, to_status="submitting").first()
     marks = {"evaluated": evaluation and evaluation.created_at, "order NEW": order and order.created_at,
              "claimed": claimed and claimed.created_at}
-    return {name: (moment.timestamp() - committed) * 1000 for name, moment in marks.items() if moment}
+    found = {name: (moment.timestamp() - committed) * 1000 for name, moment in marks.items() if moment}
+    found.update({name: (moment - committed) * 1000 for name, moment in pickups(open_time, order and order.pk).items()})
+    if evaluation:
+        found["engine ran (ms)"] = evaluation.duration_ms
+    return found
 
 
 def acked_at(open_time, timeout: float = 10.0) -> float | None:
@@ -178,10 +206,13 @@ def main() -> None:
     print(f"Candle commit -> order acknowledged by simexchange (real worker, Redis, PostgreSQL, ccxt), {os.cpu_count()} CPUs")
     print(f"  orders measured: {len(latencies)} (missing: {missing})   goal: p50 <= 100 ms, p95 <= 250 ms")
     print(f"  p50 {p(0.50):7.1f} ms   p95 {p(0.95):7.1f} ms   max {latencies[-1]:7.1f} ms   mean {statistics.mean(latencies):7.1f} ms")
-    for name in ("evaluated", "order NEW", "claimed"):
+    for name in ("evaluate picked up", "evaluated", "order NEW", "submit picked up", "claimed"):
         values = [b[name] for b in breakdown if name in b]
         if values:
-            print(f"  median ms after the commit when {name:<10} {statistics.median(values):7.1f}")
+            print(f"  median ms after the commit when {name:<18} {statistics.median(values):7.1f}")
+    values = [b["engine ran (ms)"] for b in breakdown if "engine ran (ms)" in b]
+    if values:
+        print(f"  median ms the evaluation took (window load + engine)  {statistics.median(values):7.1f}")
 
 
 if __name__ == "__main__":
