@@ -2,7 +2,7 @@
 real Celery worker process (`celery -A tradedesk worker`), Redis and PostgreSQL, and the real
 ccxt client.
 
-    .venv/bin/python bench/pipeline_latency.py [--candles 40] [--gap 0.5]
+    .venv/bin/python bench/pipeline_latency.py [--candles 40] [--gap 0.5] [--pool threads|prefork] [--concurrency 4]
 
 Path measured: candles_store commits the candle -> strategies_on_candles_closed queues
 strategy_evaluate (Redis) -> worker loads the window, runs the engine, stores the Signal, risk
@@ -49,11 +49,11 @@ def django_setup() -> None:
     call_command("migrate", verbosity=0)
 
 
-def worker_start() -> subprocess.Popen:
+def worker_start(pool: str, concurrency: int) -> subprocess.Popen:
     """The worker imports bench.latency_strategy (-I) so it knows the benchmark's strategy."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tradedesk", "worker", "-I", "bench.pipeline_latency", "--pool", "threads",
-         "--concurrency", "4", "-Q", "default,strategies,orders", "--loglevel", "INFO", "-n", "latency@%h"],
+        [sys.executable, "-m", "celery", "-A", "tradedesk", "worker", "-I", "bench.pipeline_latency", "--pool", pool,
+         "--concurrency", str(concurrency), "-Q", "default,strategies,orders", "--loglevel", "INFO", "-n", "latency@%h"],
         cwd=ROOT, env={**os.environ, **ENV}, stdout=open(ROOT / "var" / "bench-latency-worker.log", "w"), stderr=subprocess.STDOUT)
 
 
@@ -174,6 +174,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--candles", type=int, default=40)
     parser.add_argument("--gap", type=float, default=0.5, help="seconds between candles")
+    parser.add_argument("--pool", default="threads", help="worker pool: threads (one process) or prefork (as docker-compose runs it)")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=2, help="first orders not measured (ccxt loads its markets once per process)")
     args = parser.parse_args()
     database_reset()
     django_setup()
@@ -182,7 +185,7 @@ def main() -> None:
     from tradedesk.celery import app
 
     app.control.purge()
-    worker = worker_start()
+    worker = worker_start(args.pool, args.concurrency)
     latencies, missing, breakdown = [], 0, []
     try:
         with simexchange_running(seed=7, history_days=0.05) as sim:
@@ -194,7 +197,7 @@ def main() -> None:
                 acked = acked_at(open_time)
                 if acked is None:
                     missing += 1
-                elif i >= 2:  # the first orders load ccxt's markets: a cold start, not the pipeline
+                elif i >= args.warmup:  # the first orders load ccxt's markets: a cold start, not the pipeline
                     latencies.append((acked - committed) * 1000)
                     breakdown.append(stages(open_time, committed))
                 time.sleep(args.gap)
@@ -203,7 +206,8 @@ def main() -> None:
         worker.wait(timeout=30)
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    print(f"Candle commit -> order acknowledged by simexchange (real worker, Redis, PostgreSQL, ccxt), {os.cpu_count()} CPUs")
+    print(f"Candle commit -> order acknowledged by simexchange (real worker: {args.pool} pool x {args.concurrency}, Redis, "
+          f"PostgreSQL, ccxt), {os.cpu_count()} CPUs")
     print(f"  orders measured: {len(latencies)} (missing: {missing})   goal: p50 <= 100 ms, p95 <= 250 ms")
     print(f"  p50 {p(0.50):7.1f} ms   p95 {p(0.95):7.1f} ms   max {latencies[-1]:7.1f} ms   mean {statistics.mean(latencies):7.1f} ms")
     for name in ("evaluate picked up", "evaluated", "order NEW", "submit picked up", "claimed"):
