@@ -34,12 +34,15 @@ def signal_execute(*, signal_id: int) -> Order | None:
     return signals_place(signal_ids=[signal_id]).get(signal_id)
 
 
-def signals_place(*, signal_ids: list[int]) -> dict[int, Order | None]:
+def signals_place(*, signal_ids: list[int], account_id: int | None = None) -> dict[int, Order | None]:
     """Place several signals: one transaction and one account lock per account (accounts in id
-    order, so two batches never wait for each other in a cycle). {signal id: order or None}."""
+    order, so two batches never wait for each other in a cycle). {signal id: order or None}.
+    `account_id`: every signal is that account's (the caller just made them); saves a query."""
     by_account: dict[int, list[int]] = defaultdict(list)
-    for signal_id, account_id in Signal.objects.filter(pk__in=signal_ids).order_by("pk").values_list("pk", "account_id"):
-        by_account[account_id].append(signal_id)
+    if account_id is not None:
+        by_account[account_id] = sorted(signal_ids)
+    for signal_id, owner in () if account_id else Signal.objects.filter(pk__in=signal_ids).order_by("pk").values_list("pk", "account_id"):
+        by_account[owner].append(signal_id)
     placed: dict[int, Order | None] = {}
     for account_id in sorted(by_account):
         placed.update(_account_place(account_id, by_account[account_id]))
@@ -52,7 +55,8 @@ def _account_place(account_id: int, signal_ids: list[int]) -> dict[int, Order | 
     with transaction.atomic():
         locked = account_lock(account_id=account_id)
         # Read under the lock: another worker may have handled a signal, or the strategy paused.
-        signals = _shared_strategies(list(Signal.objects.filter(pk__in=signal_ids).select_related("market", "strategy").order_by("pk")))
+        signals = _shared_strategies(list(Signal.objects.filter(pk__in=signal_ids, account_id=account_id)
+                                          .select_related("market", "strategy").order_by("pk")))
         pending = [signal for signal in signals if signal.status == Signal.Status.PENDING]
         placed = _orders_of([signal.pk for signal in signals if signal.status != Signal.Status.PENDING])
         if pending:
