@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, OuterRef, Q, Subquery, Sum
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, When
 from django.utils import timezone
 
 from apps.engine.risk_rules import KillState, Limits, kill_state_combine
@@ -93,9 +93,10 @@ def account_lock(*, account_id: int) -> LockedAccount:
     """Lock the account row; read the kill switches and the equity marks in the same query."""
     snapshots = PortfolioSnapshot.objects.filter(account=OuterRef("pk"))
     start_of_day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    account = (ExchangeAccount.objects.select_for_update(of=("self",)).select_related("exchange").annotate(
+    strictest = Case(When(state=KillState.HALTED, then=2), When(state=KillState.REDUCE_ONLY, then=1), default=0).desc()
+    account = (ExchangeAccount.objects.select_for_update(of=("self",)).annotate(
         kill_account=Subquery(KillSwitch.objects.filter(account=OuterRef("pk")).values("state")[:1]),
-        kill_global=Subquery(KillSwitch.objects.filter(account__isnull=True).values("state")[:1]),
+        kill_global=Subquery(KillSwitch.objects.filter(account__isnull=True).order_by(strictest).values("state")[:1]),
         peak_snapshot=Subquery(snapshots.order_by("-equity").values("equity")[:1]),
         day_start_snapshot=Subquery(snapshots.filter(taken_at__gte=start_of_day).order_by("taken_at").values("equity")[:1]),
     ).get(pk=account_id))
