@@ -2,13 +2,16 @@
 real Celery worker process (`celery -A tradedesk worker`), Redis and PostgreSQL, and the real
 ccxt client.
 
-    .venv/bin/python bench/pipeline_latency.py [--candles 40] [--gap 0.5]
+    .venv/bin/python bench/pipeline_latency.py [--candles 40] [--gap 0.5] [--pool threads|prefork] [--concurrency 4]
 
 Path measured: candles_store commits the candle -> strategies_on_candles_closed queues
 strategy_evaluate (Redis) -> worker loads the window, runs the engine, stores the Signal, risk
-checks under the account lock, NEW order -> on commit order_submit (Redis) -> claim -> ccxt
-create_order -> simexchange books it -> the ack is recorded (the OrderEvent out of SUBMITTING).
-Goal: p95 <= 250 ms, p50 <= 100 ms.
+checks under the account lock, NEW order (same task) -> on commit order_submit (Redis) -> claim
+-> ccxt create_order -> simexchange books it -> the ack is recorded (the OrderEvent out of
+SUBMITTING). Goal: p95 <= 250 ms, p50 <= 100 ms.
+
+The breakdown says when each task was picked up (a task_prerun hook the worker imports with -I
+writes the time to Redis) and when each row was written, in ms after the commit.
 """
 
 import argparse
@@ -49,11 +52,11 @@ def django_setup() -> None:
     call_command("migrate", verbosity=0)
 
 
-def worker_start() -> subprocess.Popen:
+def worker_start(pool: str, concurrency: int) -> subprocess.Popen:
     """The worker imports bench.latency_strategy (-I) so it knows the benchmark's strategy."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tradedesk", "worker", "-I", "bench.pipeline_latency", "--pool", "threads",
-         "--concurrency", "4", "-Q", "default,strategies,orders", "--loglevel", "INFO", "-n", "latency@%h"],
+        [sys.executable, "-m", "celery", "-A", "tradedesk", "worker", "-I", "bench.pipeline_latency", "--pool", pool,
+         "--concurrency", str(concurrency), "-Q", "default,strategies,orders", "--loglevel", "INFO", "-n", "latency@%h"],
         cwd=ROOT, env={**os.environ, **ENV}, stdout=open(ROOT / "var" / "bench-latency-worker.log", "w"), stderr=subprocess.STDOUT)
 
 
@@ -79,8 +82,32 @@ def strategy_register() -> None:
     registry._registry = {**registry.strategy_classes(), "bench_alternates": Alternates}
 
 
+def pickup_recorder_install() -> None:
+    """In the worker: note when each task starts (Redis), to split a hop from the work."""
+    import redis
+    from celery.signals import task_prerun
+
+    client = redis.Redis.from_url(REDIS_URL)
+
+    @task_prerun.connect(weak=False)
+    def noted(task=None, args=None, **_):
+        if task.name.endswith(("strategy_evaluate", "order_submit")) and args:
+            client.set(f"bench:pickup:{task.name.rsplit('.', 1)[1]}:{args[-1] if 'evaluate' in task.name else args[0]}",
+                       repr(time.time()), ex=600)
+
+
+def pickups(open_time, order_id) -> dict[str, float]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    found = {"evaluate picked up": client.get(f"bench:pickup:strategy_evaluate:{open_time.isoformat()}"),
+             "submit picked up": client.get(f"bench:pickup:order_submit:{order_id}") if order_id else None}
+    return {name: float(value) for name, value in found.items() if value}
+
+
 if __name__ != "__main__":
     strategy_register()  # imported by the worker through -I
+    pickup_recorder_install()
 
 
 def desk_build(sim):
@@ -127,7 +154,11 @@ def stages(open_time, committed: float) -> dict[str, float]:
     claimed = OrderEvent.objects.filter(order=order, to_status="submitting").first()
     marks = {"evaluated": evaluation and evaluation.created_at, "order NEW": order and order.created_at,
              "claimed": claimed and claimed.created_at}
-    return {name: (moment.timestamp() - committed) * 1000 for name, moment in marks.items() if moment}
+    found = {name: (moment.timestamp() - committed) * 1000 for name, moment in marks.items() if moment}
+    found.update({name: (moment - committed) * 1000 for name, moment in pickups(open_time, order and order.pk).items()})
+    if evaluation:
+        found["engine ran (ms)"] = evaluation.duration_ms
+    return found
 
 
 def acked_at(open_time, timeout: float = 10.0) -> float | None:
@@ -146,6 +177,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--candles", type=int, default=40)
     parser.add_argument("--gap", type=float, default=0.5, help="seconds between candles")
+    parser.add_argument("--pool", default="threads", help="worker pool: threads (one process) or prefork (as docker-compose runs it)")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=2, help="first orders not measured (ccxt loads its markets once per process)")
     args = parser.parse_args()
     database_reset()
     django_setup()
@@ -154,7 +188,7 @@ def main() -> None:
     from tradedesk.celery import app
 
     app.control.purge()
-    worker = worker_start()
+    worker = worker_start(args.pool, args.concurrency)
     latencies, missing, breakdown = [], 0, []
     try:
         with simexchange_running(seed=7, history_days=0.05) as sim:
@@ -166,7 +200,7 @@ def main() -> None:
                 acked = acked_at(open_time)
                 if acked is None:
                     missing += 1
-                elif i >= 2:  # the first orders load ccxt's markets: a cold start, not the pipeline
+                elif i >= args.warmup:  # the first orders load ccxt's markets: a cold start, not the pipeline
                     latencies.append((acked - committed) * 1000)
                     breakdown.append(stages(open_time, committed))
                 time.sleep(args.gap)
@@ -175,13 +209,17 @@ def main() -> None:
         worker.wait(timeout=30)
     latencies.sort()
     p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    print(f"Candle commit -> order acknowledged by simexchange (real worker, Redis, PostgreSQL, ccxt), {os.cpu_count()} CPUs")
+    print(f"Candle commit -> order acknowledged by simexchange (real worker: {args.pool} pool x {args.concurrency}, Redis, "
+          f"PostgreSQL, ccxt), {os.cpu_count()} CPUs")
     print(f"  orders measured: {len(latencies)} (missing: {missing})   goal: p50 <= 100 ms, p95 <= 250 ms")
     print(f"  p50 {p(0.50):7.1f} ms   p95 {p(0.95):7.1f} ms   max {latencies[-1]:7.1f} ms   mean {statistics.mean(latencies):7.1f} ms")
-    for name in ("evaluated", "order NEW", "claimed"):
+    for name in ("evaluate picked up", "evaluated", "order NEW", "submit picked up", "claimed"):
         values = [b[name] for b in breakdown if name in b]
         if values:
-            print(f"  median ms after the commit when {name:<10} {statistics.median(values):7.1f}")
+            print(f"  median ms after the commit when {name:<18} {statistics.median(values):7.1f}")
+    values = [b["engine ran (ms)"] for b in breakdown if "engine ran (ms)" in b]
+    if values:
+        print(f"  median ms the evaluation took (window load + engine)  {statistics.median(values):7.1f}")
 
 
 if __name__ == "__main__":

@@ -2,11 +2,16 @@
 across several accounts in parallel processes (the account row lock serialises one account's
 order work; different accounts do not wait for each other).
 
-    .venv/bin/python bench/signal_throughput.py [--signals 1000] [--accounts 10]
+    .venv/bin/python bench/signal_throughput.py [--signals 1000] [--accounts 10] [--batch 100]
 
 Each signal goes the full placement path: account row lock, desk snapshot, every risk rule,
 RiskEvent + outbox events, Order + OrderEvent. Submission to a venue is not part of it (the
 pipeline_latency benchmark covers that). Goal: >= 500 signals/s across accounts.
+
+Two ways in, both printed: one by one (signal_execute: one transaction per signal, what one
+strategy evaluation with one signal does) and batched (signals_place: `--batch` pending signals
+of an account under one lock in one transaction). On a version without signals_place the batched
+rows print "n/a", so the same command compares versions.
 """
 
 import argparse
@@ -42,7 +47,7 @@ def django_setup() -> None:
     tasks.order_submit.delay = lambda *args, **kwargs: None  # measure placement, not the broker
 
 
-def desk_build(accounts: int, signals: int) -> list[tuple[int, list[int]]]:
+def desk_build(accounts: int, signals: int, prefix: str = "bench") -> list[tuple[int, list[int]]]:
     from decimal import Decimal as D
 
     from django.core.management import call_command
@@ -50,19 +55,20 @@ def desk_build(accounts: int, signals: int) -> list[tuple[int, list[int]]]:
     from apps.risk.models import RiskLimits
     from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
 
-    call_command("migrate", verbosity=0)
+    if prefix == "one":
+        call_command("migrate", verbosity=0)
     from datetime import timedelta
 
     from django.utils import timezone
 
     from apps.markets.models import CollectorStatus
 
-    market = fresh_market(price=D("100"))
+    market = fresh_market(symbol=f"{prefix.upper()}/USDT", price=D("100"))
     # Keep the data fresh for the whole run (a long run would otherwise meet the staleness rule).
     CollectorStatus.objects.filter(market=market).update(last_candle_time=timezone.now() + timedelta(days=1))
     plan = []
     for index in range(accounts):
-        account = account_make(name=f"bench-{index}", cash=D("100000000"))
+        account = account_make(name=f"{prefix}-{index}", cash=D("100000000"))
         strategy = strategy_make(account=account, markets=[market], allocation=D("10"))
         RiskLimits.objects.create(account=account, max_orders_per_minute=10**9)
         RiskLimits.objects.create(strategy=strategy, max_orders_per_minute=10**9)
@@ -80,33 +86,86 @@ def execute(signal_ids: list[int]) -> int:
     return placed
 
 
+def execute_batched(signal_ids: list[int], batch: int) -> int:
+    from django.db import connection
+
+    from apps.trading.services.placement import signals_place
+
+    placed = 0
+    for start in range(0, len(signal_ids), batch):
+        orders = signals_place(signal_ids=signal_ids[start:start + batch])
+        placed += sum(1 for order in orders.values() if order is not None)
+    connection.close()
+    return placed
+
+
+def batching_available() -> bool:
+    try:
+        from apps.trading.services.placement import signals_place  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def queries_per_signal(signal_ids: list[int], run) -> float:
+    """Queries (BEGIN and COMMIT included) the path sends per signal."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        run(signal_ids)
+    return len(captured.captured_queries) / len(signal_ids)
+
+
+def timed(plan, run) -> tuple[int, int, float, float]:
+    """(orders placed, signals, seconds) on one account, then the same across the others in parallel."""
+    single, many = plan[0], plan[1:]
+    started = time.perf_counter()
+    placed = run(single[1])
+    one = time.perf_counter() - started
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(len(many)) as pool:
+        placed_many = sum(pool.map(run, [ids for _, ids in many]))
+    return placed, placed_many, one, time.perf_counter() - started
+
+
+def report(label: str, plan, figures) -> None:
+    placed, placed_many, one, across = figures
+    single, many = plan[0], plan[1:]
+    total = sum(len(ids) for _, ids in many)
+    print(f"  {label}")
+    print(f"    one account:      {placed:>6} orders from {len(single[1])} signals in {one:6.2f} s = {len(single[1]) / one:8.1f} signals/s"
+          f"  ({one / len(single[1]) * 1000:.1f} ms each)")
+    print(f"    {len(many)} accounts ({len(many)} processes): {placed_many:>6} orders from {total} signals in {across:6.2f} s = {total / across:8.1f} signals/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--signals", type=int, default=1000, help="signals per account")
     parser.add_argument("--accounts", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=100, help="signals per signals_place call (batched rows)")
     args = parser.parse_args()
     database_reset()
     django_setup()
+    from functools import partial
+
     from django.db import connection
 
-    plan = desk_build(args.accounts + 1, args.signals)
+    batched = batching_available()
+    plans = [desk_build(args.accounts + 1, args.signals, prefix=prefix) for prefix in ("one", "batch")]
+    probe = plans[0][0][1][:20], plans[1][0][1][:20]
+    plans = [[(account, ids[20:]) if index == 0 else (account, ids) for index, (account, ids) in enumerate(plan)] for plan in plans]
+    per_one = queries_per_signal(probe[0], execute)
+    per_batch = queries_per_signal(probe[1], partial(execute_batched, batch=args.batch)) if batched else None
     connection.close()
-    single, many = plan[0], plan[1:]
-
-    started = time.perf_counter()
-    placed = execute(single[1])
-    one = time.perf_counter() - started
-
-    started = time.perf_counter()
-    with multiprocessing.get_context("fork").Pool(len(many)) as pool:
-        placed_many = sum(pool.map(execute, [ids for _, ids in many]))
-    across = time.perf_counter() - started
 
     print(f"Signals through risk into NEW orders, PostgreSQL, {os.cpu_count()} CPUs (goal: >= 500/s across accounts)")
-    print(f"  one account:      {placed:>6} orders from {len(single[1])} signals in {one:6.2f} s = {len(single[1]) / one:8.1f} signals/s"
-          f"  ({one / len(single[1]) * 1000:.1f} ms each)")
-    total = sum(len(ids) for _, ids in many)
-    print(f"  {len(many)} accounts ({len(many)} processes):      {placed_many:>6} orders from {total} signals in {across:6.2f} s = {total / across:8.1f} signals/s")
+    report(f"one by one (signal_execute), {per_one:.1f} queries per signal", plans[0], timed(plans[0], execute))
+    if not batched:
+        print(f"  batched (signals_place, {args.batch} per call): n/a on this version")
+        return
+    report(f"batched (signals_place, {args.batch} per call), {per_batch:.1f} queries per signal (a batch of 20)",
+           plans[1], timed(plans[1], partial(execute_batched, batch=args.batch)))
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 import time
 from contextlib import contextmanager
 
+from celery import signals
 from celery.contrib.testing.worker import start_worker
 
 from tradedesk.celery import app
@@ -13,9 +14,22 @@ def celery_worker(*, concurrency: int = 2):
     """Threads pool so the worker shares this process's test database settings. Messages
     left on the broker by an earlier run are purged first: they name rows of another database."""
     app.control.purge()
-    with start_worker(app, pool="threads", concurrency=concurrency, perform_ping_check=False,
-                      loglevel="WARNING", shutdown_timeout=20):
-        yield app
+    signals.task_postrun.connect(_connection_close, dispatch_uid="tests-worker-connection-close")
+    try:
+        with start_worker(app, pool="threads", concurrency=concurrency, perform_ping_check=False,
+                          loglevel="WARNING", shutdown_timeout=20):
+            yield app
+    finally:
+        signals.task_postrun.disconnect(dispatch_uid="tests-worker-connection-close")
+
+
+def _connection_close(task=None, **_) -> None:
+    """Workers keep their database connection between tasks; this one's threads would keep theirs
+    past the test and the test database could not be dropped."""
+    from django.db import connection
+
+    if task is None or not getattr(task.request, "is_eager", False):
+        connection.close()
 
 
 def wait_until(condition, *, timeout: float = 30, interval: float = 0.1, message: str = "condition"):

@@ -31,7 +31,22 @@ def limits_value(*, name: str, strategy=None, account_id=None):
 
 
 def limits_for(*, account_id: int, strategy=None) -> Limits:
-    rows = _rows(account_id, strategy)
+    return _limits(_rows(account_id, strategy))
+
+
+def limits_for_many(*, account_id: int, strategies: list) -> dict[int | None, Limits]:
+    """The limits of each strategy (and of the account alone, key None), in one query."""
+    scope = Q(account_id=account_id) | Q(strategy_id__in=[strategy.pk for strategy in strategies])
+    rows = list(RiskLimits.objects.filter(scope))
+    account_rows = [row for row in rows if row.strategy_id is None]
+    limits = {None: _limits(account_rows)}
+    for strategy in strategies:
+        limits[strategy.pk] = _limits([row for row in rows if row.strategy_id == strategy.pk] + account_rows)
+    return limits
+
+
+def _limits(rows: list[RiskLimits]) -> Limits:
+    """From the strategy's row first, then the account's."""
     values = {name: _first_set(rows, name) for name in _FIELDS}
     account_rate = next((row.max_orders_per_minute for row in rows if row.account_id and row.max_orders_per_minute), None)
     return Limits(

@@ -9,68 +9,58 @@ from django.db import transaction
 from apps.common.events import event_record
 from apps.engine.risk_rules import Decision, DeskState, KillState, Proposal, risk_evaluate
 from apps.risk.models import KillSwitch, RiskEvent
-from apps.risk.selectors import kill_state, limits_for
-from apps.trading.venue_health import venue_down_reason
 
 
 def _topic(account_id) -> str:
     return f"risk.{account_id or 'global'}"
 
 
-def desk_state_build(*, account, market, strategy, price: Decimal, quote: str) -> DeskState:
-    """A snapshot of what the rules need; call it under the account's row lock."""
+def desk_state_from_book(*, book, signal, price: Decimal) -> DeskState:
+    """What the rules see for this signal: the account book (trading.book), read under the
+    account's row lock and kept current by the batch placing orders."""
     from apps.strategies.models import Strategy
-    from apps.strategies.services.evaluation import market_data_fresh
-    from apps.trading import selectors
 
-    equity = selectors.account_equity(account=account, quote=quote)
-    peak, day_start = selectors.equity_marks(account=account, equity=equity)
-    position = selectors.position_for(account=account, market=market)
-    timeframe = strategy.timeframe if strategy else "1m"
-    rate_strategy, rate_account = selectors.order_rates(account=account, strategy=strategy)
+    strategy, market_id = signal.strategy, signal.market_id
+    equity = book.equity(signal.market.quote)
+    peak, day_start = book.equity_marks(equity)
     return DeskState(
-        kill_state=kill_state(account_id=account.pk),
+        kill_state=book.kill_state,
         strategy_running=strategy is None or strategy.status == Strategy.Status.RUNNING,
         equity=equity, peak_equity=peak, day_start_equity=day_start,
-        market_exposure=selectors.market_exposure(account=account, market=market, price=price, position=position),
-        open_positions=selectors.open_positions_count(account=account),
-        has_position_here=bool(position and position.amount > 0),
-        last_price=selectors.last_price(market=market),
-        data_fresh=market_data_fresh(market_id=market.pk, timeframe=timeframe),
-        orders_last_minute_strategy=rate_strategy,
-        orders_last_minute_account=rate_account,
-        venue_down=venue_down_reason(account_id=account.pk),
+        market_exposure=book.exposure(market_id, price),
+        open_positions=book.open_positions(),
+        has_position_here=book.position_amount(market_id) > 0,
+        last_price=book.last_price.get(market_id),
+        data_fresh=book.fresh[(market_id, strategy.timeframe if strategy else "1m")],
+        orders_last_minute_strategy=book.rate_strategy.get(strategy.pk, 0) if strategy else 0,
+        orders_last_minute_account=book.rate_account,
+        venue_down=book.venue_down,
     )
 
 
-def risk_check(*, signal, proposal: Proposal, account, market, strategy) -> Decision:
-    """Decide and record the decision (RiskEvent + outbox event) in the caller's transaction."""
-    state = desk_state_build(account=account, market=market, strategy=strategy, price=proposal.price, quote=market.quote)
-    decision = risk_evaluate(proposal, state, limits_for(account_id=account.pk, strategy=strategy))
-    risk_decision_record(signal=signal, decision=decision, account_id=account.pk, strategy_id=strategy.pk if strategy else None)
-    return decision
+def risk_decide(*, book, signal, proposal: Proposal) -> Decision:
+    state = desk_state_from_book(book=book, signal=signal, price=proposal.price)
+    return risk_evaluate(proposal, state, book.limits[signal.strategy_id])
 
 
-def risk_decision_record(*, signal, decision: Decision, account_id, strategy_id) -> RiskEvent:
-    checks = [asdict(check) for check in decision.checks]
-    rules = [check.rule for check in decision.failed]
-    event = RiskEvent.objects.create(
-        account_id=account_id, strategy_id=strategy_id, signal=signal, rules=rules, reason=decision.reason, checks=checks,
-        decision=RiskEvent.Decision.ALLOWED if decision.allowed else RiskEvent.Decision.REJECTED)
-    kind = "risk.allowed" if decision.allowed else "risk.rejected"
-    event_record(topic=_topic(account_id), kind=kind, payload={
-        "risk_event": event.pk, "signal": signal.pk if signal else None, "strategy": strategy_id, "rules": rules,
-        "reason": decision.reason})
-    return event
+def risk_event_build(*, signal, account_id, strategy_id, decision: Decision | None = None, rule: str = "",
+                     reason: str = "") -> RiskEvent:
+    """An unsaved RiskEvent for a decision of the rules, or for a refusal decided outside them
+    (nothing to close, shorting on spot...); the caller saves it with its outbox event."""
+    if decision is None:
+        return RiskEvent(account_id=account_id, strategy_id=strategy_id, signal=signal, decision=RiskEvent.Decision.REJECTED,
+                         rules=[rule], reason=reason)
+    return RiskEvent(account_id=account_id, strategy_id=strategy_id, signal=signal, rules=[check.rule for check in decision.failed],
+                     reason=decision.reason, checks=[asdict(check) for check in decision.checks],
+                     decision=RiskEvent.Decision.ALLOWED if decision.allowed else RiskEvent.Decision.REJECTED)
 
 
-def risk_rejection_record(*, signal, account_id, strategy_id, rule: str, reason: str) -> RiskEvent:
-    """A refusal decided outside the rules table (nothing to close, shorting on spot...)."""
-    event = RiskEvent.objects.create(account_id=account_id, strategy_id=strategy_id, signal=signal,
-                                     decision=RiskEvent.Decision.REJECTED, rules=[rule], reason=reason)
-    event_record(topic=_topic(account_id), kind="risk.rejected", payload={
-        "risk_event": event.pk, "signal": signal.pk if signal else None, "strategy": strategy_id, "rules": [rule], "reason": reason})
-    return event
+def risk_event_outbox(event: RiskEvent) -> tuple[str, str, dict]:
+    """(topic, kind, payload) of the outbox event of a saved decision."""
+    kind = "risk.allowed" if event.decision == RiskEvent.Decision.ALLOWED else "risk.rejected"
+    return _topic(event.account_id), kind, {
+        "risk_event": event.pk, "signal": event.signal_id, "strategy": event.strategy_id, "rules": event.rules,
+        "reason": event.reason}
 
 
 def risk_action_record(*, account_id, strategy_id=None, rule: str, reason: str) -> RiskEvent:

@@ -85,7 +85,10 @@ class Order(TimeStampedModel):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["account", "created_at"]), models.Index(fields=["strategy", "created_at"])]
+        # (account, created_at): the rate caps count an account's orders of the last minute;
+        # (account, status): the live orders of an account (exposure, positions opening).
+        indexes = [models.Index(fields=["account", "created_at"]), models.Index(fields=["strategy", "created_at"]),
+                   models.Index(fields=["account", "status"])]
 
     def __str__(self):
         return f"{self.client_order_id} {self.side} {self.amount} {self.market.symbol} {self.status}"
@@ -213,3 +216,5 @@ class PortfolioSnapshot(models.Model):
 
     class Meta:
         ordering = ["-taken_at"]
+        # Read under the account lock before every placement: the peak and today's first.
+        indexes = [models.Index(fields=["account", "-equity"]), models.Index(fields=["account", "taken_at"])]

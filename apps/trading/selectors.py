@@ -1,13 +1,15 @@
 """Reads for trading: prices, equity, exposure and order rates as the risk engine sees them."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from apps.engine.order_fsm import LIVE
 from apps.markets.models import Candle, Market
+from apps.markets.timeframes import TIMEFRAME_SECONDS
 from apps.trading.models import Balance, LastPrice, Order, PortfolioSnapshot, Position
 
 ZERO = Decimal(0)
@@ -17,13 +19,56 @@ LIVE_STATUSES = [status.value for status in LIVE]
 def last_price(*, market: Market | int) -> Decimal | None:
     """The newer of the last ticker price and the last candle close."""
     market_id = market if isinstance(market, int) else market.pk
-    tick = LastPrice.objects.filter(market_id=market_id).first()
-    candle = Candle.objects.filter(market_id=market_id).order_by("-open_time").values("close", "open_time", "timeframe").first()
+    return last_prices(market_ids={market_id})[market_id]
+
+
+def last_prices(*, market_ids) -> dict[int, Decimal | None]:
+    """last_price for several markets, in two queries."""
+    ticks = {market: (price, at) for market, price, at in LastPrice.objects.filter(market_id__in=market_ids).values_list("market_id", "price", "at")}
+    candles = newest_candles(market_ids=market_ids)
+    return {market: _newer(ticks.get(market), candles.get(market)) for market in market_ids}
+
+
+def newest_candles(*, market_ids) -> dict[int, tuple[Decimal, datetime]]:
+    """{market: (close, open_time)} of its newest candle, any timeframe. One probe of the unique
+    (market, timeframe, open_time) index per timeframe (ordering a market's candles by open_time
+    alone would sort every candle of the market)."""
+    table, column = Candle._meta.db_table, Candle._meta.get_field("market").column
+    probe = (f"SELECT * FROM (SELECT {column}, close, open_time FROM {table} WHERE {column} = %s"
+             " AND timeframe = %s ORDER BY open_time DESC LIMIT 1) AS newest_{index}")
+    pairs = [(market, timeframe) for market in market_ids for timeframe in TIMEFRAME_SECONDS]
+    if not pairs:
+        return {}
+    newest = {}
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(probe.format(index=index) for index in range(len(pairs))),
+                       [value for pair in pairs for value in pair])
+        for market, close, open_time in cursor.fetchall():
+            close, open_time = _candle_values(close, open_time)
+            if market not in newest or open_time > newest[market][1]:
+                newest[market] = (close, open_time)
+    return newest
+
+
+def _candle_values(close, open_time) -> tuple[Decimal, datetime]:
+    """A raw row as the ORM would give it (SQLite hands back floats and text)."""
+    return _from_db("close", close), _from_db("open_time", open_time)
+
+
+def _from_db(name: str, value):
+    field = Candle._meta.get_field(name)
+    column = field.get_col(Candle._meta.db_table)
+    for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+        value = convert(value, column, connection)
+    return value
+
+
+def _newer(tick: tuple[Decimal, datetime] | None, candle: tuple[Decimal, datetime] | None) -> Decimal | None:
     if tick is None:
-        return candle["close"] if candle else None
-    if candle is not None and candle["open_time"] > tick.at:
-        return candle["close"]
-    return tick.price
+        return candle[0] if candle else None
+    if candle is not None and candle[1] > tick[1]:
+        return candle[0]
+    return tick[0]
 
 
 def account_cash(*, account, quote: str = "USDT") -> Decimal:

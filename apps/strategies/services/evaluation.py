@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 
 from apps.common.logging import get_logger
 from apps.engine.strategies.base import Candles, SignalArrays
@@ -67,10 +68,9 @@ def strategies_on_candles_closed(*, market_id: int, timeframe: str, open_times: 
 def strategy_evaluate(*, strategy_id: int, market_id: int, candle_time: datetime) -> StrategyEvaluation | None:
     """Evaluate one strategy on one closed candle, once. An exception in the strategy is
     recorded on the evaluation log and counted; it never reaches the caller."""
-    strategy = Strategy.objects.select_related("account").get(pk=strategy_id)
-    if strategy.status != Strategy.Status.RUNNING:
-        return None
-    if StrategyEvaluation.objects.filter(strategy=strategy, market_id=market_id, candle_time=candle_time).exists():
+    done = StrategyEvaluation.objects.filter(strategy=OuterRef("pk"), market_id=market_id, candle_time=candle_time)
+    strategy = Strategy.objects.select_related("account").annotate(evaluated=Exists(done)).get(pk=strategy_id)
+    if strategy.status != Strategy.Status.RUNNING or strategy.evaluated:
         return None
     started = time.perf_counter()
     try:
@@ -86,7 +86,7 @@ def strategy_evaluate(*, strategy_id: int, market_id: int, candle_time: datetime
 
 
 def _record(strategy, market_id, candle_time, outcome, detail, wanted, started) -> StrategyEvaluation | None:
-    from apps.trading.services.orders import signal_execute
+    from apps.trading.services.placement import signals_place
     from apps.trading.services.signals import signal_create
 
     with transaction.atomic():
@@ -94,8 +94,8 @@ def _record(strategy, market_id, candle_time, outcome, detail, wanted, started) 
         if evaluation is None:
             return None  # another worker evaluated this candle first
         signals = [signal_create(strategy=strategy, market_id=market_id, candle_time=candle_time, **vars(w)) for w in wanted]
-    for signal in signals:
-        signal_execute(signal_id=signal.pk)
+    if signals:  # placed in this task: no second hop through the broker before the order exists
+        signals_place(signal_ids=[signal.pk for signal in signals], account_id=strategy.account_id)
     return evaluation
 
 

@@ -11,7 +11,7 @@ RESEND_MAX_AGE, or the kill switch blocks it, it is marked EXPIRED/REJECTED inst
 """
 
 from datetime import timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
@@ -22,15 +22,14 @@ from apps.common.events import event_record
 from apps.common.logging import get_logger
 from apps.engine.order_fsm import OrderStatus as S
 from apps.engine.order_fsm import TERMINAL, status_from_exchange, transition
-from apps.engine.risk_rules import STRATEGY_FAULTS, KillState, Proposal
+from apps.engine.risk_rules import KillState
 from apps.exchanges.errors import (ExchangeCallError, MalformedReplyError, OrderNotFoundError,
                                    PermanentExchangeError)
 from apps.exchanges.models import ExchangeAccount
 from apps.risk.selectors import kill_state
-from apps.risk.services import risk_check, risk_rejection_record
 from apps.trading import selectors
-from apps.trading.models import Order, OrderEvent, Signal
-from apps.trading.services.signals import client_order_id_for, signal_reject
+from apps.trading.models import Order, OrderEvent
+from apps.trading.services.placement import quantize_amount, signal_execute, signals_place  # noqa: F401 - their old home
 from apps.trading.venues import VenueOrder, venue_for
 
 log = get_logger(__name__)
@@ -77,7 +76,13 @@ def order_payload(order: Order) -> dict:
 
 def order_event_record(order: Order, from_status: str, to_status: str, cause: str, data: dict | None = None) -> None:
     OrderEvent.objects.create(order=order, from_status=from_status, to_status=to_status, cause=cause[:4000], data=data or {})
-    event_record(topic=order_topic(order), kind=EVENT_KINDS[S(to_status)], payload={**order_payload(order), "cause": cause})
+    topic, kind, payload = order_event_outbox(order, to_status, cause)
+    event_record(topic=topic, kind=kind, payload=payload)
+
+
+def order_event_outbox(order: Order, to_status: str, cause: str) -> tuple[str, str, dict]:
+    """(topic, kind, payload) of the outbox event of an order's change (the order saved)."""
+    return order_topic(order), EVENT_KINDS[S(to_status)], {**order_payload(order), "cause": cause}
 
 
 def order_transition(order: Order, target: str, *, cause: str, data: dict | None = None, **fields) -> Order:
@@ -111,116 +116,13 @@ def _health(account_id: int, call):
     return result
 
 
-# --- Placement: signal -> risk -> NEW order --------------------------------------------------
-
-
-def signal_execute(*, signal_id: int) -> Order | None:
-    """Turn a pending signal into a NEW order, or reject it with the reason. Runs under a row lock
-    on the account: two signals never both pass a limit that only one of them fits."""
-    from apps.trading.tasks import order_submit
-
-    with transaction.atomic():
-        signal = Signal.objects.select_related("market", "strategy").get(pk=signal_id)
-        account = ExchangeAccount.objects.select_for_update().get(pk=signal.account_id)
-        # Re-read under the lock: another worker may have handled it, or the strategy paused.
-        signal.status, strategy_status, failures = Signal.objects.filter(pk=signal_id).values_list(
-            "status", "strategy__status", "strategy__consecutive_failures").get()
-        if signal.status != Signal.Status.PENDING:
-            return Order.objects.filter(signal_id=signal_id).first()
-        if signal.strategy_id:
-            signal.strategy.status, signal.strategy.consecutive_failures = strategy_status, failures
-        order = _place(signal, account)
-        if order is not None:
-            transaction.on_commit(lambda: order_submit.delay(order.pk))
-    return order
-
-
-def _place(signal: Signal, account: ExchangeAccount) -> Order | None:
-    market, strategy = signal.market, signal.strategy
-    refusal, amount = _size(signal, account)
-    if refusal:
-        _refuse(signal, account, rule=refusal[0], reason=refusal[1], fault=False)
-        return None
-    proposal = Proposal(reduces=signal.intent == Signal.Intent.CLOSE, notional=amount * signal.price, price=signal.price)
-    decision = risk_check(signal=signal, proposal=proposal, account=account, market=market, strategy=strategy)
-    if not decision.allowed:
-        signal_reject(signal=signal, reason=decision.reason)
-        if strategy and any(check.rule in STRATEGY_FAULTS for check in decision.failed):
-            _strategy_failure(strategy.pk, f"signal refused: {decision.reason}")
-        return None
-    return _order_create(signal, account, amount)
-
-
-def _refuse(signal: Signal, account, *, rule: str, reason: str, fault: bool) -> None:
-    risk_rejection_record(signal=signal, account_id=account.pk, strategy_id=signal.strategy_id, rule=rule, reason=reason)
-    signal_reject(signal=signal, reason=reason)
-    if fault and signal.strategy_id:
-        _strategy_failure(signal.strategy_id, reason)
+# --- Placement: signal -> risk -> NEW order (services/placement.py) ------------------------
 
 
 def _strategy_failure(strategy_id: int, reason: str) -> None:
     from apps.strategies.services.lifecycle import strategy_failure_record
 
     strategy_failure_record(strategy_id=strategy_id, reason=reason)
-
-
-def quantize_amount(amount: Decimal, step: Decimal) -> Decimal:
-    """Down to a whole number of steps. The step is stored with 12 places (0.000010000000), so
-    Decimal.quantize(step) would keep 12 places: count the steps instead (works for 0.5 too)."""
-    if step <= 0:
-        return amount
-    return ((amount / step).to_integral_value(rounding=ROUND_DOWN) * step).normalize()
-
-
-def _size(signal: Signal, account) -> tuple[tuple[str, str] | None, Decimal]:
-    """(refusal (rule, reason) or None, amount in base)."""
-    market = signal.market
-    if signal.intent == Signal.Intent.OPEN and signal.side == "sell":
-        return ("spot_only", "short entries are not supported: the desk trades spot"), ZERO
-    if signal.intent == Signal.Intent.CLOSE and signal.side == "buy":
-        return ("spot_only", "no short position to close: the desk trades spot"), ZERO
-    if signal.intent == Signal.Intent.CLOSE:
-        position = selectors.position_for(account=account, market=market)
-        held = (position.amount if position else ZERO) - selectors.amount_being_sold(account=account, market=market)
-        amount = quantize_amount(held, market.amount_precision)
-        if amount <= 0:
-            return ("nothing_to_close", f"no open {market.base} position to close"), ZERO
-        return None, amount
-    quote = _entry_quote(signal, account)
-    amount = quantize_amount(quote / signal.price, market.amount_precision) if signal.price > 0 else ZERO
-    if amount <= 0:
-        return ("size", f"the allocation {quote:.2f} {market.quote} buys less than one amount step ({market.amount_precision})"), ZERO
-    return None, amount
-
-
-def _entry_quote(signal: Signal, account) -> Decimal:
-    from apps.strategies.models import Strategy
-
-    strategy = signal.strategy
-    if strategy is None:
-        return ZERO
-    if strategy.allocation_type == Strategy.Allocation.EQUITY_PCT:
-        quote = selectors.account_equity(account=account, quote=signal.market.quote) * strategy.allocation_value / 100
-    else:
-        quote = strategy.allocation_value
-    if signal.size is not None and ZERO < signal.size <= 1:
-        quote *= signal.size
-    return quote
-
-
-def _order_create(signal: Signal, account, amount: Decimal) -> Order:
-    order = Order.objects.create(
-        account=account, market=signal.market, strategy=signal.strategy, signal=signal,
-        client_order_id=client_order_id_for(signal), side=signal.side, type=Order.Type.MARKET,
-        reduce_only=signal.intent == Signal.Intent.CLOSE, price=signal.price, amount=amount, status=S.NEW.value,
-    )
-    order_event_record(order, "", S.NEW, f"created from signal #{signal.pk}: {signal.reason}")
-    Signal.objects.filter(pk=signal.pk).update(status=Signal.Status.ACCEPTED)
-    if signal.strategy_id and signal.strategy.consecutive_failures:
-        from apps.strategies.services.lifecycle import strategy_success_record
-
-        strategy_success_record(strategy_id=signal.strategy_id)
-    return order
 
 
 # --- Submission ---------------------------------------------------------------------------

@@ -32,7 +32,7 @@ def signal_create(*, strategy, market_id: int, candle_time: datetime, action: st
     """Create the signal once (a second call with the same key returns the first)."""
     key = key or signal_key(strategy_id=strategy.pk if strategy else None, market_id=market_id,
                             candle_time=candle_time, action=action)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # nested: an error undoes the caller's transaction anyway
         existing = Signal.objects.filter(key=key).first()
         if existing:
             return existing

@@ -1,0 +1,157 @@
+"""The account book: everything the risk rules and sizing read about one account, loaded in a
+handful of queries under the account's row lock, then kept current in memory while a batch of
+signals is placed in the same transaction (an order the batch creates is seen by the next
+signal exactly as a fresh read would see it: same exposure, rate counts, positions opening).
+
+A selector: it reads. Only `order_added` changes it, to mirror a row the caller just wrote.
+"""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, When
+from django.utils import timezone
+
+from apps.engine.risk_rules import KillState, Limits, kill_state_combine
+from apps.exchanges.models import ExchangeAccount
+from apps.markets.models import CollectorStatus
+from apps.risk.models import KillSwitch
+from apps.risk.selectors import limits_for_many
+from apps.trading.models import Balance, Order, PortfolioSnapshot, Position
+from apps.trading.selectors import LIVE_STATUSES, last_prices
+from apps.trading.venue_health import venue_down_reason
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class Held:
+    amount: Decimal
+    marked_value: Decimal  # at the last marked price (else the entry)
+    tradable: bool  # at least one exchange step: counts as an open position
+
+
+@dataclass
+class AccountBook:
+    account: ExchangeAccount
+    kill_state: KillState
+    peak_snapshot: Decimal | None
+    day_start_snapshot: Decimal | None
+    cash: dict[str, Decimal]
+    held: dict[int, Held]
+    in_flight: dict[tuple[int, str], Decimal]  # (market, side) -> amount of live orders not filled yet
+    rate_account: int
+    rate_strategy: dict[int, int]
+    venue_down: str
+    last_price: dict[int, Decimal | None]
+    fresh: dict[tuple[int, str], bool]
+    limits: dict[int | None, Limits] = field(default_factory=dict)
+
+    def equity(self, quote: str) -> Decimal:
+        return self.cash.get(quote, ZERO) + sum((held.marked_value for held in self.held.values() if held.amount > 0), ZERO)
+
+    def equity_marks(self, equity: Decimal) -> tuple[Decimal, Decimal]:
+        """(peak equity, equity at the start of today), the current one included."""
+        peak = max(self.peak_snapshot or equity, equity)
+        return peak, self.day_start_snapshot if self.day_start_snapshot is not None else equity
+
+    def position_amount(self, market_id: int) -> Decimal:
+        held = self.held.get(market_id)
+        return held.amount if held else ZERO
+
+    def being_sold(self, market_id: int) -> Decimal:
+        return self.in_flight.get((market_id, "sell"), ZERO)
+
+    def exposure(self, market_id: int, price: Decimal) -> Decimal:
+        """The position plus entries still in flight, in quote."""
+        return (self.position_amount(market_id) + self.in_flight.get((market_id, "buy"), ZERO)) * price
+
+    def open_positions(self) -> int:
+        """Markets with a tradable position or an entry in flight."""
+        held = {market for market, row in self.held.items() if row.amount > 0 and row.tradable}
+        opening = {market for market, side in self.in_flight if side == "buy"}
+        return len(held | opening)
+
+    def order_added(self, order: Order) -> None:
+        key = (order.market_id, order.side)
+        self.in_flight[key] = self.in_flight.get(key, ZERO) + order.amount - order.filled
+        self.rate_account += 1
+        if order.strategy_id:
+            self.rate_strategy[order.strategy_id] = self.rate_strategy.get(order.strategy_id, 0) + 1
+
+
+@dataclass(frozen=True)
+class LockedAccount:
+    account: ExchangeAccount
+    kill_state: KillState
+    peak_snapshot: Decimal | None
+    day_start_snapshot: Decimal | None
+
+
+def account_lock(*, account_id: int) -> LockedAccount:
+    """Lock the account row; read the kill switches and the equity marks in the same query."""
+    snapshots = PortfolioSnapshot.objects.filter(account=OuterRef("pk"))
+    start_of_day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    strictest = Case(When(state=KillState.HALTED, then=2), When(state=KillState.REDUCE_ONLY, then=1), default=0).desc()
+    account = (ExchangeAccount.objects.select_for_update(of=("self",)).annotate(
+        kill_account=Subquery(KillSwitch.objects.filter(account=OuterRef("pk")).values("state")[:1]),
+        kill_global=Subquery(KillSwitch.objects.filter(account__isnull=True).order_by(strictest).values("state")[:1]),
+        peak_snapshot=Subquery(snapshots.order_by("-equity").values("equity")[:1]),
+        day_start_snapshot=Subquery(snapshots.filter(taken_at__gte=start_of_day).order_by("taken_at").values("equity")[:1]),
+    ).get(pk=account_id))
+    kill = kill_state_combine(*filter(None, (account.kill_account, account.kill_global)))
+    return LockedAccount(account, kill, account.peak_snapshot, account.day_start_snapshot)
+
+
+def account_book_load(*, locked: LockedAccount, signals: list) -> AccountBook:
+    """Under the account's row lock (account_lock), for the signals about to be placed."""
+    account_id = locked.account.pk
+    strategies = {signal.strategy_id: signal.strategy for signal in signals if signal.strategy_id}
+    rate_account, rate_strategy, in_flight = _orders_read(account_id)
+    pairs = {(signal.market_id, signal.strategy.timeframe if signal.strategy else "1m") for signal in signals}
+    return AccountBook(
+        account=locked.account, kill_state=locked.kill_state, peak_snapshot=locked.peak_snapshot,
+        day_start_snapshot=locked.day_start_snapshot,
+        cash=dict(Balance.objects.filter(account_id=account_id).annotate(total=F("free") + F("used")).values_list("asset", "total")),
+        held=_held_read(account_id), in_flight=in_flight, rate_account=rate_account, rate_strategy=rate_strategy,
+        venue_down=venue_down_reason(account_id=account_id),
+        last_price=last_prices(market_ids={signal.market_id for signal in signals}),
+        fresh=_freshness(pairs), limits=limits_for_many(account_id=account_id, strategies=list(strategies.values())),
+    )
+
+
+def _held_read(account_id: int) -> dict[int, Held]:
+    rows = Position.objects.filter(account_id=account_id).values_list(
+        "market_id", "amount", "last_price", "average_entry", "market__amount_precision")
+    return {market: Held(amount=amount, marked_value=amount * (marked or entry), tradable=amount >= step)
+            for market, amount, marked, entry, step in rows}
+
+
+def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, str], Decimal]]:
+    """Order rates of the last minute and live amounts per (market, side), in one query (the
+    (account, created_at) and status indexes serve it)."""
+    since = timezone.now() - timedelta(minutes=1)
+    live = Q(status__in=LIVE_STATUSES)
+    recent = Q(created_at__gte=since)
+    rows = (Order.objects.filter(Q(account_id=account_id) & (live | recent)).order_by()
+            .values("market_id", "side", "strategy_id")
+            .annotate(open_amount=Sum(F("amount") - F("filled"), filter=live), live=Count("id", filter=live),
+                      recent=Count("id", filter=recent)))
+    rate_account, rate_strategy, in_flight = 0, {}, {}
+    for row in rows:
+        rate_account += row["recent"]
+        if row["strategy_id"]:
+            rate_strategy[row["strategy_id"]] = rate_strategy.get(row["strategy_id"], 0) + row["recent"]
+        if row["live"]:
+            key = (row["market_id"], row["side"])
+            in_flight[key] = in_flight.get(key, ZERO) + (row["open_amount"] or ZERO)
+    return rate_account, rate_strategy, in_flight
+
+
+def _freshness(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], bool]:
+    query = Q(pk__in=[])
+    for market_id, timeframe in pairs:
+        query |= Q(market_id=market_id, timeframe=timeframe)
+    found = {(c.market_id, c.timeframe): c.is_fresh() for c in CollectorStatus.objects.filter(query)}
+    return {pair: found.get(pair, False) for pair in pairs}

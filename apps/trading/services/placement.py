@@ -1,0 +1,216 @@
+"""Placement: pending signals -> risk rules -> NEW orders (or rejections with the reason).
+
+One transaction per account, under the account's row lock: the account book (trading.book) is
+read once, then the signals are placed one after another in id order, each decided against the
+book as the signals before it left it (their orders count toward exposure, rate caps and open
+positions), so two signals never both pass a limit that only one of them fits. The rows are
+written in bulk at the end (RiskEvents, Orders, OrderEvents, outbox events, signal statuses),
+in the order a one-by-one placement would have written them; before any side effect that
+writes its own rows (a strategy failure that may pause it) the writes so far are flushed.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable
+from decimal import ROUND_DOWN, Decimal
+
+from django.db import transaction
+
+from apps.common.models import Event
+from apps.engine.order_fsm import OrderStatus as S
+from apps.engine.risk_rules import STRATEGY_FAULTS, Proposal
+from apps.risk.models import RiskEvent
+from apps.risk.services import risk_decide, risk_event_build, risk_event_outbox
+from apps.trading.book import AccountBook, account_book_load, account_lock
+from apps.trading.models import Order, OrderEvent, Signal
+from apps.trading.services.signals import client_order_id_for, signal_payload, signal_topic
+
+ZERO = Decimal(0)
+Outbox = tuple[str, str, dict] | Callable[[], tuple[str, str, dict]]
+
+
+def signal_execute(*, signal_id: int) -> Order | None:
+    """Turn a pending signal into a NEW order, or reject it with the reason. A signal already
+    handled returns its order (or None)."""
+    return signals_place(signal_ids=[signal_id]).get(signal_id)
+
+
+def signals_place(*, signal_ids: list[int], account_id: int | None = None) -> dict[int, Order | None]:
+    """Place several signals: one transaction and one account lock per account (accounts in id
+    order, so two batches never wait for each other in a cycle). {signal id: order or None}.
+    `account_id`: every signal is that account's (the caller just made them); saves a query."""
+    by_account: dict[int, list[int]] = defaultdict(list)
+    if account_id is not None:
+        by_account[account_id] = sorted(signal_ids)
+    for signal_id, owner in () if account_id else Signal.objects.filter(pk__in=signal_ids).order_by("pk").values_list("pk", "account_id"):
+        by_account[owner].append(signal_id)
+    placed: dict[int, Order | None] = {}
+    for account_id in sorted(by_account):
+        placed.update(_account_place(account_id, by_account[account_id]))
+    return placed
+
+
+def _account_place(account_id: int, signal_ids: list[int]) -> dict[int, Order | None]:
+    from apps.trading.tasks import order_submit
+
+    with transaction.atomic():
+        locked = account_lock(account_id=account_id)
+        # Read under the lock: another worker may have handled a signal, or the strategy paused.
+        signals = _shared_strategies(list(Signal.objects.filter(pk__in=signal_ids, account_id=account_id)
+                                          .select_related("market", "strategy").order_by("pk")))
+        pending = [signal for signal in signals if signal.status == Signal.Status.PENDING]
+        placed = _orders_of([signal.pk for signal in signals if signal.status != Signal.Status.PENDING])
+        if pending:
+            placement = Placement(account_book_load(locked=locked, signals=pending))
+            placed.update({signal.pk: placement.place(signal) for signal in pending})
+            placement.flush()
+            created = [order.pk for order in placement.orders]
+            transaction.on_commit(lambda: [order_submit.delay(order_id) for order_id in created])
+    return placed
+
+
+def _shared_strategies(signals: list[Signal]) -> list[Signal]:
+    """One Strategy object per strategy, so a pause seen by one signal is seen by the next."""
+    shared = {}
+    for signal in signals:
+        if signal.strategy_id:
+            signal.strategy = shared.setdefault(signal.strategy_id, signal.strategy)
+    return signals
+
+
+def _orders_of(signal_ids: list[int]) -> dict[int, Order | None]:
+    if not signal_ids:
+        return {}
+    found = {order.signal_id: order for order in Order.objects.filter(signal_id__in=signal_ids)}
+    return {signal_id: found.get(signal_id) for signal_id in signal_ids}
+
+
+class Placement:
+    """The signals of one account placed in one transaction, against its book."""
+
+    def __init__(self, book: AccountBook):
+        self.book = book
+        self.orders: list[Order] = []
+        self._risk_events: list[RiskEvent] = []
+        self._new_orders: list[Order] = []
+        self._order_events: list[OrderEvent] = []
+        self._outbox: list[Outbox] = []
+        self._accepted: list[int] = []
+        self._rejected: list[Signal] = []
+
+    def place(self, signal: Signal) -> Order | None:
+        refusal, amount = self._size(signal)
+        if refusal:
+            self._risk_record(risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id,
+                                               rule=refusal[0], reason=refusal[1]))
+            self._reject(signal, refusal[1])
+            return None
+        proposal = Proposal(reduces=signal.intent == Signal.Intent.CLOSE, notional=amount * signal.price, price=signal.price)
+        decision = risk_decide(book=self.book, signal=signal, proposal=proposal)
+        self._risk_record(risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id,
+                                           decision=decision))
+        if not decision.allowed:
+            self._reject(signal, decision.reason)
+            if signal.strategy and any(check.rule in STRATEGY_FAULTS for check in decision.failed):
+                self._strategy_failure(signal.strategy, f"signal refused: {decision.reason}")
+            return None
+        return self._order_create(signal, amount)
+
+    # --- sizing -----------------------------------------------------------------------
+
+    def _size(self, signal: Signal) -> tuple[tuple[str, str] | None, Decimal]:
+        """(refusal (rule, reason) or None, amount in base)."""
+        market = signal.market
+        if signal.intent == Signal.Intent.OPEN and signal.side == "sell":
+            return ("spot_only", "short entries are not supported: the desk trades spot"), ZERO
+        if signal.intent == Signal.Intent.CLOSE and signal.side == "buy":
+            return ("spot_only", "no short position to close: the desk trades spot"), ZERO
+        if signal.intent == Signal.Intent.CLOSE:
+            held = self.book.position_amount(market.pk) - self.book.being_sold(market.pk)
+            amount = quantize_amount(held, market.amount_precision)
+            if amount <= 0:
+                return ("nothing_to_close", f"no open {market.base} position to close"), ZERO
+            return None, amount
+        quote = self._entry_quote(signal)
+        amount = quantize_amount(quote / signal.price, market.amount_precision) if signal.price > 0 else ZERO
+        if amount <= 0:
+            return ("size", f"the allocation {quote:.2f} {market.quote} buys less than one amount step ({market.amount_precision})"), ZERO
+        return None, amount
+
+    def _entry_quote(self, signal: Signal) -> Decimal:
+        from apps.strategies.models import Strategy
+
+        strategy = signal.strategy
+        if strategy is None:
+            return ZERO
+        if strategy.allocation_type == Strategy.Allocation.EQUITY_PCT:
+            quote = self.book.equity(signal.market.quote) * strategy.allocation_value / 100
+        else:
+            quote = strategy.allocation_value
+        if signal.size is not None and ZERO < signal.size <= 1:
+            quote *= signal.size
+        return quote
+
+    # --- what the placement writes (in bulk, in order) ------------------------------------
+
+    def _risk_record(self, event: RiskEvent) -> None:
+        self._risk_events.append(event)
+        self._outbox.append(lambda: risk_event_outbox(event))
+
+    def _reject(self, signal: Signal, reason: str) -> None:
+        signal.status, signal.rejection_reason = Signal.Status.REJECTED, reason
+        self._rejected.append(Signal(pk=signal.pk, status=Signal.Status.REJECTED, rejection_reason=reason[:4000]))
+        self._outbox.append((signal_topic(signal), "signal.rejected", signal_payload(signal)))
+
+    def _order_create(self, signal: Signal, amount: Decimal) -> Order:
+        from apps.trading.services.orders import order_event_outbox
+
+        order = Order(
+            account=self.book.account, market=signal.market, strategy=signal.strategy, signal=signal,
+            client_order_id=client_order_id_for(signal), side=signal.side, type=Order.Type.MARKET,
+            reduce_only=signal.intent == Signal.Intent.CLOSE, price=signal.price, amount=amount, status=S.NEW.value,
+        )
+        cause = f"created from signal #{signal.pk}: {signal.reason}"
+        self._new_orders.append(order)
+        self._order_events.append(OrderEvent(order=order, from_status="", to_status=S.NEW.value, cause=cause[:4000], data={}))
+        self._outbox.append(lambda: order_event_outbox(order, S.NEW, cause))
+        self._accepted.append(signal.pk)
+        self.book.order_added(order)
+        self.orders.append(order)
+        if signal.strategy and signal.strategy.consecutive_failures:
+            from apps.strategies.services.lifecycle import strategy_success_record
+
+            strategy_success_record(strategy_id=signal.strategy_id)
+            signal.strategy.consecutive_failures = 0
+        return order
+
+    def _strategy_failure(self, strategy, reason: str) -> None:
+        """Counted (and the strategy maybe paused) after the writes so far, as one by one."""
+        from apps.strategies.models import Strategy
+        from apps.strategies.services.lifecycle import strategy_failure_record
+
+        self.flush()
+        strategy_failure_record(strategy_id=strategy.pk, reason=reason)
+        strategy.status, strategy.consecutive_failures = Strategy.objects.filter(pk=strategy.pk).values_list(
+            "status", "consecutive_failures").get()
+
+    def flush(self) -> None:
+        assert transaction.get_connection().in_atomic_block, "place inside the account's transaction"
+        RiskEvent.objects.bulk_create(self._risk_events)
+        Order.objects.bulk_create(self._new_orders)
+        OrderEvent.objects.bulk_create(self._order_events)
+        rows = [entry() if callable(entry) else entry for entry in self._outbox]
+        Event.objects.bulk_create([Event(topic=topic, kind=kind, payload=payload) for topic, kind, payload in rows])
+        if self._accepted:
+            Signal.objects.filter(pk__in=self._accepted).update(status=Signal.Status.ACCEPTED)
+        if self._rejected:
+            Signal.objects.bulk_update(self._rejected, ["status", "rejection_reason"])
+        self._risk_events, self._new_orders, self._order_events, self._outbox = [], [], [], []
+        self._accepted, self._rejected = [], []
+
+
+def quantize_amount(amount: Decimal, step: Decimal) -> Decimal:
+    """Down to a whole number of steps. The step is stored with 12 places (0.000010000000), so
+    Decimal.quantize(step) would keep 12 places: count the steps instead (works for 0.5 too)."""
+    if step <= 0:
+        return amount
+    return ((amount / step).to_integral_value(rounding=ROUND_DOWN) * step).normalize()
