@@ -4,7 +4,6 @@ notice when the server goes away. A screenshot lands in var/screenshots/market_p
 
 import socket
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
@@ -16,6 +15,7 @@ from django.db import connection
 from django.conf import settings as django_settings
 
 from apps.markets.models import Candle
+from tests.workers import wait_until
 from tests.web.conftest import PASSWORD, candle_close_record
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -65,10 +65,7 @@ class AsgiServer:
 
     def start(self):
         self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "uvicorn did not start within 10 s"
-            time.sleep(0.05)
+        wait_until(lambda: self.server.started, timeout=10, interval=0.05, message="uvicorn to start")
 
     def stop(self):
         self.server.should_exit = True
