@@ -4,6 +4,10 @@ lock, so two proposals never both pass a limit only one of them fits.
 
 Closing orders (reduce-only) only meet the kill switch and the rate caps: a desk that is
 losing money, halted for entries or blind on market data must still be able to get out.
+
+One position per market: an entry while the account holds the market (or is buying it) is
+refused, as the backtest ignores an entry while its position is open. Live and backtest then
+hold the same quantities, not only trade at the same moments.
 """
 
 from collections.abc import Callable
@@ -38,6 +42,8 @@ class Limits:
     max_price_deviation_pct: Decimal | None = Decimal("0.5")
     max_orders_per_minute_strategy: int | None = 100
     max_orders_per_minute_account: int | None = 100
+    # A strategy emits at most one signal per market and candle: far more is a runaway loop.
+    max_signals_per_minute_strategy: int | None = 100
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,12 @@ class DeskState:
     market_exposure: Decimal = Decimal(0)  # position + live entry orders on this market, in quote
     open_positions: int = 0  # positions and live entries, all markets
     has_position_here: bool = False
+    holding_here: str = ""  # "holding 0.5" / "buying 0.5" when an entry would add to a position
     last_price: Decimal | None = None
     data_fresh: bool = True
     orders_last_minute_strategy: int = 0
     orders_last_minute_account: int = 0
+    signals_last_minute_strategy: int = 0  # the strategy's signals before this one
     venue_down: str = ""  # why the exchange is considered down (empty: it answers)
 
 
@@ -117,6 +125,26 @@ def rule_rate_caps(p: Proposal, s: DeskState, lim: Limits) -> Check:
     if cap is not None and s.orders_last_minute_account >= cap:
         return Check("rate_cap_account", False, f"account order rate cap reached: {s.orders_last_minute_account} orders in the last minute (cap {cap}/min)")
     return Check("rate_caps", True, "under the order rate caps")
+
+
+def rule_signal_rate(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    cap = lim.max_signals_per_minute_strategy
+    if cap is None:
+        return None
+    seen = s.signals_last_minute_strategy
+    if seen >= cap:
+        return Check("signal_rate_strategy", False, f"strategy signal rate cap reached: {seen} signals in the last minute "
+                                                    f"(cap {cap}/min; a strategy sends at most one per market and candle)")
+    return Check("signal_rate_strategy", True, f"{seen} signals in the last minute (cap {cap}/min)")
+
+
+def rule_one_position_per_market(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    if p.reduces:
+        return None
+    if s.holding_here:
+        return Check("in_position", False, f"already {s.holding_here}: the desk does not add to an open position "
+                                           "(one position per market, as in the backtest)")
+    return Check("in_position", True, "no position in this market")
 
 
 def rule_max_order_notional(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
@@ -182,12 +210,12 @@ def rule_venue_up(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
 
 
 RULES: tuple[Rule, ...] = (
-    rule_kill_switch, rule_strategy_running, rule_rate_caps, rule_venue_up, rule_fresh_data, rule_price_deviation,
+    rule_kill_switch, rule_strategy_running, rule_signal_rate, rule_rate_caps, rule_one_position_per_market, rule_venue_up, rule_fresh_data, rule_price_deviation,
     rule_max_order_notional, rule_max_position_pct, rule_max_open_positions, rule_daily_loss, rule_drawdown,
 )
 # Rejections that say the strategy misbehaves (they count toward pausing it); the others
 # describe the desk's state (halted, stale data) and are no fault of the strategy.
-STRATEGY_FAULTS = frozenset({"rate_cap_strategy", "rate_cap_account", "max_order_notional", "price_deviation"})
+STRATEGY_FAULTS = frozenset({"signal_rate_strategy", "rate_cap_strategy", "rate_cap_account", "max_order_notional", "price_deviation"})
 
 
 def risk_evaluate(proposal: Proposal, state: DeskState, limits: Limits) -> Decision:

@@ -49,7 +49,7 @@ class MarketAdmin(admin.ModelAdmin):
     list_display = ("symbol", "exchange", "base", "quote", "price_precision", "amount_precision", "min_notional", "active")
     list_filter = ("exchange", "active", "quote")
     search_fields = ("symbol", "base", "quote")
-    readonly_fields = ("base", "quote", "price_precision", "amount_precision", "min_notional")
+    readonly_fields = ("base", "quote", "price_precision", "amount_precision", "min_notional", "taker_fee")
 
     def get_fields(self, request, obj=None):
         return ("exchange", "symbol", "active", *self.readonly_fields)

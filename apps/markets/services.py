@@ -368,6 +368,7 @@ def market_spec_fetch(*, exchange, symbol: str, client=None) -> dict:
         "price_precision": _decimal(spec["precision"]["price"]),
         "amount_precision": _decimal(spec["precision"]["amount"]),
         "min_notional": _decimal((limits.get("cost") or {}).get("min") or 0),
+        "taker_fee": _decimal(spec["taker"]) if spec.get("taker") is not None else Decimal("0.001"),
     }
 
 

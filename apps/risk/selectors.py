@@ -55,6 +55,7 @@ def _limits(rows: list[RiskLimits]) -> Limits:
         max_drawdown_pct=values["max_drawdown_pct"], max_price_deviation_pct=values["max_price_deviation_pct"],
         max_orders_per_minute_strategy=values["max_orders_per_minute"],
         max_orders_per_minute_account=account_rate or DEFAULTS["max_orders_per_minute"],
+        max_signals_per_minute_strategy=values["max_orders_per_minute"],
     )
 
 

@@ -30,6 +30,8 @@ def desk_state_from_book(*, book, signal, price: Decimal) -> DeskState:
         market_exposure=book.exposure(market_id, price),
         open_positions=book.open_positions(),
         has_position_here=book.position_amount(market_id) > 0,
+        holding_here=book.holding(market_id, signal.market.base),
+        signals_last_minute_strategy=book.signal_rate.get(signal.pk, 0),
         last_price=book.last_price.get(market_id),
         data_fresh=book.fresh[(market_id, strategy.timeframe if strategy else "1m")],
         orders_last_minute_strategy=book.rate_strategy.get(strategy.pk, 0) if strategy else 0,

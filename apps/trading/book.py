@@ -6,6 +6,7 @@ signal exactly as a fresh read would see it: same exposure, rate counts, positio
 A selector: it reads. Only `order_added` changes it, to mirror a row the caller just wrote.
 """
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -18,11 +19,12 @@ from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import CollectorStatus
 from apps.risk.models import KillSwitch
 from apps.risk.selectors import limits_for_many
-from apps.trading.models import Balance, Order, PortfolioSnapshot, Position
+from apps.trading.models import Balance, Order, PaperSettings, PortfolioSnapshot, Position, Signal
 from apps.trading.selectors import LIVE_STATUSES, last_prices
 from apps.trading.venue_health import venue_down_reason
 
 ZERO = Decimal(0)
+RATE_WINDOW = timedelta(minutes=1)
 
 
 @dataclass
@@ -46,6 +48,8 @@ class AccountBook:
     venue_down: str
     last_price: dict[int, Decimal | None]
     fresh: dict[tuple[int, str], bool]
+    signal_rate: dict[int, int]  # signal id -> its strategy's signals in the minute before it
+    paper_fee: Decimal | None  # the paper broker's fee rate (None: the exchange's taker fee)
     limits: dict[int | None, Limits] = field(default_factory=dict)
 
     def equity(self, quote: str) -> Decimal:
@@ -62,6 +66,29 @@ class AccountBook:
 
     def being_sold(self, market_id: int) -> Decimal:
         return self.in_flight.get((market_id, "sell"), ZERO)
+
+    def holding(self, market_id: int, base: str) -> str:
+        """'holding 0.5' / 'buying 0.5' when the account holds a tradable position in the market or
+        has an entry in flight there (what an entry would add to), else ''. Dust below one
+        exchange step does not count: it cannot be sold and must not block the next entry."""
+        held = self.held.get(market_id)
+        if held and held.amount > 0 and held.tradable:
+            return f"holding {held.amount.normalize():f} {base}"
+        buying = self.in_flight.get((market_id, "buy"), ZERO)
+        return f"buying {buying.normalize():f} {base}" if buying > 0 else ""
+
+    def holding(self, market_id: int, base: str) -> str:
+        """'holding 0.5 BTC' / 'buying 0.5 BTC' when the account holds a tradable position in
+        the market or has an entry in flight there, else ''. Dust below one exchange step does
+        not count: it cannot be sold and must not block the next entry."""
+        held = self.held.get(market_id)
+        if held and held.amount > 0 and held.tradable:
+            return f"holding {held.amount.normalize():f} {base}"
+        buying = self.in_flight.get((market_id, "buy"), ZERO)
+        return f"buying {buying.normalize():f} {base}" if buying > 0 else ""
+
+    def fee_rate(self, market) -> Decimal:
+        return self.paper_fee if self.paper_fee is not None else market.taker_fee
 
     def exposure(self, market_id: int, price: Decimal) -> Decimal:
         """The position plus entries still in flight, in quote."""
@@ -117,7 +144,7 @@ def account_book_load(*, locked: LockedAccount, signals: list) -> AccountBook:
         held=_held_read(account_id), in_flight=in_flight, rate_account=rate_account, rate_strategy=rate_strategy,
         venue_down=venue_down_reason(account_id=account_id),
         last_price=last_prices(market_ids={signal.market_id for signal in signals}),
-        fresh=_freshness(pairs), limits=limits_for_many(account_id=account_id, strategies=list(strategies.values())),
+        fresh=_freshness(pairs), signal_rate=_signal_rates(signals), paper_fee=_paper_fee(locked.account), limits=limits_for_many(account_id=account_id, strategies=list(strategies.values())),
     )
 
 
@@ -131,7 +158,7 @@ def _held_read(account_id: int) -> dict[int, Held]:
 def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, str], Decimal]]:
     """Order rates of the last minute and live amounts per (market, side), in one query (the
     (account, created_at) and status indexes serve it)."""
-    since = timezone.now() - timedelta(minutes=1)
+    since = timezone.now() - RATE_WINDOW
     live = Q(status__in=LIVE_STATUSES)
     recent = Q(created_at__gte=since)
     rows = (Order.objects.filter(Q(account_id=account_id) & (live | recent)).order_by()
@@ -147,6 +174,36 @@ def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, 
             key = (row["market_id"], row["side"])
             in_flight[key] = in_flight.get(key, ZERO) + (row["open_amount"] or ZERO)
     return rate_account, rate_strategy, in_flight
+
+
+def _signal_rates(signals: list) -> dict[int, int]:
+    """For each signal, how many signals its strategy sent in the minute before it (one query;
+    the (strategy, created_at) index serves it). Ids follow creation, so the signals before one
+    are those with a smaller id, counted back to a minute before it was created."""
+    mine = [signal for signal in signals if signal.strategy_id]
+    if not mine:
+        return {}
+    since = min(signal.created_at for signal in mine) - RATE_WINDOW
+    rows = (Signal.objects.filter(strategy_id__in={signal.strategy_id for signal in mine}, created_at__gt=since)
+            .order_by("strategy_id", "pk").values_list("strategy_id", "pk", "created_at"))
+    ids: dict[int, list[int]] = {}
+    times: dict[int, list] = {}
+    for strategy_id, pk, created_at in rows:
+        ids.setdefault(strategy_id, []).append(pk)
+        previous = times.setdefault(strategy_id, [])
+        previous.append(max(created_at, previous[-1]) if previous else created_at)  # kept sorted for bisect
+    rates = {}
+    for signal in mine:
+        before = bisect_left(ids[signal.strategy_id], signal.pk)
+        too_old = bisect_right(times[signal.strategy_id], signal.created_at - RATE_WINDOW, 0, before)
+        rates[signal.pk] = before - too_old
+    return rates
+
+
+def _paper_fee(account: ExchangeAccount) -> Decimal | None:
+    if account.mode != ExchangeAccount.Mode.PAPER:
+        return None
+    return PaperSettings.objects.filter(account=account).values_list("fee_rate", flat=True).first() or ZERO
 
 
 def _freshness(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], bool]:

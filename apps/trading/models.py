@@ -51,6 +51,8 @@ class Signal(TimeStampedModel):
 
     class Meta:
         ordering = ["-candle_time", "-id"]
+        # (strategy, created_at): the signal rate cap counts a strategy's signals of the last minute.
+        indexes = [models.Index(fields=["strategy", "created_at"])]
 
     def __str__(self):
         return f"{self.side} {self.intent} {self.market.symbol} @ {self.price} ({self.status})"

@@ -20,7 +20,7 @@ def execute(signal):
     return signal_execute(signal_id=signal.pk)
 
 
-def test_a_rogue_strategy_is_held_by_the_rate_cap_recorded_and_paused():
+def test_a_rogue_strategy_is_held_by_the_caps_every_refusal_is_recorded_and_it_is_paused():
     account = account_make(cash=D("10000000"))
     market = fresh_market()
     strategy = strategy_make(account=account, markets=[market], allocation=D("10"))
@@ -29,16 +29,33 @@ def test_a_rogue_strategy_is_held_by_the_rate_cap_recorded_and_paused():
         execute(signal_make(strategy=strategy, market=market))
 
     strategy.refresh_from_db()
-    assert Order.objects.count() == 100  # the default cap: 100 orders a minute
+    assert Order.objects.count() == 1  # one position per market: the others would add to it
+    rejected = Signal.objects.filter(status=Signal.Status.REJECTED)
+    assert rejected.count() == 999
+    assert not rejected.filter(rejection_reason="").exists()
+    assert RiskEvent.objects.filter(decision="rejected").count() == 999
+    assert rejected.filter(rejection_reason__startswith="already buying 0.0999 BTC").count() == 99
+    capped = rejected.filter(rejection_reason__contains="signal rate cap reached")  # the default 100 a minute
+    assert capped.count() == 900
+    assert capped.exclude(rejection_reason__contains="strategy is not running").count() == 10  # then paused
     assert strategy.status == Strategy.Status.PAUSED
     assert "10 consecutive failures" in strategy.status_reason
-    rejected = Signal.objects.filter(status=Signal.Status.REJECTED)
-    assert rejected.count() == 900
-    assert not rejected.filter(rejection_reason="").exists()
-    rate_capped = rejected.filter(rejection_reason__contains="rate cap reached")
-    assert rate_capped.exclude(rejection_reason__contains="strategy is not running").count() == 10  # then paused
-    assert rejected.filter(rejection_reason__contains="strategy is not running").count() == 890
-    assert RiskEvent.objects.filter(decision="rejected").count() == 900
+
+
+def test_a_strategy_flipping_in_and_out_is_held_by_the_order_rate_cap(django_capture_on_commit_callbacks, eager_tasks):
+    account = account_make(cash=D("10000000"))
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market], allocation=D("10"))
+    RiskLimits.objects.create(strategy=strategy, max_orders_per_minute=1000)  # its signals are not capped
+    RiskLimits.objects.create(account=account, max_orders_per_minute=20)
+
+    for index in range(60):  # paper orders fill at once: buy, sell, buy, sell ...
+        with django_capture_on_commit_callbacks(execute=True):
+            side, intent = ("buy", "open") if index % 2 == 0 else ("sell", "close")
+            execute(signal_make(strategy=strategy, market=market, side=side, intent=intent))
+
+    assert Order.objects.filter(status="filled").count() == 20
+    assert Signal.objects.filter(rejection_reason__contains="account order rate cap reached: 20 orders").exists()
 
 
 def test_halted_lets_no_order_leave_and_reduce_only_lets_only_closing_orders():

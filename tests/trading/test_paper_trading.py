@@ -19,31 +19,50 @@ def trade(signal, commit):
         return signal_execute(signal_id=signal.pk)
 
 
-def test_a_buy_then_a_sell_leave_a_position_that_matches_the_hand_calculation(django_capture_on_commit_callbacks):
+def test_two_round_trips_leave_a_position_that_matches_the_hand_calculation(django_capture_on_commit_callbacks):
     account = account_make(fee_rate=D("0.001"))
     market = fresh_market(price=D("100"))
-    strategy = strategy_make(account=account, markets=[market], allocation=D("1000"))
+    strategy = strategy_make(account=account, markets=[market], allocation=D("1001"))  # fees come out of it
 
-    trade(signal_make(strategy=strategy, market=market), django_capture_on_commit_callbacks)
-    price_set(market, D("125"))
     trade(signal_make(strategy=strategy, market=market), django_capture_on_commit_callbacks)
     price_set(market, D("120"))
     trade(signal_make(strategy=strategy, market=market, side="sell", intent="close"), django_capture_on_commit_callbacks)
+    price_set(market, D("125"))
+    trade(signal_make(strategy=strategy, market=market), django_capture_on_commit_callbacks)
+    price_set(market, D("110"))
+    trade(signal_make(strategy=strategy, market=market, side="sell", intent="close"), django_capture_on_commit_callbacks)
 
-    # By hand: 10 @ 100 and 8 @ 125 bought (fee 0.1% in USDT: 1 + 1), 18 @ 120 sold (fee 2.16).
-    average = D(2000) / D(18)
+    # By hand, fee 0.1 % in USDT: 1001 USDT buys 10 @ 100 (fee 1), 8 @ 125 (fee 1).
+    # 10 @ 100 (fee 1) sold @ 120 (fee 1.2): +200 - 2.2 = 197.8;
+    # 8 @ 125 (fee 1) sold @ 110 (fee 0.88): -120 - 1.88 = -121.88. Together +75.92, fees 4.08.
     position = Position.objects.get()
-    assert [o.status for o in Order.objects.order_by("id")] == ["filled"] * 3
+    assert [o.status for o in Order.objects.order_by("id")] == ["filled"] * 4
     assert position.amount == 0
-    assert position.fees == D("4.16")
-    assert position.realized_pnl == pytest.approx((D(120) - average) * 18 - D("4.16"), abs=D("1e-9"))
-    assert Balance.objects.get(asset="USDT").free == D(10000) - 2000 - 2 + D(18 * 120) - D("2.16")
+    assert position.fees == D("4.08")
+    assert position.realized_pnl == D("75.92")
+    assert Balance.objects.get(asset="USDT").free == D("10075.92")
+
+
+def test_an_entry_while_holding_is_refused_as_the_backtest_ignores_it(django_capture_on_commit_callbacks):
+    account = account_make()
+    market = fresh_market(price=D("100"))
+    strategy = strategy_make(account=account, markets=[market], allocation=D("1001"))
+    trade(signal_make(strategy=strategy, market=market), django_capture_on_commit_callbacks)
+
+    price_set(market, D("90"))
+    again = signal_make(strategy=strategy, market=market)
+    assert trade(again, django_capture_on_commit_callbacks) is None
+
+    again.refresh_from_db()
+    assert again.status == "rejected"
+    assert again.rejection_reason.startswith("already holding 10 BTC: the desk does not add")
+    assert Position.objects.get().amount == D("10")
 
 
 def test_an_open_position_keeps_its_average_entry_fees_and_protective_levels(django_capture_on_commit_callbacks):
     account = account_make()
     market = fresh_market(price=D("100"))
-    strategy = strategy_make(account=account, markets=[market], allocation=D("1000"), stop_loss_pct=D("2"), trailing_stop_pct=D("3"))
+    strategy = strategy_make(account=account, markets=[market], allocation=D("1001"), stop_loss_pct=D("2"), trailing_stop_pct=D("3"))
 
     trade(signal_make(strategy=strategy, market=market, take_profit=D("110")), django_capture_on_commit_callbacks)
 
@@ -69,7 +88,7 @@ def test_every_change_writes_an_order_event_and_an_outbox_event(django_capture_o
 def test_a_fill_reported_twice_is_applied_once(django_capture_on_commit_callbacks):
     account = account_make()
     market = fresh_market()
-    strategy = strategy_make(account=account, markets=[market])
+    strategy = strategy_make(account=account, markets=[market], allocation=D("1001"))
     order = trade(signal_make(strategy=strategy, market=market), django_capture_on_commit_callbacks)
     order.refresh_from_db()
     again = VenueOrder(order.venue_order_id, "closed", order.amount, order.amount, D(100),

@@ -12,44 +12,61 @@ from apps.markets.models import Candle
 from apps.risk.models import RiskEvent, RiskLimits
 from apps.trading.models import Order, OrderEvent, Position, Signal
 from apps.trading.selectors import last_price
-from apps.trading.services.placement import signal_execute, signals_place
+from apps.trading.services.placement import account_signals_place, signal_execute, signals_place, signals_sweep
 
 from .factories import account_make, fresh_market, price_set, signal_make, strategy_make
 
 pytestmark = pytest.mark.django_db
 
 
-def desk(name: str, cash=D("10000"), allocation=D("1000")):
+SYMBOLS = ["BTC/USDT", "ETH/USDT", "SOL/USDT", "XRP/USDT", "ADA/USDT"]
+
+
+def desk(name: str, cash=D("10000"), allocation=D("1000"), markets: int = 1):
     account = account_make(name=name, cash=cash)
-    market = fresh_market()
-    return account, market, strategy_make(account=account, markets=[market], allocation=allocation)
+    traded = [fresh_market(symbol=symbol) for symbol in SYMBOLS[:markets]]
+    return account, traded, strategy_make(account=account, markets=traded, allocation=allocation)
+
+
+def entries(strategy, markets) -> list[Signal]:
+    return [signal_make(strategy=strategy, market=market) for market in markets]
 
 
 def test_a_batch_lets_through_only_the_signals_that_fit_a_limit_one_after_another():
-    account, market, strategy = desk("batch")
-    RiskLimits.objects.create(account=account, max_position_pct=D("25"))  # two orders of 1000 fit, not three
-    signals = [signal_make(strategy=strategy, market=market) for _ in range(3)]
+    account, markets, strategy = desk("batch", markets=3)
+    RiskLimits.objects.create(account=account, max_open_positions=2)  # two entries fit, not three
+    signals = entries(strategy, markets)
 
     placed = signals_place(signal_ids=[signal.pk for signal in signals])
 
     assert [placed[signal.pk] is not None for signal in signals] == [True, True, False]
     assert Order.objects.count() == 2
-    assert "max_position_pct" in RiskEvent.objects.get(decision="rejected").rules
+    assert "max_open_positions" in RiskEvent.objects.get(decision="rejected").rules
     assert Signal.objects.get(pk=signals[2].pk).status == Signal.Status.REJECTED
 
 
+def test_a_second_entry_in_the_same_batch_sees_the_first_one_already_buying():
+    _, [market], strategy = desk("twice")
+    first, second = entries(strategy, [market, market])
+
+    placed = signals_place(signal_ids=[first.pk, second.pk])
+
+    assert placed[first.pk].amount == D("9.99") and placed[second.pk] is None  # 1000 / (100 + 0.1 % fee)
+    assert Signal.objects.get(pk=second.pk).rejection_reason.startswith("already buying 9.99 BTC")
+
+
 def test_a_batch_counts_its_own_orders_toward_the_rate_cap():
-    account, market, strategy = desk("rate", cash=D("10000000"), allocation=D("10"))
+    account, markets, strategy = desk("rate", cash=D("10000000"), allocation=D("10"), markets=5)
     RiskLimits.objects.create(account=account, max_orders_per_minute=3)
 
-    signals_place(signal_ids=[signal_make(strategy=strategy, market=market).pk for _ in range(5)])
+    signals_place(signal_ids=[signal.pk for signal in entries(strategy, markets)])
 
     assert Order.objects.count() == 3
     assert Signal.objects.filter(rejection_reason__contains="order rate cap reached: 3 orders in the last minute").count() == 2
 
 
 def test_a_second_close_in_the_same_batch_sees_the_first_one_already_selling():
-    account, market, strategy = desk("close")
+    account, [market], strategy = desk("close")
     Position.objects.create(account=account, market=market, amount=D("2"), average_entry=D("100"))
     closes = [signal_make(strategy=strategy, market=market, side="sell", intent="close") for _ in range(2)]
 
@@ -61,25 +78,25 @@ def test_a_second_close_in_the_same_batch_sees_the_first_one_already_selling():
 
 
 def test_a_batch_writes_the_same_rows_and_outbox_events_in_the_same_order_as_one_by_one():
-    def history(account, market, strategy, place):
+    def history(account, markets, strategy, place):
         RiskLimits.objects.create(account=account, max_open_positions=5, max_orders_per_minute=2)
-        signals = [signal_make(strategy=strategy, market=market) for _ in range(3)]
-        signals.append(signal_make(strategy=strategy, market=market, side="sell", intent="open"))
+        signals = entries(strategy, markets + markets[:1])  # the last one while buying the first market
+        signals.append(signal_make(strategy=strategy, market=markets[0], side="sell", intent="open"))
         Event.objects.all().delete()
         place([signal.pk for signal in signals])
         events = [(event.kind, event.payload.get("reason") or event.payload.get("status")) for event in Event.objects.order_by("id")]
         orders = list(OrderEvent.objects.filter(order__account=account).values_list("to_status", "cause"))
         return events, [cause.split(":", 1)[1] for _, cause in orders], Order.objects.filter(account=account).count()
 
-    one = history(*desk("one"), lambda ids: [signal_execute(signal_id=pk) for pk in ids])
-    batch = history(*desk("batch"), lambda ids: signals_place(signal_ids=ids))
+    one = history(*desk("one", markets=3), lambda ids: [signal_execute(signal_id=pk) for pk in ids])
+    batch = history(*desk("batch", markets=3), lambda ids: signals_place(signal_ids=ids))
 
     assert batch == one
     assert one[2] == 2 and [kind for kind, _ in one[0]].count("order.created") == 2
 
 
 def test_a_signal_already_placed_returns_its_order_and_places_nothing_more():
-    _, market, strategy = desk("again")
+    _, [market], strategy = desk("again")
     signal = signal_make(strategy=strategy, market=market)
     first = signal_execute(signal_id=signal.pk)
 
@@ -100,3 +117,48 @@ def test_the_last_price_is_the_newest_of_the_ticker_and_any_timeframes_last_clos
                           close=D("99"), volume=D(1))
 
     assert last_price(market=market) == D("102.5")
+
+
+def backdate(signal: Signal, seconds: int) -> None:
+    Signal.objects.filter(pk=signal.pk).update(created_at=timezone.now() - timedelta(seconds=seconds))
+
+
+def test_strategies_evaluated_together_are_placed_in_one_go_by_whoever_comes_first():
+    account, markets, strategy = desk("together", markets=2)
+    other = strategy_make(account=account, markets=markets[1:])
+    mine, theirs = signal_make(strategy=strategy, market=markets[0]), signal_make(strategy=other, market=markets[1])
+
+    account_signals_place(account_id=account.pk, signal_ids=[mine.pk])
+
+    assert Order.objects.filter(signal__in=[mine, theirs]).count() == 2
+    assert signals_place(signal_ids=[theirs.pk])[theirs.pk].signal_id == theirs.pk  # the second finds it done
+
+
+def test_a_signal_a_lost_worker_left_pending_is_placed_by_the_sweep():
+    _, [market], strategy = desk("lost")
+    signal = signal_make(strategy=strategy, market=market)
+    backdate(signal, 15)
+
+    assert signals_sweep() == {"signals_placed": 1, "signals_expired": 0}
+    assert Order.objects.get().signal_id == signal.pk
+
+
+def test_an_entry_left_pending_too_long_is_expired_with_the_reason_not_traded_late():
+    _, [market], strategy = desk("late")
+    signal = signal_make(strategy=strategy, market=market)
+    backdate(signal, 300)
+
+    assert signals_sweep() == {"signals_placed": 0, "signals_expired": 1}
+    signal.refresh_from_db()
+    assert signal.status == Signal.Status.REJECTED and not Order.objects.exists()
+    assert signal.rejection_reason.startswith("expired: not placed within 60 s (it waited 300 s")
+
+
+def test_a_close_left_pending_is_placed_whatever_its_age():
+    account, [market], strategy = desk("exit")
+    Position.objects.create(account=account, market=market, amount=D("2"), average_entry=D("100"))
+    close = signal_make(strategy=strategy, market=market, side="sell", intent="close")
+    backdate(close, 300)
+
+    assert signals_sweep() == {"signals_placed": 1, "signals_expired": 0}
+    assert Order.objects.get().amount == D("2")

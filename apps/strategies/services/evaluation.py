@@ -86,7 +86,7 @@ def strategy_evaluate(*, strategy_id: int, market_id: int, candle_time: datetime
 
 
 def _record(strategy, market_id, candle_time, outcome, detail, wanted, started) -> StrategyEvaluation | None:
-    from apps.trading.services.placement import signals_place
+    from apps.trading.services.placement import account_signals_place
     from apps.trading.services.signals import signal_create
 
     with transaction.atomic():
@@ -95,7 +95,7 @@ def _record(strategy, market_id, candle_time, outcome, detail, wanted, started) 
             return None  # another worker evaluated this candle first
         signals = [signal_create(strategy=strategy, market_id=market_id, candle_time=candle_time, **vars(w)) for w in wanted]
     if signals:  # placed in this task: no second hop through the broker before the order exists
-        signals_place(signal_ids=[signal.pk for signal in signals], account_id=strategy.account_id)
+        account_signals_place(account_id=strategy.account_id, signal_ids=[signal.pk for signal in signals])
     return evaluation
 
 

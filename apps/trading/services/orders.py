@@ -276,13 +276,15 @@ def _not_found(order_id: int) -> str:
 
 
 def orders_sweep(*, stuck_after: timedelta | None = None) -> dict:
-    """Safety net (beat): a SUBMITTING order whose worker died goes UNKNOWN and is resolved;
-    a NEW order whose submit task was lost is queued again (the claim makes that harmless)."""
+    """Safety net (beat): a signal left PENDING is placed or expired (placement.signals_sweep);
+    a SUBMITTING order whose worker died goes UNKNOWN and is resolved; a NEW order whose submit
+    task was lost is queued again (the claim makes that harmless)."""
+    from apps.trading.services.placement import signals_sweep
     from apps.trading.tasks import order_resolve as resolve_task
     from apps.trading.tasks import order_submit as submit_task
 
     stuck_after = stuck_after or timedelta(seconds=_setting("TRADING_SUBMIT_STUCK_S", 30))
-    counts = {"new": 0, "submitting": 0, "unknown": 0}
+    counts = {**signals_sweep(), "new": 0, "submitting": 0, "unknown": 0}
     for order_id in selectors.orders_stuck(older_than=timedelta(seconds=10), statuses=[S.NEW.value]).values_list("pk", flat=True):
         submit_task.delay(order_id)
         counts["new"] += 1

@@ -11,9 +11,12 @@ writes its own rows (a strategy failure that may pause it) the writes so far are
 
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from apps.common.models import Event
 from apps.engine.order_fsm import OrderStatus as S
@@ -22,7 +25,7 @@ from apps.risk.models import RiskEvent
 from apps.risk.services import risk_decide, risk_event_build, risk_event_outbox
 from apps.trading.book import AccountBook, account_book_load, account_lock
 from apps.trading.models import Order, OrderEvent, Signal
-from apps.trading.services.signals import client_order_id_for, signal_payload, signal_topic
+from apps.trading.services.signals import client_order_id_for, signal_payload, signal_reject, signal_topic
 
 ZERO = Decimal(0)
 Outbox = tuple[str, str, dict] | Callable[[], tuple[str, str, dict]]
@@ -47,6 +50,48 @@ def signals_place(*, signal_ids: list[int], account_id: int | None = None) -> di
     for account_id in sorted(by_account):
         placed.update(_account_place(account_id, by_account[account_id]))
     return placed
+
+
+def signal_max_age() -> timedelta:
+    """An entry not placed within this long after its signal is expired, not traded late."""
+    return timedelta(seconds=getattr(settings, "TRADING_SIGNAL_MAX_AGE_S", 60))
+
+
+def account_signals_place(*, account_id: int, signal_ids: list[int]) -> dict[int, Order | None]:
+    """Place these signals together with the account's other young pending signals: strategies
+    evaluated on the same candle share one lock and one transaction instead of queueing for it
+    one by one (whoever takes the lock first places them all; the others find theirs done)."""
+    since = timezone.now() - signal_max_age()
+    pending = Signal.objects.filter(account_id=account_id, status=Signal.Status.PENDING, created_at__gte=since)
+    ids = set(signal_ids) | set(pending.values_list("pk", flat=True))
+    return signals_place(signal_ids=sorted(ids), account_id=account_id)
+
+
+def signals_sweep(*, older_than: timedelta = timedelta(seconds=10)) -> dict[str, int]:
+    """Safety net (beat): a signal a lost worker left PENDING is never dropped silently. A young
+    one is placed now (the risk rules still check its price against the last price); an entry
+    older than signal_max_age() is expired with the reason (a late entry trades on a stale
+    decision); a close is placed whatever its age (getting out is always allowed)."""
+    now = timezone.now()
+    pending = Signal.objects.filter(status=Signal.Status.PENDING, created_at__lt=now - older_than)
+    expired = 0
+    for signal in pending.filter(intent=Signal.Intent.OPEN, created_at__lt=now - signal_max_age()):
+        expired += _signal_expire(signal)
+    young = list(pending.values_list("pk", flat=True))
+    if young:
+        signals_place(signal_ids=young)
+    return {"signals_placed": len(young), "signals_expired": expired}
+
+
+def _signal_expire(signal: Signal) -> int:
+    with transaction.atomic():
+        account_lock(account_id=signal.account_id)  # not while a placement of the account decides it
+        if not Signal.objects.filter(pk=signal.pk, status=Signal.Status.PENDING).exists():
+            return 0
+        age = (timezone.now() - signal.created_at).total_seconds()
+        signal_reject(signal=signal, reason=f"expired: not placed within {signal_max_age().total_seconds():.0f} s "
+                                            f"(it waited {age:.0f} s; the worker placing it was lost)")
+    return 1
 
 
 def _account_place(account_id: int, signal_ids: list[int]) -> dict[int, Order | None]:
@@ -131,7 +176,9 @@ class Placement:
                 return ("nothing_to_close", f"no open {market.base} position to close"), ZERO
             return None, amount
         quote = self._entry_quote(signal)
-        amount = quantize_amount(quote / signal.price, market.amount_precision) if signal.price > 0 else ZERO
+        # The fee is paid out of the allocation, as the backtest sizes: cost + fee <= allocation.
+        unit_cost = signal.price * (1 + self.book.fee_rate(market))
+        amount = quantize_amount(quote / unit_cost, market.amount_precision) if signal.price > 0 else ZERO
         if amount <= 0:
             return ("size", f"the allocation {quote:.2f} {market.quote} buys less than one amount step ({market.amount_precision})"), ZERO
         return None, amount
