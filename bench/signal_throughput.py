@@ -4,7 +4,8 @@ order work; different accounts do not wait for each other).
 
     .venv/bin/python bench/signal_throughput.py [--signals 1000] [--accounts 10] [--batch 100]
 
-Each signal goes the full placement path: account row lock, desk snapshot, every risk rule,
+Each signal (an entry in its own market) goes the full placement path: account row lock, desk
+snapshot, every risk rule,
 RiskEvent + outbox events, Order + OrderEvent. Submission to a venue is not part of it (the
 pipeline_latency benchmark covers that). Goal: >= 500 signals/s across accounts.
 
@@ -63,16 +64,18 @@ def desk_build(accounts: int, signals: int, prefix: str = "bench") -> list[tuple
 
     from apps.markets.models import CollectorStatus
 
-    market = fresh_market(symbol=f"{prefix.upper()}/USDT", price=D("100"))
+    # One entry per market: the desk holds one position per market, so a second entry in the
+    # same market would be refused (also measured, but it is not the path into a NEW order).
+    markets = [fresh_market(symbol=f"{prefix.upper()}{index}/USDT", price=D("100")) for index in range(signals)]
     # Keep the data fresh for the whole run (a long run would otherwise meet the staleness rule).
-    CollectorStatus.objects.filter(market=market).update(last_candle_time=timezone.now() + timedelta(days=1))
+    CollectorStatus.objects.filter(market__in=markets).update(last_candle_time=timezone.now() + timedelta(days=1))
     plan = []
     for index in range(accounts):
         account = account_make(name=f"{prefix}-{index}", cash=D("100000000"))
-        strategy = strategy_make(account=account, markets=[market], allocation=D("10"))
+        strategy = strategy_make(account=account, markets=markets, allocation=D("10"))
         RiskLimits.objects.create(account=account, max_orders_per_minute=10**9)
-        RiskLimits.objects.create(strategy=strategy, max_orders_per_minute=10**9)
-        plan.append((account.pk, [signal_make(strategy=strategy, market=market).pk for _ in range(signals)]))
+        RiskLimits.objects.create(strategy=strategy, max_orders_per_minute=10**9)  # also its signal rate cap
+        plan.append((account.pk, [signal_make(strategy=strategy, market=market).pk for market in markets]))
     return plan
 
 

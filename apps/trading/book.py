@@ -177,14 +177,19 @@ def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, 
 
 
 def _signal_rates(signals: list) -> dict[int, int]:
-    """For each signal, how many signals its strategy sent in the minute before it (one query;
-    the (strategy, created_at) index serves it). Ids follow creation, so the signals before one
-    are those with a smaller id, counted back to a minute before it was created."""
+    """For each signal, how many signals its strategy sent in the minute before it (the
+    (strategy, created_at) index serves it). Ids follow creation, so the signals before one are
+    those with a smaller id, counted back to a minute before it was created."""
     mine = [signal for signal in signals if signal.strategy_id]
+    if len(mine) == 1:  # the usual case: a count, not rows
+        signal = mine[0]
+        return {signal.pk: Signal.objects.filter(strategy_id=signal.strategy_id, pk__lt=signal.pk,
+                                                 created_at__gt=signal.created_at - RATE_WINDOW).count()}
     if not mine:
         return {}
-    since = min(signal.created_at for signal in mine) - RATE_WINDOW
-    rows = (Signal.objects.filter(strategy_id__in={signal.strategy_id for signal in mine}, created_at__gt=since)
+    rows = (Signal.objects.filter(strategy_id__in={signal.strategy_id for signal in mine},
+                                  created_at__gt=min(signal.created_at for signal in mine) - RATE_WINDOW,
+                                  pk__lte=max(signal.pk for signal in mine))
             .order_by("strategy_id", "pk").values_list("strategy_id", "pk", "created_at"))
     ids: dict[int, list[int]] = {}
     times: dict[int, list] = {}

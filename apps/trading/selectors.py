@@ -31,23 +31,37 @@ def last_prices(*, market_ids) -> dict[int, Decimal | None]:
 
 def newest_candles(*, market_ids) -> dict[int, tuple[Decimal, datetime]]:
     """{market: (close, open_time)} of its newest candle, any timeframe. One probe of the unique
-    (market, timeframe, open_time) index per timeframe (ordering a market's candles by open_time
-    alone would sort every candle of the market)."""
-    table, column = Candle._meta.db_table, Candle._meta.get_field("market").column
-    probe = (f"SELECT * FROM (SELECT {column}, close, open_time FROM {table} WHERE {column} = %s"
-             " AND timeframe = %s ORDER BY open_time DESC LIMIT 1) AS newest_{index}")
+    (market, timeframe, open_time) index per (market, timeframe) (ordering a market's candles by
+    open_time alone would sort every candle of the market)."""
     pairs = [(market, timeframe) for market in market_ids for timeframe in TIMEFRAME_SECONDS]
     if not pairs:
         return {}
+    sql, params = (_probes_lateral if connection.vendor == "postgresql" else _probes_union)(pairs)
     newest = {}
     with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(probe.format(index=index) for index in range(len(pairs))),
-                       [value for pair in pairs for value in pair])
+        cursor.execute(sql, params)
         for market, close, open_time in cursor.fetchall():
             close, open_time = _candle_values(close, open_time)
             if market not in newest or open_time > newest[market][1]:
                 newest[market] = (close, open_time)
     return newest
+
+
+def _probes_lateral(pairs) -> tuple[str, list]:
+    """PostgreSQL: one LATERAL probe per pair; planning stays flat however many pairs (a UNION
+    of 1,300 probes took 0.5 s to plan)."""
+    table, column = Candle._meta.db_table, Candle._meta.get_field("market").column
+    sql = (f"SELECT pair.market, newest.close, newest.open_time FROM unnest(%s::bigint[], %s::text[]) AS pair(market, timeframe)"
+           f" CROSS JOIN LATERAL (SELECT close, open_time FROM {table} WHERE {column} = pair.market"
+           " AND timeframe = pair.timeframe ORDER BY open_time DESC LIMIT 1) AS newest")
+    return sql, [[market for market, _ in pairs], [timeframe for _, timeframe in pairs]]
+
+
+def _probes_union(pairs) -> tuple[str, list]:
+    table, column = Candle._meta.db_table, Candle._meta.get_field("market").column
+    probe = (f"SELECT * FROM (SELECT {column}, close, open_time FROM {table} WHERE {column} = %s"
+             " AND timeframe = %s ORDER BY open_time DESC LIMIT 1) AS newest_{index}")
+    return " UNION ALL ".join(probe.format(index=index) for index in range(len(pairs))), [v for pair in pairs for v in pair]
 
 
 def _candle_values(close, open_time) -> tuple[Decimal, datetime]:

@@ -110,29 +110,55 @@ def test_limits_set_per_strategy_override_the_accounts():
     assert "exceeds max order notional 500" in Signal.objects.get().rejection_reason
 
 
+def concurrently(work, batches) -> None:
+    """Each batch in its own thread and database connection, all released at once."""
+    barrier = threading.Barrier(len(batches))
+
+    def run(batch):
+        barrier.wait()
+        try:
+            work(batch)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(batch,)) for batch in batches]
+    [thread.start() for thread in threads]
+    [thread.join(timeout=120) for thread in threads]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_signals_that_only_fit_one_at_a_time_make_one_order():
     account = account_make(cash=D("10000"))
-    market = fresh_market()
-    strategy = strategy_make(account=account, markets=[market], allocation=D("1000"))
-    RiskLimits.objects.create(account=account, max_position_pct=D("15"))  # 1000 fits, 2000 does not
-    signals = [signal_make(strategy=strategy, market=market) for _ in range(2)]
-    barrier = threading.Barrier(2)
+    markets = [fresh_market(symbol=symbol) for symbol in ("BTC/USDT", "ETH/USDT")]
+    strategy = strategy_make(account=account, markets=markets, allocation=D("1000"))
+    RiskLimits.objects.create(account=account, max_open_positions=1)  # either entry fits, not both
+    signals = [signal_make(strategy=strategy, market=market) for market in markets]
 
-    def place(signal):
-        barrier.wait()
-        try:
-            execute(signal)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=place, args=(signal,)) for signal in signals]
-    [thread.start() for thread in threads]
-    [thread.join(timeout=30) for thread in threads]
+    concurrently(execute, signals)
 
     assert Order.objects.count() == 1
-    assert "max_position_pct" in RiskEvent.objects.get(decision="rejected").rules
+    assert "max_open_positions" in RiskEvent.objects.get(decision="rejected").rules
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_rogue_flood_placed_by_four_workers_at_once_still_makes_one_order_and_pauses_the_strategy():
+    from apps.trading.services.placement import account_signals_place
+
+    account = account_make(cash=D("10000000"))
+    market = fresh_market()
+    strategy = strategy_make(account=account, markets=[market], allocation=D("10"))
+    flood = [signal_make(strategy=strategy, market=market).pk for _ in range(1000)]
+
+    concurrently(lambda ids: account_signals_place(account_id=account.pk, signal_ids=ids), [flood[i::4] for i in range(4)])
+
+    strategy.refresh_from_db()
+    assert Order.objects.count() == 1
+    assert not Signal.objects.filter(status=Signal.Status.PENDING).exists()
+    assert Signal.objects.filter(status=Signal.Status.REJECTED).exclude(rejection_reason="").count() == 999
+    assert RiskEvent.objects.filter(decision="rejected").count() == 999
+    assert strategy.status == Strategy.Status.PAUSED
 
 
 def test_an_order_placed_before_the_halt_does_not_leave_after_it():

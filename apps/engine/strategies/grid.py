@@ -19,12 +19,9 @@ What the engines can do with this (honestly):
 - Neither the backtest nor the live order path sells part of a position: an exit closes all
   of it. So the grid takes its whole inventory off at the first line crossed back up, not
   one unit per line.
-- Live (apps/trading/services/orders.py) buys `size` x allocation on every entry, also while
-  holding: on the way down it adds one unit per line and never holds more than the target.
-  (A size of "target inventory" would stack: 1/10 + 2/10 + 3/10 ... of the allocation.)
-- The backtest holds one position per market and ignores entries while it is open: it holds
-  the units of the first buy only, until the next sell. It trades the same moments as live
-  but can show a smaller position after several lines down.
+- Live and backtest both hold one position per market and ignore (live: refuse, with the
+  reason) an entry while it is open: the grid holds the units of its first buy until the next
+  sell, and live holds exactly what the backtest holds (tests/strategies parity tests).
 - No stop: below `low` the grid holds what it bought (use risk limits).
 
 Warm-up: 2 candles. Every signal reads only its own close and the previous one, so a live
