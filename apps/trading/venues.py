@@ -210,8 +210,8 @@ class PaperVenue:
 
     def open_orders_fetch(self, symbols: list[str]) -> list[VenueOpenOrder]:
         """The paper book's resting orders are the account's own open orders."""
-        resting = Order.objects.filter(account=self.account, market__symbol__in=symbols, status__in=["open", "partially_filled"]) \
-            .exclude(venue_order_id="").select_related("market")
+        resting = (Order.objects.filter(account=self.account, market__symbol__in=symbols, status__in=["open", "partially_filled"])
+                   .exclude(venue_order_id="").select_related("market"))
         return [VenueOpenOrder(order.market.symbol, order.venue_order_id, order.client_order_id, order.side, order.type,
                                order.amount, order.filled, order.price) for order in resting]
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.common.models import Event
 from apps.exchanges.clients import exchange_client
 from apps.simexchange.faults import ErrorFault
-from apps.simexchange.testing import TEST_API_KEY, sim_client, simexchange_running
+from apps.simexchange.testing import TEST_API_KEY, sim_client
 from apps.trading.models import Fill, Order, OrderEvent, PortfolioSnapshot, Position
 from apps.trading.services.orders import order_resolve, order_submit, signal_execute
 from apps.trading.services.reconcile import orders_reconcile, orders_to_check, reconcile_topic
@@ -25,12 +25,6 @@ from .sim import price_move, sim_desk, sim_orders
 
 pytestmark = pytest.mark.django_db
 _ids = count(1)
-
-
-@pytest.fixture
-def sim():
-    with simexchange_running(seed=7, history_days=0.05) as exchange:
-        yield exchange
 
 
 @pytest.fixture

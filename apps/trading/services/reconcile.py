@@ -188,6 +188,7 @@ def _open_orders_scan(venue, account: ExchangeAccount, orders: list[Order], repo
         report.failures.append({"scan": "open orders", **_failure_or_down(error)})
         return
     report.scanned = True
+    # Read after the fetch: an order the desk places is in this table before it is sent.
     ours = dict(Order.objects.filter(account=account, client_order_id__in=[o.client_order_id for o in found])
                 .values_list("client_order_id", "status"))
     for open_order in found:
