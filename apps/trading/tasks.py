@@ -64,12 +64,16 @@ def balances_sync(account_id: int) -> bool:
 
 @shared_task(acks_late=True, ignore_result=True)
 def reconcile_all() -> int:
-    """Beat: balances from the exchange for every active sim/live account, and a snapshot."""
+    """Beat: for every active account, balances from the exchange, then (sim/live) its orders
+    reconciled with the exchange, then a snapshot of the corrected book."""
     from apps.trading.services.accounts import balances_sync as sync
     from apps.trading.services.accounts import portfolio_snapshot_take
+    from apps.trading.services.reconcile import orders_reconcile
 
-    accounts = list(ExchangeAccount.objects.filter(active=True).values_list("pk", flat=True))
-    for account_id in accounts:
+    accounts = list(ExchangeAccount.objects.filter(active=True).values_list("pk", "mode"))
+    for account_id, mode in accounts:
         sync(account_id=account_id)
+        if mode != ExchangeAccount.Mode.PAPER:  # the paper venue is the desk's own book
+            orders_reconcile(account_id=account_id)
         portfolio_snapshot_take(account_id=account_id)
     return len(accounts)

@@ -38,6 +38,20 @@ class VenueOrder:
     trades_complete: bool = False  # True when `trades` is every trade of the order
 
 
+@dataclass
+class VenueOpenOrder:
+    """An order open on the venue, ours or not (a trader may place one by hand)."""
+
+    symbol: str
+    venue_order_id: str
+    client_order_id: str
+    side: str
+    type: str
+    amount: Decimal
+    filled: Decimal
+    price: Decimal | None
+
+
 def _dec(value) -> Decimal | None:
     if value is None:
         return None
@@ -87,6 +101,15 @@ class CcxtVenue:
         raw = call_with_retry(lambda: self.client.fetch_my_trades(order.market.symbol, params={"orderId": venue_order_id}))
         return [self._trade(trade) for trade in raw if str(trade.get("order")) == venue_order_id]
 
+    def open_orders_fetch(self, symbols: list[str]) -> list[VenueOpenOrder]:
+        """Every order open on the exchange in these markets (one call each: Binance charges a
+        call without a symbol for every market it has)."""
+        self._markets()
+        found = []
+        for symbol in symbols:
+            found += call_with_retry(lambda symbol=symbol: self.client.fetch_open_orders(symbol), attempts=2)
+        return [self._open_order(raw) for raw in found]
+
     def balances_fetch(self) -> dict[str, tuple[Decimal, Decimal]]:
         raw = call_with_retry(self.client.fetch_balance)
         return {asset: (_dec(raw["free"].get(asset)) or Decimal(0), _dec(raw["used"].get(asset)) or Decimal(0))
@@ -103,6 +126,14 @@ class CcxtVenue:
             venue_order_id=str(raw.get("id") or ""), status=raw.get("status") or "open", filled=filled,
             amount=_dec(raw.get("amount")) or order.amount, average=_dec(raw.get("average")), trades=trades,
             trades_complete=sum((t.amount for t in trades), Decimal(0)) >= filled,
+        )
+
+    @staticmethod
+    def _open_order(raw: dict) -> VenueOpenOrder:
+        return VenueOpenOrder(
+            symbol=raw["symbol"], venue_order_id=str(raw["id"]), client_order_id=raw.get("clientOrderId") or "",
+            side=raw.get("side") or "", type=raw.get("type") or "", amount=_dec(raw.get("amount")) or Decimal(0),
+            filled=_dec(raw.get("filled")) or Decimal(0), price=_dec(raw.get("price")),
         )
 
     @staticmethod
@@ -176,6 +207,13 @@ class PaperVenue:
 
     def trades_fetch(self, order: Order, venue_order_id: str) -> list[VenueTrade]:
         return []
+
+    def open_orders_fetch(self, symbols: list[str]) -> list[VenueOpenOrder]:
+        """The paper book's resting orders are the account's own open orders."""
+        resting = (Order.objects.filter(account=self.account, market__symbol__in=symbols, status__in=["open", "partially_filled"])
+                   .exclude(venue_order_id="").select_related("market"))
+        return [VenueOpenOrder(order.market.symbol, order.venue_order_id, order.client_order_id, order.side, order.type,
+                               order.amount, order.filled, order.price) for order in resting]
 
     def balances_fetch(self):
         return None  # the paper book IS the balance
