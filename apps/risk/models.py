@@ -21,7 +21,7 @@ class RiskLimits(models.Model):
     max_daily_loss_pct = models.DecimalField(**PCT, help_text="Entries stop once today's loss reaches this % of the day's starting equity")
     max_drawdown_pct = models.DecimalField(**PCT, help_text="Entries stop once equity is this % below its peak")
     max_price_deviation_pct = models.DecimalField(**PCT, help_text="Refuse entries whose price is this % away from the last price (default 0.5)")
-    max_orders_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="Order rate cap (default 100/min)")
+    max_orders_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="Order rate cap (default 100/min); also caps each strategy's signals a minute")
     max_consecutive_failures = models.PositiveIntegerField(null=True, blank=True, help_text="Pause the strategy after this many failures in a row (default 10)")
 
     class Meta:

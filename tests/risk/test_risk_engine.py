@@ -5,6 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from apps.risk.models import RiskEvent, RiskLimits
 from apps.risk.services import kill_switch_set
@@ -20,13 +21,20 @@ def execute(signal):
     return signal_execute(signal_id=signal.pk)
 
 
+def within_one_second(signals: list[Signal]) -> list[Signal]:
+    """The rogue's signals as it emitted them: all in the same second."""
+    Signal.objects.filter(pk__in=[signal.pk for signal in signals]).update(created_at=timezone.now())
+    return list(Signal.objects.filter(pk__in=[signal.pk for signal in signals]).order_by("pk"))
+
+
 def test_a_rogue_strategy_is_held_by_the_caps_every_refusal_is_recorded_and_it_is_paused():
     account = account_make(cash=D("10000000"))
     market = fresh_market()
     strategy = strategy_make(account=account, markets=[market], allocation=D("10"))
+    flood = within_one_second([signal_make(strategy=strategy, market=market) for _ in range(1000)])
 
-    for _ in range(1000):
-        execute(signal_make(strategy=strategy, market=market))
+    for signal in flood:
+        execute(signal)
 
     strategy.refresh_from_db()
     assert Order.objects.count() == 1  # one position per market: the others would add to it
@@ -149,7 +157,7 @@ def test_a_rogue_flood_placed_by_four_workers_at_once_still_makes_one_order_and_
     account = account_make(cash=D("10000000"))
     market = fresh_market()
     strategy = strategy_make(account=account, markets=[market], allocation=D("10"))
-    flood = [signal_make(strategy=strategy, market=market).pk for _ in range(1000)]
+    flood = [signal.pk for signal in within_one_second([signal_make(strategy=strategy, market=market) for _ in range(1000)])]
 
     concurrently(lambda ids: account_signals_place(account_id=account.pk, signal_ids=ids), [flood[i::4] for i in range(4)])
 
