@@ -13,13 +13,15 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
 # An empty value means "not set" (as .env.example leaves them), so defaults apply.
 for _name in [name for name, value in os.environ.items() if value == ""]:
     del os.environ[_name]
+
+# Files the embedded runtime keeps: SQLite database, broker messages, beat schedule, logs.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
 TESTING = env.bool("TRADEDESK_TESTING", default=False) or "pytest" in sys.modules

@@ -32,6 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, no_simexchange, **options):
         self.children: list[tuple[str, subprocess.Popen]] = []
+        settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         try:
             if not no_simexchange:
@@ -106,7 +107,9 @@ class Command(BaseCommand):
     def _stop_all(self):
         for _, process in reversed(self.children):
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                # The leader only: Celery's main process stops its own pool (a TERM to the whole
+                # group kills the pool under it, and the worker then hangs waiting for it).
+                process.terminate()
         deadline = time.monotonic() + 15
         for name, process in reversed(self.children):
             try:
