@@ -41,3 +41,27 @@ def test_metrics_expose_collector_figures(client, collector):
 
     assert 'tradedesk_candles_stored_total{market="BTC/USDT",timeframe="1m"} 3.0' in text
     assert "tradedesk_candle_data_age_seconds" in text
+
+
+@pytest.mark.usefixtures("eager_tasks")
+def test_metrics_expose_orders_positions_and_the_kill_switch(client, django_capture_on_commit_callbacks):
+    from decimal import Decimal as D
+
+    from apps.risk.services import kill_switch_set
+    from apps.trading.services.placement import signal_execute
+    from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
+
+    account = account_make(name="paper-desk")
+    market = fresh_market(price=D("100"))
+    strategy = strategy_make(account=account, markets=[market], allocation=D("1001"))
+    with django_capture_on_commit_callbacks(execute=True):
+        signal_execute(signal_id=signal_make(strategy=strategy, market=market).pk)
+    kill_switch_set(account=account, state="reduce_only", reason="end of day")
+
+    text = client.get("/metrics").content.decode()
+
+    assert 'tradedesk_orders{account="paper-desk",status="filled"} 1.0' in text
+    assert 'tradedesk_signals{account="paper-desk",status="accepted"} 1.0' in text
+    assert 'tradedesk_position_amount{account="paper-desk",market="BTC/USDT"} 10.0' in text
+    assert 'tradedesk_kill_switch{account="paper-desk"} 1.0' in text
+    assert f'tradedesk_strategy_consecutive_failures{{strategy="{strategy.name}"}} 0.0' in text
