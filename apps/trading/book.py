@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, When
 from django.utils import timezone
 
+from apps.engine.order_fsm import OrderStatus
 from apps.engine.risk_rules import KillState, Limits, kill_state_combine
 from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import CollectorStatus
@@ -48,8 +49,8 @@ class AccountBook:
     venue_down: str
     last_price: dict[int, Decimal | None]
     fresh: dict[tuple[int, str], bool]
-    signal_rate: dict[int, int]  # signal id -> its strategy's signals in the minute before it
-    paper_fee: Decimal | None  # the paper broker's fee rate (None: the exchange's taker fee)
+    signal_rate: dict[int, int]  # signal id -> its strategy's signals in its market in the minute before it
+    paper: tuple[Decimal, Decimal] | None  # the paper broker's (fee rate, slippage bps); None: an exchange
     limits: dict[int | None, Limits] = field(default_factory=dict)
 
     def equity(self, quote: str) -> Decimal:
@@ -68,16 +69,6 @@ class AccountBook:
         return self.in_flight.get((market_id, "sell"), ZERO)
 
     def holding(self, market_id: int, base: str) -> str:
-        """'holding 0.5' / 'buying 0.5' when the account holds a tradable position in the market or
-        has an entry in flight there (what an entry would add to), else ''. Dust below one
-        exchange step does not count: it cannot be sold and must not block the next entry."""
-        held = self.held.get(market_id)
-        if held and held.amount > 0 and held.tradable:
-            return f"holding {held.amount.normalize():f} {base}"
-        buying = self.in_flight.get((market_id, "buy"), ZERO)
-        return f"buying {buying.normalize():f} {base}" if buying > 0 else ""
-
-    def holding(self, market_id: int, base: str) -> str:
         """'holding 0.5 BTC' / 'buying 0.5 BTC' when the account holds a tradable position in
         the market or has an entry in flight there, else ''. Dust below one exchange step does
         not count: it cannot be sold and must not block the next entry."""
@@ -87,8 +78,16 @@ class AccountBook:
         buying = self.in_flight.get((market_id, "buy"), ZERO)
         return f"buying {buying.normalize():f} {base}" if buying > 0 else ""
 
-    def fee_rate(self, market) -> Decimal:
-        return self.paper_fee if self.paper_fee is not None else market.taker_fee
+    def unit_cost(self, market, price: Decimal) -> Decimal:
+        """What one unit bought at `price` costs with the fee (and the paper broker's slippage),
+        so an entry sized by it spends at most its allocation."""
+        if self.paper is None:
+            return price * (1 + market.taker_fee)
+        fee, slippage_bps = self.paper
+        return price * (1 + slippage_bps / 10_000) * (1 + fee)
+
+    def buying(self, market_id: int) -> bool:
+        return self.in_flight.get((market_id, "buy"), ZERO) > 0
 
     def exposure(self, market_id: int, price: Decimal) -> Decimal:
         """The position plus entries still in flight, in quote."""
@@ -144,7 +143,7 @@ def account_book_load(*, locked: LockedAccount, signals: list) -> AccountBook:
         held=_held_read(account_id), in_flight=in_flight, rate_account=rate_account, rate_strategy=rate_strategy,
         venue_down=venue_down_reason(account_id=account_id),
         last_price=last_prices(market_ids={signal.market_id for signal in signals}),
-        fresh=_freshness(pairs), signal_rate=_signal_rates(signals), paper_fee=_paper_fee(locked.account), limits=limits_for_many(account_id=account_id, strategies=list(strategies.values())),
+        fresh=_freshness(pairs), signal_rate=_signal_rates(signals), paper=_paper_terms(locked.account), limits=limits_for_many(account_id=account_id, strategies=list(strategies.values())),
     )
 
 
@@ -157,9 +156,11 @@ def _held_read(account_id: int) -> dict[int, Held]:
 
 def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, str], Decimal]]:
     """Order rates of the last minute and live amounts per (market, side), in one query (the
-    (account, created_at) and status indexes serve it)."""
+    (account, created_at) and status indexes serve it). A FILLED order whose fills are not all
+    applied yet (its trades fetch failed; reconciliation applies them) counts as in flight: its
+    position is coming, so an entry must not double it and a close must wait for it."""
     since = timezone.now() - RATE_WINDOW
-    live = Q(status__in=LIVE_STATUSES)
+    live = Q(status__in=LIVE_STATUSES) | Q(status=OrderStatus.FILLED.value, filled__lt=F("amount"))
     recent = Q(created_at__gte=since)
     rows = (Order.objects.filter(Q(account_id=account_id) & (live | recent)).order_by()
             .values("market_id", "side", "strategy_id")
@@ -177,38 +178,49 @@ def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, 
 
 
 def _signal_rates(signals: list) -> dict[int, int]:
-    """For each signal, how many signals its strategy sent in the minute before it (the
-    (strategy, created_at) index serves it). Ids follow creation, so the signals before one are
-    those with a smaller id, counted back to a minute before it was created."""
-    mine = [signal for signal in signals if signal.strategy_id]
+    """For each strategy signal, how many signals its strategy sent in the same market in the
+    minute before it (a strategy sends at most one or two per market and candle; protective exits
+    are the desk's, not the strategy's). Ids follow creation, so the signals before one are those
+    with a smaller id, counted back to a minute before it was created."""
+    mine = [signal for signal in signals if signal.strategy_id and signal.source == Signal.Source.STRATEGY]
     if len(mine) == 1:  # the usual case: a count, not rows
         signal = mine[0]
-        return {signal.pk: Signal.objects.filter(strategy_id=signal.strategy_id, pk__lt=signal.pk,
-                                                 created_at__gt=signal.created_at - RATE_WINDOW).count()}
+        return {signal.pk: _strategy_signals(signal.strategy_id, signal.market_id).filter(
+            pk__lt=signal.pk, created_at__gt=signal.created_at - RATE_WINDOW).count()}
     if not mine:
         return {}
-    rows = (Signal.objects.filter(strategy_id__in={signal.strategy_id for signal in mine},
-                                  created_at__gt=min(signal.created_at for signal in mine) - RATE_WINDOW,
-                                  pk__lte=max(signal.pk for signal in mine))
-            .order_by("strategy_id", "pk").values_list("strategy_id", "pk", "created_at"))
-    ids: dict[int, list[int]] = {}
-    times: dict[int, list] = {}
-    for strategy_id, pk, created_at in rows:
-        ids.setdefault(strategy_id, []).append(pk)
-        previous = times.setdefault(strategy_id, [])
+    rows = (Signal.objects.filter(source=Signal.Source.STRATEGY, strategy_id__in={s.strategy_id for s in mine},
+                                  market_id__in={s.market_id for s in mine},
+                                  created_at__gt=min(s.created_at for s in mine) - RATE_WINDOW, pk__lte=max(s.pk for s in mine))
+            .order_by("pk").values_list("strategy_id", "market_id", "pk", "created_at"))
+    ids: dict[tuple[int, int], list[int]] = {}
+    times: dict[tuple[int, int], list] = {}
+    for strategy_id, market_id, pk, created_at in rows:
+        ids.setdefault((strategy_id, market_id), []).append(pk)
+        previous = times.setdefault((strategy_id, market_id), [])
         previous.append(max(created_at, previous[-1]) if previous else created_at)  # kept sorted for bisect
     rates = {}
     for signal in mine:
-        before = bisect_left(ids[signal.strategy_id], signal.pk)
-        too_old = bisect_right(times[signal.strategy_id], signal.created_at - RATE_WINDOW, 0, before)
+        key = (signal.strategy_id, signal.market_id)
+        before = bisect_left(ids[key], signal.pk)
+        too_old = bisect_right(times[key], signal.created_at - RATE_WINDOW, 0, before)
         rates[signal.pk] = before - too_old
     return rates
 
 
-def _paper_fee(account: ExchangeAccount) -> Decimal | None:
+def _strategy_signals(strategy_id: int, market_id: int):
+    return Signal.objects.filter(strategy_id=strategy_id, market_id=market_id, source=Signal.Source.STRATEGY)
+
+
+def _paper_terms(account: ExchangeAccount) -> tuple[Decimal, Decimal] | None:
+    """(fee rate, slippage bps) of the paper broker; its defaults when the row does not exist yet
+    (the paper venue creates it with them on the first order)."""
     if account.mode != ExchangeAccount.Mode.PAPER:
         return None
-    return PaperSettings.objects.filter(account=account).values_list("fee_rate", flat=True).first() or ZERO
+    found = PaperSettings.objects.filter(account=account).values_list("fee_rate", "slippage_bps").first()
+    if found:
+        return found
+    return tuple(PaperSettings._meta.get_field(name).default for name in ("fee_rate", "slippage_bps"))
 
 
 def _freshness(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], bool]:

@@ -13,6 +13,7 @@ from apps.markets.timeframes import TIMEFRAME_SECONDS
 from apps.trading.models import Balance, LastPrice, Order, PortfolioSnapshot, Position
 
 ZERO = Decimal(0)
+UNION_MAX = 450  # probes per statement on SQLite (its limit is 500 terms)
 LIVE_STATUSES = [status.value for status in LIVE]
 
 
@@ -36,14 +37,18 @@ def newest_candles(*, market_ids) -> dict[int, tuple[Decimal, datetime]]:
     pairs = [(market, timeframe) for market in market_ids for timeframe in TIMEFRAME_SECONDS]
     if not pairs:
         return {}
-    sql, params = (_probes_lateral if connection.vendor == "postgresql" else _probes_union)(pairs)
+    if connection.vendor == "postgresql":
+        statements = [_probes_lateral(pairs)]
+    else:  # SQLite allows 500 terms in a compound SELECT
+        statements = [_probes_union(pairs[start:start + UNION_MAX]) for start in range(0, len(pairs), UNION_MAX)]
     newest = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        for market, close, open_time in cursor.fetchall():
-            close, open_time = _candle_values(close, open_time)
-            if market not in newest or open_time > newest[market][1]:
-                newest[market] = (close, open_time)
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            for market, close, open_time in cursor.fetchall():
+                close, open_time = _candle_values(close, open_time)
+                if market not in newest or open_time > newest[market][1]:
+                    newest[market] = (close, open_time)
     return newest
 
 

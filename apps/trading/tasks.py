@@ -2,7 +2,10 @@
 
 from celery import shared_task
 
+from apps.common.logging import get_logger
 from apps.exchanges.models import ExchangeAccount
+
+log = get_logger(__name__)
 
 RESOLVE_BACKOFF_CAP_S = 30
 
@@ -72,8 +75,11 @@ def reconcile_all() -> int:
 
     accounts = list(ExchangeAccount.objects.filter(active=True).values_list("pk", "mode"))
     for account_id, mode in accounts:
-        sync(account_id=account_id)
-        if mode != ExchangeAccount.Mode.PAPER:  # the paper venue is the desk's own book
-            orders_reconcile(account_id=account_id)
-        portfolio_snapshot_take(account_id=account_id)
+        try:
+            sync(account_id=account_id)
+            if mode != ExchangeAccount.Mode.PAPER:  # the paper venue is the desk's own book
+                orders_reconcile(account_id=account_id)
+        except Exception:  # noqa: BLE001 - one account's failure must not stop the others
+            log.exception("reconciliation failed", account=account_id)
+        portfolio_snapshot_take(account_id=account_id)  # the daily-loss and drawdown marks need it
     return len(accounts)

@@ -119,8 +119,9 @@ def test_the_last_price_is_the_newest_of_the_ticker_and_any_timeframes_last_clos
     assert last_price(market=market) == D("102.5")
 
 
-def backdate(signal: Signal, seconds: int) -> None:
-    Signal.objects.filter(pk=signal.pk).update(created_at=timezone.now() - timedelta(seconds=seconds))
+def backdate(signal: Signal, seconds: int, *, candle_too: bool = False) -> None:
+    then = timezone.now() - timedelta(seconds=seconds)
+    Signal.objects.filter(pk=signal.pk).update(created_at=then, **({"candle_time": then} if candle_too else {}))
 
 
 def test_strategies_evaluated_together_are_placed_in_one_go_by_whoever_comes_first():
@@ -139,26 +140,73 @@ def test_a_signal_a_lost_worker_left_pending_is_placed_by_the_sweep():
     signal = signal_make(strategy=strategy, market=market)
     backdate(signal, 15)
 
-    assert signals_sweep() == {"signals_placed": 1, "signals_expired": 0}
+    assert signals_sweep() == {"signals_swept": 1, "signals_failed": 0}
     assert Order.objects.get().signal_id == signal.pk
 
 
-def test_an_entry_left_pending_too_long_is_expired_with_the_reason_not_traded_late():
+def test_an_entry_whose_candle_closed_too_long_ago_is_refused_with_the_reason_not_traded_late():
     _, [market], strategy = desk("late")
     signal = signal_make(strategy=strategy, market=market)
-    backdate(signal, 300)
+    backdate(signal, 300, candle_too=True)
 
-    assert signals_sweep() == {"signals_placed": 0, "signals_expired": 1}
+    signals_sweep()
+
     signal.refresh_from_db()
     assert signal.status == Signal.Status.REJECTED and not Order.objects.exists()
-    assert signal.rejection_reason.startswith("expired: not placed within 60 s (it waited 300 s")
+    assert signal.rejection_reason.startswith("expired: its candle closed 240 s ago (max 60 s)")
 
 
 def test_a_close_left_pending_is_placed_whatever_its_age():
     account, [market], strategy = desk("exit")
     Position.objects.create(account=account, market=market, amount=D("2"), average_entry=D("100"))
     close = signal_make(strategy=strategy, market=market, side="sell", intent="close")
-    backdate(close, 300)
+    backdate(close, 300, candle_too=True)
 
-    assert signals_sweep() == {"signals_placed": 1, "signals_expired": 0}
+    signals_sweep()
+
     assert Order.objects.get().amount == D("2")
+
+
+def test_a_close_waits_while_its_entrys_fills_are_not_in_then_the_sweep_closes():
+    account, [market], strategy = desk("waits")
+    entry = signal_execute(signal_id=signal_make(strategy=strategy, market=market).pk)
+    Order.objects.filter(pk=entry.pk).update(status="filled")  # the exchange filled it; the trades fetch failed
+    close = signal_make(strategy=strategy, market=market, side="sell", intent="close")
+
+    assert signal_execute(signal_id=close.pk) is None
+    assert Signal.objects.get(pk=close.pk).status == Signal.Status.PENDING
+    assert signal_execute(signal_id=signal_make(strategy=strategy, market=market).pk) is None  # and no second entry
+
+    Position.objects.create(account=account, market=market, amount=entry.amount, average_entry=D("100"))  # reconciled
+    Order.objects.filter(pk=entry.pk).update(filled=entry.amount)
+    backdate(close, 15)
+    signals_sweep()
+
+    assert Order.objects.get(signal=close).amount == entry.amount
+
+
+def test_a_fresh_paper_account_sizes_with_the_paper_brokers_default_fee_and_slippage():
+    from apps.trading.models import PaperSettings
+
+    account, [market], strategy = desk("fresh-paper", cash=D("1000"), allocation=D("1000"))
+    PaperSettings.objects.filter(account=account).delete()  # as an account made in the admin
+    signal = signal_make(strategy=strategy, market=market)
+
+    order = signal_execute(signal_id=signal.pk)
+
+    # 1000 / (100 x (1 + 5 bps) x (1 + 0.1 %)) = 9.9850... -> 9.985 in steps of 0.0001
+    assert order.amount == D("9.985")
+
+
+def test_a_strategy_on_many_markets_is_not_capped_by_one_signal_per_market(eager_tasks):
+    account, _, strategy = desk("wide", cash=D("10000000"), allocation=D("10"))
+    markets = [fresh_market(symbol=f"W{index}/USDT") for index in range(120)]
+    strategy.markets.set(markets)
+    exits = [signal_make(strategy=strategy, market=market, side="sell", intent="close") for market in markets]
+
+    signals_place(signal_ids=[signal.pk for signal in exits])
+
+    assert not Signal.objects.filter(rejection_reason__contains="signal rate cap").exists()
+    strategy.refresh_from_db()
+    assert strategy.status == "running"
+    assert signals_sweep() == {"signals_swept": 0, "signals_failed": 0}  # and the sweep copes with 120 markets

@@ -18,16 +18,20 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.common.logging import get_logger
 from apps.common.models import Event
 from apps.engine.order_fsm import OrderStatus as S
 from apps.engine.risk_rules import STRATEGY_FAULTS, Proposal
+from apps.markets.timeframes import TIMEFRAME_SECONDS
 from apps.risk.models import RiskEvent
 from apps.risk.services import risk_decide, risk_event_build, risk_event_outbox
 from apps.trading.book import AccountBook, account_book_load, account_lock
 from apps.trading.models import Order, OrderEvent, Signal
-from apps.trading.services.signals import client_order_id_for, signal_payload, signal_reject, signal_topic
+from apps.trading.services.signals import client_order_id_for, signal_payload, signal_topic
 
 ZERO = Decimal(0)
+WAIT = ("wait", "")  # a close that waits for its entry's fills
+log = get_logger(__name__)
 Outbox = tuple[str, str, dict] | Callable[[], tuple[str, str, dict]]
 
 
@@ -53,7 +57,7 @@ def signals_place(*, signal_ids: list[int], account_id: int | None = None) -> di
 
 
 def signal_max_age() -> timedelta:
-    """An entry not placed within this long after its signal is expired, not traded late."""
+    """An entry not placed within this long after its candle closed is refused, not traded late."""
     return timedelta(seconds=getattr(settings, "TRADING_SIGNAL_MAX_AGE_S", 60))
 
 
@@ -68,30 +72,23 @@ def account_signals_place(*, account_id: int, signal_ids: list[int]) -> dict[int
 
 
 def signals_sweep(*, older_than: timedelta = timedelta(seconds=10)) -> dict[str, int]:
-    """Safety net (beat): a signal a lost worker left PENDING is never dropped silently. A young
-    one is placed now (the risk rules still check its price against the last price); an entry
-    older than signal_max_age() is expired with the reason (a late entry trades on a stale
-    decision); a close is placed whatever its age (getting out is always allowed)."""
-    now = timezone.now()
-    pending = Signal.objects.filter(status=Signal.Status.PENDING, created_at__lt=now - older_than)
-    expired = 0
-    for signal in pending.filter(intent=Signal.Intent.OPEN, created_at__lt=now - signal_max_age()):
-        expired += _signal_expire(signal)
-    young = list(pending.values_list("pk", flat=True))
-    if young:
-        signals_place(signal_ids=young)
-    return {"signals_placed": len(young), "signals_expired": expired}
-
-
-def _signal_expire(signal: Signal) -> int:
-    with transaction.atomic():
-        account_lock(account_id=signal.account_id)  # not while a placement of the account decides it
-        if not Signal.objects.filter(pk=signal.pk, status=Signal.Status.PENDING).exists():
-            return 0
-        age = (timezone.now() - signal.created_at).total_seconds()
-        signal_reject(signal=signal, reason=f"expired: not placed within {signal_max_age().total_seconds():.0f} s "
-                                            f"(it waited {age:.0f} s; the worker placing it was lost)")
-    return 1
+    """Safety net (beat): a signal still PENDING after `older_than` (its worker was lost, or a
+    close waits for its entry's fills) is placed now, account by account. Placement decides as
+    ever: a stale entry is refused with the reason, a close is placed whatever its age."""
+    pending = (Signal.objects.filter(status=Signal.Status.PENDING, created_at__lt=timezone.now() - older_than)
+               .order_by("pk").values_list("account_id", "pk"))
+    by_account: dict[int, list[int]] = defaultdict(list)
+    for account_id, signal_id in pending:
+        by_account[account_id].append(signal_id)
+    counts = {"signals_swept": 0, "signals_failed": 0}
+    for account_id, signal_ids in by_account.items():
+        try:
+            signals_place(signal_ids=signal_ids, account_id=account_id)
+            counts["signals_swept"] += len(signal_ids)
+        except Exception:  # noqa: BLE001 - one account's failure must not stop the others' sweep
+            log.exception("pending signals not placed", account=account_id)
+            counts["signals_failed"] += len(signal_ids)
+    return counts
 
 
 def _account_place(account_id: int, signal_ids: list[int]) -> dict[int, Order | None]:
@@ -144,6 +141,8 @@ class Placement:
 
     def place(self, signal: Signal) -> Order | None:
         refusal, amount = self._size(signal)
+        if refusal == WAIT:
+            return None  # stays PENDING: the sweep places it once its entry's fills are in
         if refusal:
             self._risk_record(risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id,
                                                rule=refusal[0], reason=refusal[1]))
@@ -172,16 +171,33 @@ class Placement:
         if signal.intent == Signal.Intent.CLOSE:
             held = self.book.position_amount(market.pk) - self.book.being_sold(market.pk)
             amount = quantize_amount(held, market.amount_precision)
+            if amount <= 0 and self.book.buying(market.pk):
+                return WAIT, ZERO  # the entry's fills are not in yet: close once they are
             if amount <= 0:
                 return ("nothing_to_close", f"no open {market.base} position to close"), ZERO
             return None, amount
+        stale = self._stale(signal)
+        if stale:
+            return ("stale_signal", stale), ZERO
         quote = self._entry_quote(signal)
         # The fee is paid out of the allocation, as the backtest sizes: cost + fee <= allocation.
-        unit_cost = signal.price * (1 + self.book.fee_rate(market))
+        unit_cost = self.book.unit_cost(market, signal.price)
         amount = quantize_amount(quote / unit_cost, market.amount_precision) if signal.price > 0 else ZERO
         if amount <= 0:
             return ("size", f"the allocation {quote:.2f} {market.quote} buys less than one amount step ({market.amount_precision})"), ZERO
         return None, amount
+
+    @staticmethod
+    def _stale(signal: Signal) -> str:
+        """Why an entry is too late to trade ('' when it is not): its candle closed longer ago
+        than signal_max_age() (a backed-up queue or a lost worker)."""
+        timeframe = signal.strategy.timeframe if signal.strategy else "1m"
+        closed = signal.candle_time + timedelta(seconds=TIMEFRAME_SECONDS.get(timeframe, 60))
+        age = (timezone.now() - closed).total_seconds()
+        if age <= signal_max_age().total_seconds():
+            return ""
+        return (f"expired: its candle closed {age:.0f} s ago (max {signal_max_age().total_seconds():.0f} s); "
+                "a late entry would trade on a stale decision")
 
     def _entry_quote(self, signal: Signal) -> Decimal:
         from apps.strategies.models import Strategy
