@@ -182,7 +182,6 @@ TRADING_RESEND_MAX_AGE_S = env.int("TRADING_RESEND_MAX_AGE_S", default=120)
 TRADING_RESOLVE_FIRST_DELAY_S = env.float("TRADING_RESOLVE_FIRST_DELAY_S", default=1)
 TRADING_SUBMIT_STUCK_S = env.int("TRADING_SUBMIT_STUCK_S", default=30)
 TRADING_VENUE_DOWN_SECONDS = env.int("TRADING_VENUE_DOWN_SECONDS", default=15)
-TRADING_SIGNAL_MAX_AGE_S = env.int("TRADING_SIGNAL_MAX_AGE_S", default=60)
 
 # --- Auth, i18n, static ---------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

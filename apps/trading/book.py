@@ -8,7 +8,7 @@ A selector: it reads. Only `order_added` changes it, to mirror a row the caller 
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import Case, Count, F, OuterRef, Q, Subquery, Sum, When
@@ -49,6 +49,7 @@ class AccountBook:
     venue_down: str
     last_price: dict[int, Decimal | None]
     fresh: dict[tuple[int, str], bool]
+    newest_candle: dict[tuple[int, str], datetime | None]  # (market, timeframe) -> newest stored candle's open
     signal_rate: dict[int, int]  # signal id -> its strategy's signals in its market in the minute before it
     paper: tuple[Decimal, Decimal] | None  # the paper broker's (fee rate, slippage bps); None: an exchange
     limits: dict[int | None, Limits] = field(default_factory=dict)
@@ -143,7 +144,7 @@ def account_book_load(*, locked: LockedAccount, signals: list) -> AccountBook:
         held=_held_read(account_id), in_flight=in_flight, rate_account=rate_account, rate_strategy=rate_strategy,
         venue_down=venue_down_reason(account_id=account_id),
         last_price=last_prices(market_ids={signal.market_id for signal in signals}),
-        fresh=_freshness(pairs), signal_rate=_signal_rates(signals), paper=_paper_terms(locked.account), limits=limits_for_many(account_id=account_id, strategies=list(strategies.values())),
+        **_candle_marks(pairs), signal_rate=_signal_rates(signals), paper=_paper_terms(locked.account), limits=limits_for_many(account_id=account_id, strategies=list(strategies.values())),
     )
 
 
@@ -223,9 +224,12 @@ def _paper_terms(account: ExchangeAccount) -> tuple[Decimal, Decimal] | None:
     return tuple(PaperSettings._meta.get_field(name).default for name in ("fee_rate", "slippage_bps"))
 
 
-def _freshness(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], bool]:
+def _candle_marks(pairs: set[tuple[int, str]]) -> dict:
+    """fresh: is the data fresh (newest candle under two periods old); newest_candle: its open
+    time, per (market, timeframe), from the collectors' status rows (one query)."""
     query = Q(pk__in=[])
     for market_id, timeframe in pairs:
         query |= Q(market_id=market_id, timeframe=timeframe)
-    found = {(c.market_id, c.timeframe): c.is_fresh() for c in CollectorStatus.objects.filter(query)}
-    return {pair: found.get(pair, False) for pair in pairs}
+    found = {(c.market_id, c.timeframe): c for c in CollectorStatus.objects.filter(query)}
+    return {"fresh": {pair: bool(found.get(pair) and found[pair].is_fresh()) for pair in pairs},
+            "newest_candle": {pair: found[pair].last_candle_time if pair in found else None for pair in pairs}}

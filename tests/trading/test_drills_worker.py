@@ -75,17 +75,21 @@ def candle_close(sim, market, open_time, price: D) -> None:
 
 
 def even_minute_ago(minutes: int):
+    """An even minute `minutes` (or one fewer) ago: its candle is fresh data (closed at most
+    `minutes` ago), and the alternating strategy buys on it."""
     now = timezone.now().replace(second=0, microsecond=0)
     start = now - timedelta(minutes=minutes)
-    return start - timedelta(minutes=(int(start.timestamp()) // 60) % 2)
+    return start + timedelta(minutes=(int(start.timestamp()) // 60) % 2)
 
 
 def history(market, until, price: D, count: int = 5):
-    """Warm-up candles before `until`, and nothing after it (the drill closes those itself)."""
+    """Warm-up candles before `until`, and nothing after it (the drill closes those itself); the
+    collector's newest candle says the same (an entry on an older candle than that is stale)."""
     Candle.objects.filter(market=market).delete()
     for i in range(count, 0, -1):
         Candle.objects.update_or_create(market=market, timeframe="1m", open_time=until - timedelta(minutes=i), defaults={
             "open": price, "high": price, "low": price, "close": price, "volume": D(1)})
+    CollectorStatus.objects.filter(market=market, timeframe="1m").update(last_candle_time=until - timedelta(minutes=1))
 
 
 def assert_exchange_matches_database(sim):
@@ -214,7 +218,10 @@ def test_insufficient_balance_on_the_exchange_is_rejected_once_with_its_reason(s
 
     with celery_worker(concurrency=2):
         candle_close(sim, market, t0, D("60000"))
-        wait_until(lambda: Order.objects.filter(status__in=TERMINAL).exists(), timeout=20, message="the order settles")
+        try:
+            wait_until(lambda: Order.objects.filter(status__in=TERMINAL).exists(), timeout=20, message="the order settles")
+        except AssertionError:
+            pytest.fail(f"{list(Order.objects.values_list('status', 'reason'))} {list(Signal.objects.values_list('status', 'rejection_reason'))}")
 
     order = Order.objects.get()
     assert order.status == "rejected" and "insufficient balance" in order.reason.lower()

@@ -144,16 +144,17 @@ def test_a_signal_a_lost_worker_left_pending_is_placed_by_the_sweep():
     assert Order.objects.get().signal_id == signal.pk
 
 
-def test_an_entry_whose_candle_closed_too_long_ago_is_refused_with_the_reason_not_traded_late():
+def test_an_entry_left_pending_until_a_newer_candle_closed_is_refused_with_the_reason_not_traded_late():
     _, [market], strategy = desk("late")
     signal = signal_make(strategy=strategy, market=market)
-    backdate(signal, 300, candle_too=True)
+    backdate(signal, 300, candle_too=True)  # the market's newest candle opened a minute ago
 
     signals_sweep()
 
     signal.refresh_from_db()
     assert signal.status == Signal.Status.REJECTED and not Order.objects.exists()
-    assert signal.rejection_reason.startswith("expired: its candle closed 240 s ago (max 60 s)")
+    assert signal.rejection_reason.startswith("expired: a newer 1m candle")
+    assert "a late entry would trade on a stale decision" in signal.rejection_reason
 
 
 def test_a_close_left_pending_is_placed_whatever_its_age():

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import ROUND_DOWN, Decimal
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,7 +21,6 @@ from apps.common.logging import get_logger
 from apps.common.models import Event
 from apps.engine.order_fsm import OrderStatus as S
 from apps.engine.risk_rules import STRATEGY_FAULTS, Proposal
-from apps.markets.timeframes import TIMEFRAME_SECONDS
 from apps.risk.models import RiskEvent
 from apps.risk.services import risk_decide, risk_event_build, risk_event_outbox
 from apps.trading.book import AccountBook, account_book_load, account_lock
@@ -56,17 +54,11 @@ def signals_place(*, signal_ids: list[int], account_id: int | None = None) -> di
     return placed
 
 
-def signal_max_age() -> timedelta:
-    """An entry not placed within this long after its candle closed is refused, not traded late."""
-    return timedelta(seconds=getattr(settings, "TRADING_SIGNAL_MAX_AGE_S", 60))
-
-
 def account_signals_place(*, account_id: int, signal_ids: list[int]) -> dict[int, Order | None]:
-    """Place these signals together with the account's other young pending signals: strategies
+    """Place these signals together with the account's other pending signals: strategies
     evaluated on the same candle share one lock and one transaction instead of queueing for it
     one by one (whoever takes the lock first places them all; the others find theirs done)."""
-    since = timezone.now() - signal_max_age()
-    pending = Signal.objects.filter(account_id=account_id, status=Signal.Status.PENDING, created_at__gte=since)
+    pending = Signal.objects.filter(account_id=account_id, status=Signal.Status.PENDING)
     ids = set(signal_ids) | set(pending.values_list("pk", flat=True))
     return signals_place(signal_ids=sorted(ids), account_id=account_id)
 
@@ -74,7 +66,8 @@ def account_signals_place(*, account_id: int, signal_ids: list[int]) -> dict[int
 def signals_sweep(*, older_than: timedelta = timedelta(seconds=10)) -> dict[str, int]:
     """Safety net (beat): a signal still PENDING after `older_than` (its worker was lost, or a
     close waits for its entry's fills) is placed now, account by account. Placement decides as
-    ever: a stale entry is refused with the reason, a close is placed whatever its age."""
+    ever: an entry on a candle that is no longer the newest is refused with the reason, a close
+    is placed whatever its age."""
     pending = (Signal.objects.filter(status=Signal.Status.PENDING, created_at__lt=timezone.now() - older_than)
                .order_by("pk").values_list("account_id", "pk"))
     by_account: dict[int, list[int]] = defaultdict(list)
@@ -187,17 +180,16 @@ class Placement:
             return ("size", f"the allocation {quote:.2f} {market.quote} buys less than one amount step ({market.amount_precision})"), ZERO
         return None, amount
 
-    @staticmethod
-    def _stale(signal: Signal) -> str:
-        """Why an entry is too late to trade ('' when it is not): its candle closed longer ago
-        than signal_max_age() (a backed-up queue or a lost worker)."""
+    def _stale(self, signal: Signal) -> str:
+        """Why an entry is too late to trade ('' when it is not): a newer candle of its timeframe
+        closed since (a backed-up queue, a lost worker). With the fresh-data rule, an entry is
+        placed only on the newest candle, itself at most two periods old."""
         timeframe = signal.strategy.timeframe if signal.strategy else "1m"
-        closed = signal.candle_time + timedelta(seconds=TIMEFRAME_SECONDS.get(timeframe, 60))
-        age = (timezone.now() - closed).total_seconds()
-        if age <= signal_max_age().total_seconds():
+        newest = self.book.newest_candle.get((signal.market_id, timeframe))
+        if newest is None or newest <= signal.candle_time:
             return ""
-        return (f"expired: its candle closed {age:.0f} s ago (max {signal_max_age().total_seconds():.0f} s); "
-                "a late entry would trade on a stale decision")
+        return (f"expired: a newer {timeframe} candle ({newest:%Y-%m-%d %H:%M} UTC) closed after its candle "
+                f"({signal.candle_time:%H:%M}); a late entry would trade on a stale decision")
 
     def _entry_quote(self, signal: Signal) -> Decimal:
         from apps.strategies.models import Strategy
