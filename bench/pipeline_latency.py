@@ -113,7 +113,7 @@ if __name__ != "__main__":
 def desk_build(sim):
     from django.utils import timezone
 
-    from apps.markets.models import Candle
+    from apps.markets.models import Candle, CollectorStatus
     from apps.strategies.models import Strategy
     from tests.trading.sim import sim_desk
 
@@ -127,6 +127,9 @@ def desk_build(sim):
     for i in range(5, 0, -1):
         Candle.objects.create(market=market, timeframe="1m", open_time=start - timedelta(minutes=i), open=D(60000),
                               high=D(60000), low=D(60000), close=D(60000), volume=D(1))
+    # The collector's newest candle is the last warm-up one: each measured candle is then the newest
+    # (an entry on a candle older than the newest is refused as stale).
+    CollectorStatus.objects.filter(market=market, timeframe="1m").update(last_candle_time=start - timedelta(minutes=1))
     return market, start
 
 

@@ -63,12 +63,14 @@ def desk_build(accounts: int, signals: int, prefix: str = "bench") -> list[tuple
     from django.utils import timezone
 
     from apps.markets.models import CollectorStatus
+    from apps.trading.models import Signal
 
     # One entry per market: the desk holds one position per market, so a second entry in the
     # same market would be refused (also measured, but it is not the path into a NEW order).
     markets = [fresh_market(symbol=f"{prefix.upper()}{index}/USDT", price=D("100")) for index in range(signals)]
     # Keep the data fresh for the whole run (a long run would otherwise meet the staleness rule).
-    CollectorStatus.objects.filter(market__in=markets).update(last_candle_time=timezone.now() + timedelta(days=1))
+    newest = timezone.now() + timedelta(days=1)
+    CollectorStatus.objects.filter(market__in=markets).update(last_candle_time=newest)
     plan = []
     for index in range(accounts):
         account = account_make(name=f"{prefix}-{index}", cash=D("100000000"))
@@ -76,6 +78,7 @@ def desk_build(accounts: int, signals: int, prefix: str = "bench") -> list[tuple
         RiskLimits.objects.create(account=account, max_orders_per_minute=10**9)
         RiskLimits.objects.create(strategy=strategy, max_orders_per_minute=10**9)  # also its signal rate cap
         plan.append((account.pk, [signal_make(strategy=strategy, market=market).pk for market in markets]))
+    Signal.objects.update(candle_time=newest)  # each signal decides on its market's newest candle
     return plan
 
 
