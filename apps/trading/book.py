@@ -33,6 +33,7 @@ class Held:
     amount: Decimal
     marked_value: Decimal  # at the last marked price (else the entry)
     tradable: bool  # at least one exchange step: counts as an open position
+    step: Decimal  # the market's amount step
 
 
 @dataclass
@@ -71,11 +72,15 @@ class AccountBook:
 
     def holding(self, market_id: int, base: str) -> str:
         """'holding 0.5 BTC' / 'buying 0.5 BTC' when the account holds a tradable position in
-        the market or has an entry in flight there, else ''. Dust below one exchange step does
-        not count: it cannot be sold and must not block the next entry."""
+        the market that is not being sold, or has an entry in flight there, else ''. Dust below
+        one exchange step does not count: it cannot be sold and must not block the next entry.
+        A position whose close is in flight does not block an entry (the backtest too lets an
+        entry follow an exit on the same candle)."""
         held = self.held.get(market_id)
-        if held and held.amount > 0 and held.tradable:
-            return f"holding {held.amount.normalize():f} {base}"
+        if held and held.tradable:
+            remaining = held.amount - self.being_sold(market_id)
+            if remaining >= held.step:
+                return f"holding {remaining.normalize():f} {base}"
         buying = self.in_flight.get((market_id, "buy"), ZERO)
         return f"buying {buying.normalize():f} {base}" if buying > 0 else ""
 
@@ -151,7 +156,7 @@ def account_book_load(*, locked: LockedAccount, signals: list) -> AccountBook:
 def _held_read(account_id: int) -> dict[int, Held]:
     rows = Position.objects.filter(account_id=account_id).values_list(
         "market_id", "amount", "last_price", "average_entry", "market__amount_precision")
-    return {market: Held(amount=amount, marked_value=amount * (marked or entry), tradable=amount >= step)
+    return {market: Held(amount=amount, marked_value=amount * (marked or entry), tradable=amount >= step, step=step)
             for market, amount, marked, entry, step in rows}
 
 

@@ -211,3 +211,14 @@ def test_a_strategy_on_many_markets_is_not_capped_by_one_signal_per_market(eager
     strategy.refresh_from_db()
     assert strategy.status == "running"
     assert signals_sweep() == {"signals_swept": 0, "signals_failed": 0}  # and the sweep copes with 120 markets
+
+
+def test_an_entry_may_follow_a_close_already_on_its_way_as_in_the_backtest():
+    account, [market], strategy = desk("reversal")
+    Position.objects.create(account=account, market=market, amount=D("2"), average_entry=D("100"))
+    close = signal_make(strategy=strategy, market=market, side="sell", intent="close")
+    entry = signal_make(strategy=strategy, market=market)
+
+    placed = signals_place(signal_ids=[close.pk, entry.pk])
+
+    assert placed[close.pk].amount == D("2") and placed[entry.pk].amount == D("9.99")
