@@ -32,8 +32,12 @@ RATE_WINDOW = timedelta(minutes=1)
 class Held:
     amount: Decimal
     marked_value: Decimal  # at the last marked price (else the entry)
-    tradable: bool  # at least one exchange step: counts as an open position
     step: Decimal  # the market's amount step
+
+    @property
+    def tradable(self) -> bool:
+        """At least one exchange step: counts as an open position."""
+        return self.amount >= self.step
 
 
 @dataclass
@@ -156,7 +160,7 @@ def account_book_load(*, locked: LockedAccount, signals: list) -> AccountBook:
 def _held_read(account_id: int) -> dict[int, Held]:
     rows = Position.objects.filter(account_id=account_id).values_list(
         "market_id", "amount", "last_price", "average_entry", "market__amount_precision")
-    return {market: Held(amount=amount, marked_value=amount * (marked or entry), tradable=amount >= step, step=step)
+    return {market: Held(amount=amount, marked_value=amount * (marked or entry), step=step)
             for market, amount, marked, entry, step in rows}
 
 

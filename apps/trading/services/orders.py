@@ -102,7 +102,7 @@ def _locked(order_id: int) -> Order:
     return Order.objects.select_for_update(of=("self",)).select_related("market", "account__exchange", "strategy", "signal").get(pk=order_id)
 
 
-def _health(account_id: int, call):
+def venue_call(account_id: int, call):
     """Run a venue call, recording whether the exchange answered."""
     from apps.trading.venue_health import venue_failure_record, venue_success_record
 
@@ -157,7 +157,7 @@ def _kill_blocks(order: Order) -> str:
 def _send(order: Order) -> Order:
     venue = venue_for(order.account)
     try:
-        report = _health(order.account_id, lambda: venue.order_create(order))
+        report = venue_call(order.account_id, lambda: venue.order_create(order))
     except (MalformedReplyError, OrderNotFoundError) as error:
         return _mark_unknown(order.pk, f"create sent, reply unusable ({error.error_class}): {error}")
     except PermanentExchangeError as error:
@@ -239,7 +239,7 @@ def order_resolve(*, order_id: int) -> str:
         return "resolved"
     venue = venue_for(order.account)
     try:
-        report = _health(order.account_id, lambda: venue.order_fetch(order))
+        report = venue_call(order.account_id, lambda: venue.order_fetch(order))
     except OrderNotFoundError:
         return _not_found(order_id)
     except ExchangeCallError as error:

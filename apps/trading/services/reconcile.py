@@ -44,7 +44,7 @@ from apps.exchanges.errors import ExchangeCallError
 from apps.exchanges.models import ExchangeAccount
 from apps.trading.models import MONEY, Order
 from apps.trading.services.accounts import account_markets
-from apps.trading.services.orders import _health as venue_call
+from apps.trading.services.orders import venue_call
 from apps.trading.services.orders import order_report_apply
 from apps.trading.venue_health import venue_down_reason
 from apps.trading.venues import VenueOpenOrder, VenueOrder, venue_for
