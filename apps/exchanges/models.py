@@ -38,3 +38,17 @@ class ExchangeAccount(TimeStampedModel):
     @property
     def masked_api_key(self) -> str:
         return f"{self.api_key[:4]}…{self.api_key[-2:]}" if len(self.api_key) > 8 else "••••"
+
+
+class AccountMembership(TimeStampedModel):
+    """A user may see (and, by role, act on) an account only as its member; superusers see all.
+    What a member may do is the user's role (apps.exchanges.roles), not the membership."""
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="account_memberships")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "user"], name="one_membership_per_user_and_account")]
+
+    def __str__(self):
+        return f"{self.user} on {self.account}"
