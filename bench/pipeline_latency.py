@@ -187,7 +187,7 @@ def main() -> None:
     database_reset()
     django_setup()
     strategy_register()
-    from apps.simexchange.testing import simexchange_running
+    from tests.simulated_exchange import simexchange_running
     from tradedesk.celery import app
 
     app.control.purge()

@@ -60,7 +60,7 @@ def pytest_runtest_setup(item):
 def sim():
     """The simulated exchange on a free port. Its clock starts 5 s into a minute so that no
     candle closes during a test (under 55 s): "run it again adds nothing" stays exact."""
-    from apps.simexchange.testing import simexchange_running
+    from tests.simulated_exchange import simexchange_running
 
     start_ms = int(time.time() * 1000) // 60_000 * 60_000 + 5_000
     with simexchange_running(seed=7, history_days=1, start_ms=start_ms) as exchange:

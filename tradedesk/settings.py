@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "apps.trading",
     "apps.risk",
     "apps.web",
+    "apps.desk",
 ]
 
 MIDDLEWARE = [

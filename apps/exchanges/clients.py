@@ -13,7 +13,6 @@ import ccxt
 
 from apps.exchanges.errors import ExchangeCallError, classify
 from apps.exchanges.models import ExchangeAccount
-from apps.markets.models import Exchange
 
 T = TypeVar("T")
 REQUEST_TIMEOUT_MS = 10_000
@@ -69,8 +68,9 @@ def exchange_client(account: ExchangeAccount) -> ccxt.Exchange:
     return client
 
 
-def market_data_client(exchange: Exchange) -> ccxt.Exchange:
-    """A client for public market data (no keys), cached per process."""
+def market_data_client(exchange) -> ccxt.Exchange:
+    """A client for public market data (no keys), cached per process. `exchange` is a
+    markets.Exchange (exchanges sits below markets, so it is not imported here)."""
     key = (-exchange.pk, exchange.api_url)
     client = _clients.get(key)
     if client is None:

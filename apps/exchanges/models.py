@@ -3,7 +3,6 @@ from django.db import models
 
 from apps.common.fields import EncryptedTextField
 from apps.common.models import TimeStampedModel
-from apps.markets.models import Exchange
 
 
 class ExchangeAccount(TimeStampedModel):
@@ -15,7 +14,7 @@ class ExchangeAccount(TimeStampedModel):
         LIVE = "live", "Live"
 
     name = models.CharField(max_length=80, unique=True)
-    exchange = models.ForeignKey(Exchange, on_delete=models.PROTECT, related_name="accounts")
+    exchange = models.ForeignKey("markets.Exchange", on_delete=models.PROTECT, related_name="accounts")
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.SIM)
     api_key = EncryptedTextField(blank=True)
     api_secret = EncryptedTextField(blank=True)

@@ -2,7 +2,7 @@
 
 from django.http import JsonResponse
 
-from apps.web.selectors import readiness_checks
+from apps.web.health_checks import readiness_checks
 
 
 def liveness(request):

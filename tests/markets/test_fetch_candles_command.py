@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 
 from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import Candle
-from apps.simexchange.testing import TEST_API_KEY, TEST_SECRET
+from tests.simulated_exchange import TEST_API_KEY, TEST_SECRET
 from tests.markets.factories import market_make
 
 pytestmark = pytest.mark.django_db

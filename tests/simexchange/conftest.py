@@ -3,7 +3,7 @@
 import pytest
 
 from apps.engine.market_sim import ANCHOR_MS, DAY_MS
-from apps.simexchange.testing import sim_client, simexchange_running
+from tests.simulated_exchange import sim_client, simexchange_running
 
 # A fixed simulated start (half past noon on day 800) so prices in these tests never depend on today.
 START_MS = ANCHOR_MS + 800 * DAY_MS + 12 * 3_600_000 + 30 * 60_000 + 15_000

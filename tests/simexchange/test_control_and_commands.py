@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from apps.simexchange.testing import TEST_API_KEY, sim_client, simexchange_running
+from tests.simulated_exchange import TEST_API_KEY, sim_client, simexchange_running
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ import pytest
 from apps.exchanges import errors as desk
 from apps.exchanges.errors import classify
 from apps.simexchange.faults import ErrorFault
-from apps.simexchange.testing import TEST_API_KEY, sim_client
+from tests.simulated_exchange import TEST_API_KEY, sim_client
 
 
 @pytest.mark.parametrize(

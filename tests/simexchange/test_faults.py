@@ -8,7 +8,7 @@ import pytest
 from apps.exchanges import errors as desk
 from apps.exchanges.errors import classify
 from apps.simexchange.faults import ErrorFault, LatencyFault
-from apps.simexchange.testing import sim_client
+from tests.simulated_exchange import sim_client
 
 
 def test_a_dropped_answer_times_out_the_client_while_the_order_is_booked(sim):

@@ -1,7 +1,7 @@
 import pytest
 
 from apps.markets.models import Market
-from apps.strategies.demo import demo_strategies_ensure
+from apps.desk.demo_strategies import demo_strategies_ensure
 from apps.strategies.models import Strategy
 from tests.trading.factories import account_make, fresh_market
 

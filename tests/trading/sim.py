@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import Candle, CollectorStatus, Exchange, Market
-from apps.simexchange.testing import TEST_API_KEY, TEST_SECRET
+from tests.simulated_exchange import TEST_API_KEY, TEST_SECRET
 from apps.trading.models import LastPrice
 from apps.trading.services.accounts import balances_sync
 

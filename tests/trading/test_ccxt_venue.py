@@ -4,7 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from apps.simexchange.testing import simexchange_running
+from tests.simulated_exchange import simexchange_running
 from apps.trading.models import Fill, Order, Position
 from apps.trading.services.orders import order_resolve, order_submit, signal_execute
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 
 from apps.simexchange.faults import LatencyFault
-from apps.simexchange.testing import simexchange_running
+from tests.simulated_exchange import simexchange_running
 from apps.trading.models import Order
 from apps.trading.services.orders import orders_sweep, signal_execute
 from tests.workers import wait_until

@@ -12,7 +12,7 @@ from django.utils import timezone
 from apps.common.models import Event
 from apps.exchanges.clients import exchange_client
 from apps.simexchange.faults import ErrorFault
-from apps.simexchange.testing import TEST_API_KEY, sim_client
+from tests.simulated_exchange import TEST_API_KEY, sim_client
 from apps.trading.models import Fill, Order, OrderEvent, PortfolioSnapshot, Position
 from apps.trading.services.orders import order_resolve, order_submit, signal_execute
 from apps.trading.services.reconcile import orders_reconcile, orders_to_check, reconcile_topic

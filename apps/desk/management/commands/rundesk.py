@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.common.demo import demo_seed
+from apps.desk.demo import demo_seed
 
 PYTHON = sys.executable
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from apps.common.beat import beat_schedule_install
+from apps.desk.beat import beat_schedule_install
 from tradedesk.celery import DEFAULT_BEAT_SCHEDULE
 
 

@@ -9,11 +9,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from apps.common.beat import beat_schedule_install
+from apps.desk.beat import beat_schedule_install
 from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import CollectorStatus, Exchange, Market
 from apps.markets.services import candles_backfill, market_spec_fetch
-from apps.strategies.demo import demo_strategies_ensure
+from apps.desk.demo_strategies import demo_strategies_ensure
 from tradedesk.celery import DEFAULT_BEAT_SCHEDULE
 
 DEMO_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
