@@ -136,7 +136,7 @@ def desk_build(sim):
 def one_candle(sim, market, open_time) -> float:
     from apps.markets.models import CollectorStatus
     from apps.markets.services import CandleRow, candles_store
-    from apps.strategies.services import strategies_on_candles_closed
+    from apps.trading.tasks import strategies_on_candles_closed
 
     price = D("60000")
     sim.price_pin(market.symbol, price)

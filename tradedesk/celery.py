@@ -15,7 +15,7 @@ app.conf.task_queues = [Queue(name) for name in QUEUES]
 app.conf.task_default_queue = "default"
 app.conf.task_routes = {
     "apps.markets.tasks.*": {"queue": "marketdata"},
-    "apps.strategies.tasks.*": {"queue": "strategies"},
+    "apps.trading.tasks.strategy_evaluate": {"queue": "strategies"},
     "apps.trading.tasks.*": {"queue": "orders"},
     "apps.risk.tasks.*": {"queue": "orders"},
 }

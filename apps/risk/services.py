@@ -2,7 +2,6 @@
 decision with its reasons; kill switches."""
 
 from dataclasses import asdict
-from decimal import Decimal
 
 from django.db import transaction
 
@@ -15,34 +14,10 @@ def _topic(account_id) -> str:
     return f"risk.{account_id or 'global'}"
 
 
-def desk_state_from_book(*, book, signal, price: Decimal) -> DeskState:
-    """What the rules see for this signal: the account book (trading.book), read under the
-    account's row lock and kept current by the batch placing orders."""
-    from apps.strategies.models import Strategy
-
-    strategy, market_id = signal.strategy, signal.market_id
-    equity = book.equity(signal.market.quote)
-    peak, day_start = book.equity_marks(equity)
-    return DeskState(
-        kill_state=book.kill_state,
-        strategy_running=strategy is None or strategy.status == Strategy.Status.RUNNING,
-        equity=equity, peak_equity=peak, day_start_equity=day_start,
-        market_exposure=book.exposure(market_id, price),
-        open_positions=book.open_positions(),
-        has_position_here=book.position_amount(market_id) > 0,
-        holding_here=book.holding(market_id, signal.market.base),
-        signals_last_minute_strategy=book.signal_rate.get(signal.pk, 0),
-        last_price=book.last_price.get(market_id),
-        data_fresh=book.fresh[(market_id, strategy.timeframe if strategy else "1m")],
-        orders_last_minute_strategy=book.rate_strategy.get(strategy.pk, 0) if strategy else 0,
-        orders_last_minute_account=book.rate_account,
-        venue_down=book.venue_down,
-    )
-
-
-def risk_decide(*, book, signal, proposal: Proposal) -> Decision:
-    state = desk_state_from_book(book=book, signal=signal, price=proposal.price)
-    return risk_evaluate(proposal, state, book.limits[signal.strategy_id])
+def risk_decide(*, state: DeskState, proposal: Proposal, limits) -> Decision:
+    """The risk decision over plain data: the desk's state as the caller read it, the proposal
+    and the limits in force (the rules are pure: apps/engine/risk_rules.py)."""
+    return risk_evaluate(proposal, state, limits)
 
 
 def risk_event_build(*, signal, account_id, strategy_id, decision: Decision | None = None, rule: str = "",

@@ -3,15 +3,3 @@ from django.apps import AppConfig
 
 class StrategiesConfig(AppConfig):
     name = "apps.strategies"
-
-    def ready(self):
-        from apps.markets.signals import candles_closed
-
-        candles_closed.connect(_evaluate_on_candles_closed, dispatch_uid="strategies.evaluate_on_candles_closed")
-
-
-def _evaluate_on_candles_closed(sender, *, market_id, timeframe, open_times, **kwargs):
-    """Each closed candle of a running strategy's (market, timeframe) queues its evaluation."""
-    from apps.strategies.services import strategies_on_candles_closed
-
-    strategies_on_candles_closed(market_id=market_id, timeframe=timeframe, open_times=open_times)

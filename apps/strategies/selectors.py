@@ -6,6 +6,7 @@ import numpy as np
 
 from apps.engine.strategies.base import Candles
 from apps.markets.models import Candle, Market
+from apps.strategies.models import Strategy
 
 _FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -31,3 +32,9 @@ def candles_history(*, market: Market | int, timeframe: str) -> Candles:
     """Every stored candle (for backtests and the parity check)."""
     rows = list(Candle.objects.filter(market=market, timeframe=timeframe).order_by("open_time").values_list("open_time", *_FIELDS))
     return candles_from_rows(rows, timeframe)
+
+
+def strategies_running_on(*, market_id: int, timeframe: str) -> list[int]:
+    """Ids of the running strategies that trade this market on this timeframe."""
+    return list(Strategy.objects.filter(status=Strategy.Status.RUNNING, timeframe=timeframe, markets=market_id)
+                .values_list("pk", flat=True))

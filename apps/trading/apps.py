@@ -5,6 +5,15 @@ class TradingConfig(AppConfig):
     name = "apps.trading"
 
     def ready(self):
+        from apps.markets.signals import candles_closed
         from apps.trading.metrics import register_trading_metrics
 
         register_trading_metrics()
+        candles_closed.connect(_evaluate_on_candles_closed, dispatch_uid="trading.evaluate_on_candles_closed")
+
+
+def _evaluate_on_candles_closed(sender, *, market_id, timeframe, open_times, **kwargs):
+    """Each closed candle of a running strategy's (market, timeframe) queues its evaluation."""
+    from apps.trading.tasks import strategies_on_candles_closed
+
+    strategies_on_candles_closed(market_id=market_id, timeframe=timeframe, open_times=open_times)

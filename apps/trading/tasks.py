@@ -1,4 +1,7 @@
-"""Order work (queue: orders). Thin: take ids, call one service."""
+"""Trading work. Thin: take ids, call one service. Queues: strategy evaluation on `strategies`,
+the rest on `orders` (tradedesk/celery.py routes them)."""
+
+from datetime import UTC, datetime
 
 from celery import shared_task
 
@@ -8,6 +11,33 @@ from apps.exchanges.models import ExchangeAccount
 log = get_logger(__name__)
 
 RESOLVE_BACKOFF_CAP_S = 30
+
+
+def strategies_on_candles_closed(*, market_id: int, timeframe: str, open_times: list[datetime]) -> int:
+    """Call after the candles' transaction committed. Queues strategy_evaluate for each running
+    strategy on (market, timeframe), for the newest candle only: a burst of older candles is a
+    catch-up, and trading on a stale candle is what the desk must not do."""
+    from apps.strategies.selectors import strategies_running_on
+
+    if not open_times:
+        return 0
+    newest = max(open_times)
+    strategy_ids = strategies_running_on(market_id=market_id, timeframe=timeframe)
+    for strategy_id in strategy_ids:
+        strategy_evaluate.delay(strategy_id, market_id, newest.isoformat())
+    price_updated.delay(market_id, "candle")
+    return len(strategy_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=30, time_limit=45)
+def strategy_evaluate(strategy_id: int, market_id: int, candle_time: str) -> str | None:
+    """Idempotent: one evaluation per (strategy, market, candle), so a redelivery is a no-op."""
+    from apps.trading.services.evaluation import strategy_evaluate as evaluate
+
+    moment = datetime.fromisoformat(candle_time)
+    evaluation = evaluate(strategy_id=strategy_id, market_id=market_id,
+                          candle_time=moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    return evaluation.outcome if evaluation else None
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -15,7 +15,7 @@ from apps.engine.strategies.registry import strategy_build, strategy_classes
 from apps.markets.services import candles_store
 from apps.risk.services import kill_switch_set
 from apps.strategies.selectors import candles_history
-from apps.strategies.services import strategies_on_candles_closed
+from apps.trading.tasks import strategies_on_candles_closed
 from apps.strategies.services.evaluation import last_bar_signals
 from apps.markets.timeframes import TIMEFRAME_SECONDS
 from apps.trading.models import Fill, Signal

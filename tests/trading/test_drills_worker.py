@@ -17,7 +17,7 @@ from apps.markets.models import Candle, CollectorStatus
 from apps.markets.services import CandleRow, candles_store
 from apps.simexchange.faults import ErrorFault, LatencyFault
 from tests.simulated_exchange import simexchange_running
-from apps.strategies.services import strategies_on_candles_closed
+from apps.trading.tasks import strategies_on_candles_closed
 from apps.trading.models import Fill, Order, Position, Signal
 from tests.conftest import IN_CI
 from tests.workers import celery_worker, wait_until

@@ -1,23 +1,18 @@
-"""Live evaluation: the same engine code as the backtest, run on the trailing window at each
-closed candle; the newest bar's decisions become Signals (kept even when later refused)."""
+"""Deciding: the same engine code as the backtest, run on the trailing window of one closed
+candle; the newest bar's decisions come back as wanted signals. The strategies app decides and
+never acts: trading records the signals and places them (apps/trading/services/evaluation.py)."""
 
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
 
-from apps.common.logging import get_logger
 from apps.engine.strategies.base import Candles, SignalArrays
-from apps.markets.models import CollectorStatus
 from apps.strategies.models import Strategy, StrategyEvaluation
 from apps.strategies.selectors import candles_window
-from apps.strategies.services.lifecycle import strategy_failure_record
-
-log = get_logger(__name__)
 
 # (array name, order side, intent). Shorts are recorded too (parity covers every array);
 # the desk trades spot, so the order service refuses to open them.
@@ -41,65 +36,8 @@ class WantedSignal:
     indicators: dict
 
 
-# --- Hook for the collector ------------------------------------------------------------
-
-
-def strategies_on_candles_closed(*, market_id: int, timeframe: str, open_times: list[datetime]) -> int:
-    """Call after the candles' transaction committed. Queues strategy_evaluate for each running
-    strategy on (market, timeframe), for the newest candle only: a burst of older candles is a
-    catch-up, and trading on a stale candle is what the desk must not do."""
-    from apps.strategies.tasks import strategy_evaluate as evaluate_task
-    from apps.trading.tasks import price_updated
-
-    if not open_times:
-        return 0
-    newest = max(open_times)
-    strategy_ids = list(Strategy.objects.filter(status=Strategy.Status.RUNNING, timeframe=timeframe, markets=market_id)
-                        .values_list("pk", flat=True))
-    for strategy_id in strategy_ids:
-        evaluate_task.delay(strategy_id, market_id, newest.isoformat())
-    price_updated.delay(market_id, "candle")
-    return len(strategy_ids)
-
-
-# --- Evaluation ------------------------------------------------------------------------
-
-
-def strategy_evaluate(*, strategy_id: int, market_id: int, candle_time: datetime) -> StrategyEvaluation | None:
-    """Evaluate one strategy on one closed candle, once. An exception in the strategy is
-    recorded on the evaluation log and counted; it never reaches the caller."""
-    done = StrategyEvaluation.objects.filter(strategy=OuterRef("pk"), market_id=market_id, candle_time=candle_time)
-    strategy = Strategy.objects.select_related("account").annotate(evaluated=Exists(done)).get(pk=strategy_id)
-    if strategy.status != Strategy.Status.RUNNING or strategy.evaluated:
-        return None
-    started = time.perf_counter()
-    try:
-        outcome, detail, wanted = _run_engine(strategy, market_id, candle_time)
-    except Exception as exc:  # noqa: BLE001 - a strategy's bug must not stop the desk
-        log.exception("strategy raised", strategy=strategy.pk, market=market_id)
-        evaluation = _log(strategy, market_id, candle_time, StrategyEvaluation.Outcome.ERROR,
-                          f"{type(exc).__name__}: {exc}", started)
-        if evaluation:
-            strategy_failure_record(strategy_id=strategy.pk, reason=f"evaluation raised {type(exc).__name__}: {exc}")
-        return evaluation
-    return _record(strategy, market_id, candle_time, outcome, detail, wanted, started)
-
-
-def _record(strategy, market_id, candle_time, outcome, detail, wanted, started) -> StrategyEvaluation | None:
-    from apps.trading.services.placement import account_signals_place
-    from apps.trading.services.signals import signal_create
-
-    with transaction.atomic():
-        evaluation = _log(strategy, market_id, candle_time, outcome, detail, started)
-        if evaluation is None:
-            return None  # another worker evaluated this candle first
-        signals = [signal_create(strategy=strategy, market_id=market_id, candle_time=candle_time, **vars(w)) for w in wanted]
-    if signals:  # placed in this task: no second hop through the broker before the order exists
-        account_signals_place(account_id=strategy.account_id, signal_ids=[signal.pk for signal in signals])
-    return evaluation
-
-
-def _log(strategy, market_id, candle_time, outcome, detail, started) -> StrategyEvaluation | None:
+def evaluation_log_record(*, strategy, market_id, candle_time, outcome, detail, started) -> StrategyEvaluation | None:
+    """One evaluation per (strategy, market, candle): None when another worker logged it first."""
     try:
         with transaction.atomic():
             evaluation = StrategyEvaluation.objects.create(
@@ -111,7 +49,9 @@ def _log(strategy, market_id, candle_time, outcome, detail, started) -> Strategy
     return evaluation
 
 
-def _run_engine(strategy: Strategy, market_id: int, candle_time: datetime) -> tuple[str, str, list[WantedSignal]]:
+
+def strategy_decide(*, strategy: Strategy, market_id: int, candle_time: datetime) -> tuple[str, str, list[WantedSignal]]:
+    """Run the strategy's engine on the window ending at the candle: (outcome, detail, wanted)."""
     from apps.engine.strategies.registry import strategy_build
 
     engine = strategy_build(strategy.kind, strategy.params)
@@ -162,13 +102,3 @@ def last_bar_signals(arrays: SignalArrays, candles: Candles, index: int = -1) ->
             indicators=indicators,
         ))
     return wanted
-
-
-def candle_time_parse(value: str | datetime) -> datetime:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def market_data_fresh(*, market_id: int, timeframe: str) -> bool:
-    collector = CollectorStatus.objects.filter(market_id=market_id, timeframe=timeframe).first()
-    return bool(collector and collector.is_fresh())

@@ -120,7 +120,7 @@ def venue_call(account_id: int, call):
 
 
 def _strategy_failure(strategy_id: int, reason: str) -> None:
-    from apps.strategies.services.lifecycle import strategy_failure_record
+    from apps.trading.services.strategy_health import strategy_failure_record
 
     strategy_failure_record(strategy_id=strategy_id, reason=reason)
 

@@ -23,6 +23,7 @@ from apps.engine.order_fsm import OrderStatus as S
 from apps.engine.risk_rules import STRATEGY_FAULTS, Proposal
 from apps.risk.models import RiskEvent
 from apps.risk.services import risk_decide, risk_event_build, risk_event_outbox
+from apps.trading.services.risk_state import desk_state
 from apps.trading.book import AccountBook, account_book_load, account_lock
 from apps.trading.models import Order, OrderEvent, Signal
 from apps.trading.services.signals import client_order_id_for, signal_payload, signal_topic
@@ -142,7 +143,8 @@ class Placement:
             self._reject(signal, refusal[1])
             return None
         proposal = Proposal(reduces=signal.intent == Signal.Intent.CLOSE, notional=amount * signal.price, price=signal.price)
-        decision = risk_decide(book=self.book, signal=signal, proposal=proposal)
+        state = desk_state(book=self.book, signal=signal, price=proposal.price)
+        decision = risk_decide(state=state, proposal=proposal, limits=self.book.limits[signal.strategy_id])
         self._risk_record(risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id,
                                            decision=decision))
         if not decision.allowed:
@@ -232,7 +234,7 @@ class Placement:
         self.book.order_added(order)
         self.orders.append(order)
         if signal.strategy and signal.strategy.consecutive_failures:
-            from apps.strategies.services.lifecycle import strategy_success_record
+            from apps.trading.services.strategy_health import strategy_success_record
 
             strategy_success_record(strategy_id=signal.strategy_id)
             signal.strategy.consecutive_failures = 0
@@ -241,7 +243,7 @@ class Placement:
     def _strategy_failure(self, strategy, reason: str) -> None:
         """Counted (and the strategy maybe paused) after the writes so far, as one by one."""
         from apps.strategies.models import Strategy
-        from apps.strategies.services.lifecycle import strategy_failure_record
+        from apps.trading.services.strategy_health import strategy_failure_record
 
         self.flush()
         strategy_failure_record(strategy_id=strategy.pk, reason=reason)
