@@ -85,3 +85,23 @@ def test_bad_sweep_input_gets_one_clear_line_and_stores_nothing(seeded, args, me
     with pytest.raises(CommandError, match=message.replace("(", r"\(")):
         optimize(*args)
     assert not BacktestRun.objects.exists()
+
+
+def test_an_output_folder_gets_the_best_sets_report_trades_and_metrics(seeded, tmp_path):
+    import csv
+    import json
+
+    out = optimize("--strategy", "rsi", "--grid", "period=7,14", "--metric", "total_return", "--output", str(tmp_path))
+    best = BacktestRun.objects.get(is_best=True)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["metrics.json", "report.html", "trades.csv"]
+    document = json.loads((tmp_path / "metrics.json").read_text())
+    assert document["params"] == best.params
+    assert document["sweep"]["best_run"] == best.pk and document["sweep"]["test_metrics"] == best.test_metrics
+    assert len(document["sweep"]["sets"]) == 2
+    assert document["metrics"]["start"] == best.metrics["start"] and document["metrics"]["end"] == best.test_metrics["end"]
+    with (tmp_path / "trades.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == document["metrics"]["trades"]
+    report = (tmp_path / "report.html").read_text()
+    assert f"best set (#{best.pk})" in report and "LightweightCharts" in report
+    assert str(tmp_path / "report.html") in out
+    assert BacktestRun.objects.count() == 2 and best.report_path.endswith("report.html")
