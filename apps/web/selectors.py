@@ -70,6 +70,7 @@ from django.db.models import Max  # noqa: E402
 
 from apps.common.events import events_since  # noqa: E402
 from apps.common.models import Event  # noqa: E402
+from apps.engine.display import decimal_text  # noqa: E402
 from apps.markets.models import Candle, CollectorStatus, Market  # noqa: E402
 
 CANDLE_LIMIT_MAX = 5000
@@ -92,7 +93,7 @@ def markets_overview() -> list[dict]:
         rows.append(
             {
                 "market": market,
-                "last_close": last["close"] if last else None,
+                "last_close": decimal_text(last["close"], market.price_precision) if last else None,
                 "last_time": last["open_time"] if last else None,
                 "collectors": [collector_summary(status) for status in market.collectors.all()],
             }

@@ -110,3 +110,17 @@ def test_the_admin_pages_render(admin_client):
     assert admin_client.get("/admin/strategies/strategy/add/").status_code == 200
     for path in ("trading/order", "trading/position", "trading/signal", "risk/riskevent", "risk/killswitch", "risk/risklimits"):
         assert admin_client.get(f"/admin/{path}/").status_code == 200, path
+
+
+def test_the_evaluation_log_lists_the_strategys_evaluations(admin_client):
+    from django.utils import timezone
+
+    from apps.strategies.models import StrategyEvaluation
+
+    f = form()
+    assert f.is_valid()
+    strategy = f.save()
+    StrategyEvaluation.objects.create(strategy=strategy, market=strategy.markets.get(), candle_time=timezone.now(),
+                                      outcome="nothing", detail="no crossover", duration_ms=12.345)
+    page = admin_client.get(f"/admin/strategies/strategy/{strategy.pk}/change/").content.decode()
+    assert "<td>no crossover</td><td>12.3 ms</td>" in page
