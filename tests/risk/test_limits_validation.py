@@ -22,9 +22,9 @@ def test_a_negative_notional_zero_orders_a_minute_and_a_percentage_over_100_are_
     assert not form.is_valid()
     assert set(form.errors) == {"max_order_notional", "max_orders_per_minute", "max_position_pct", "max_open_positions",
                                 "max_drawdown_pct"}
-    assert form.errors["max_order_notional"] == [
+    assert form.errors["max_order_notional"] == [(
         "Max order notional must be above 0 and at most 1000000000000000 (the largest order value in quote currency, "
-        "e.g. 500 for 500 USDT; leave it blank for no limit); got -150."]
+        "e.g. 500 for 500 USDT; leave it blank for no limit); got -150.")]
     assert form.errors["max_orders_per_minute"][0].startswith(
         "Max orders per minute must be a whole number of at least 1 and at most 100000 (zero would refuse every order")
     assert "Max position must be above 0 and at most 100" in form.errors["max_position_pct"][0]

@@ -62,9 +62,9 @@ def test_negative_exits_and_an_allocation_below_the_minimum_order_are_all_refuse
         "Stop-loss must be above 0 and below 100 (a percentage of the entry price, e.g. 5 for 5 %; leave it blank for none); got -5."]
     assert "Trailing stop must be above 0 and below 100" in f.errors["trailing_stop_pct"][0]
     assert "Take-profit must be above 0" in f.errors["take_profit_pct"][0]
-    assert f.errors["allocation_value"] == [
+    assert f.errors["allocation_value"] == [(
         "Allocation 3 is below the smallest order the exchange accepts (BTC/USDT 5 USDT): every entry would be refused; "
-        "enter at least 5."]
+        "enter at least 5.")]
 
 
 def test_the_admin_add_page_shows_every_bad_setting_at_once(admin_client):
