@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from apps.common.errors import Invalid
+from apps.engine.display import decimal_text
 
 NON_FIELD = "__all__"  # Django's NON_FIELD_ERRORS: an error about no one field
 
 
 def number_text(value: Decimal) -> str:
-    """A Decimal without exponent or trailing zeros: 5, 0.05, 1000000."""
-    text = format(value.normalize(), "f") if value.is_finite() else str(value)
-    return text
+    """A Decimal without exponent or trailing zeros: 5, 0.05, 1000000 (the one display rule)."""
+    return decimal_text(value)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ def test_a_grid_sweep_stores_every_set_under_one_sweep_with_train_and_test_figur
         assert run.data_start < run.split_at < run.data_end
         assert run.metrics["end"] < run.split_at.isoformat() <= run.test_metrics["start"].replace("Z", "+00:00")
     assert "Out of sample" in out
+    assert "train sharpe is n/a (fewer than 30 daily returns) for every set" in out  # three days: no Sharpe
 
 
 def test_the_best_set_is_the_one_with_the_highest_train_metric_and_is_flagged_alone(seeded):

@@ -58,6 +58,10 @@ class Command(BacktestCommand):
         self.stdout.write(table_text(["Params", f"Train {metric}", f"Test {metric}", "Train return", "Test return",
                                       "Test trades"], rows))
         self.stdout.write(f"Best by train {metric}: #{best.pk} {_params_text(best.params, outcome.swept)}")
+        reason = (best.metrics.get("unavailable") or {}).get(key)
+        if reason:
+            self.stdout.write(f"Note: train {metric} is n/a ({reason}) for every set, so this order means nothing; "
+                              "choose --metric total_return on a span this short.")
         figures = dict.fromkeys([key, "total_return_pct", "max_drawdown_pct", "sharpe", "trades", "win_rate_pct", "profit_factor"])
         self.stdout.write("Out of sample: " + ", ".join(
             f"{name.removesuffix('_pct').replace('_', ' ')} {metric_text(best.test_metrics, name)}" for name in figures))
