@@ -13,6 +13,11 @@ Conventions (each has a hand-computed test):
 - Calmar = annualised return / max drawdown depth.
 - A metric that is undefined (no loss for a profit factor, flat equity for Sharpe, no trades for
   a win rate) is None, never a misleading 0.
+- A figure that is defined but meaningless is None too, with its reason in `unavailable`
+  (metric -> reason): an annualised return (and Calmar) over less than MIN_ANNUALISED_DAYS
+  (a 1-day gain of 1 % compounds to +3,678 % a year), Sharpe and Sortino from fewer than
+  MIN_DAILY_RETURNS daily returns (a 1-day backtest gave Sharpe -278). The functions below
+  still compute the raw figures for any span.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ import numpy as np
 
 DAY_MS = 86_400_000
 YEAR_DAYS = 365
+MIN_ANNUALISED_DAYS = 30
+MIN_DAILY_RETURNS = 30
+SPAN_TOO_SHORT = "span too short"
+TOO_FEW_DAYS = f"fewer than {MIN_DAILY_RETURNS} daily returns"
 
 
 def iso_time(ms: int | None) -> str | None:
@@ -217,6 +226,16 @@ def _grouped_stats(table: dict, names: list[str]) -> tuple[dict, dict]:
     return per_market, per_side
 
 
+def _unavailable(days: float, daily_returns: int) -> dict[str, str]:
+    """The figures that would mislead on so little data, each with its reason."""
+    reasons = {}
+    if days < MIN_ANNUALISED_DAYS:
+        reasons.update(annualised_return_pct=SPAN_TOO_SHORT, calmar=SPAN_TOO_SHORT)
+    if daily_returns < MIN_DAILY_RETURNS:
+        reasons.update(sharpe=TOO_FEW_DAYS, sortino=TOO_FEW_DAYS)
+    return reasons
+
+
 def backtest_metrics(result, *, risk_free_rate: float = 0.0) -> dict:
     """Every metric of a BacktestResult (apps.engine.backtest), JSON-serialisable."""
     time, equity, initial = result.time, result.equity, result.initial_balance
@@ -229,15 +248,21 @@ def backtest_metrics(result, *, risk_free_rate: float = 0.0) -> dict:
     entry_ms = np.concatenate((table["entry_time"], [p.entry_time for p in result.open_positions])).astype(np.int64)
     exit_ms = np.concatenate((table["exit_time"], [time[-1] + 1] * len(result.open_positions))).astype(np.int64)
     per_market, per_side = _grouped_stats(table, result.markets)
+    unavailable = _unavailable(days, len(daily))
+    if "annualised_return_pct" in unavailable:
+        annualised = None
+    sharpe = None if "sharpe" in unavailable else sharpe_ratio(daily, risk_free_rate)
+    sortino = None if "sortino" in unavailable else sortino_ratio(daily, risk_free_rate)
     metrics = {
         "start": iso_time(time[0]), "end": iso_time(time[-1]), "days": days,
         "initial_balance": float(initial), "final_equity": final,
         "total_return_pct": total_return_pct(initial, final),
         "annualised_return_pct": _number(annualised),
         **drawdown,
-        "sharpe": _number(sharpe_ratio(daily, risk_free_rate)),
-        "sortino": _number(sortino_ratio(daily, risk_free_rate)),
+        "sharpe": _number(sharpe),
+        "sortino": _number(sortino),
         "calmar": _number(calmar_ratio(annualised, drawdown["max_drawdown_pct"])),
+        "unavailable": unavailable,
         "risk_free_rate": float(risk_free_rate),
         **trade_stats(table["pnl"], table["exit_time"] - table["entry_time"]),
         "fees": float(table["fees"].sum()),

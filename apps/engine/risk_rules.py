@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from apps.engine.display import decimal_text
+
 HUNDRED = Decimal(100)
 
 
@@ -151,7 +153,7 @@ def rule_max_order_notional(p: Proposal, s: DeskState, lim: Limits) -> Check | N
     if p.reduces or lim.max_order_notional is None:
         return None
     ok = p.notional <= lim.max_order_notional
-    return Check("max_order_notional", ok, f"order value {p.notional:.2f} {'<=' if ok else 'exceeds'} max order notional {lim.max_order_notional}")
+    return Check("max_order_notional", ok, f"order value {p.notional:.2f} {'<=' if ok else 'exceeds'} max order notional {decimal_text(lim.max_order_notional)}")
 
 
 def rule_max_position_pct(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
@@ -159,7 +161,7 @@ def rule_max_position_pct(p: Proposal, s: DeskState, lim: Limits) -> Check | Non
         return None
     after = _pct(s.market_exposure + p.notional, s.equity) if s.equity > 0 else Decimal("Infinity")
     ok = after <= lim.max_position_pct
-    return Check("max_position_pct", ok, f"position would be {after:.2f}% of equity {s.equity:.2f} (max {lim.max_position_pct}%)")
+    return Check("max_position_pct", ok, f"position would be {after:.2f}% of equity {s.equity:.2f} (max {decimal_text(lim.max_position_pct)}%)")
 
 
 def rule_max_open_positions(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
@@ -174,7 +176,7 @@ def rule_daily_loss(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
         return None
     loss = _pct(s.day_start_equity - s.equity, s.day_start_equity)
     ok = loss < lim.max_daily_loss_pct
-    return Check("max_daily_loss", ok, f"today's loss {loss:.2f}% (max {lim.max_daily_loss_pct}%)")
+    return Check("max_daily_loss", ok, f"today's loss {loss:.2f}% (max {decimal_text(lim.max_daily_loss_pct)}%)")
 
 
 def rule_drawdown(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
@@ -182,7 +184,7 @@ def rule_drawdown(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
         return None
     drawdown = _pct(s.peak_equity - s.equity, s.peak_equity)
     ok = drawdown < lim.max_drawdown_pct
-    return Check("max_drawdown", ok, f"drawdown {drawdown:.2f}% from peak {s.peak_equity:.2f} (max {lim.max_drawdown_pct}%)")
+    return Check("max_drawdown", ok, f"drawdown {drawdown:.2f}% from peak {s.peak_equity:.2f} (max {decimal_text(lim.max_drawdown_pct)}%)")
 
 
 def rule_price_deviation(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
@@ -192,7 +194,8 @@ def rule_price_deviation(p: Proposal, s: DeskState, lim: Limits) -> Check | None
         return Check("price_deviation", False, "no last price to check the order price against")
     deviation = abs(p.price - s.last_price) * HUNDRED / s.last_price
     ok = deviation <= lim.max_price_deviation_pct
-    return Check("price_deviation", ok, f"order price {p.price} is {deviation:.3f}% from last price {s.last_price} (max {lim.max_price_deviation_pct}%)")
+    return Check("price_deviation", ok, f"order price {decimal_text(p.price)} is {deviation:.3f}% from last price {decimal_text(s.last_price)} "
+                                         f"(max {decimal_text(lim.max_price_deviation_pct)}%)")
 
 
 def rule_fresh_data(p: Proposal, s: DeskState, lim: Limits) -> Check | None:

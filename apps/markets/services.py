@@ -342,6 +342,7 @@ def candles_backfill(
         inserted = candles_store(collector=collector, rows=page)
         result.fetched += len(page)
         result.inserted += len(inserted)
+    _record_success(collector)  # a fetch that worked: the page must not say "last run never" next to fresh data
     return result
 
 

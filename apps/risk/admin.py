@@ -1,12 +1,36 @@
+from django import forms
 from django.contrib import admin, messages
 
+from apps.common.errors import Invalid
+from apps.common.validation import form_errors_add
 from apps.engine.risk_rules import KillState
 from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
 from apps.risk.services import kill_switch_set
+from apps.risk.validation import LIMITS, risk_limits_validate
+
+
+class RiskLimitsForm(forms.ModelForm):
+    """Checked by the one validation of risk limits: every bad field at once."""
+
+    class Meta:
+        model = RiskLimits
+        fields = ("account", "strategy", *LIMITS)
+
+    def clean(self):
+        cleaned = super().clean()
+        values = {name: cleaned.get(name) for name in self.fields if name in cleaned}
+        values.setdefault("account", None)
+        values.setdefault("strategy", None)
+        try:
+            risk_limits_validate(values)
+        except Invalid as exc:
+            form_errors_add(self, exc)
+        return cleaned
 
 
 @admin.register(RiskLimits)
 class RiskLimitsAdmin(admin.ModelAdmin):
+    form = RiskLimitsForm
     list_display = ("__str__", "max_order_notional", "max_position_pct", "max_open_positions", "max_daily_loss_pct",
                     "max_drawdown_pct", "max_price_deviation_pct", "max_orders_per_minute", "max_consecutive_failures")
 

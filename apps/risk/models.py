@@ -1,8 +1,5 @@
 """Risk limits (per account and per strategy), kill switches and every risk decision."""
 
-from decimal import Decimal
-
-from django.core.exceptions import ValidationError
 from django.db import models
 
 from apps.engine.risk_rules import KillState
@@ -30,13 +27,8 @@ class RiskLimits(models.Model):
     def __str__(self):
         return f"limits for {self.strategy or self.account}"
 
-    def clean(self):
-        if bool(self.account_id) == bool(self.strategy_id):
-            raise ValidationError("Risk limits belong to exactly one account or one strategy.")
-        for name in ("max_position_pct", "max_daily_loss_pct", "max_drawdown_pct", "max_price_deviation_pct"):
-            value = getattr(self, name)
-            if value is not None and not (Decimal(0) < value <= Decimal(100)):
-                raise ValidationError({name: "Enter a percentage above 0 and at most 100."})
+    # Limits are checked by apps.risk.validation.risk_limits_validate, the one validation the
+    # admin form and the API share (every bad field at once).
 
 
 class KillSwitch(models.Model):

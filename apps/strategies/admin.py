@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from apps.engine.display import decimal_text
 from apps.strategies.forms import StrategyForm
 from apps.strategies.models import Strategy, StrategyEvaluation
 from apps.strategies.services import strategy_status_set
@@ -30,15 +31,18 @@ class StrategyAdmin(admin.ModelAdmin):
 
     @admin.display(description="allocation")
     def allocation(self, obj):
-        return f"{obj.allocation_value:f}%" if obj.allocation_type == Strategy.Allocation.EQUITY_PCT else f"{obj.allocation_value:f} quote"
+        value = decimal_text(obj.allocation_value)
+        return f"{value} %" if obj.allocation_type == Strategy.Allocation.EQUITY_PCT else f"{value} quote"
 
     @admin.display(description=f"last {EVALUATION_LOG_ROWS} evaluations")
     def evaluation_log(self, obj):
         rows = obj.evaluations.select_related("market")[:EVALUATION_LOG_ROWS]
         if not rows:
             return "No evaluation yet."
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1f} ms</td></tr>",
-                                ((e.candle_time, e.market.symbol, e.get_outcome_display(), e.detail[:200], e.duration_ms) for e in rows))
+        # format_html escapes each argument into a SafeString first, so numbers are formatted here
+        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ms</td></tr>",
+                                ((f"{e.candle_time:%Y-%m-%d %H:%M}", e.market.symbol, e.get_outcome_display(), e.detail[:200],
+                                  f"{e.duration_ms:.1f}") for e in rows))
         return format_html("<table><tr><th>candle</th><th>market</th><th>outcome</th><th>detail</th><th>took</th></tr>{}</table>", body)
 
     def _set(self, request, queryset, status, verb):

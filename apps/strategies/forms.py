@@ -6,8 +6,13 @@ from decimal import Decimal
 
 from django import forms
 
+from apps.common.errors import Invalid
+from apps.common.validation import form_errors_add, number_text
 from apps.markets.models import CollectorStatus
 from apps.strategies.models import Strategy
+from apps.strategies.validation import strategy_settings_validate
+
+SETTINGS_FIELDS = ("allocation_type", "allocation_value", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct")
 
 
 def strategy_kind_choices() -> list[tuple[str, str]]:
@@ -51,8 +56,18 @@ class StrategyForm(forms.ModelForm):
         cleaned = super().clean()
         self._clean_params(cleaned)
         self._clean_data_available(cleaned)
-        self._clean_allocation(cleaned)
+        self._clean_settings(cleaned)
         return cleaned
+
+    def _clean_settings(self, cleaned):
+        """Allocation and protective exits, through the one validation of strategy settings."""
+        values = {name: cleaned[name] for name in SETTINGS_FIELDS if name in cleaned}
+        try:
+            strategy_settings_validate(values, markets=cleaned.get("markets") or ())
+        except Invalid as exc:
+            form_errors_add(self, exc)
+            return
+        self._clean_allocation_fits_equity(cleaned)
 
     def _clean_params(self, cleaned):
         from apps.engine.strategies.base import InvalidParamsError
@@ -81,21 +96,15 @@ class StrategyForm(forms.ModelForm):
             self.add_error("timeframe", f"No {timeframe} candles are collected for {', '.join(missing)}. "
                                         f"Add a collector for that timeframe under Markets > Collector statuses, or pick another timeframe.")
 
-    def _clean_allocation(self, cleaned):
+    def _clean_allocation_fits_equity(self, cleaned):
         from apps.trading.selectors import account_equity
 
         kind, value, account = cleaned.get("allocation_type"), cleaned.get("allocation_value"), cleaned.get("account")
-        if value is None or kind is None:
-            return
-        if value <= 0:
-            self.add_error("allocation_value", "Enter an allocation above zero.")
-        elif kind == Strategy.Allocation.EQUITY_PCT and value > 100:
-            self.add_error("allocation_value", f"{value}% is more than the whole account; enter at most 100.")
-        elif kind == Strategy.Allocation.QUOTE and account is not None:
+        if kind == Strategy.Allocation.QUOTE and value is not None and account is not None:
             equity = account_equity(account=account)
             if value > equity:
-                self.add_error("allocation_value", f"{value} is more than the account's equity ({equity:.2f}). "
-                                                   "Lower it, or use a % of equity.")
+                self.add_error("allocation_value", f"{number_text(value)} is more than the account's equity "
+                                                   f"({number_text(equity.quantize(Decimal('0.01')))}). Lower it, or use a % of equity.")
 
 
 def params_pretty(params: dict) -> str:

@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.db import models
 
 from apps.common.models import TimeStampedModel
+from apps.engine.display import decimal_text
 from apps.engine.order_fsm import OrderStatus
 
 MONEY = {"max_digits": 30, "decimal_places": 12}
@@ -93,7 +94,7 @@ class Order(TimeStampedModel):
                    models.Index(fields=["account", "status"])]
 
     def __str__(self):
-        return f"{self.client_order_id} {self.side} {self.amount} {self.market.symbol} {self.status}"
+        return f"{self.client_order_id} {self.side} {decimal_text(self.amount)} {self.market.symbol} {self.status}"
 
     @property
     def remaining(self) -> Decimal:
@@ -112,6 +113,9 @@ class OrderEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.order.client_order_id}: {self.from_status or 'new'} -> {self.to_status} ({self.cause[:60]})"
 
     def save(self, *args, **kwargs):
         if self.pk:
@@ -193,6 +197,9 @@ class LastPrice(models.Model):
     market = models.OneToOneField("markets.Market", on_delete=models.CASCADE, related_name="last_price")
     price = models.DecimalField(**MONEY)
     at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.market.symbol} {decimal_text(self.price, self.market.price_precision)} at {self.at:%Y-%m-%d %H:%M:%S} UTC"
 
 
 class PaperSettings(models.Model):

@@ -6,6 +6,7 @@ from django.db.models import Max
 
 from apps.common.events import events_since
 from apps.common.models import Event
+from apps.engine.display import decimal_text
 from apps.markets.models import Candle, CollectorStatus, Market
 
 CANDLE_LIMIT_MAX = 5000
@@ -28,7 +29,7 @@ def markets_overview() -> list[dict]:
         rows.append(
             {
                 "market": market,
-                "last_close": last["close"] if last else None,
+                "last_close": decimal_text(last["close"], market.price_precision) if last else None,
                 "last_time": last["open_time"] if last else None,
                 "collectors": [collector_summary(status) for status in market.collectors.all()],
             }

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.engine.backtest_support import START_MS, candles_from_rows, signals_at
+from tests.engine.backtest_support import START_MS, candles_from_rows, random_walk_candles, signals_at
 from apps.engine import metrics
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule
@@ -118,3 +118,27 @@ def test_backtest_metrics_are_json_serialisable_with_breakdowns():
     assert document["trades"] == 2 and document["per_side"]["long"]["net_pnl"] == pytest.approx(1_000)
     assert document["per_market"]["BTC/USDT"]["trades"] == 2
     assert document["profit_factor"] is None and document["start"] == "2024-01-01T00:00:00Z"
+
+
+def daily_walk_result(day_count: int):
+    candles = random_walk_candles(day_count, seed=3, timeframe_ms=DAY, timeframe="1d")
+    signals = signals_at(day_count, entry_long=[1], exit_long=[day_count - 2])
+    return backtest({"A": candles}, {"A": signals}, BacktestConfig(fees=FeeSchedule(0.0, 0.0)))
+
+
+def test_figures_over_a_span_too_short_are_none_with_their_reason():
+    result = daily_walk_result(10)
+    document = result.metrics
+    assert document["annualised_return_pct"] is None and document["calmar"] is None
+    assert document["sharpe"] is None and document["sortino"] is None
+    assert document["unavailable"] == {"annualised_return_pct": "span too short", "calmar": "span too short",
+                                       "sharpe": "fewer than 30 daily returns", "sortino": "fewer than 30 daily returns"}
+    assert document["total_return_pct"] != 0.0
+    # the raw computations stay available for any span
+    assert metrics.annualised_return_pct(result.initial_balance, result.final_equity, document["days"]) is not None
+
+
+def test_figures_over_thirty_days_or_more_are_given():
+    document = daily_walk_result(40).metrics
+    assert document["unavailable"] == {}
+    assert document["annualised_return_pct"] is not None and document["sharpe"] is not None

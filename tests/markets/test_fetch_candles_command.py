@@ -64,3 +64,16 @@ def test_running_it_twice_reports_what_was_already_stored(account, sim):
 def test_bad_input_is_one_clear_line(account, args, message):
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call_command("fetch_candles", *args, stdout=StringIO(), verbosity=0)
+
+
+def test_a_backfill_is_a_successful_run_of_the_collector(account, sim):
+    from apps.markets.models import CollectorStatus
+    from apps.web.selectors import collector_summary
+
+    call_command("fetch_candles", "--account", "sim", "--symbol", "BTC/USDT", "--timeframe", "15m",
+                 "--start", _hours_ago(3).isoformat(), "--end", _hours_ago(0).isoformat(), stdout=StringIO(), verbosity=0)
+
+    collector = CollectorStatus.objects.get(timeframe="15m")
+    summary = collector_summary(collector)
+    assert summary["last_candle_time"] is not None
+    assert summary["last_success_at"] is not None  # the page reads "last run Ns ago", not "never"

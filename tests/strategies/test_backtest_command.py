@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,7 @@ def test_undefined_metrics_show_as_a_dash_never_as_zero(seeded, tmp_path):
                    "--output", str(tmp_path))
     assert BacktestRun.objects.get().metrics["trades"] == 0
     lines = {line.split("  ")[0]: line.split()[-1] for line in out.splitlines() if "  " in line}
-    assert lines["Win rate"] == lines["Profit factor"] == lines["Sharpe"] == lines["Expectancy / trade"] == "—"
+    assert lines["Win rate"] == lines["Profit factor"] == lines["Expectancy / trade"] == "—"
     assert lines["Trades"] == "0"
 
 
@@ -111,7 +112,7 @@ def test_detail_candles_are_used_for_stop_and_target_inside_one_candle(seeded, t
     (["--strategy", "rsi", "--symbol", "DOGE/USDT"], "market 'DOGE/USDT' is not in the database"),
     (["--strategy", "rsi", "--symbol", "BTC/USDT", "--timeframe", "7m"], "'7m' is not a timeframe"),
     (["--strategy", "rsi", "--symbol", "BTC/USDT", "--start", "yesterday"], "is not a date"),
-    (["--strategy", "rsi", "--symbol", "BTC/USDT", "--balance", "-5"], "--balance must be between"),
+    (["--strategy", "rsi", "--symbol", "BTC/USDT", "--balance", "-5"], "--balance must be at least 0.01"),
     (["--strategy", "rsi"], "no market given"),
     (["--strategy", "999"], "no configured strategy has id 999"),
     (["--strategy", "mtf_trend", "--symbol", "BTC/USDT", "--timeframe", "1m"], "mtf_trend on BTC/USDT 1m"),
@@ -133,3 +134,49 @@ def test_a_bad_command_line_exits_non_zero_without_a_traceback(tmp_path):
     assert done.stderr.strip().splitlines() == [
         "CommandError: unknown strategy 'no_such_strategy'; known strategies: bollinger, donchian, ema_cross, grid, "
         "macd, mtf_trend, rsi, sma_cross, volume_profile, vwap_reversion"]
+
+
+def test_figures_a_two_day_backtest_cannot_support_read_n_a_with_the_reason(seeded, tmp_path):
+    out = backtest("--strategy", "rsi", "--symbol", "BTC/USDT", "--output", str(tmp_path))
+    lines = dict(line.split("  ", 1) for line in out.splitlines() if "  " in line and not line.startswith("-"))
+    assert lines["Annualised return"].strip() == lines["Calmar"].strip() == "n/a (span too short)"
+    assert lines["Sharpe"].strip() == lines["Sortino"].strip() == "n/a (fewer than 30 daily returns)"
+    assert lines["Total return"].strip().endswith("%")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
+    assert metrics["annualised_return_pct"] is None and metrics["sharpe"] is None
+    assert metrics["unavailable"]["annualised_return_pct"] == "span too short"
+    assert "n/a (span too short)" in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--fee", "-1"], "--fee must be at least 0 and at most 5 (a percentage of each order's value, e.g. 0.1 for 0.1 %); got -1."),
+    (["--slippage", "-3"], "--slippage must be at least 0 and at most 1000"),
+    (["--stop-loss", "-5"], "--stop-loss must be above 0 and below 100 (a percentage of the entry price, e.g. 5 for 5 %"),
+    (["--trailing-stop", "0"], "--trailing-stop must be above 0 and below 100"),
+    (["--take-profit", "ten"], "--take-profit must be a number above 0 and at most 1000"),
+])
+def test_fees_slippage_and_exits_out_of_range_are_refused_in_words_a_trader_reads(seeded, args, message):
+    with pytest.raises(CommandError) as error:
+        backtest("--strategy", "rsi", "--symbol", "BTC/USDT", *args)
+    assert message in str(error.value) and "\n" not in str(error.value)
+    assert not BacktestRun.objects.exists()
+
+
+def test_every_bad_setting_is_reported_at_once(seeded):
+    with pytest.raises(CommandError) as error:
+        backtest("--strategy", "rsi", "--symbol", "BTC/USDT", "--fee", "-1", "--stop-loss", "-5", "--balance", "0")
+    message = str(error.value)
+    assert "--fee must" in message and "--stop-loss must" in message and "--balance must" in message
+
+
+def test_a_configured_strategys_bad_setting_is_named_as_the_strategys_not_as_a_flag(seeded, tmp_path):
+    from apps.markets.models import Market
+
+    strategy = strategy_make(account=account_make(), markets=[Market.objects.get(symbol="ETH/USDT")], kind="rsi",
+                             stop_loss_pct="-5", allocation=D("1"))
+    with pytest.raises(CommandError) as error:
+        backtest("--strategy", str(strategy.pk), "--output", str(tmp_path))
+    message = str(error.value)
+    assert f"Strategy #{strategy.pk}'s stop-loss (set in the admin) must be above 0" in message
+    assert f"Strategy #{strategy.pk}'s allocation (set in the admin) 1 is below the smallest order" in message
+    assert "--stop-loss" not in message and "--" not in message

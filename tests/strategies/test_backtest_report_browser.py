@@ -68,3 +68,37 @@ def test_the_report_shows_candles_equity_heatmap_and_trades_offline(tmp_path):
     assert seen["trade_rows"] == run.metrics["trades"] > 0
     assert seen["summary"] == 15
     assert SCREENSHOT.stat().st_size > 50_000
+
+
+DRAWDOWN_LABELS = """() => {
+  const series = window.reportCharts.drawdown;
+  const deepest = Math.min(...series.data().map((point) => point.value));
+  const format = series.priceFormatter();
+  return { deepest: format.format(deepest), samples: [format.format(-3.4), format.format(-0.5), format.format(-12.345)] };
+}"""
+
+
+@pytest.fixture
+def drawdown_report(tmp_path):
+    """Written before the browser starts: Playwright's loop must not be running while Django writes."""
+    import json
+
+    market_seeded(symbols=("BTC/USDT",))
+    command_output("backtest", "--no-progress", "--strategy", "rsi", "--symbol", "BTC/USDT", "--stop-loss", "1",
+                   "--output", str(tmp_path))
+    return tmp_path / "report.html", json.loads((tmp_path / "metrics.json").read_text())["metrics"]
+
+
+def test_the_drawdown_pane_labels_the_deepest_fall_as_metrics_json_has_it(drawdown_report, chromium):
+    report, metrics = drawdown_report
+    deepest = metrics["max_drawdown_pct"]
+    assert deepest > 0
+    page = chromium.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(report.as_uri())
+    page.wait_for_selector("body[data-charts-ready=true]", timeout=15000)
+    labels = page.evaluate(DRAWDOWN_LABELS)
+    assert errors == []
+    assert labels["deepest"] == f"{-deepest:.2f} %"
+    assert labels["samples"] == ["-3.40 %", "-0.50 %", "-12.35 %"]

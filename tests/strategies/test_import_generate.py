@@ -98,6 +98,7 @@ def test_importing_the_same_file_twice_keeps_one_copy(market, tmp_path):
     ("open_time,open,high,low,close,volume\n1740787230000,1,2,0.5,1.5,1\n", "row 2: open time 2025-03-01 00:00:30 is not the start"),
     ("open_time,open,high,low,close,volume\n1740787200000,1,2,0.5,1.5,1\n1740787200000,1,2,0.5,1.5,1\n",
      "row 3: open time 2025-03-01 00:00 repeats row 2"),
+    ("open_time,open,high,low,close,volume\n99999999999999999999,1,2,0.5,1.5,1\n", "row 2: time '99999999999999999999' is out of range"),
 ])
 def test_a_bad_file_is_refused_naming_the_problem_and_nothing_is_stored(market, tmp_path, text, message):
     path = write_csv(tmp_path / "bad.csv", text)
@@ -111,7 +112,61 @@ def test_an_unknown_market_or_file_type_is_refused(market, tmp_path):
     path = write_csv(tmp_path / "btc.csv", "time,open,high,low,close,volume\n1740787200000,1,2,0.5,1.5,1\n")
     with pytest.raises(CommandError, match="market 'ETH/USDT' is not in the database"):
         command_output("import_candles", path, "--symbol", "ETH/USDT", "--timeframe", "1m")
-    with pytest.raises(CommandError, match="market 'BTC/USDT' on exchange 'kraken' is not in the database"):
-        command_output("import_candles", path, "--symbol", "BTC/USDT", "--timeframe", "1m", "--exchange", "kraken")
     with pytest.raises(CommandError, match="not a .csv or .parquet file"):
         command_output("import_candles", write_csv(tmp_path / "btc.txt", "x"), "--symbol", "BTC/USDT", "--timeframe", "1m")
+
+
+@pytest.mark.parametrize("value, column", [("1e40", "high"), ("9" * 10_000, "high"), ("123456789012345678901", "high")])
+def test_a_value_too_large_to_store_is_refused_naming_row_and_column_and_nothing_is_stored(market, tmp_path, value, column):
+    path = write_csv(tmp_path / "huge.csv", "open_time,open,high,low,close,volume\n"
+                     "1740787200000,1,2,0.5,1.5,1\n"
+                     f"1740787260000,1,{value},0.5,1.5,1\n")
+    with pytest.raises(CommandError) as error:
+        command_output("import_candles", path, "--symbol", "BTC/USDT", "--timeframe", "1m")
+    message = str(error.value)
+    assert message.startswith(f"row 3: {column} ") and "too large" in message
+    assert "\n" not in message and len(message) < 300
+    assert not Candle.objects.exists()
+
+
+def test_a_volume_too_large_to_store_is_refused_too(market, tmp_path):
+    path = write_csv(tmp_path / "huge.csv", "open_time,open,high,low,close,volume\n1740787200000,1,2,0.5,1.5,1e30\n")
+    with pytest.raises(CommandError, match="row 2: volume .* too large"):
+        command_output("import_candles", path, "--symbol", "BTC/USDT", "--timeframe", "1m")
+    assert not Candle.objects.exists()
+
+
+@pytest.mark.parametrize("column", ["timestamp", "date", "datetime", "Timestamp"])
+def test_the_common_time_column_names_are_accepted(market, tmp_path, column):
+    path = write_csv(tmp_path / "btc.csv", f"{column},open,high,low,close,volume\n2025-03-01 00:00:00,1,2,0.5,1.5,1\n")
+    command_output("import_candles", path, "--symbol", "BTC/USDT", "--timeframe", "1m")
+    assert Candle.objects.get().open_time.isoformat() == "2025-03-01T00:00:00+00:00"
+
+
+def test_an_exchange_named_on_the_command_line_and_its_market_are_created_offline_with_the_files_precision(tmp_path):
+    path = write_csv(tmp_path / "eth.csv", "timestamp,open,high,low,close,volume\n"
+                     "1740787200000,2150.5,2151.25,2149.75,2150.00,1.125\n"
+                     "1740787260000,2150,2152,2149,2151.5,0.5\n")
+    out = command_output("import_candles", path, "--symbol", "ETH/USDT", "--timeframe", "1m", "--exchange", "kraken")
+    market = Market.objects.get(exchange__code="kraken", symbol="ETH/USDT")
+    assert (market.base, market.quote) == ("ETH", "USDT")
+    assert market.price_precision == Decimal("0.01") and market.amount_precision == Decimal("0.001")
+    assert market.exchange.api_url == ""
+    assert Candle.objects.filter(market=market).count() == 2
+    assert "Created exchange 'kraken' (offline) and market ETH/USDT" in out
+    assert "tick 0.01" in out and "step 0.001" in out
+    again = command_output("import_candles", path, "--symbol", "ETH/USDT", "--timeframe", "1m", "--exchange", "kraken")
+    assert "Created" not in again and Exchange.objects.filter(code="kraken").count() == 1
+
+
+def test_a_bad_file_with_a_new_exchange_creates_neither_the_exchange_nor_the_market(tmp_path):
+    path = write_csv(tmp_path / "bad.csv", "time,open,high,low,close,volume\n1740787200000,1,2,0.5,abc,1\n")
+    with pytest.raises(CommandError, match="row 2: close 'abc' is not a number"):
+        command_output("import_candles", path, "--symbol", "ETH/USDT", "--timeframe", "1m", "--exchange", "kraken")
+    assert not Exchange.objects.exists() and not Market.objects.exists()
+
+
+def test_an_unknown_market_without_an_exchange_says_how_to_create_it(market, tmp_path):
+    path = write_csv(tmp_path / "eth.csv", "time,open,high,low,close,volume\n1740787200000,1,2,0.5,1.5,1\n")
+    with pytest.raises(CommandError, match="--exchange NAME"):
+        command_output("import_candles", path, "--symbol", "ETH/USDT", "--timeframe", "1m")

@@ -27,6 +27,7 @@ def test_a_grid_sweep_stores_every_set_under_one_sweep_with_train_and_test_figur
         assert run.data_start < run.split_at < run.data_end
         assert run.metrics["end"] < run.split_at.isoformat() <= run.test_metrics["start"].replace("Z", "+00:00")
     assert "Out of sample" in out
+    assert "train sharpe is n/a (fewer than 30 daily returns) for every set" in out  # three days: no Sharpe
 
 
 def test_the_best_set_is_the_one_with_the_highest_train_metric_and_is_flagged_alone(seeded):
@@ -85,3 +86,23 @@ def test_bad_sweep_input_gets_one_clear_line_and_stores_nothing(seeded, args, me
     with pytest.raises(CommandError, match=message.replace("(", r"\(")):
         optimize(*args)
     assert not BacktestRun.objects.exists()
+
+
+def test_an_output_folder_gets_the_best_sets_report_trades_and_metrics(seeded, tmp_path):
+    import csv
+    import json
+
+    out = optimize("--strategy", "rsi", "--grid", "period=7,14", "--metric", "total_return", "--output", str(tmp_path))
+    best = BacktestRun.objects.get(is_best=True)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["metrics.json", "report.html", "trades.csv"]
+    document = json.loads((tmp_path / "metrics.json").read_text())
+    assert document["params"] == best.params
+    assert document["sweep"]["best_run"] == best.pk and document["sweep"]["test_metrics"] == best.test_metrics
+    assert len(document["sweep"]["sets"]) == 2
+    assert document["metrics"]["start"] == best.metrics["start"] and document["metrics"]["end"] == best.test_metrics["end"]
+    with (tmp_path / "trades.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == document["metrics"]["trades"]
+    report = (tmp_path / "report.html").read_text()
+    assert f"best set (#{best.pk})" in report and "LightweightCharts" in report
+    assert str(tmp_path / "report.html") in out
+    assert BacktestRun.objects.count() == 2 and best.report_path.endswith("report.html")

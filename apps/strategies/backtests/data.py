@@ -4,6 +4,7 @@ market (apps.engine.market_sim). Both write through markets.services.candles_ups
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -13,14 +14,14 @@ import numpy as np
 from django.db import transaction
 
 from apps.engine.market_sim import ANCHOR_MS, DEFAULT_SYMBOLS, MarketSim
-from apps.markets.models import Exchange, Market
+from apps.markets.models import Candle, Exchange, Market
 from apps.markets.services import CandleRow, candles_upsert
 from apps.markets.timeframes import TIMEFRAME_SECONDS
 from apps.strategies.backtests.plan import time_parse, timeframe_check
 from apps.strategies.backtests.selectors import BacktestError, market_by_symbol
 
 PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
-TIME_COLUMNS = ("open_time", "time")
+TIME_COLUMNS = ("open_time", "time", "timestamp", "datetime", "date")  # the first one the file has wins
 GENERATE_CHUNK_DAYS = 20  # bounded memory for long ranges
 MAX_GENERATE_DAYS = 3650
 
@@ -33,6 +34,7 @@ class CandlesWritten:
     inserted: int
     first: datetime | None
     last: datetime | None
+    created: str = ""  # what the import created (an offline exchange, a market), as a sentence
 
 
 # --- The synthetic market -----------------------------------------------------------------
@@ -114,15 +116,53 @@ def _on_grid(values: np.ndarray, unit: Decimal) -> list[Decimal]:
 
 def candles_import(*, path: str | Path, symbol: str, timeframe: str, exchange: str | None = None) -> CandlesWritten:
     """Candles from a CSV or Parquet file into one market. Every row is checked first; a bad
-    row stops the import before anything is written, naming the row."""
+    row stops the import before anything is written, naming the row. With `exchange`, a
+    market (and exchange) not in the database yet is created offline, its tick and step read
+    from the file: a researcher with a CSV needs no reachable exchange."""
     timeframe_check(timeframe, "--timeframe")
-    market = market_by_symbol(symbol=symbol, exchange=exchange)
+    market = _import_market(symbol, exchange)
     frame, first_row = _read_table(Path(path))
     rows = _parsed_rows(frame, first_row, timeframe)
+    created = ""
     with transaction.atomic():
+        if market is None:
+            market, created = _offline_market_create(exchange, symbol, rows)
         inserted = candles_upsert(market=market, timeframe=timeframe, rows=rows)
     return CandlesWritten(symbol, timeframe, len(rows), len(inserted),
-                          rows[0].open_time if rows else None, rows[-1].open_time if rows else None)
+                          rows[0].open_time if rows else None, rows[-1].open_time if rows else None, created)
+
+
+def _import_market(symbol: str, exchange: str | None) -> Market | None:
+    """The market to import into; None when it is to be created (an exchange was named)."""
+    if Market.objects.filter(symbol=symbol, **({"exchange__code": exchange} if exchange else {})).exists():
+        return market_by_symbol(symbol=symbol, exchange=exchange)
+    if not exchange:
+        known = ", ".join(sorted(set(Market.objects.values_list("symbol", flat=True)))) or "none"
+        raise BacktestError(f"market {symbol!r} is not in the database (markets: {known}); to create it from this file, "
+                            f"name its exchange: --exchange NAME")
+    base, sep, quote = symbol.partition("/")
+    if not (sep and base.strip() and quote.strip()) or len(symbol) > 40:
+        raise BacktestError(f"--symbol {symbol!r}: write it as BASE/QUOTE, e.g. BTC/USDT")
+    if not re.fullmatch(r"[-a-zA-Z0-9_]{1,40}", exchange):
+        raise BacktestError(f"--exchange {exchange!r}: use letters, digits, - and _ only (e.g. kraken)")
+    return None
+
+
+def _offline_market_create(code: str, symbol: str, rows: list[CandleRow]) -> tuple[Market, str]:
+    venue, new_exchange = Exchange.objects.get_or_create(code=code, defaults={"name": f"{code} (offline)"})
+    base, _, quote = symbol.partition("/")
+    tick = _finest_unit(value for row in rows for value in (row.open, row.high, row.low, row.close))
+    step = _finest_unit(row.volume for row in rows)
+    market = Market.objects.create(exchange=venue, symbol=symbol, base=base, quote=quote, price_precision=tick,
+                                   amount_precision=step)
+    made = f"exchange {code!r} (offline) and market {symbol}" if new_exchange else f"market {symbol} on {code!r}"
+    return market, (f"created {made}: tick {tick}, step {step} (the finest in the file), min notional "
+                    f"{market.min_notional.normalize():f}; change them in the admin if the venue's differ")
+
+
+def _finest_unit(values) -> Decimal:
+    places = max((max(-value.normalize().as_tuple().exponent, 0) for value in values), default=0)
+    return Decimal(1).scaleb(-places)
 
 
 def _read_table(path: Path):
@@ -184,7 +224,16 @@ def _row(values, step_ms: int, timeframe: str) -> CandleRow:
 
 
 def _moment(value) -> datetime:
+    try:
+        return _moment_parse(value)
+    except (OverflowError, OSError):  # a number of milliseconds beyond any calendar
+        raise ValueError(f"time {_shown(value)} is out of range") from None
+
+
+def _moment_parse(value) -> datetime:
     if isinstance(value, (int, np.integer)) or (isinstance(value, str) and value.strip().isdigit()):
+        if len(str(value).strip()) > 16:
+            raise OverflowError
         return datetime.fromtimestamp(int(value) / 1000, tz=UTC)  # milliseconds since the epoch
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
@@ -195,16 +244,30 @@ def _moment(value) -> datetime:
     try:
         moment = datetime.fromisoformat(str(value).strip())
     except ValueError:
-        raise ValueError(f"time {value!r} is neither milliseconds nor an ISO date") from None
+        raise ValueError(f"time {_shown(value)} is neither milliseconds nor an ISO date") from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _number(value, name: str) -> Decimal:
+    """A cell as the Decimal the column stores: finite, within the column's digits (a bigger
+    one would end the import in a database overflow), rounded to its decimal places."""
     text = repr(float(value)) if isinstance(value, (float, np.floating)) else str(value).strip()
     try:
         number = Decimal(text)
     except InvalidOperation:
-        raise ValueError(f"{name} {value!r} is not a number") from None
+        raise ValueError(f"{name} {_shown(value)} is not a number") from None
     if not number.is_finite():
-        raise ValueError(f"{name} {value!r} is not a finite number")
+        raise ValueError(f"{name} {_shown(value)} is not a finite number")
+    field = Candle._meta.get_field(name)
+    whole_digits = field.max_digits - field.decimal_places
+    if number and number.adjusted() >= whole_digits:
+        raise ValueError(f"{name} {_shown(value)} is too large to store (at most {whole_digits} digits before the point)")
+    if number.as_tuple().exponent < -field.decimal_places:  # finer than stored: round as the column would
+        number = number.quantize(Decimal(1).scaleb(-field.decimal_places))
     return number
+
+
+def _shown(value, limit: int = 24) -> str:
+    """A cell in a message: quoted, and cut when long (a 10 KB cell must not flood the terminal)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 4]}...' ({len(str(value))} characters)"

@@ -1,4 +1,5 @@
-"""Metrics as a trader reads them. An undefined metric (None) shows as "—", never as 0."""
+"""Metrics as a trader reads them. An undefined metric (None) shows as "—", never as 0; one
+that the data is too short for shows as "n/a (reason)"."""
 
 from __future__ import annotations
 
@@ -55,6 +56,9 @@ FORMATTERS = {key: formatter for _, key, formatter in SUMMARY_METRICS}
 
 def metric_text(metrics: dict | None, key: str) -> str:
     value = (metrics or {}).get(key)
+    reason = ((metrics or {}).get("unavailable") or {}).get(key)
+    if reason:
+        return f"n/a ({reason})"
     if value is None:
         return DASH
     return FORMATTERS.get(key, _ratio)(value)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
+from apps.common.errors import Invalid
 from apps.engine.backtest import BacktestConfig
 from apps.engine.fills import FeeSchedule, MarketRules
 from apps.engine.sizing import FIXED_QUOTE, PERCENT_EQUITY, Sizing
@@ -16,6 +17,7 @@ from apps.markets.models import Market
 from apps.markets.timeframes import TIMEFRAME_SECONDS
 from apps.strategies.backtests.selectors import BacktestError, market_by_symbol
 from apps.strategies.models import Strategy
+from apps.strategies.validation import PROTECTIVE_EXITS, strategy_settings_validate
 
 
 @dataclass
@@ -129,30 +131,42 @@ def time_parse(value: str | None, option: str) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def decimal_parse(value, option: str, *, low: Decimal | None = None, high: Decimal | None = None) -> Decimal:
+EXIT_OPTIONS = (("stop_loss_pct", "--stop-loss"), ("take_profit_pct", "--take-profit"), ("trailing_stop_pct", "--trailing-stop"))
+
+
+def settings_checked(request: BacktestRequest, row: Strategy | None, markets: list[Market]) -> dict[str, Decimal | None]:
+    """The money settings through the one validation of strategy settings. Each message names
+    what the trader set: the flag typed, or the configured strategy's field (never a flag
+    that was not passed)."""
+    values = {"initial_balance": request.balance, "fee_pct": request.fee_pct, "slippage_bps": request.slippage_bps}
+    subjects = {"initial_balance": "--balance", "fee_pct": "--fee", "slippage_bps": "--slippage"}
+    for name, flag in EXIT_OPTIONS:
+        typed = getattr(request, name)
+        if typed not in (None, ""):
+            values[name], subjects[name] = typed, flag
+        elif row is not None and getattr(row, name) is not None:
+            values[name] = getattr(row, name)
+            subjects[name] = f"strategy #{row.pk}'s {PROTECTIVE_EXITS[name].label} (set in the admin)"
+    if row is not None:
+        values.update(allocation_type=row.allocation_type, allocation_value=row.allocation_value)
+        subjects["allocation_value"] = f"strategy #{row.pk}'s allocation (set in the admin)"
+    values = {name: value.strip().rstrip("%") if isinstance(value, str) else value for name, value in values.items()}
     try:
-        number = Decimal(str(value).strip().rstrip("%"))
-    except InvalidOperation:
-        raise BacktestError(f"{option} {value!r} is not a number") from None
-    if not number.is_finite() or (low is not None and number < low) or (high is not None and number > high):
-        raise BacktestError(f"{option} must be between {low} and {high}, got {value}")
-    return number
+        return strategy_settings_validate(values, markets=markets if row is not None else (), subjects=subjects)
+    except Invalid as exc:
+        raise BacktestError(exc.message) from None
 
 
-def _fraction(value, option: str) -> float | None:
-    """A percent option (2 = 2 %) as the engine's fraction, or None when not given."""
-    if value in (None, ""):
-        return None
-    return float(decimal_parse(value, option, low=Decimal("0.0001"), high=Decimal("99.99")) / 100)
+def _fraction(value: Decimal | None) -> float | None:
+    """A percent setting (2 = 2 %) as the engine's fraction, or None when not set."""
+    return None if value is None else float(value / 100)
 
 
 def _config(request: BacktestRequest, row: Strategy | None, markets: list[Market]) -> tuple[BacktestConfig, dict]:
-    balance = decimal_parse(request.balance, "--balance", low=Decimal("0.01"), high=Decimal("1e15"))
-    fee = decimal_parse(request.fee_pct, "--fee", low=Decimal("-1"), high=Decimal("9.99")) / 100
-    slippage = decimal_parse(request.slippage_bps, "--slippage", low=Decimal("0"), high=Decimal("999"))
-    stop = _fraction(request.stop_loss_pct or (row and row.stop_loss_pct), "--stop-loss")
-    target = _fraction(request.take_profit_pct or (row and row.take_profit_pct), "--take-profit")
-    trailing = _fraction(request.trailing_stop_pct or (row and row.trailing_stop_pct), "--trailing-stop")
+    checked = settings_checked(request, row, markets)
+    balance, slippage = checked["initial_balance"], checked["slippage_bps"]
+    fee = checked["fee_pct"] / 100
+    stop, target, trailing = (_fraction(checked.get(name)) for name, _ in EXIT_OPTIONS)
     sizing = _sizing(row, len(markets))
     precision = {m.symbol: MarketRules(amount_step=float(m.amount_precision), price_tick=float(m.price_precision),
                                        min_notional=float(m.min_notional)) for m in markets}

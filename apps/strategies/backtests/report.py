@@ -34,8 +34,9 @@ def report_render(*, run, plan, data, result) -> str:
         "markets": [_market_chart(symbol, market.candles, run.trades) for symbol, market in data.items()],
         "equity": _equity_chart(result),
     }
+    title = f"Sweep {run.sweep_id}: best set (#{run.pk})" if run.sweep_id else f"Backtest #{run.pk}"
     context = {
-        "run": run, "plan": plan, "summary": summary_rows(run.metrics), "charts": charts,
+        "run": run, "title": title, "plan": plan, "summary": summary_rows(run.metrics), "charts": charts,
         "chart_js": chart_library(), "heatmap": monthly_heatmap(run.metrics.get("monthly_returns") or []),
         "trades": _trade_table(run.trades), "trade_count": len(run.trades), "max_trades": MAX_TRADE_ROWS,
         "start": iso_time(result.time[0]), "end": iso_time(result.time[-1]), "dash": DASH,

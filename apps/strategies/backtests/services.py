@@ -231,9 +231,16 @@ def _levels(plan: BacktestPlan, market: MarketData, trade) -> tuple[float | None
 
 
 def backtest_run_store(plan: BacktestPlan, data: dict[str, MarketData], result: BacktestResult, **extra) -> BacktestRun:
+    run = backtest_run_build(plan, data, result, **extra)
+    run.save()
+    return run
+
+
+def backtest_run_build(plan: BacktestPlan, data: dict[str, MarketData], result: BacktestResult, **extra) -> BacktestRun:
+    """The BacktestRun row of a result, not saved yet."""
     candles = {s: d.candles for s, d in data.items()}
     candles.update({f"{s}@detail": d.detail for s, d in data.items() if d.detail is not None})
-    return BacktestRun.objects.create(
+    return BacktestRun(
         strategy=plan.strategy, kind=plan.kind, params=plan.params, symbols=plan.symbols, timeframe=plan.timeframe,
         detail_timeframe=plan.detail_timeframe or "", data_start=_moment(result.time[0]),
         data_end=_moment(result.time[-1]), candle_count=sum(len(d.candles) for d in data.values()),
@@ -254,7 +261,8 @@ TRADE_COLUMNS = ("market", "side", "entry_time", "entry_price", "exit_time", "ex
 
 
 def backtest_files_write(*, run: BacktestRun, plan: BacktestPlan, data: dict[str, MarketData],
-                         result: BacktestResult, folder: Path) -> dict[str, Path]:
+                         result: BacktestResult, folder: Path, extra: dict | None = None) -> dict[str, Path]:
+    """report.html, trades.csv and metrics.json in `folder`; `extra` is added to metrics.json."""
     from apps.strategies.backtests.report import report_render
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -263,7 +271,7 @@ def backtest_files_write(*, run: BacktestRun, plan: BacktestPlan, data: dict[str
         writer = csv.DictWriter(handle, fieldnames=TRADE_COLUMNS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(run.trades)
-    files["metrics"].write_text(json.dumps(_metrics_document(run), indent=2, allow_nan=False))
+    files["metrics"].write_text(json.dumps({**_metrics_document(run), **(extra or {})}, indent=2, allow_nan=False, default=str))
     files["report"].write_text(report_render(run=run, plan=plan, data=data, result=result), encoding="utf-8")
     return files
 

@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 from django.db import transaction
+from django.utils import timezone
 from tqdm import tqdm
 
 from apps.engine.strategies.base import Candles, InvalidParamsError, Param
 from apps.engine.strategies.registry import strategy_get
 from apps.engine.strategies.timeframes import candles_resample
 from apps.engine.sweep import sweep_run
-from apps.strategies.backtests.plan import BacktestPlan, BacktestRequest, backtest_plan, params_parse
+from apps.strategies.backtests.plan import (
+    BacktestPlan, BacktestRequest, backtest_plan, engine_strategy_build, params_parse,
+)
 from apps.strategies.backtests.selectors import BacktestError
 from apps.strategies.backtests.services import (
-    PROGRESS_DELAY, candles_slice, code_version, data_hash, market_data_load, signals_slice,
+    PROGRESS_DELAY, backtest_files_write, backtest_result, backtest_run_build, candles_slice, code_version, data_hash,
+    market_data_load, signals_slice,
 )
 from apps.strategies.models import BacktestRun
 
@@ -222,6 +227,36 @@ def _store(plan, request, full, split_ms, param_sets, results) -> list[BacktestR
     ) for rank, i in enumerate(order)]
     with transaction.atomic():
         return BacktestRun.objects.bulk_create(rows)
+
+
+# --- Files ---------------------------------------------------------------------------------
+
+
+def sweep_files_write(outcome: SweepOutcome, request: SweepRequest, folder: str | Path) -> dict[str, Path]:
+    """The three files of a backtest for the best set, over the whole span (train then test):
+    report.html and trades.csv of that run; metrics.json with its figures, the stored train and
+    test figures of the best set and those of every set. The best row points to the report."""
+    best = outcome.best
+    plan = backtest_plan(request.backtest)
+    plan = replace(plan, params=best.params, engine=engine_strategy_build(plan.kind, best.params))
+    data = market_data_load(plan)
+    result = backtest_result(plan, data)
+    run = backtest_run_build(plan, data, result, sweep_id=best.sweep_id, sweep_metric=best.sweep_metric,
+                             split_at=best.split_at, test_metrics=best.test_metrics, is_best=True)
+    run.pk, run.created_at = best.pk, timezone.now()
+    sweep = {"id": str(best.sweep_id), "metric": request.metric, "split_at": best.split_at.isoformat(),
+             "best_run": best.pk, "train_metrics": best.metrics, "test_metrics": best.test_metrics,
+             "invalid_sets": outcome.invalid_sets,
+             "sets": [{"backtest_run": r.pk, "params": r.params, "train": _headline(r.metrics), "test": _headline(r.test_metrics)}
+                      for r in outcome.runs]}
+    files = backtest_files_write(run=run, plan=plan, data=data, result=result, folder=Path(folder), extra={"sweep": sweep})
+    BacktestRun.objects.filter(pk=best.pk).update(report_path=str(files["report"].resolve()))
+    return files
+
+
+def _headline(metrics: dict | None) -> dict:
+    keys = {key for key, _ in SWEEP_METRICS.values()} | {"trades"}
+    return {key: value for key, value in (metrics or {}).items() if key in keys}
 
 
 def _moment(ms: int) -> datetime:

@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from apps.strategies.backtests.formatting import metric_text, table_text
 from apps.strategies.backtests.plan import BacktestRequest
 from apps.strategies.backtests.selectors import BacktestError
-from apps.strategies.backtests.sweeps import SWEEP_METRICS, SweepRequest, sweep_execute
+from apps.strategies.backtests.sweeps import SWEEP_METRICS, SweepRequest, sweep_execute, sweep_files_write
 from apps.strategies.management.commands.backtest import Command as BacktestCommand
 
 SHOWN = 10
@@ -18,6 +18,9 @@ class Command(BacktestCommand):
 
     def add_arguments(self, parser):
         super().add_arguments(parser)
+        output = next(action for action in parser._actions if action.dest == "output")
+        output.help = ("Folder for report.html, trades.csv and metrics.json of the best set run over the whole span "
+                       "(metrics.json also has every set's train and test figures); default: no files")
         parser.add_argument("--grid", action="append", default=[], help="name=v1,v2,...; repeat for several params")
         parser.add_argument("--random", type=int, help="Draw N sets within the schema's min/max (or the --grid values)")
         parser.add_argument("--seed", type=int, default=0, help="Seed of the random draws (default 0)")
@@ -37,9 +40,12 @@ class Command(BacktestCommand):
             metric=options["metric"], processes=options["processes"])
         try:
             outcome = sweep_execute(request, progress=False if options["no_progress"] else None)
+            files = sweep_files_write(outcome, request, options["output"]) if options["output"] else {}
         except BacktestError as exc:
             raise CommandError(str(exc)) from None
         self._print(outcome, options["metric"])
+        for name, path in files.items():
+            self.stdout.write(f"{name:8} {path}")
 
     def _print(self, outcome, metric):
         best, key = outcome.best, outcome.metric_key
@@ -52,6 +58,10 @@ class Command(BacktestCommand):
         self.stdout.write(table_text(["Params", f"Train {metric}", f"Test {metric}", "Train return", "Test return",
                                       "Test trades"], rows))
         self.stdout.write(f"Best by train {metric}: #{best.pk} {_params_text(best.params, outcome.swept)}")
+        reason = (best.metrics.get("unavailable") or {}).get(key)
+        if reason:
+            self.stdout.write(f"Note: train {metric} is n/a ({reason}) for every set, so this order means nothing; "
+                              "choose --metric total_return on a span this short.")
         figures = dict.fromkeys([key, "total_return_pct", "max_drawdown_pct", "sharpe", "trades", "win_rate_pct", "profit_factor"])
         self.stdout.write("Out of sample: " + ", ".join(
             f"{name.removesuffix('_pct').replace('_', ' ')} {metric_text(best.test_metrics, name)}" for name in figures))
