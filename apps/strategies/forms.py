@@ -12,6 +12,17 @@ from apps.markets.models import CollectorStatus
 from apps.strategies.models import Strategy
 from apps.strategies.validation import strategy_settings_validate
 
+# The account's equity is trading's to know, and strategies sits below trading: trading hands
+# the form its reader when the apps are ready (apps/trading/apps.py). Without one, a quote
+# allocation is not checked against the equity.
+_account_equity_reader = None
+
+
+def account_equity_reader_set(reader) -> None:
+    global _account_equity_reader
+    _account_equity_reader = reader
+
+
 SETTINGS_FIELDS = ("allocation_type", "allocation_value", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct")
 
 
@@ -97,11 +108,9 @@ class StrategyForm(forms.ModelForm):
                                         f"Add a collector for that timeframe under Markets > Collector statuses, or pick another timeframe.")
 
     def _clean_allocation_fits_equity(self, cleaned):
-        from apps.trading.selectors import account_equity
-
         kind, value, account = cleaned.get("allocation_type"), cleaned.get("allocation_value"), cleaned.get("account")
-        if kind == Strategy.Allocation.QUOTE and value is not None and account is not None:
-            equity = account_equity(account=account)
+        if kind == Strategy.Allocation.QUOTE and value is not None and account is not None and _account_equity_reader:
+            equity = _account_equity_reader(account=account)
             if value > equity:
                 self.add_error("allocation_value", f"{number_text(value)} is more than the account's equity "
                                                    f"({number_text(equity.quantize(Decimal('0.01')))}). Lower it, or use a % of equity.")

@@ -6,9 +6,12 @@ class TradingConfig(AppConfig):
 
     def ready(self):
         from apps.markets.signals import candles_closed
+        from apps.strategies.forms import account_equity_reader_set
         from apps.trading.metrics import register_trading_metrics
+        from apps.trading.selectors import account_equity
 
         register_trading_metrics()
+        account_equity_reader_set(account_equity)
         candles_closed.connect(_evaluate_on_candles_closed, dispatch_uid="trading.evaluate_on_candles_closed")
 
 
