@@ -274,3 +274,13 @@ def backtest_metrics(result, *, risk_free_rate: float = 0.0) -> dict:
         "per_side": per_side,
     }
     return metrics
+
+
+def equity_downsampled(time: np.ndarray, equity: np.ndarray, points: int) -> list[list]:
+    """[[ms, equity], ...] with at most about `points` pairs: the last of each bucket, plus the
+    lowest point so that the deepest drawdown survives."""
+    if len(time) <= points:
+        keep = np.arange(len(time))
+    else:
+        keep = np.unique(np.concatenate((np.linspace(0, len(time) - 1, points).astype(np.int64), [int(np.argmin(equity))])))
+    return [[int(t), round(float(e), 8)] for t, e in zip(time[keep], equity[keep])]

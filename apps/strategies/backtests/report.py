@@ -10,11 +10,10 @@ import numpy as np
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from apps.engine.metrics import iso_time
+from apps.engine.metrics import equity_downsampled, iso_time
 from apps.engine.strategies.base import Candles
 from apps.engine.strategies.timeframes import candles_resample
 from apps.strategies.backtests.formatting import DASH, summary_rows
-from apps.strategies.backtests.services import equity_downsampled
 
 CHART_JS = Path(settings.BASE_DIR) / "static" / "vendor" / "lightweight-charts" / "lightweight-charts.standalone.production.js"
 MAX_CHART_CANDLES = 20_000  # per market; more are shown on a coarser timeframe

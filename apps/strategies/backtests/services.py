@@ -17,6 +17,7 @@ from django.conf import settings as django_settings
 from tqdm import tqdm
 
 from apps.engine.backtest import BacktestInputError, BacktestResult, backtest
+from apps.engine.metrics import equity_downsampled
 from apps.engine.strategies.base import Candles, SignalArrays
 from apps.engine.strategies.timeframes import candles_resample
 from apps.markets.timeframes import TIMEFRAME_SECONDS
@@ -185,16 +186,6 @@ def code_version() -> str:
     return f"git:{commit} {engine}" if commit else engine
 
 
-def equity_downsampled(time: np.ndarray, equity: np.ndarray, points: int = EQUITY_POINTS_STORED) -> list[list]:
-    """[[ms, equity], ...] with at most about `points` pairs: the last of each bucket, plus the
-    lowest point so that the deepest drawdown survives."""
-    if len(time) <= points:
-        keep = np.arange(len(time))
-    else:
-        keep = np.unique(np.concatenate((np.linspace(0, len(time) - 1, points).astype(np.int64), [int(np.argmin(equity))])))
-    return [[int(t), round(float(e), 8)] for t, e in zip(time[keep], equity[keep])]
-
-
 def trade_rows(plan: BacktestPlan, data: dict[str, MarketData], result: BacktestResult) -> list[dict]:
     """The closed trades as JSON-ready dicts, with the stop and target each one had at entry."""
     from apps.engine.metrics import iso_time
@@ -246,7 +237,7 @@ def backtest_run_build(plan: BacktestPlan, data: dict[str, MarketData], result: 
         data_end=_moment(result.time[-1]), candle_count=sum(len(d.candles) for d in data.values()),
         initial_balance=Decimal(plan.settings["initial_balance"]), settings=plan.settings,
         data_hash=data_hash(candles), code_version=code_version(), metrics=result.metrics or {},
-        equity_curve=equity_downsampled(result.time, result.equity), trades=trade_rows(plan, data, result), **extra,
+        equity_curve=equity_downsampled(result.time, result.equity, EQUITY_POINTS_STORED), trades=trade_rows(plan, data, result), **extra,
     )
 
 
