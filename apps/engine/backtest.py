@@ -32,6 +32,7 @@ from apps.engine.backtest_results import (  # noqa: F401 - re-exported: callers 
 )
 from apps.engine.sizing import Sizing, order_quantity
 from apps.engine.strategies.base import Candles, SignalArrays, Strategy
+from apps.engine.timeframes import TIMEFRAME_MS
 
 NEXT_OPEN = "next_open"
 CLOSE = "close"
@@ -44,13 +45,6 @@ INSUFFICIENT_FUNDS = "insufficient_funds"
 BELOW_MIN_AMOUNT = "below_min_amount"
 BELOW_MIN_NOTIONAL = "below_min_notional"
 NO_SIZE = "no_size"  # e.g. risk sizing without a stop
-
-TIMEFRAME_MS = {
-    "1m": 60_000, "3m": 180_000, "5m": 300_000, "15m": 900_000, "30m": 1_800_000,
-    "1h": 3_600_000, "2h": 7_200_000, "4h": 14_400_000, "6h": 21_600_000,
-    "12h": 43_200_000, "1d": 86_400_000,
-}
-
 
 class BacktestInputError(ValueError):
     """Input a trader must fix (message says what and where)."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from apps.engine.strategies.base import Candles
+from apps.engine.timeframes import timeframe_ms
 
 ANCHOR_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z: minute 0 of every path
 MINUTE_MS = 60_000
@@ -33,11 +34,6 @@ DAY_MINUTES = 1440
 DAY_MS = DAY_MINUTES * MINUTE_MS
 MAX_DAYS = 20_000  # about 55 years after the anchor
 
-TIMEFRAME_MS = {
-    "1m": MINUTE_MS, "3m": 3 * MINUTE_MS, "5m": 5 * MINUTE_MS, "15m": 15 * MINUTE_MS,
-    "30m": 30 * MINUTE_MS, "1h": 60 * MINUTE_MS, "2h": 120 * MINUTE_MS, "4h": 240 * MINUTE_MS,
-    "6h": 360 * MINUTE_MS, "8h": 480 * MINUTE_MS, "12h": 720 * MINUTE_MS, "1d": DAY_MS,
-}
 
 # Regimes: (name, drift per day in units of the symbol's daily vol, volatility multiplier).
 REGIMES = (
@@ -69,13 +65,6 @@ DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
     SymbolSpec("ETH/USDT", 3_000.0, 0.040, 180.0),
     SymbolSpec("SOL/USDT", 150.0, 0.055, 2_500.0),
 )
-
-
-def timeframe_ms(timeframe: str) -> int:
-    try:
-        return TIMEFRAME_MS[timeframe]
-    except KeyError:
-        raise ValueError(f"unknown timeframe {timeframe!r}; use one of {', '.join(TIMEFRAME_MS)}") from None
 
 
 def _seasonality(amplitude: float, peak_hour: float) -> np.ndarray:

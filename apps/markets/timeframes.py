@@ -1,20 +1,9 @@
-"""Timeframes the desk knows, as ccxt spells them, and their lengths."""
+"""Timeframes for models and dates: choices and datetime helpers over the engine's one table."""
 
 from datetime import datetime, timedelta
 
-TIMEFRAME_SECONDS = {
-    "1m": 60,
-    "3m": 180,
-    "5m": 300,
-    "15m": 900,
-    "30m": 1800,
-    "1h": 3600,
-    "2h": 7200,
-    "4h": 14400,
-    "6h": 21600,
-    "12h": 43200,
-    "1d": 86400,
-}
+from apps.engine.timeframes import TIMEFRAME_SECONDS
+
 TIMEFRAME_CHOICES = [(name, name) for name in TIMEFRAME_SECONDS]
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from apps.engine.market_sim import MINUTE_MS, MarketSim, candles_aggregate, timeframe_ms
+from apps.engine.market_sim import MINUTE_MS, MarketSim, candles_aggregate
+from apps.engine.timeframes import TIMEFRAME_MS
 from apps.engine.strategies.base import Candles
 from apps.simexchange.errors import BinanceError, bad_param
 from apps.simexchange.markets import MarketRules
@@ -18,9 +19,10 @@ DEFAULT_KLINES = 500
 
 
 def interval_ms(interval: str) -> int:
+    """Binance offers the timeframes of the table only."""
     try:
-        return timeframe_ms(interval)
-    except ValueError:
+        return TIMEFRAME_MS[interval]
+    except KeyError:
         raise BinanceError(400, -1120, "Invalid interval.") from None
 
 

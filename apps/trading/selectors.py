@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from apps.engine.order_fsm import LIVE
 from apps.markets.models import Candle, Market
-from apps.markets.timeframes import TIMEFRAME_SECONDS
+from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.trading.models import Balance, LastPrice, Order, PortfolioSnapshot, Position
 
 ZERO = Decimal(0)

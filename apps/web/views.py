@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from apps.markets.models import Market
-from apps.markets.timeframes import TIMEFRAME_SECONDS
+from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.web import selectors
 
 CHART_TIMEFRAMES = ["1m", "15m"]

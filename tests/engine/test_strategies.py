@@ -12,7 +12,8 @@ from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule
 from apps.engine.strategies.base import Candles, InvalidParamsError
 from apps.engine.strategies.registry import strategy_build, strategy_classes
-from apps.engine.strategies.timeframes import candles_resample, timeframe_ms
+from apps.engine.strategies.timeframes import candles_resample
+from apps.engine.timeframes import timeframe_ms
 
 DAY = 86_400_000
 

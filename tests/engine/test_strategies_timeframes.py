@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from apps.engine.strategies.base import Candles
-from apps.engine.strategies.timeframes import candles_resample, informative_align, timeframe_ms
+from apps.engine.strategies.timeframes import candles_resample, informative_align
+from apps.engine.timeframes import timeframe_ms
 
 MINUTE, HOUR = 60_000, 3_600_000
 

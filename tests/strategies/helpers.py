@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from apps.engine.market_sim import ANCHOR_MS, DAY_MS, MarketSim
 from apps.markets.services import CandleRow
-from apps.markets.timeframes import TIMEFRAME_SECONDS
+from apps.engine.timeframes import TIMEFRAME_SECONDS
 
 START_MS = ANCHOR_MS + 800 * DAY_MS
 

@@ -17,7 +17,7 @@ from apps.risk.services import kill_switch_set
 from apps.strategies.selectors import candles_history
 from apps.trading.tasks import strategies_on_candles_closed
 from apps.strategies.services.evaluation import last_bar_signals
-from apps.markets.timeframes import TIMEFRAME_SECONDS
+from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.trading.models import Fill, Signal
 from tests.markets.factories import collector_make
 from tests.trading.factories import account_make, strategy_make

@@ -21,7 +21,8 @@ import numpy as np
 from apps.engine import indicators as ind
 from apps.engine.strategies._common import allow_short_param, ema_settling, must_be_less, signal_arrays
 from apps.engine.strategies.base import Candles, Param, SignalArrays, Strategy
-from apps.engine.strategies.timeframes import informative_align, timeframe_ms
+from apps.engine.strategies.timeframes import informative_align
+from apps.engine.timeframes import timeframe_ms
 
 ENTRY_TIMEFRAMES = ("1m", "3m", "5m", "15m", "30m", "1h")
 TREND_TIMEFRAMES = ("1h", "2h", "4h", "6h", "8h", "12h", "1d")

@@ -7,23 +7,10 @@ its open_time + its period <= the base candle's close time (open_time + base per
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from apps.engine.strategies.base import Candles
-
-_UNIT_MS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
-_TIMEFRAME = re.compile(r"^([1-9][0-9]*)([mhdw])$")
-
-
-def timeframe_ms(timeframe: str) -> int:
-    """'15m' -> 900000. Minutes, hours, days and weeks (months vary in length: not supported)."""
-    match = _TIMEFRAME.match(str(timeframe))
-    if not match:
-        raise ValueError(f"unknown timeframe {timeframe!r}: use a number and m, h, d or w, e.g. '15m', '4h'")
-    return int(match.group(1)) * _UNIT_MS[match.group(2)]
-
+from apps.engine.timeframes import timeframe_ms
 
 def informative_align(base: Candles, informative: Candles, values: np.ndarray) -> np.ndarray:
     """`values` (one per informative candle) seen from each base candle: the value of the latest

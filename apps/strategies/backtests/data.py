@@ -16,7 +16,7 @@ from django.db import transaction
 from apps.engine.market_sim import ANCHOR_MS, DEFAULT_SYMBOLS, MarketSim
 from apps.markets.models import Candle, Exchange, Market
 from apps.markets.services import CandleRow, candles_upsert
-from apps.markets.timeframes import TIMEFRAME_SECONDS
+from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.strategies.backtests.plan import time_parse, timeframe_check
 from apps.strategies.backtests.selectors import BacktestError, market_by_symbol
 

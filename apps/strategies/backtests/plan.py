@@ -14,7 +14,7 @@ from apps.engine.sizing import FIXED_QUOTE, PERCENT_EQUITY, Sizing
 from apps.engine.strategies.base import InvalidParamsError, Strategy as EngineStrategy
 from apps.engine.strategies.registry import UnknownStrategyError, strategy_build
 from apps.markets.models import Market
-from apps.markets.timeframes import TIMEFRAME_SECONDS
+from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.strategies.backtests.selectors import BacktestError, market_by_symbol
 from apps.strategies.models import Strategy
 from apps.strategies.validation import PROTECTIVE_EXITS, strategy_settings_validate

@@ -9,7 +9,7 @@ from apps.exchanges.errors import ExchangeCallError
 from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import Market
 from apps.markets.services import candles_backfill, timeframes_offered
-from apps.markets.timeframes import TIMEFRAME_SECONDS
+from apps.engine.timeframes import TIMEFRAME_SECONDS
 
 
 def parse_utc(value: str) -> datetime:
