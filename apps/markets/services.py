@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.common.time import utc_datetime
 from apps.common.events import event_record
 from apps.common.logging import get_logger
 from apps.exchanges.clients import call_with_retry, market_data_client
@@ -136,8 +137,7 @@ def _upsert_chunk_postgres(market: Market, timeframe: str, rows: list[CandleRow]
 
 def _as_utc(value) -> datetime:
     """RETURNING gives an aware datetime on PostgreSQL, a naive UTC one (or text) on SQLite."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return utc_datetime(value)
 
 
 def _candle_payload(market: Market, timeframe: str, row: CandleRow) -> dict:

@@ -1,11 +1,12 @@
 """Trading work. Thin: take ids, call one service. Queues: strategy evaluation on `strategies`,
 the rest on `orders` (tradedesk/celery.py routes them)."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from celery import shared_task
 
 from apps.common.logging import get_logger
+from apps.common.time import utc_datetime
 from apps.exchanges.models import ExchangeAccount
 
 log = get_logger(__name__)
@@ -34,9 +35,7 @@ def strategy_evaluate(strategy_id: int, market_id: int, candle_time: str) -> str
     """Idempotent: one evaluation per (strategy, market, candle), so a redelivery is a no-op."""
     from apps.trading.services.evaluation import strategy_evaluate as evaluate
 
-    moment = datetime.fromisoformat(candle_time)
-    evaluation = evaluate(strategy_id=strategy_id, market_id=market_id,
-                          candle_time=moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+    evaluation = evaluate(strategy_id=strategy_id, market_id=market_id, candle_time=utc_datetime(candle_time))
     return evaluation.outcome if evaluation else None
 
 

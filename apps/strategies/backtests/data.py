@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from django.db import transaction
 
+from apps.common.time import utc_datetime
 from apps.engine.market_sim import ANCHOR_MS, DEFAULT_SYMBOLS, MarketSim
 from apps.markets.models import Candle, Exchange, Market
 from apps.markets.services import CandleRow, candles_upsert
@@ -239,13 +240,10 @@ def _moment_parse(value) -> datetime:
         return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
     if hasattr(value, "to_pydatetime"):
         value = value.to_pydatetime()
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     try:
-        moment = datetime.fromisoformat(str(value).strip())
+        return utc_datetime(value)
     except ValueError:
         raise ValueError(f"time {_shown(value)} is neither milliseconds nor an ISO date") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _number(value, name: str) -> Decimal:

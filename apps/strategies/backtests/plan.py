@@ -4,9 +4,10 @@ engine config. Every refusal is a BacktestError with one line that says what to 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from apps.common.time import utc_datetime
 from apps.common.errors import Invalid
 from apps.engine.backtest import BacktestConfig
 from apps.engine.fills import FeeSchedule, MarketRules
@@ -125,10 +126,9 @@ def time_parse(value: str | None, option: str) -> datetime | None:
     if not value:
         return None
     try:
-        moment = datetime.fromisoformat(value.strip())
+        return utc_datetime(value)
     except ValueError:
         raise BacktestError(f"{option} {value!r} is not a date; use e.g. 2024-01-31 or 2024-01-31T12:00") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 EXIT_OPTIONS = (("stop_loss_pct", "--stop-loss"), ("take_profit_pct", "--take-profit"), ("trailing_stop_pct", "--trailing-stop"))

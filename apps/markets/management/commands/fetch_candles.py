@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from apps.common.time import utc_datetime
 from apps.exchanges.errors import ExchangeCallError
 from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import Market
@@ -14,10 +15,9 @@ from apps.engine.timeframes import TIMEFRAME_SECONDS
 
 def parse_utc(value: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(value)
+        return utc_datetime(value)
     except ValueError:
         raise CommandError(f"{value!r} is not a date; use ISO format, e.g. 2026-11-01 or 2026-11-01T12:00") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Command(BaseCommand):
