@@ -5,9 +5,14 @@ import time
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import connection
+from django.db.models import Count, IntegerField, OuterRef, Subquery
 
 from apps.exchanges.clients import ccxt_client_build
+from apps.exchanges.selectors import accounts_visible_to
 from apps.markets.models import Exchange
+from apps.risk.models import KillSwitch
+from apps.strategies.models import Strategy
+from apps.trading.models import PortfolioSnapshot
 
 CHECK_TIMEOUT_S = 2
 
@@ -146,3 +151,22 @@ def events_missed(*, topics: list[str], since: int, limit: int = 5000) -> Missed
     if len(found) > limit:
         return MissedEvents(events=[], truncated=True, last_id=event_last_id())
     return MissedEvents(events=found, truncated=False, last_id=found[-1].id if found else since)
+
+
+# --- Accounts: a member's only -----------------------------------------------------------
+
+
+def accounts_overview(*, user) -> list:
+    """The user's accounts (membership; superusers all) with their newest equity, kill switch
+    and running strategies. Another account's figures are never read, let alone shown."""
+    newest = PortfolioSnapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at")
+    running = (Strategy.objects.filter(account=OuterRef("pk"), status=Strategy.Status.RUNNING).order_by()
+               .values("account").annotate(n=Count("pk")).values("n"))
+    return list(
+        accounts_visible_to(user=user).select_related("exchange").annotate(
+            equity=Subquery(newest.values("equity")[:1]),
+            equity_at=Subquery(newest.values("taken_at")[:1]),
+            kill_state=Subquery(KillSwitch.objects.filter(account=OuterRef("pk")).values("state")[:1]),
+            strategies_running=Subquery(running, output_field=IntegerField()),
+        ).order_by("name")
+    )
