@@ -76,6 +76,8 @@ class AccountScopedAdmin:
         if path is not None and "queryset" not in kwargs:
             kwargs["queryset"] = account_scoped(db_field.related_model._default_manager.all(), user=request.user,
                                                 paths=(path,))
+        if self.shared_rows and self.account_paths == (db_field.name,) and not request.user.is_superuser:
+            kwargs["required"] = True  # leaving it blank would make the row everybody's
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_list_filter(self, request):
