@@ -70,3 +70,13 @@ def test_a_users_role_is_its_highest_group_and_a_superuser_is_an_admin():
     assert not user_has_role(trader, Role.ADMIN)
     assert user_role(root) == Role.ADMIN
     assert user_role(desk_user("nobody", role=None)) == Role.NONE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_groups_are_back_after_the_database_is_flushed():
+    from django.core.management import call_command
+
+    call_command("flush", interactive=False, verbosity=0)
+
+    assert {"viewer", "trader", "admin"} <= set(Group.objects.values_list("name", flat=True))
+    assert "risk.set_kill_switch" in perms("trader")
