@@ -8,9 +8,9 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from apps.exchanges.models import AccountMembership, ExchangeAccount
-from apps.risk.models import KillSwitch, RiskLimits
+from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
 from apps.strategies.models import Strategy
-from apps.trading.models import Order, PortfolioSnapshot, Position
+from apps.trading.models import Order, PortfolioSnapshot, Position, Signal
 from tests.trading.factories import account_make, fresh_market, strategy_make
 
 PASSWORD = "correct-horse-battery"
@@ -24,6 +24,8 @@ class AccountData:
     position: Position
     kill_switch: KillSwitch
     limits: RiskLimits
+    signal: Signal
+    risk_event: RiskEvent
 
 
 def account_data_make(*, name: str, market, equity: Decimal) -> AccountData:
@@ -35,9 +37,13 @@ def account_data_make(*, name: str, market, equity: Decimal) -> AccountData:
                                        average_entry=Decimal("100"))
     kill_switch = KillSwitch.objects.create(account=account, state="active")
     limits = RiskLimits.objects.create(account=account)
+    signal = Signal.objects.create(strategy=strategy, account=account, market=market, candle_time=timezone.now(),
+                                   side="buy", intent="open", price=Decimal("100"), key=f"{name}-signal-1")
+    risk_event = RiskEvent.objects.create(account=account, strategy=strategy, signal=signal,
+                                          decision=RiskEvent.Decision.REJECTED, reason=f"{name}: over the daily loss")
     PortfolioSnapshot.objects.create(account=account, taken_at=timezone.now(), equity=equity, cash=equity,
                                      positions_value=0, realized_pnl=0, unrealized_pnl=0)
-    return AccountData(account, strategy, order, position, kill_switch, limits)
+    return AccountData(account, strategy, order, position, kill_switch, limits, signal, risk_event)
 
 
 @dataclass
@@ -45,6 +51,7 @@ class Desk:
     ours: AccountData
     theirs: AccountData
     global_switch: KillSwitch
+    global_event: RiskEvent
 
 
 def desk_make() -> Desk:
@@ -52,7 +59,8 @@ def desk_make() -> Desk:
     market = fresh_market()
     ours = account_data_make(name="ours", market=market, equity=Decimal("12345.67"))
     theirs = account_data_make(name="theirs", market=market, equity=Decimal("98765.43"))
-    return Desk(ours, theirs, KillSwitch.objects.create(account=None, state="active"))
+    global_event = RiskEvent.objects.create(decision=RiskEvent.Decision.ACTION, reason="every account halted by the desk")
+    return Desk(ours, theirs, KillSwitch.objects.create(account=None, state="active"), global_event)
 
 
 def desk_user(username: str, *, role: str | None, accounts=(), staff: bool = True) -> User:

@@ -46,6 +46,8 @@ SCOPED_LISTS = {
     "strategies": lambda d: d.strategy,
     "kill switches": lambda d: d.kill_switch,
     "risk limits": lambda d: d.limits,
+    "signals": lambda d: d.signal,
+    "risk events": lambda d: d.risk_event,
     "exchange accounts": lambda d: d.account,
     "portfolio snapshots": lambda d: d.account.snapshots.get(),
     "balances": lambda d: d.account.balances.get(),
@@ -72,6 +74,19 @@ def test_a_row_of_another_account_is_a_404_by_url_and_its_own_opens(client, desk
 
     assert client.get(change_page(SCOPED_LISTS[what](desk.ours))).status_code == 200
     assert client.get(change_page(SCOPED_LISTS[what](desk.theirs))).status_code == 404
+
+
+def test_a_viewer_sees_desk_wide_risk_events_and_limits_which_act_on_its_accounts_too(client, desk, viewer):
+    from apps.risk.models import RiskEvent, RiskLimits
+
+    desk_wide = RiskLimits.objects.create()
+    client.force_login(viewer)
+
+    events = client.get(changelist(RiskEvent)).context["cl"].result_list
+    limits = client.get(changelist(RiskLimits)).context["cl"].result_list
+
+    assert set(events) == {desk.ours.risk_event, desk.global_event}
+    assert set(limits) == {desk.ours.limits, desk_wide}
 
 
 def test_a_viewer_reads_its_order_but_cannot_change_it(client, desk, viewer):
