@@ -108,7 +108,7 @@ def test_fills_and_evaluations_reach_their_account_through_the_order_and_the_str
         Fill.objects.create(order=data.order, venue_trade_id=f"{data.account.name}-t1", price=100, amount="0.5",
                             traded_at=data.order.created_at)
         StrategyEvaluation.objects.create(strategy=data.strategy, market=market, candle_time=data.order.created_at,
-                                          outcome="no_signal", duration_ms=1)
+                                          outcome=StrategyEvaluation.Outcome.NOTHING, duration_ms=1)
     client.force_login(viewer)
 
     fills = client.get(changelist(Fill)).context["cl"].result_list
