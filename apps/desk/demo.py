@@ -7,10 +7,12 @@ from datetime import timedelta
 import requests
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from apps.desk.beat import beat_schedule_install
-from apps.exchanges.models import ExchangeAccount
+from apps.exchanges.models import AccountMembership, ExchangeAccount
+from apps.exchanges.roles import Role
 from apps.markets.models import CollectorStatus, Exchange, Market
 from apps.markets.services import candles_backfill, market_spec_fetch
 from apps.desk.demo_strategies import demo_strategies_ensure
@@ -19,12 +21,14 @@ from tradedesk.celery import DEFAULT_BEAT_SCHEDULE
 DEMO_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
 DEMO_TIMEFRAMES = ("1m", "15m")
 DEMO_ACCOUNT = "sim"
+DEMO_MEMBERS = (("viewer", Role.VIEWER), ("trader", Role.TRADER))  # staff users of the demo account
 
 
 @dataclass
 class DemoLogin:
     username: str
     password: str | None  # None once the trader has changed the generated password
+    role: str = "admin"
 
 
 def _password_file():
@@ -48,6 +52,24 @@ def demo_admin_ensure(*, username: str, password: str | None) -> DemoLogin:
         remembered = _password_file().read_text().strip()
         password = remembered if user.check_password(remembered) else None
     return DemoLogin(username, password)
+
+
+def demo_member_ensure(*, username: str, role: Role, account: ExchangeAccount) -> DemoLogin:
+    """A staff user (the admin needs is_staff) in the role's group and a member of the demo
+    account. Its generated password is kept in var/<username>-password.txt (0600) and shown at
+    each start for as long as it is still the password."""
+    User = get_user_model()
+    secret_file = settings.VAR_DIR / f"{username}-password.txt"
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        password = secrets.token_urlsafe(12)
+        user = User.objects.create_user(username=username, password=password, is_staff=True)
+        secret_file.write_text(password)
+        secret_file.chmod(0o600)
+    user.groups.add(Group.objects.get(name=role.group_name))
+    AccountMembership.objects.get_or_create(account=account, user=user)
+    remembered = secret_file.read_text().strip() if secret_file.exists() else None
+    return DemoLogin(username, remembered if remembered and user.check_password(remembered) else None, role.group_name)
 
 
 def demo_exchange_ensure(*, api_url: str) -> Exchange:
@@ -98,14 +120,16 @@ def demo_history_backfill(*, markets: list[Market], days: int, report=print) -> 
             report(f"  {market.symbol} {timeframe}: {result.inserted} new candles ({result.fetched} fetched)")
 
 
-def demo_seed(*, username: str, password: str | None, report=print) -> DemoLogin:
-    login = demo_admin_ensure(username=username, password=password)
+def demo_seed(*, username: str, password: str | None, report=print) -> list[DemoLogin]:
+    """The demo desk; returns the logins to show, the admin's first."""
+    logins = [demo_admin_ensure(username=username, password=password)]
     exchange = demo_exchange_ensure(api_url=settings.SIMEXCHANGE_URL)
     account = demo_account_ensure(exchange=exchange)
+    logins += [demo_member_ensure(username=name, role=role, account=account) for name, role in DEMO_MEMBERS]
     markets = demo_markets_ensure(exchange=exchange)
     created = beat_schedule_install(DEFAULT_BEAT_SCHEDULE)
     report(f"beat schedule: {len(created)} periodic tasks installed")
     demo_history_backfill(markets=markets, days=settings.DEMO_BACKFILL_DAYS, report=report)
     for strategy in demo_strategies_ensure(account):
         report(f"strategy {strategy.name!r}: {strategy.kind} on {strategy.timeframe}, {strategy.get_status_display().lower()}")
-    return login
+    return logins

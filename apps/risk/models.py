@@ -42,6 +42,7 @@ class KillSwitch(models.Model):
 
     class Meta:
         verbose_name_plural = "kill switches"
+        permissions = [("set_kill_switch", "Can set the kill switch of an account")]
 
     def __str__(self):
         return f"{self.account or 'GLOBAL'}: {self.state}"

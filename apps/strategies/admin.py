@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from apps.engine.display import decimal_text
+from apps.exchanges.admin_access import AccountScopedAdmin
 from apps.strategies.forms import StrategyForm
 from apps.strategies.models import Strategy, StrategyEvaluation
 from apps.strategies.services import strategy_status_set
@@ -10,7 +11,7 @@ EVALUATION_LOG_ROWS = 30
 
 
 @admin.register(Strategy)
-class StrategyAdmin(admin.ModelAdmin):
+class StrategyAdmin(AccountScopedAdmin, admin.ModelAdmin):
     form = StrategyForm
     list_display = ("name", "kind", "timeframe", "account", "status", "allocation", "consecutive_failures", "failure_count", "last_evaluated_at")
     list_filter = ("status", "kind", "timeframe", "account")
@@ -45,29 +46,35 @@ class StrategyAdmin(admin.ModelAdmin):
                                   f"{e.duration_ms:.1f}") for e in rows))
         return format_html("<table><tr><th>candle</th><th>market</th><th>outcome</th><th>detail</th><th>took</th></tr>{}</table>", body)
 
+    def has_change_status_permission(self, request):
+        """Start/pause/stop: the trader's right (editing the strategy itself is an admin's)."""
+        return request.user.has_perm("strategies.change_strategy_status")
+
     def _set(self, request, queryset, status, verb):
+        self.action_rows_check(request, queryset, "strategies.change_strategy_status")
         for strategy in queryset:
             strategy_status_set(strategy=strategy, status=status, reason=f"{verb} by {request.user} from the admin")
         self.message_user(request, f"{queryset.count()} strategies {verb}.", messages.SUCCESS)
 
-    @admin.action(description="Start the selected strategies")
+    @admin.action(description="Start the selected strategies", permissions=["change_status"])
     def start(self, request, queryset):
         self._set(request, queryset, Strategy.Status.RUNNING, "started")
 
-    @admin.action(description="Pause the selected strategies")
+    @admin.action(description="Pause the selected strategies", permissions=["change_status"])
     def pause(self, request, queryset):
         self._set(request, queryset, Strategy.Status.PAUSED, "paused")
 
-    @admin.action(description="Stop the selected strategies")
+    @admin.action(description="Stop the selected strategies", permissions=["change_status"])
     def stop(self, request, queryset):
         self._set(request, queryset, Strategy.Status.STOPPED, "stopped")
 
 
 @admin.register(StrategyEvaluation)
-class StrategyEvaluationAdmin(admin.ModelAdmin):
+class StrategyEvaluationAdmin(AccountScopedAdmin, admin.ModelAdmin):
     list_display = ("candle_time", "strategy", "market", "outcome", "detail", "duration_ms")
     list_filter = ("outcome", "strategy")
     readonly_fields = [field.name for field in StrategyEvaluation._meta.fields]
+    account_paths = ("strategy__account",)
 
     def has_add_permission(self, request):
         return False

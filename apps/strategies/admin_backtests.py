@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.http import Http404
 from django.urls import reverse
 from django.utils.html import format_html
 
 from apps.strategies.backtests.formatting import metric_text
+from apps.strategies.backtests.selectors import backtest_runs_visible_to
 from apps.strategies.models import BacktestRun
 
 
@@ -15,6 +17,15 @@ class BacktestRunAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in BacktestRun._meta.fields] + ["report_link"]
     exclude = ("equity_curve", "trades")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request) & backtest_runs_visible_to(user=request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such backtest among yours.")
+        return obj
 
     def has_add_permission(self, request):
         return False

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from apps.exchanges.admin_access import AccountScopedAdmin
 from apps.trading.models import Balance, Fill, LastPrice, Order, OrderEvent, PaperSettings, PortfolioSnapshot, Position, Signal
 
 
@@ -39,13 +40,13 @@ class FillInline(admin.TabularInline):
 
 
 @admin.register(Signal)
-class SignalAdmin(ReadOnlyAdmin):
+class SignalAdmin(AccountScopedAdmin, ReadOnlyAdmin):
     list_display = ("candle_time", "strategy", "market", "side", "intent", "price", "source", "status", "rejection_reason")
     list_filter = ("status", "side", "intent", "source", "strategy")
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(AccountScopedAdmin, ReadOnlyAdmin):
     list_display = ("created_at", "client_order_id", "venue_order_id", "account", "market", "side", "type", "amount", "filled",
                     "average_price", "status", "reason")
     list_filter = ("status", "side", "account", "market")
@@ -54,7 +55,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Position)
-class PositionAdmin(ReadOnlyAdmin):
+class PositionAdmin(AccountScopedAdmin, ReadOnlyAdmin):
     list_display = ("account", "market", "side", "amount", "average_entry", "realized_pnl", "unrealized_pnl", "fees",
                     "stop_loss", "take_profit", "trailing_stop_pct", "protection")
     list_filter = ("account", "market")
@@ -65,18 +66,19 @@ class PositionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Fill)
-class FillAdmin(ReadOnlyAdmin):
+class FillAdmin(AccountScopedAdmin, ReadOnlyAdmin):
+    account_paths = ("order__account",)
     list_display = ("traded_at", "order", "venue_trade_id", "price", "amount", "fee", "fee_currency")
 
 
 @admin.register(Balance)
-class BalanceAdmin(ReadOnlyAdmin):
+class BalanceAdmin(AccountScopedAdmin, ReadOnlyAdmin):
     list_display = ("account", "asset", "free", "used", "updated_at")
     list_filter = ("account",)
 
 
 @admin.register(PortfolioSnapshot)
-class PortfolioSnapshotAdmin(ReadOnlyAdmin):
+class PortfolioSnapshotAdmin(AccountScopedAdmin, ReadOnlyAdmin):
     list_display = ("taken_at", "account", "equity", "cash", "positions_value", "realized_pnl", "unrealized_pnl")
     list_filter = ("account",)
 
@@ -85,5 +87,5 @@ admin.site.register(LastPrice, ReadOnlyAdmin)
 
 
 @admin.register(PaperSettings)
-class PaperSettingsAdmin(admin.ModelAdmin):
+class PaperSettingsAdmin(AccountScopedAdmin, admin.ModelAdmin):
     list_display = ("account", "fee_rate", "slippage_bps")

@@ -92,6 +92,7 @@ class Order(TimeStampedModel):
         # (account, status): the live orders of an account (exposure, positions opening).
         indexes = [models.Index(fields=["account", "created_at"]), models.Index(fields=["strategy", "created_at"]),
                    models.Index(fields=["account", "status"])]
+        permissions = [("cancel_order", "Can cancel an order")]
 
     def __str__(self):
         return f"{self.client_order_id} {self.side} {decimal_text(self.amount)} {self.market.symbol} {self.status}"
@@ -165,6 +166,7 @@ class Position(TimeStampedModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "market", "side"], name="position_unique")]
+        permissions = [("close_position", "Can close a position")]
 
     def __str__(self):
         return f"{self.side} {self.amount} {self.market.symbol}"

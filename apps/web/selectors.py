@@ -2,12 +2,16 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Max
+from django.db.models import Count, IntegerField, Max, OuterRef, Subquery
 
 from apps.common.events import events_since
 from apps.common.models import Event
 from apps.engine.display import decimal_text
+from apps.exchanges.selectors import accounts_visible_to
 from apps.markets.models import Candle, CollectorStatus, Market
+from apps.risk.models import KillSwitch
+from apps.strategies.models import Strategy
+from apps.trading.models import PortfolioSnapshot
 
 CANDLE_LIMIT_MAX = 5000
 
@@ -83,3 +87,22 @@ def events_missed(*, topics: list[str], since: int, limit: int = 5000) -> Missed
     if len(found) > limit:
         return MissedEvents(events=[], truncated=True, last_id=event_last_id())
     return MissedEvents(events=found, truncated=False, last_id=found[-1].id if found else since)
+
+
+# --- Accounts: a member's only -----------------------------------------------------------
+
+
+def accounts_overview(*, user) -> list:
+    """The user's accounts (membership; superusers all) with their newest equity, kill switch
+    and running strategies. Another account's figures are never read, let alone shown."""
+    newest = PortfolioSnapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at")
+    running = (Strategy.objects.filter(account=OuterRef("pk"), status=Strategy.Status.RUNNING).order_by()
+               .values("account").annotate(n=Count("pk")).values("n"))
+    return list(
+        accounts_visible_to(user=user).select_related("exchange").annotate(
+            equity=Subquery(newest.values("equity")[:1]),
+            equity_at=Subquery(newest.values("taken_at")[:1]),
+            kill_state=Subquery(KillSwitch.objects.filter(account=OuterRef("pk")).values("state")[:1]),
+            strategies_running=Subquery(running, output_field=IntegerField()),
+        ).order_by("name")
+    )

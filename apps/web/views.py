@@ -15,7 +15,9 @@ DEFAULT_CANDLES = 500
 
 @login_required
 def dashboard(request):
-    return render(request, "web/dashboard.html", {"rows": selectors.markets_overview()})
+    """Markets are shared (public exchange data, one copy for all); accounts are the user's own."""
+    context = {"rows": selectors.markets_overview(), "accounts": selectors.accounts_overview(user=request.user)}
+    return render(request, "web/dashboard.html", context)
 
 
 @login_required

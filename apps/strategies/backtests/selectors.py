@@ -7,9 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import numpy as np
+from django.db.models import Q, QuerySet
 
 from apps.engine.strategies.base import Candles
+from apps.exchanges.roles import Role, user_has_role
+from apps.exchanges.selectors import accounts_visible_to
 from apps.markets.models import Candle, Market
+from apps.strategies.models import BacktestRun
 
 _COLUMNS = ("open", "high", "low", "close", "volume")
 
@@ -58,3 +62,17 @@ def candles_load(*, market: Market, timeframe: str, start: datetime | None = Non
     time = np.fromiter((round(moment.timestamp() * 1000) for moment in times), dtype=np.int64, count=len(times))
     arrays = [np.array(column, dtype=np.float64) for column in columns]  # float(Decimal), once per value
     return Candles(time, *arrays, timeframe=timeframe)
+
+
+def backtest_runs_visible_to(*, user) -> QuerySet[BacktestRun]:
+    """A run is its owner's and, for a configured strategy, its account members'; a run of no
+    strategy (research from the command line) is also the administrators'. Superusers see all."""
+    runs = BacktestRun.objects.all()
+    if user is None or not user.is_authenticated or not user.is_active:
+        return runs.none()
+    if user.is_superuser:
+        return runs
+    scope = Q(owner=user) | Q(strategy__account__in=accounts_visible_to(user=user).values("pk"))
+    if user_has_role(user, Role.ADMIN):
+        scope |= Q(strategy__isnull=True)
+    return runs.filter(scope)

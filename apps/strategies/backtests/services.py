@@ -48,11 +48,11 @@ class BacktestOutcome:
 
 
 def backtest_execute(request: BacktestRequest, *, output_dir: str | Path | None = None,
-                     progress: bool | None = None) -> BacktestOutcome:
+                     progress: bool | None = None, owner=None) -> BacktestOutcome:
     """Plan, load, run, store and write report.html, trades.csv and metrics.json.
 
     progress: True shows a bar, False never; None shows one on a terminal once a run has taken
-    longer than PROGRESS_DELAY seconds (short runs stay quiet)."""
+    longer than PROGRESS_DELAY seconds (short runs stay quiet). owner: the user who may open the report."""
     plan = backtest_plan(request)
     with tqdm(total=len(plan.markets) + 2, desc="backtest", unit="step", delay=PROGRESS_DELAY,
               disable=None if progress is None else not progress, leave=False) as bar:
@@ -60,7 +60,7 @@ def backtest_execute(request: BacktestRequest, *, output_dir: str | Path | None 
         bar.set_description("simulating")
         result = backtest_result(plan, data)
         bar.update()
-        run = backtest_run_store(plan, data, result)
+        run = backtest_run_store(plan, data, result, owner=owner)
         folder = Path(output_dir) if output_dir else Path(django_settings.VAR_DIR) / "backtests" / str(run.pk)
         bar.set_description("writing the report")
         files = backtest_files_write(run=run, plan=plan, data=data, result=result, folder=folder)

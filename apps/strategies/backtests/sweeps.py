@@ -61,7 +61,7 @@ class SweepOutcome:
     swept: list[str]  # the params that vary
 
 
-def sweep_execute(request: SweepRequest, *, progress: bool | None = None) -> SweepOutcome:
+def sweep_execute(request: SweepRequest, *, progress: bool | None = None, owner=None) -> SweepOutcome:
     if request.metric not in SWEEP_METRICS:
         raise BacktestError(f"--metric {request.metric!r} is not one of {', '.join(SWEEP_METRICS)}")
     if not 0.1 <= request.train_ratio <= 0.95:
@@ -72,7 +72,7 @@ def sweep_execute(request: SweepRequest, *, progress: bool | None = None) -> Swe
     full = {symbol: market.candles for symbol, market in data.items()}
     split_ms, train, test = _split(full, request.train_ratio)
     results = _run_parts(plan, full, train, test, param_sets, request.processes, progress)
-    runs = _store(plan, request, full, split_ms, param_sets, results)
+    runs = _store(plan, request, full, split_ms, param_sets, results, owner)
     return SweepOutcome(runs[0].sweep_id, runs, runs[0], invalid, SWEEP_METRICS[request.metric][0], swept)
 
 
@@ -211,7 +211,7 @@ def _rank_key(metrics: dict, key: str, higher_better: bool):
     return (0, -value if higher_better else value)
 
 
-def _store(plan, request, full, split_ms, param_sets, results) -> list[BacktestRun]:
+def _store(plan, request, full, split_ms, param_sets, results, owner) -> list[BacktestRun]:
     key, higher = SWEEP_METRICS[request.metric]
     order = sorted(range(len(param_sets)), key=lambda i: _rank_key(results[i][0], key, higher))
     sweep_id, digest, version = uuid.uuid4(), data_hash(full), code_version()
@@ -223,7 +223,7 @@ def _store(plan, request, full, split_ms, param_sets, results) -> list[BacktestR
         data_start=_moment(first), data_end=_moment(last), candle_count=sum(len(c) for c in full.values()),
         initial_balance=plan.settings["initial_balance"], settings=settings, data_hash=digest, code_version=version,
         metrics=results[i][0], test_metrics=results[i][1], sweep_id=sweep_id, sweep_metric=key,
-        split_at=_moment(split_ms), is_best=rank == 0,
+        split_at=_moment(split_ms), is_best=rank == 0, owner=owner,
     ) for rank, i in enumerate(order)]
     with transaction.atomic():
         return BacktestRun.objects.bulk_create(rows)

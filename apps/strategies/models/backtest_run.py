@@ -35,6 +35,8 @@ class BacktestRun(TimeStampedModel):
     split_at = models.DateTimeField(null=True, blank=True, help_text="Sweeps: first open time of the test part")
     test_metrics = models.JSONField(null=True, blank=True, help_text="Sweeps: out-of-sample figures")
     is_best = models.BooleanField(default=False, help_text="Sweeps: the best parameter set by the sweep's metric")
+    owner = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtest_runs",
+                              help_text="Who ran it: the owner may open its report (besides the strategy's account members)")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -43,6 +43,8 @@ class Strategy(TimeStampedModel):
     class Meta:
         verbose_name_plural = "strategies"
         ordering = ["name"]
+        # A trader starts, pauses and stops; editing params and allocation is an admin's change.
+        permissions = [("change_strategy_status", "Can start, pause and stop a strategy")]
 
     def __str__(self):
         return f"{self.name} ({self.kind} {self.timeframe})"

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.desk.demo import demo_seed
+from apps.desk.demo import DEMO_ACCOUNT, demo_seed
 
 PYTHON = sys.executable
 
@@ -59,7 +59,7 @@ class Command(BaseCommand):
     def _prepare_database(self):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Seeding the demo desk (idempotent)…")
-        self.login = demo_seed(username=os.environ.get("DESK_ADMIN_USER", "admin"),
+        self.logins = demo_seed(username=os.environ.get("DESK_ADMIN_USER", "admin"),
                                password=os.environ.get("DESK_ADMIN_PASSWORD") or None, report=self.stdout.write)
 
     def _start_desk(self, host: str, port: int):
@@ -75,11 +75,10 @@ class Command(BaseCommand):
         self._print_banner(host, port)
 
     def _print_banner(self, host, port):
-        password = self.login.password or "(set DESK_ADMIN_PASSWORD, or `python manage.py changepassword admin`)"
         self.stdout.write(self.style.SUCCESS(
             f"\n  tradedesk is running:  http://{host}:{port}/\n"
-            f"  login: {self.login.username} / {password}\n"
-            f"  admin: http://{host}:{port}/admin/    Ctrl-C stops everything.\n"
+            + "".join(_login_line(login) for login in self.logins)
+            + f"  admin: http://{host}:{port}/admin/    Ctrl-C stops everything.\n"
         ))
 
     def _wait_for(self, url: str, name: str, timeout: float = 60):
@@ -118,3 +117,11 @@ class Command(BaseCommand):
                 os.killpg(process.pid, signal.SIGKILL)
                 self.stdout.write(f"  {name} did not stop in time; killed")
         self.stdout.write("All desk processes stopped.")
+
+
+def _login_line(login) -> str:
+    if login.role == "admin":
+        password = login.password or "(set DESK_ADMIN_PASSWORD, or `python manage.py changepassword admin`)"
+        return f"  login: {login.username} / {password}\n"
+    password = login.password or f"(changed; `python manage.py changepassword {login.username}`)"
+    return f"  login: {login.username} / {password}  ({login.role} of the {DEMO_ACCOUNT} account)\n"

@@ -1,5 +1,6 @@
 """manage.py backtest: run one strategy over stored candles, store the run, write its report."""
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.strategies.backtests.formatting import summary_rows, table_text
@@ -29,6 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--trailing-stop", help="Trailing stop in %%")
         parser.add_argument("--output", help="Folder for the three files (default var/backtests/<run id>)")
         parser.add_argument("--no-progress", action="store_true", help="Never show a progress bar")
+        parser.add_argument("--owner", help="Username who may open the report (besides the strategy's account members and admins)")
 
     def handle(self, *args, **options):
         request = BacktestRequest(
@@ -38,8 +40,9 @@ class Command(BaseCommand):
             detail_timeframe=options["detail_timeframe"], stop_loss_pct=options["stop_loss"],
             take_profit_pct=options["take_profit"], trailing_stop_pct=options["trailing_stop"],
         )
+        owner = backtest_owner(options["owner"])
         try:
-            outcome = backtest_execute(request, output_dir=options["output"],
+            outcome = backtest_execute(request, output_dir=options["output"], owner=owner,
                                        progress=False if options["no_progress"] else None)
         except BacktestError as exc:
             raise CommandError(str(exc)) from None
@@ -49,3 +52,12 @@ class Command(BaseCommand):
         self.stdout.write(table_text(["Metric", "Value"], [list(row) for row in summary_rows(run.metrics)]))
         for name, path in outcome.files.items():
             self.stdout.write(f"{name:8} {path}")
+
+
+def backtest_owner(username: str | None):
+    if not username:
+        return None
+    owner = get_user_model().objects.filter(username=username).first()
+    if owner is None:
+        raise CommandError(f"--owner: there is no user {username!r}.")
+    return owner

@@ -8,6 +8,7 @@ from apps.strategies.backtests.plan import BacktestRequest
 from apps.strategies.backtests.selectors import BacktestError
 from apps.strategies.backtests.sweeps import SWEEP_METRICS, SweepRequest, sweep_execute, sweep_files_write
 from apps.strategies.management.commands.backtest import Command as BacktestCommand
+from apps.strategies.management.commands.backtest import backtest_owner
 
 SHOWN = 10
 
@@ -39,7 +40,8 @@ class Command(BacktestCommand):
             grid=options["grid"], random=options["random"], seed=options["seed"], train_ratio=options["train_ratio"],
             metric=options["metric"], processes=options["processes"])
         try:
-            outcome = sweep_execute(request, progress=False if options["no_progress"] else None)
+            outcome = sweep_execute(request, progress=False if options["no_progress"] else None,
+                                    owner=backtest_owner(options["owner"]))
             files = sweep_files_write(outcome, request, options["output"]) if options["output"] else {}
         except BacktestError as exc:
             raise CommandError(str(exc)) from None
