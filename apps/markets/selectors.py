@@ -1,4 +1,5 @@
-"""Reads for market data."""
+"""Reads for market data. Stored candles become the engine's float64 arrays here, at the
+boundary, and nowhere else (Decimal stays outside the engine)."""
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -7,7 +8,10 @@ import numpy as np
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.engine.strategies.base import Candles
 from apps.markets.models import Candle, CollectorStatus, Market
+
+_PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
 
 def collectors_due(*, now: datetime | None = None) -> list[CollectorStatus]:
@@ -60,3 +64,34 @@ def market_find(*, key: str) -> Market | None:
     if key.isdigit():
         query |= Q(pk=int(key))
     return Market.objects.select_related("exchange").filter(query).order_by("pk").first()
+
+
+def candles_window(*, market: Market | int, timeframe: str, end: datetime, count: int) -> Candles:
+    """The `count` newest stored candles with open_time <= end, oldest first: what a strategy
+    sees when it evaluates the candle at `end`."""
+    rows = list(Candle.objects.filter(market=market, timeframe=timeframe, open_time__lte=end)
+                .order_by("-open_time").values_list("open_time", *_PRICE_COLUMNS)[:count])
+    rows.reverse()
+    return _as_arrays(rows, timeframe)
+
+
+def candles_between(*, market: Market | int, timeframe: str, start: datetime | None = None,
+                    end: datetime | None = None) -> Candles:
+    """Stored candles with start <= open_time < end (either bound optional), oldest first."""
+    rows = Candle.objects.filter(market=market, timeframe=timeframe)
+    if start is not None:
+        rows = rows.filter(open_time__gte=start)
+    if end is not None:
+        rows = rows.filter(open_time__lt=end)
+    return _as_arrays(list(rows.order_by("open_time").values_list("open_time", *_PRICE_COLUMNS).iterator(chunk_size=20_000)),
+                      timeframe)
+
+
+def _as_arrays(rows: list[tuple], timeframe: str) -> Candles:
+    if not rows:
+        empty = np.empty(0, dtype=np.float64)
+        return Candles(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty, timeframe)
+    times, *columns = zip(*rows)
+    time = np.fromiter((round(moment.timestamp() * 1000) for moment in times), dtype=np.int64, count=len(times))
+    arrays = [np.array(column, dtype=np.float64) for column in columns]  # float(Decimal), once per value
+    return Candles(time, *arrays, timeframe=timeframe)

@@ -41,13 +41,6 @@ def markets_overview() -> list[dict]:
     return rows
 
 
-def candles_recent(*, market: Market, timeframe: str, limit: int = 500) -> list[Candle]:
-    """The newest `limit` closed candles, oldest first (as a chart draws them)."""
-    limit = max(1, min(limit, CANDLE_LIMIT_MAX))
-    newest = Candle.objects.filter(market=market, timeframe=timeframe).order_by("-open_time")[:limit]
-    return list(reversed(newest))
-
-
 def collector_summary(status: CollectorStatus | None) -> dict | None:
     if status is None:
         return None

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from apps.markets.models import Market
 from apps.engine.timeframes import TIMEFRAME_SECONDS
+from apps.markets.selectors import candles_recent
 from apps.web import selectors
 
 CHART_TIMEFRAMES = ["1m", "15m"]
@@ -70,7 +71,7 @@ def market_candles(request, ref: str):
     # Read the event cursor before the candles: an event recorded in between is then resent
     # by the websocket resync (the page upserts by time, so twice is harmless; never missed).
     last_event_id = selectors.event_last_id()
-    candles = selectors.candles_recent(market=market, timeframe=timeframe, limit=limit)
+    candles = candles_recent(market=market, timeframe=timeframe, limit=limit)
     return JsonResponse(
         {
             "market": {"id": market.pk, "symbol": market.symbol, "exchange": market.exchange.code},

@@ -14,7 +14,7 @@ import time_machine
 from apps.engine.strategies.registry import strategy_build, strategy_classes
 from apps.markets.services import candles_store
 from apps.risk.services import kill_switch_set
-from apps.strategies.selectors import candles_history
+from apps.markets.selectors import candles_between
 from apps.trading.tasks import strategies_on_candles_closed
 from apps.strategies.services.evaluation import last_bar_signals
 from apps.engine.timeframes import TIMEFRAME_SECONDS
@@ -40,7 +40,7 @@ def backtest_arrays(kind: str, market, timeframe: str):
     from apps.engine.strategies.timeframes import candles_resample
 
     engine = strategy_build(kind, PARAMS.get(kind, {}))
-    history = candles_history(market=market, timeframe=timeframe)
+    history = candles_between(market=market, timeframe=timeframe)
     for informative in engine.informative_timeframes():
         history.informative[informative] = candles_resample(history, informative)
     return history, engine.signals(history)

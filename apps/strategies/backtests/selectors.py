@@ -1,22 +1,15 @@
-"""Reads for backtests: markets by symbol and stored candles as float64 engine arrays.
-
-Decimal -> float64 happens here, at the boundary, and nowhere else."""
+"""Reads for backtests: markets by symbol, the stored range, the runs a user may see."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-import numpy as np
 from django.db.models import Q, QuerySet
 
-from apps.engine.strategies.base import Candles
 from apps.exchanges.roles import Role, user_has_role
 from apps.exchanges.selectors import accounts_visible_to
 from apps.markets.models import Candle, Market
 from apps.strategies.models import BacktestRun
-
-_COLUMNS = ("open", "high", "low", "close", "volume")
-
 
 class BacktestError(ValueError):
     """Input a trader must fix: bad options, missing data (the message is one line)."""
@@ -44,24 +37,6 @@ def candles_range(*, market: Market, timeframe: str) -> tuple[datetime, datetime
     if first is None:
         return None
     return first, rows.order_by("-open_time").values_list("open_time", flat=True).first()
-
-
-def candles_load(*, market: Market, timeframe: str, start: datetime | None = None,
-                 end: datetime | None = None) -> Candles:
-    """Stored candles with start <= open_time < end (either bound optional), oldest first."""
-    rows = Candle.objects.filter(market=market, timeframe=timeframe)
-    if start is not None:
-        rows = rows.filter(open_time__gte=start)
-    if end is not None:
-        rows = rows.filter(open_time__lt=end)
-    values = list(rows.order_by("open_time").values_list("open_time", *_COLUMNS).iterator(chunk_size=20_000))
-    if not values:
-        empty = np.empty(0, dtype=np.float64)
-        return Candles(np.empty(0, dtype=np.int64), empty, empty, empty, empty, empty, timeframe)
-    times, *columns = zip(*values)
-    time = np.fromiter((round(moment.timestamp() * 1000) for moment in times), dtype=np.int64, count=len(times))
-    arrays = [np.array(column, dtype=np.float64) for column in columns]  # float(Decimal), once per value
-    return Candles(time, *arrays, timeframe=timeframe)
 
 
 def backtest_runs_visible_to(*, user) -> QuerySet[BacktestRun]:

@@ -22,7 +22,8 @@ from apps.engine.strategies.base import Candles, SignalArrays
 from apps.engine.strategies.timeframes import candles_resample
 from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.strategies.backtests.plan import BacktestPlan, BacktestRequest, backtest_plan, warmup_delta
-from apps.strategies.backtests.selectors import BacktestError, candles_load, candles_range
+from apps.markets.selectors import candles_between
+from apps.strategies.backtests.selectors import BacktestError, candles_range
 from apps.strategies.models import BacktestRun
 
 PROGRESS_DELAY = 2.0  # seconds before a progress bar appears
@@ -84,7 +85,7 @@ def market_data_load(plan: BacktestPlan, *, on_market=None) -> dict[str, MarketD
 
 def _market_data(plan: BacktestPlan, market) -> MarketData:
     loaded_from = plan.start - warmup_delta(plan) if plan.start else None
-    candles = candles_load(market=market, timeframe=plan.timeframe, start=loaded_from, end=plan.end)
+    candles = candles_between(market=market, timeframe=plan.timeframe, start=loaded_from, end=plan.end)
     first = int(np.searchsorted(candles.time, _ms(plan.start))) if plan.start else 0
     if first >= len(candles):
         raise BacktestError(_no_candles_message(plan, market))
@@ -94,7 +95,7 @@ def _market_data(plan: BacktestPlan, market) -> MarketData:
     if plan.detail_timeframe:
         end = datetime.fromtimestamp((int(candles.time[-1]) + TIMEFRAME_SECONDS[plan.timeframe] * 1000) / 1000, tz=UTC)
         start = datetime.fromtimestamp(int(candles.time[0]) / 1000, tz=UTC)
-        detail = candles_load(market=market, timeframe=plan.detail_timeframe, start=start, end=end)
+        detail = candles_between(market=market, timeframe=plan.detail_timeframe, start=start, end=end)
         if not len(detail):
             raise BacktestError(f"no {market.symbol} {plan.detail_timeframe} candles for --detail-timeframe in that range")
     return MarketData(candles, signals, detail)

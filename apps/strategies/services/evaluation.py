@@ -11,8 +11,8 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from apps.engine.strategies.base import Candles, SignalArrays
+from apps.markets.selectors import candles_window
 from apps.strategies.models import Strategy, StrategyEvaluation
-from apps.strategies.selectors import candles_window
 
 # (array name, order side, intent). Shorts are recorded too (parity covers every array);
 # the desk trades spot, so the order service refuses to open them.
