@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin
 
+from apps.common.admin_audit import AuditedAdminMixin
 from apps.exchanges.clients import call_exchange, ccxt_client_build
 from apps.exchanges.errors import AuthenticationFailedError, ExchangeCallError
 from apps.exchanges.models import ExchangeAccount
@@ -51,8 +52,9 @@ class ExchangeAccountForm(forms.ModelForm):
 
 
 @admin.register(ExchangeAccount)
-class ExchangeAccountAdmin(admin.ModelAdmin):
+class ExchangeAccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = ExchangeAccountForm
+    audit_masked_fields = ("api_key", "api_secret")
     list_display = ("name", "exchange", "mode", "masked_api_key", "active", "updated_at")
     list_filter = ("mode", "active", "exchange")
     search_fields = ("name",)

@@ -1,19 +1,26 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 
+from apps.common.admin_audit import AuditedAdminMixin
+from apps.common.audit import Via
+from apps.common.errors import ApplicationError
 from apps.engine.risk_rules import KillState
 from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
 from apps.risk.services import kill_switch_set
 
 
 @admin.register(RiskLimits)
-class RiskLimitsAdmin(admin.ModelAdmin):
+class RiskLimitsAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ("__str__", "max_order_notional", "max_position_pct", "max_open_positions", "max_daily_loss_pct",
                     "max_drawdown_pct", "max_price_deviation_pct", "max_orders_per_minute", "max_consecutive_failures")
 
 
 @admin.register(KillSwitch)
-class KillSwitchAdmin(admin.ModelAdmin):
-    """Changes go through kill_switch_set, so each is recorded as a RiskEvent with who did it."""
+class KillSwitchAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Changes go through kill_switch_set, so each is recorded as a RiskEvent and an audit entry
+    with who did it (the mixin audits deletions only)."""
+
+    audit_saves = False
 
     list_display = ("__str__", "state", "reason", "changed_at")
     fields = ("account", "state", "reason")
@@ -21,13 +28,23 @@ class KillSwitchAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         reason = obj.reason or f"set from the admin by {request.user}"
-        switch = kill_switch_set(account=obj.account, state=obj.state, reason=reason)
+        try:
+            switch = kill_switch_set(actor=request.user, via=Via.ADMIN, account=obj.account, state=obj.state, reason=reason)
+        except ApplicationError as error:  # the form's view has no other way to refuse at save time
+            raise PermissionDenied(error.message) from error
         obj.pk = switch.pk
 
     def _set(self, request, queryset, state):
+        done = 0
         for switch in queryset:
-            kill_switch_set(account=switch.account, state=state, reason=f"set from the admin by {request.user}")
-        self.message_user(request, f"{queryset.count()} kill switches set to {state.upper()}.", messages.WARNING)
+            try:
+                kill_switch_set(actor=request.user, via=Via.ADMIN, account=switch.account, state=state,
+                                reason=f"set from the admin by {request.user}")
+                done += 1
+            except ApplicationError as error:
+                self.message_user(request, f"{switch}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} kill switch{'' if done == 1 else 'es'} set to {state.upper()}.", messages.WARNING)
 
     @admin.action(description="ACTIVE: trade normally")
     def set_active(self, request, queryset):

@@ -1,6 +1,9 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from apps.common.admin_audit import AuditedAdminMixin
+from apps.common.audit import Via
+from apps.common.errors import ApplicationError
 from apps.strategies.forms import StrategyForm
 from apps.strategies.models import Strategy, StrategyEvaluation
 from apps.strategies.services import strategy_status_set
@@ -9,7 +12,7 @@ EVALUATION_LOG_ROWS = 30
 
 
 @admin.register(Strategy)
-class StrategyAdmin(admin.ModelAdmin):
+class StrategyAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = StrategyForm
     list_display = ("name", "kind", "timeframe", "account", "status", "allocation", "consecutive_failures", "failure_count", "last_evaluated_at")
     list_filter = ("status", "kind", "timeframe", "account")
@@ -42,9 +45,16 @@ class StrategyAdmin(admin.ModelAdmin):
         return format_html("<table><tr><th>candle</th><th>market</th><th>outcome</th><th>detail</th><th>took</th></tr>{}</table>", body)
 
     def _set(self, request, queryset, status, verb):
+        done = 0
         for strategy in queryset:
-            strategy_status_set(strategy=strategy, status=status, reason=f"{verb} by {request.user} from the admin")
-        self.message_user(request, f"{queryset.count()} strategies {verb}.", messages.SUCCESS)
+            try:
+                strategy_status_set(actor=request.user, via=Via.ADMIN, strategy=strategy, status=status,
+                                    reason=f"{verb} by {request.user} from the admin")
+                done += 1
+            except ApplicationError as error:
+                self.message_user(request, f"{strategy.name}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} {'strategy' if done == 1 else 'strategies'} {verb}.", messages.SUCCESS)
 
     @admin.action(description="Start the selected strategies")
     def start(self, request, queryset):

@@ -1,0 +1,20 @@
+from apps.common.commands import ActorCommand
+from apps.trading.services.operator import position_close
+
+
+class Command(ActorCommand):
+    help = "Close a position (by its id): a market sell of the tradable amount through the risk rules."
+    default_reason = "closed from the command line"
+
+    def add_arguments(self, parser):
+        parser.add_argument("position_id", type=int)
+        super().add_arguments(parser)
+
+    def act(self, *, actor, reason, position_id, **options) -> str:
+        closing = position_close(actor=actor, via=self.via, position_id=position_id, reason=reason)
+        position, order = closing.position, closing.order
+        label = f"position #{position.pk} {position.market.symbol} on {position.account.name}"
+        if order is None:
+            return f"{label}: the close waits for its entry's fills and is placed once they are in"
+        return (f"{label}: sell {order.amount.normalize():f} {position.market.base} at market, "
+                f"order {order.client_order_id} {order.get_status_display().lower()}")
