@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
@@ -84,7 +85,18 @@ def audit_diff(before: dict | None, after: dict | None) -> tuple[dict | None, di
     return {name: before.get(name) for name in changed}, {name: after.get(name) for name in changed}
 
 
+class _AuditEncoder(DjangoJSONEncoder):
+    """Decimals as a trader writes them: exact, plain, no storage zeros (10, not 10.000000000000
+    nor 1E+1)."""
+
+    def default(self, o):
+        if isinstance(o, Decimal) and o.is_finite():
+            text = format(o, "f")
+            return text.rstrip("0").rstrip(".") if "." in text else text
+        return super().default(o)
+
+
 def _json_safe(data):
-    """Decimals as exact strings, times as ISO 8601: what the JSON column will hold, so a diff
+    """Times as ISO 8601, decimals as exact strings: what the JSON column will hold, so a diff
     compares like with like."""
-    return None if data is None else json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+    return None if data is None else json.loads(json.dumps(data, cls=_AuditEncoder))

@@ -20,8 +20,8 @@ class ActorCommand(BaseCommand):
         parser.add_argument("--reason", default="", help="Why (kept in the audit trail).")
 
     def handle(self, *args, **options):
-        actor = self.actor(options["as_user"])
-        reason = options["reason"] or f"{self.default_reason}{f' by {actor.get_username()}' if actor else ''}"
+        actor = self.actor(options.pop("as_user"))
+        reason = options.pop("reason") or f"{self.default_reason}{f' by {actor.get_username()}' if actor else ''}"
         try:
             line = self.act(actor=actor, reason=reason, **options)
         except ApplicationError as error:

@@ -97,7 +97,7 @@ class PositionAdmin(ReadOnlyAdmin):
             self, request, queryset,
             lambda position: position_close(actor=request.user, via=Via.ADMIN, position_id=position.pk,
                                             reason=_reason(request, "closed")),
-            lambda position, closing: closing_message(closing))
+            lambda position, closing: closing.describe())
 
     @admin.display(description="protective exits")
     def protection(self, obj):
@@ -127,14 +127,6 @@ admin.site.register(LastPrice, ReadOnlyAdmin)
 @admin.register(PaperSettings)
 class PaperSettingsAdmin(admin.ModelAdmin):
     list_display = ("account", "fee_rate", "slippage_bps")
-
-
-def closing_message(closing) -> str:
-    position, order = closing.position, closing.order
-    if order is None:
-        return f"{position.market.symbol}: the close waits for its entry's fills and is placed once they are in"
-    return (f"{position.market.symbol} on {position.account.name}: sell {order.amount.normalize():f} {position.market.base} "
-            f"at market, order {order.client_order_id} {order.get_status_display().lower()}")
 
 
 admin.site.unregister(ExchangeAccount)

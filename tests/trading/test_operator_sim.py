@@ -96,7 +96,7 @@ def test_a_trader_closes_a_position_with_a_market_sell_through_the_risk_rules(de
     assert position.amount < market.amount_precision  # only the dust the exchange's fee left
     [entry] = entries("position.close")
     assert (entry.who, entry.via, entry.outcome, entry.object_id) == (people["trader"], "command", "done", str(position.pk))
-    assert entry.before["amount"] == str(held) and entry.after["order"] == order.client_order_id
+    assert D(entry.before["amount"]) == held and entry.after["order"] == order.client_order_id
     assert entry.reason == "taking profit before the news"
     books_agree_with_the_exchange(sim, account, TEST_API_KEY)
 

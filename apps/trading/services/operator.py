@@ -140,6 +140,15 @@ class Closing:
     signal: Signal
     order: Order | None  # None: the close waits for its entry's fills (the sweep places it)
 
+    def describe(self) -> str:
+        """One line a trader reads (admin message, command output)."""
+        position, order = self.position, self.order
+        label = f"position #{position.pk} {position.market.symbol} on {position.account.name}"
+        if order is None:
+            return f"{label}: the close waits for its entry's fills and is placed once they are in"
+        state = "placed, on its way to the exchange" if order.status == S.NEW else order.get_status_display().lower()
+        return f"{label}: sell {order.amount.normalize():f} {position.market.base} at market, order {order.client_order_id} {state}"
+
 
 def position_close(*, actor, position_id: int, reason: str, via: str | None = None) -> Closing:
     """Sell the tradable amount at market through the normal pipeline (signal -> risk -> order

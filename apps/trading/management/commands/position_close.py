@@ -11,10 +11,4 @@ class Command(ActorCommand):
         super().add_arguments(parser)
 
     def act(self, *, actor, reason, position_id, **options) -> str:
-        closing = position_close(actor=actor, via=self.via, position_id=position_id, reason=reason)
-        position, order = closing.position, closing.order
-        label = f"position #{position.pk} {position.market.symbol} on {position.account.name}"
-        if order is None:
-            return f"{label}: the close waits for its entry's fills and is placed once they are in"
-        return (f"{label}: sell {order.amount.normalize():f} {position.market.base} at market, "
-                f"order {order.client_order_id} {order.get_status_display().lower()}")
+        return position_close(actor=actor, via=self.via, position_id=position_id, reason=reason).describe()
