@@ -28,6 +28,6 @@ def demo_strategies_ensure(account, *, allocation: Decimal = Decimal("100")) -> 
             "stop_loss_pct": Decimal("2"), "take_profit_pct": Decimal("4")})
         if created:
             strategy.markets.add(market)
-            strategy = strategy_status_set(strategy=strategy, status=Strategy.Status.RUNNING, reason="demo")
+            strategy = strategy_status_set(actor=None, strategy=strategy, status=Strategy.Status.RUNNING, reason="demo")
         strategies.append(strategy)
     return strategies

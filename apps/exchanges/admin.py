@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from apps.exchanges.admin_access import AccountScopedAdmin
+from apps.common.admin_audit import AuditedAdminMixin
 from apps.exchanges.clients import call_exchange, ccxt_client_build
 from apps.exchanges.errors import AuthenticationFailedError, ExchangeCallError
 from apps.exchanges.models import AccountMembership, ExchangeAccount
@@ -83,8 +84,9 @@ class AccountsInline(AccountMembershipInline):
 
 
 @admin.register(ExchangeAccount)
-class ExchangeAccountAdmin(AccountScopedAdmin, admin.ModelAdmin):
+class ExchangeAccountAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     form = ExchangeAccountForm
+    audit_masked_fields = ("api_key", "api_secret")
     list_display = ("name", "exchange", "mode", "masked_api_key", "active", "updated_at")
     list_filter = ("mode", "active", "exchange")
     search_fields = ("name",)

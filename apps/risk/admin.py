@@ -1,8 +1,12 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 
 from apps.common.errors import Invalid
 from apps.common.validation import form_errors_add
+from apps.common.admin_audit import AuditedAdminMixin
+from apps.common.audit import Via
+from apps.common.errors import ApplicationError
 from apps.engine.risk_rules import KillState
 from apps.exchanges.admin_access import AccountScopedAdmin
 from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
@@ -30,7 +34,7 @@ class RiskLimitsForm(forms.ModelForm):
 
 
 @admin.register(RiskLimits)
-class RiskLimitsAdmin(AccountScopedAdmin, admin.ModelAdmin):
+class RiskLimitsAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     form = RiskLimitsForm
     account_paths = ("account", "strategy__account")
     shared_rows = True  # the desk-wide limits
@@ -39,10 +43,12 @@ class RiskLimitsAdmin(AccountScopedAdmin, admin.ModelAdmin):
 
 
 @admin.register(KillSwitch)
-class KillSwitchAdmin(AccountScopedAdmin, admin.ModelAdmin):
+class KillSwitchAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     """Changes go through kill_switch_set, so each is recorded as a RiskEvent with who did it.
     Setting a switch is the trader's right (risk.set_kill_switch) on its accounts; the global
     switch is shown to all and set by superusers only."""
+
+    audit_saves = False  # saves go through kill_switch_set, which audits them; the mixin audits deletions
 
     list_display = ("__str__", "state", "reason", "changed_at")
     fields = ("account", "state", "reason")
@@ -60,14 +66,24 @@ class KillSwitchAdmin(AccountScopedAdmin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         reason = obj.reason or f"set from the admin by {request.user}"
-        switch = kill_switch_set(account=obj.account, state=obj.state, reason=reason)
+        try:
+            switch = kill_switch_set(actor=request.user, via=Via.ADMIN, account=obj.account, state=obj.state, reason=reason)
+        except ApplicationError as error:  # the form's view has no other way to refuse at save time
+            raise PermissionDenied(error.message) from error
         obj.pk = switch.pk
 
     def _set(self, request, queryset, state):
         self.action_rows_check(request, queryset, "risk.set_kill_switch")
+        done = 0
         for switch in queryset:
-            kill_switch_set(account=switch.account, state=state, reason=f"set from the admin by {request.user}")
-        self.message_user(request, f"{queryset.count()} kill switches set to {state.upper()}.", messages.WARNING)
+            try:
+                kill_switch_set(actor=request.user, via=Via.ADMIN, account=switch.account, state=state,
+                                reason=f"set from the admin by {request.user}")
+                done += 1
+            except ApplicationError as error:
+                self.message_user(request, f"{switch}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} kill switch{'' if done == 1 else 'es'} set to {state.upper()}.", messages.WARNING)
 
     @admin.action(description="ACTIVE: trade normally", permissions=["set_kill_switch"])
     def set_active(self, request, queryset):

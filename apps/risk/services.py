@@ -5,8 +5,12 @@ from dataclasses import asdict
 
 from django.db import transaction
 
+from apps.common.audit import audit_record, audit_refusals
+from apps.common.errors import Invalid
 from apps.common.events import event_record
 from apps.engine.risk_rules import Decision, DeskState, KillState, Proposal, risk_evaluate
+from apps.exchanges.authorize import account_action_authorize
+from apps.exchanges.roles import Role
 from apps.risk.models import KillSwitch, RiskEvent
 
 
@@ -48,15 +52,30 @@ def risk_action_record(*, account_id, strategy_id=None, rule: str, reason: str) 
     return event
 
 
-def kill_switch_set(*, account=None, state: str, reason: str = "") -> KillSwitch:
+def kill_switch_set(*, actor, account=None, state: str, reason: str = "", via: str | None = None) -> KillSwitch:
     """Takes effect before the next order: orders are placed under the account's row lock and
-    read the switch there; a submit that has not left yet re-checks it."""
-    KillState(state)  # refuse a state that does not exist
+    read the switch there; a submit that has not left yet re-checks it. An account's switch
+    needs the trader role on it, the global one (account None) an admin. Audited, refusals too."""
+    account_id = account.pk if account else None
+    with audit_refusals(actor=actor, via=via, action="kill_switch.set", object_type=KillSwitch._meta.label_lower,
+                        object_id=f"account {account_id}" if account else "global", reason=reason):
+        if state not in {kill.value for kill in KillState}:
+            raise Invalid.from_fields({"state": f"choose one of {', '.join(kill.value for kill in KillState)} (not {state!r})"})
+        account_action_authorize(actor=actor, account_id=account_id, role=Role.TRADER,
+                                 doing="set the global kill switch" if account is None else "set the kill switch",
+                                 missing=f"no account #{account_id} among your accounts")
+        return _kill_switch_change(actor=actor, account=account, state=state, reason=reason, via=via)
+
+
+def _kill_switch_change(*, actor, account, state: str, reason: str, via: str | None) -> KillSwitch:
     with transaction.atomic():
         switch, _ = KillSwitch.objects.select_for_update().get_or_create(account=account)
+        before = {"state": switch.state, "reason": switch.reason}
         switch.state, switch.reason = state, reason[:300]
         switch.save()
         scope = f"account {account.name}" if account else "global"
         risk_action_record(account_id=account.pk if account else None, rule="kill_switch",
                            reason=f"{scope} kill switch set to {state.upper()}" + (f": {reason}" if reason else ""))
+        audit_record(actor=actor, via=via, action="kill_switch.set", obj=switch, reason=reason, before=before,
+                     after={"state": switch.state, "reason": switch.reason})
     return switch

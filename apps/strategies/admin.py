@@ -3,6 +3,9 @@ from django.utils.html import format_html, format_html_join
 
 from apps.engine.display import decimal_text
 from apps.exchanges.admin_access import AccountScopedAdmin
+from apps.common.admin_audit import AuditedAdminMixin
+from apps.common.audit import Via
+from apps.common.errors import ApplicationError
 from apps.strategies.forms import StrategyForm
 from apps.strategies.models import Strategy, StrategyEvaluation
 from apps.strategies.services import strategy_status_set
@@ -11,7 +14,7 @@ EVALUATION_LOG_ROWS = 30
 
 
 @admin.register(Strategy)
-class StrategyAdmin(AccountScopedAdmin, admin.ModelAdmin):
+class StrategyAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     form = StrategyForm
     list_display = ("name", "kind", "timeframe", "account", "status", "allocation", "consecutive_failures", "failure_count", "last_evaluated_at")
     list_filter = ("status", "kind", "timeframe", "account")
@@ -52,9 +55,16 @@ class StrategyAdmin(AccountScopedAdmin, admin.ModelAdmin):
 
     def _set(self, request, queryset, status, verb):
         self.action_rows_check(request, queryset, "strategies.change_strategy_status")
+        done = 0
         for strategy in queryset:
-            strategy_status_set(strategy=strategy, status=status, reason=f"{verb} by {request.user} from the admin")
-        self.message_user(request, f"{queryset.count()} strategies {verb}.", messages.SUCCESS)
+            try:
+                strategy_status_set(actor=request.user, via=Via.ADMIN, strategy=strategy, status=status,
+                                    reason=f"{verb} by {request.user} from the admin")
+                done += 1
+            except ApplicationError as error:
+                self.message_user(request, f"{strategy.name}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} {'strategy' if done == 1 else 'strategies'} {verb}.", messages.SUCCESS)
 
     @admin.action(description="Start the selected strategies", permissions=["change_status"])
     def start(self, request, queryset):

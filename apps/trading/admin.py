@@ -1,7 +1,29 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from apps.exchanges.admin_access import AccountScopedAdmin
+from apps.common.audit import Via
+from apps.common.errors import ApplicationError
+from apps.exchanges.admin import ExchangeAccountAdmin
+from apps.exchanges.models import ExchangeAccount
 from apps.trading.models import Balance, Fill, LastPrice, Order, OrderEvent, PaperSettings, PortfolioSnapshot, Position, Signal
+from apps.trading.services.operator import account_flatten, order_cancel, position_close
+
+
+def operator_action_run(model_admin, request, queryset, act, done_message, *, partial=lambda result: False) -> None:
+    """Run an operator service on each selected row; one message per row, in a trader's words
+    (a refusal is an error message, never a traceback; a partly done one a warning)."""
+    for obj in queryset:
+        try:
+            result = act(obj)
+        except ApplicationError as error:
+            model_admin.message_user(request, f"{obj}: {error.message}", messages.ERROR)
+        else:
+            level = messages.WARNING if partial(result) else messages.SUCCESS
+            model_admin.message_user(request, done_message(obj, result), level)
+
+
+def _reason(request, verb: str) -> str:
+    return f"{verb} from the admin by {request.user}"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -52,6 +74,15 @@ class OrderAdmin(AccountScopedAdmin, ReadOnlyAdmin):
     list_filter = ("status", "side", "account", "market")
     search_fields = ("client_order_id", "venue_order_id")
     inlines = (OrderEventInline, FillInline)
+    actions = ("cancel",)
+
+    @admin.action(description="Cancel the selected orders")
+    def cancel(self, request, queryset):
+        operator_action_run(
+            self, request, queryset,
+            lambda order: order_cancel(actor=request.user, via=Via.ADMIN, order_id=order.pk, reason=_reason(request, "canceled")),
+            lambda order, result: f"{result.client_order_id}: {result.get_status_display().lower()}",
+            partial=lambda result: result.status == "canceling")
 
 
 @admin.register(Position)
@@ -59,6 +90,15 @@ class PositionAdmin(AccountScopedAdmin, ReadOnlyAdmin):
     list_display = ("account", "market", "side", "amount", "average_entry", "realized_pnl", "unrealized_pnl", "fees",
                     "stop_loss", "take_profit", "trailing_stop_pct", "protection")
     list_filter = ("account", "market")
+    actions = ("close",)
+
+    @admin.action(description="Close the selected positions (market exit through the risk rules)")
+    def close(self, request, queryset):
+        operator_action_run(
+            self, request, queryset,
+            lambda position: position_close(actor=request.user, via=Via.ADMIN, position_id=position.pk,
+                                            reason=_reason(request, "closed")),
+            lambda position, closing: closing.describe())
 
     @admin.display(description="protective exits")
     def protection(self, obj):
@@ -89,3 +129,22 @@ admin.site.register(LastPrice, ReadOnlyAdmin)
 @admin.register(PaperSettings)
 class PaperSettingsAdmin(AccountScopedAdmin, admin.ModelAdmin):
     list_display = ("account", "fee_rate", "slippage_bps")
+
+
+admin.site.unregister(ExchangeAccount)
+
+
+@admin.register(ExchangeAccount)
+class TradingAccountAdmin(ExchangeAccountAdmin):
+    """The accounts admin of apps.exchanges, plus what trading does to an account (flatten):
+    exchanges sits below trading and cannot call it."""
+
+    actions = (*(ExchangeAccountAdmin.actions or ()), "flatten")
+
+    @admin.action(description="Flatten the selected accounts: cancel every open order, close every position")
+    def flatten(self, request, queryset):
+        operator_action_run(
+            self, request, queryset,
+            lambda account: account_flatten(actor=request.user, via=Via.ADMIN, account_id=account.pk,
+                                            reason=_reason(request, "flattened")),
+            lambda account, done: f"{account.name} flattened: {done.summary()}", partial=lambda done: bool(done.failed))

@@ -32,6 +32,7 @@ class Signal(TimeStampedModel):
     class Source(models.TextChoices):
         STRATEGY = "strategy", "Strategy"
         PROTECTIVE = "protective", "Protective exit (emulated by the desk)"
+        OPERATOR = "operator", "A person's request (position close, account flatten)"
 
     strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="signals", null=True, blank=True)
     account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="signals")

@@ -70,11 +70,11 @@ def test_halted_lets_no_order_leave_and_reduce_only_lets_only_closing_orders():
     account = account_make()
     market = fresh_market()
     strategy = strategy_make(account=account, markets=[market])
-    kill_switch_set(state="halted", reason="drill")  # the global switch
+    kill_switch_set(actor=None, state="halted", reason="drill")  # the global switch
 
     assert execute(signal_make(strategy=strategy, market=market)) is None
-    kill_switch_set(state="active")
-    kill_switch_set(account=account, state="reduce_only")
+    kill_switch_set(actor=None, state="active")
+    kill_switch_set(actor=None, account=account, state="reduce_only")
     assert execute(signal_make(strategy=strategy, market=market)) is None
     reasons = list(Signal.objects.order_by("id").values_list("rejection_reason", flat=True))
     assert "HALTED" in reasons[0] and "REDUCE_ONLY" in reasons[1]
@@ -88,7 +88,7 @@ def test_reduce_only_still_closes_a_position():
     market = fresh_market()
     strategy = strategy_make(account=account, markets=[market])
     Position.objects.create(account=account, market=market, amount=D("2"), average_entry=D("100"))
-    kill_switch_set(account=account, state="reduce_only")
+    kill_switch_set(actor=None, account=account, state="reduce_only")
 
     order = execute(signal_make(strategy=strategy, market=market, side="sell", intent="close"))
 
@@ -176,7 +176,7 @@ def test_an_order_placed_before_the_halt_does_not_leave_after_it():
     market = fresh_market()
     strategy = strategy_make(account=account, markets=[market])
     order = execute(signal_make(strategy=strategy, market=market))  # NEW, not sent yet
-    kill_switch_set(account=account, state="halted", reason="drill")
+    kill_switch_set(actor=None, account=account, state="halted", reason="drill")
 
     order_submit(order_id=order.pk)
 

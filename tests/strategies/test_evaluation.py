@@ -101,7 +101,7 @@ def test_a_rejected_signal_is_stored_with_the_rejection_reason(collector):
     from apps.risk.services import kill_switch_set
 
     strategy = strategy_make(account=account_make(), markets=[collector.market], kind="buys_every_candle")
-    kill_switch_set(state="halted", reason="maintenance")
+    kill_switch_set(actor=None, state="halted", reason="maintenance")
 
     strategy_evaluate(strategy_id=strategy.pk, market_id=collector.market_id, candle_time=newest(collector))
 

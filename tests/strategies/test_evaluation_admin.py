@@ -96,7 +96,7 @@ def test_start_pause_and_stop_record_events():
     assert f.is_valid()
     strategy = f.save()
     for status in ("running", "paused", "stopped"):
-        strategy = strategy_status_set(strategy=strategy, status=status, reason="admin")
+        strategy = strategy_status_set(actor=None, strategy=strategy, status=status, reason="admin")
     assert list(Event.objects.filter(kind__startswith="strategy.").values_list("kind", flat=True)) == [
         "strategy.started", "strategy.paused", "strategy.stopped"]
 

@@ -64,7 +64,7 @@ def test_live_evaluation_emits_exactly_the_backtests_signals(kind, django_captur
     collector = collector_make(timeframe=timeframe)
     strategy = strategy_make(account=account_make(), markets=[collector.market], kind=kind, params=engine.params,
                              timeframe=timeframe)
-    kill_switch_set(state="halted", reason="parity: signals only, no orders")
+    kill_switch_set(actor=None, state="halted", reason="parity: signals only, no orders")
     candles_store(collector=collector, rows=rows[: warmup - 1])
 
     for row in rows[warmup - 1 :]:

@@ -56,7 +56,7 @@ def test_metrics_expose_orders_positions_and_the_kill_switch(client, django_capt
     strategy = strategy_make(account=account, markets=[market], allocation=D("1001"))
     with django_capture_on_commit_callbacks(execute=True):
         signal_execute(signal_id=signal_make(strategy=strategy, market=market).pk)
-    kill_switch_set(account=account, state="reduce_only", reason="end of day")
+    kill_switch_set(actor=None, account=account, state="reduce_only", reason="end of day")
 
     text = client.get("/metrics").content.decode()
 

@@ -2,8 +2,12 @@
 
 from django.db import transaction
 
+from apps.common.audit import audit_record, audit_refusals
+from apps.common.errors import Invalid
 from apps.common.events import event_record
 from apps.common.logging import get_logger
+from apps.exchanges.authorize import account_action_authorize
+from apps.exchanges.roles import Role
 from apps.strategies.models import Strategy
 
 log = get_logger(__name__)
@@ -13,7 +17,19 @@ def _topic(strategy: Strategy) -> str:
     return f"strategies.{strategy.pk}"
 
 
-def strategy_status_set(*, strategy: Strategy, status: str, reason: str = "") -> Strategy:
+def strategy_status_set(*, actor, strategy: Strategy, status: str, reason: str = "", via: str | None = None) -> Strategy:
+    """Start, pause or stop. `actor` None is the system (a pause after failures); a person needs
+    the trader role on the strategy's account. Audited, refusals too."""
+    with audit_refusals(actor=actor, via=via, action="strategy.status_set", object_type=Strategy._meta.label_lower,
+                        object_id=strategy.pk, reason=reason):
+        if status not in Strategy.Status.values:
+            raise Invalid.from_fields({"status": f"choose one of {', '.join(Strategy.Status.values)} (not {status!r})"})
+        account_action_authorize(actor=actor, account_id=strategy.account_id, role=Role.TRADER,
+                                 doing="start, pause or stop strategies", missing=f"no strategy #{strategy.pk} on your accounts")
+        return _status_change(actor=actor, strategy=strategy, status=status, reason=reason, via=via)
+
+
+def _status_change(*, actor, strategy: Strategy, status: str, reason: str, via: str | None) -> Strategy:
     with transaction.atomic():
         locked = Strategy.objects.select_for_update().get(pk=strategy.pk)
         if locked.status == status:
@@ -25,4 +41,6 @@ def strategy_status_set(*, strategy: Strategy, status: str, reason: str = "") ->
         locked.save(update_fields=["status", "status_reason", "consecutive_failures", "updated_at"])
         event_record(topic=_topic(locked), kind=f"strategy.{'started' if status == 'running' else status}",
                      payload={"strategy": locked.pk, "from": previous, "to": status, "reason": reason})
+        audit_record(actor=actor, via=via, action="strategy.status_set", obj=locked, reason=reason,
+                     before={"status": previous}, after={"status": status})
     return locked

@@ -28,7 +28,7 @@ def strategy_failure_record(*, strategy_id: int, reason: str) -> bool:
         if strategy.status != Strategy.Status.RUNNING or strategy.consecutive_failures < limit:
             return False
         why = f"paused after {strategy.consecutive_failures} consecutive failures; last: {reason}"
-        strategy_status_set(strategy=strategy, status=Strategy.Status.PAUSED, reason=why)
+        strategy_status_set(actor=None, strategy=strategy, status=Strategy.Status.PAUSED, reason=why)
         risk_action_record(account_id=strategy.account_id, strategy_id=strategy.pk, rule="consecutive_failures", reason=why)
     log.warning("strategy paused", strategy=strategy_id, reason=why)
     return True
