@@ -1,5 +1,6 @@
 """The demo desk that `make run` seeds, idempotently: every step checks before it creates."""
 
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -24,7 +25,7 @@ DEMO_ACCOUNT = "sim"
 @dataclass
 class DemoLogin:
     username: str
-    password: str | None  # None once the trader has changed the generated password
+    password: str | None  # only at the start that generated it (or when given): never re-printed
 
 
 def _password_file():
@@ -32,22 +33,27 @@ def _password_file():
 
 
 def demo_admin_ensure(*, username: str, password: str | None) -> DemoLogin:
-    """The demo superuser. A generated password is kept in var/admin-password.txt (0600)
-    and shown at each start for as long as it is still the password."""
+    """The demo superuser. A generated password is shown once, at the start that generates it,
+    and kept in var/admin-password.txt (0600): later starts never print it again."""
     User = get_user_model()
     user = User.objects.filter(username=username).first()
     if user is None:
         password = password or secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username=username, email="", password=password)
-        _password_file().write_text(password)
-        _password_file().chmod(0o600)
+        _private_file_write(_password_file(), password)
     elif password and not user.check_password(password):
         user.set_password(password)
         user.save(update_fields=["password"])
-    if password is None and _password_file().exists():
-        remembered = _password_file().read_text().strip()
-        password = remembered if user.check_password(remembered) else None
+    if _password_file().exists():
+        _password_file().chmod(0o600)  # a file written by an older desk may still be world-readable
     return DemoLogin(username, password)
+
+
+def _private_file_write(path, text: str) -> None:
+    """Readable by the owner only from the first byte (no world-readable moment before a chmod)."""
+    path.unlink(missing_ok=True)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(text)
 
 
 def demo_exchange_ensure(*, api_url: str) -> Exchange:
