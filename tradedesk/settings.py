@@ -246,12 +246,15 @@ if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 # The pages load nothing from outside: scripts, styles and fonts come from static/, data from
-# our own JSON and websocket. Inline <script>/<style> are refused (no 'unsafe-inline').
+# our own JSON and websocket. Inline <script>/<style> are refused (no 'unsafe-inline'), except the
+# one <style> the vendored lightweight-charts adds for its attribution logo, allowed by its hash
+# (a new library version with another style shows up in tests/web/test_csp_browser.py).
+CHART_LOGO_STYLE_HASH = "'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='"
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF],
+        "style-src": [SELF, CHART_LOGO_STYLE_HASH],
         "img-src": [SELF, "data:"],
         "connect-src": [SELF],
         "object-src": [NONE],

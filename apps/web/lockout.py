@@ -1,10 +1,9 @@
 """The page django-axes shows when a login is refused because of too many failed attempts."""
 
+from axes.helpers import get_client_username, get_cool_off
 from django.conf import settings
 from django.shortcuts import render
 from django.utils import timezone
-
-from axes.helpers import get_client_username, get_cool_off
 
 
 def lockout_response(request, original_response=None, credentials=None):

@@ -8,7 +8,6 @@ from django.shortcuts import get_object_or_404
 
 from apps.strategies.models import BacktestRun
 
-
 # The stored report is one self-contained file (inline chart library, script and styles, so it
 # also opens offline). Served here it runs sandboxed, as an opaque origin that can load and send
 # nothing: its inline code cannot reach the desk's cookies or pages.
