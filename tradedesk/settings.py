@@ -244,7 +244,6 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     # Only behind a proxy that sets this header itself (and strips it from clients).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-X_FRAME_OPTIONS = "DENY"
 # The pages load nothing from outside: scripts, styles and fonts come from static/, data from
 # our own JSON and websocket. Inline <script>/<style> are refused (no 'unsafe-inline'), except the
 # one <style> the vendored lightweight-charts adds for its attribution logo, allowed by its hash
@@ -267,7 +266,7 @@ CONTENT_SECURITY_POLICY = {
 # --- Email: password reset by email is offered only when a mail server is configured -----
 EMAIL_CONFIGURED = bool(env.str("EMAIL_URL", default=""))
 if EMAIL_CONFIGURED:
-    vars().update(env.email_url("EMAIL_URL"))
+    globals().update(env.email_url("EMAIL_URL"))  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, …
     DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tradedesk@localhost")
 
 # --- Metrics: /metrics shows every account's positions and P&L, so it needs a bearer token --
@@ -290,3 +289,5 @@ LOGGING = configure_logging(log_format=LOG_FORMAT, level=LOG_LEVEL)
 LOGGING.setdefault("filters", {})["result_store_reconnect"] = {"()": "apps.common.log_filters.ResultStoreReconnectNotice"}
 for _logger in ("celery.backends.asynchronous", "celery.beat"):
     LOGGING["loggers"][_logger] = {"filters": ["result_store_reconnect"]}
+# django-axes announces itself at every start of every command; its login attempts stay logged.
+LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}
