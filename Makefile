@@ -17,10 +17,10 @@ $(STAMP): requirements.txt requirements-dev.txt | $(PY)
 
 setup: $(STAMP)
 
-# Local secrets, generated once and kept in .env (git-ignored): the desk refuses to start without them.
+# Local secrets, generated once and kept in .env (git-ignored, owner-only): the desk refuses to start without them.
 .env: | $(PY)
-	$(PY) -c "import secrets, base64; print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('FIELD_ENCRYPTION_KEY=' + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()); print('LOG_FORMAT=console')" > .env
-	@echo "Wrote .env with fresh SECRET_KEY and FIELD_ENCRYPTION_KEY"
+	umask 077 && $(PY) -c "import secrets, base64; print('SECRET_KEY=' + secrets.token_urlsafe(50)); print('FIELD_ENCRYPTION_KEY=' + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()); print('METRICS_TOKEN=' + secrets.token_urlsafe(32)); print('LOG_FORMAT=console')" > .env
+	@echo "Wrote .env (mode 0600) with fresh SECRET_KEY, FIELD_ENCRYPTION_KEY and METRICS_TOKEN"
 
 ## The desk on embedded defaults (SQLite, filesystem broker, in-memory channel layer).
 run: $(STAMP) .env

@@ -58,3 +58,13 @@ def test_every_variable_compose_sets_is_documented_in_env_example():
     services = _compose()["services"]
     used = {name for service in services.values() if "build" in service for name in service.get("environment", {})}
     assert used <= documented
+
+
+def test_compose_publishes_ports_on_this_machine_only():
+    published = [port for service in _compose()["services"].values() for port in service.get("ports", [])]
+    assert published, "the web port is published for the local browser"
+    assert [port for port in published if not str(port).startswith("127.0.0.1:")] == []
+
+
+def test_compose_passes_the_metrics_token_to_the_desk():
+    assert "METRICS_TOKEN" in _compose()["services"]["web"]["environment"]

@@ -7,9 +7,11 @@ runtime on the same code.
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -60,6 +62,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "channels",
+    "axes",
+    "csp",
     "apps.common",
     "apps.markets",
     "apps.exchanges",
@@ -73,7 +77,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # First of ours: a NUL byte in the address is refused before any view or filter queries with it.
+    "apps.web.middleware.NulByteRefusedMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -81,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused (locked-out) login into the lockout page.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -113,6 +122,15 @@ if IS_SQLITE:
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
+    _sqlite_file = Path(DATABASES["default"]["NAME"])
+    if not TESTING and DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        # It holds password hashes, live sessions and the encrypted API keys: owner only. Created
+        # here before SQLite does, as SQLite gives its -wal and -shm files the database file's mode.
+        _sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        _sqlite_file.touch(mode=0o600)
+        for _path in (_sqlite_file, Path(f"{_sqlite_file}-wal"), Path(f"{_sqlite_file}-shm")):
+            if _path.exists():
+                _path.chmod(0o600)
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -185,6 +203,17 @@ TRADING_SUBMIT_STUCK_S = env.int("TRADING_SUBMIT_STUCK_S", default=30)
 TRADING_VENUE_DOWN_SECONDS = env.int("TRADING_VENUE_DOWN_SECONDS", default=15)
 
 # --- Auth, i18n, static ---------------------------------------------------------------
+# django-axes counts failed logins on every form that authenticates (site, admin, API basic auth).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("LOGIN_COOLOFF_MINUTES", default=15))
+# Per username and client address together: a stranger cannot lock the admin out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_CALLABLE = "apps.web.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -206,6 +235,44 @@ WHITENOISE_USE_FINDERS = True  # serve straight from static/ without collectstat
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
 
+# --- HTTPS and browser hardening (switches documented in .env.example) ------------------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# Probes and the Prometheus scrape call the container over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^health", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    # Only behind a proxy that sets this header itself (and strips it from clients).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The pages load nothing from outside: scripts, styles and fonts come from static/, data from
+# our own JSON and websocket. Inline <script>/<style> are refused (no 'unsafe-inline'), except the
+# one <style> the vendored lightweight-charts adds for its attribution logo, allowed by its hash
+# (a new library version with another style shows up in tests/web/test_csp_browser.py).
+CHART_LOGO_STYLE_HASH = "'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, CHART_LOGO_STYLE_HASH],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# --- Email: password reset by email is offered only when a mail server is configured -----
+EMAIL_CONFIGURED = bool(env.str("EMAIL_URL", default=""))
+if EMAIL_CONFIGURED:
+    globals().update(env.email_url("EMAIL_URL"))  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, …
+    DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="tradedesk@localhost")
+
+# --- Metrics: /metrics shows every account's positions and P&L, so it needs a bearer token --
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -219,3 +286,9 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 from apps.common.logging import configure_logging  # noqa: E402
 
 LOGGING = configure_logging(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# Celery's false "must be restarted" during a Redis outage becomes a true warning (see the filter).
+LOGGING.setdefault("filters", {})["result_store_reconnect"] = {"()": "apps.common.log_filters.ResultStoreReconnectNotice"}
+for _logger in ("celery.backends.asynchronous", "celery.beat"):
+    LOGGING["loggers"][_logger] = {"filters": ["result_store_reconnect"]}
+# django-axes announces itself at every start of every command; its login attempts stay logged.
+LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}

@@ -1,5 +1,6 @@
 """The demo desk that `make run` seeds, idempotently: every step checks before it creates."""
 
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,7 +28,7 @@ DEMO_MEMBERS = (("viewer", Role.VIEWER), ("trader", Role.TRADER))  # staff users
 @dataclass
 class DemoLogin:
     username: str
-    password: str | None  # None once the trader has changed the generated password
+    password: str | None  # only at the start that generated it (or when given): never re-printed
     role: str = "admin"
 
 
@@ -36,40 +37,44 @@ def _password_file():
 
 
 def demo_admin_ensure(*, username: str, password: str | None) -> DemoLogin:
-    """The demo superuser. A generated password is kept in var/admin-password.txt (0600)
-    and shown at each start for as long as it is still the password."""
+    """The demo superuser. A generated password is shown once, at the start that generates it,
+    and kept in var/admin-password.txt (0600): later starts never print it again."""
     User = get_user_model()
     user = User.objects.filter(username=username).first()
     if user is None:
         password = password or secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username=username, email="", password=password)
-        _password_file().write_text(password)
-        _password_file().chmod(0o600)
+        _private_file_write(_password_file(), password)
     elif password and not user.check_password(password):
         user.set_password(password)
         user.save(update_fields=["password"])
-    if password is None and _password_file().exists():
-        remembered = _password_file().read_text().strip()
-        password = remembered if user.check_password(remembered) else None
+    if _password_file().exists():
+        _password_file().chmod(0o600)  # a file written by an older desk may still be world-readable
     return DemoLogin(username, password)
 
 
 def demo_member_ensure(*, username: str, role: Role, account: ExchangeAccount) -> DemoLogin:
     """A staff user (the admin needs is_staff) in the role's group and a member of the demo
-    account. Its generated password is kept in var/<username>-password.txt (0600) and shown at
-    each start for as long as it is still the password."""
+    account. Its generated password is shown once, at the start that generates it, and kept in
+    var/<username>-password.txt (0600), like the admin's."""
     User = get_user_model()
     secret_file = settings.VAR_DIR / f"{username}-password.txt"
     user = User.objects.filter(username=username).first()
+    password = None
     if user is None:
         password = secrets.token_urlsafe(12)
         user = User.objects.create_user(username=username, password=password, is_staff=True)
-        secret_file.write_text(password)
-        secret_file.chmod(0o600)
+        _private_file_write(secret_file, password)
     user.groups.add(Group.objects.get(name=role.group_name))
     AccountMembership.objects.get_or_create(account=account, user=user)
-    remembered = secret_file.read_text().strip() if secret_file.exists() else None
-    return DemoLogin(username, remembered if remembered and user.check_password(remembered) else None, role.group_name)
+    return DemoLogin(username, password, role.group_name)
+
+
+def _private_file_write(path, text: str) -> None:
+    """Readable by the owner only from the first byte (no world-readable moment before a chmod)."""
+    path.unlink(missing_ok=True)
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(text)
 
 
 def demo_exchange_ensure(*, api_url: str) -> Exchange:

@@ -144,11 +144,14 @@ class ExchangeState:
         return state
 
     def save(self, path: str | Path) -> None:
-        """Atomic write: a crash mid-save never leaves a half file."""
+        """Atomic write (a crash mid-save never leaves a half file), readable by its owner only."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_suffix(path.suffix + ".tmp")
-        temp.write_text(json.dumps(self.to_json(), default=str, indent=1))
+        temp.unlink(missing_ok=True)  # a leftover temp file keeps its old mode; start afresh
+        # 0600 from the first byte: the file holds every account's API key and secret in clear.
+        with os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+            file.write(json.dumps(self.to_json(), default=str, indent=1))
         os.replace(temp, path)
 
     @classmethod

@@ -102,3 +102,10 @@ def _decimals(tick) -> int:
 
 def _error(message: str, status: int) -> JsonResponse:
     return JsonResponse({"error": message}, status=status)
+
+
+def password_reset_off(request):
+    """Shown instead of the reset form when the desk has no mail server (EMAIL_URL unset)."""
+    message = ("Password reset by email is off on this desk: no mail server is configured. "
+               "An administrator can set a new password in the admin or with `python manage.py changepassword USERNAME`.")
+    return render(request, "web/error.html", {"message": message}, status=404)

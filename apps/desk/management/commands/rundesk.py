@@ -121,7 +121,7 @@ class Command(BaseCommand):
 
 def _login_line(login) -> str:
     if login.role == "admin":
-        password = login.password or "(set DESK_ADMIN_PASSWORD, or `python manage.py changepassword admin`)"
+        password = login.password or "(shown when it was generated; see var/admin-password.txt, or `python manage.py changepassword admin`)"
         return f"  login: {login.username} / {password}\n"
-    password = login.password or f"(changed; `python manage.py changepassword {login.username}`)"
+    password = login.password or f"(see var/{login.username}-password.txt, or `python manage.py changepassword {login.username}`)"
     return f"  login: {login.username} / {password}  ({login.role} of the {DEMO_ACCOUNT} account)\n"
