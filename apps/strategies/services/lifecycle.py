@@ -11,10 +11,6 @@ log = get_logger(__name__)
 DEFAULT_MAX_CONSECUTIVE_FAILURES = 10
 
 
-def _topic(strategy: Strategy) -> str:
-    return f"strategies.{strategy.pk}"
-
-
 def strategy_status_set(*, strategy: Strategy, status: str, reason: str = "") -> Strategy:
     with transaction.atomic():
         locked = Strategy.objects.select_for_update().get(pk=strategy.pk)
@@ -25,8 +21,8 @@ def strategy_status_set(*, strategy: Strategy, status: str, reason: str = "") ->
         if status == Strategy.Status.RUNNING:
             locked.consecutive_failures = 0
         locked.save(update_fields=["status", "status_reason", "consecutive_failures", "updated_at"])
-        event_record(topic=_topic(locked), kind=f"strategy.{'started' if status == 'running' else status}",
-                     payload={"strategy": locked.pk, "from": previous, "to": status, "reason": reason})
+        event_record(f"strategy.{'started' if status == 'running' else status}",
+                     {"strategy": locked.pk, "from": previous, "to": status, "reason": reason}, account=locked.account_id)
     return locked
 
 
