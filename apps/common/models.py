@@ -28,3 +28,15 @@ class Event(models.Model):
 
     def as_message(self) -> dict:
         return {"id": self.id, "kind": self.kind, "topic": self.topic, "payload": self.payload}
+
+
+class EventCursor(models.Model):
+    """How far a reader of the outbox (the relay, later the alert dispatcher) has got, by
+    name, so that a reader restarted after a crash resumes where it stopped."""
+
+    name = models.CharField(max_length=60, unique=True)
+    last_event_id = models.BigIntegerField(help_text="The last event handled (delivered, or skipped as never committed)")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.name} at #{self.last_event_id}"
