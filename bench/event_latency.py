@@ -161,10 +161,10 @@ def candle_commit(market, index: int) -> tuple[int, float]:
     with transaction.atomic():
         Candle.objects.create(market=market, timeframe="1m", open_time=open_time, open=price, high=price,
                               low=price, close=price, volume=Decimal("1"))
-        event = event_record(topic=f"candles.{market.slug}.1m", kind="candle.closed",
-                             payload={"market": market.symbol, "timeframe": "1m", "time": int(open_time.timestamp()),
-                                      "open": str(price), "high": str(price), "low": str(price),
-                                      "close": str(price), "volume": "1"})
+        event = event_record("candle.closed",
+                             {"market": market.symbol, "timeframe": "1m", "time": int(open_time.timestamp()),
+                              "open": str(price), "high": str(price), "low": str(price), "close": str(price), "volume": "1"},
+                             market=market.slug, tf="1m")
     return event.id, time.perf_counter()
 
 

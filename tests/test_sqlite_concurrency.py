@@ -26,7 +26,7 @@ for batch in range(40):
     start = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=5 * batch)
     candles_store(collector=collector, rows=candle_rows(count=5, start=start))
     with transaction.atomic():
-        event_record(topic="test", kind="written", payload={"writer": writer, "batch": batch})
+        event_record("portfolio.snapshot_taken", {"account": writer + 1, "equity": str(batch), "cash": "0"}, account=writer + 1)
 print("ok")
 """
 
@@ -45,6 +45,6 @@ def test_three_processes_write_one_sqlite_file_without_database_is_locked(tmp_pa
 
     assert [out.strip() for out, _ in outcomes] == ["ok", "ok", "ok"], [err[-500:] for _, err in outcomes]
     counts = subprocess.run([sys.executable, "-c", "import django; django.setup(); from apps.markets.models import Candle; "
-                             "from apps.common.models import Event; print(Candle.objects.count(), Event.objects.filter(kind='written').count())"],
+                             "from apps.common.models import Event; print(Candle.objects.count(), Event.objects.filter(kind='portfolio.snapshot_taken').count())"],
                             cwd=ROOT, env=env, check=True, capture_output=True, text=True)
     assert counts.stdout.split() == ["600", "120"]

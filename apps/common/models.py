@@ -71,3 +71,15 @@ class AuditEntry(models.Model):
     def __str__(self):
         who = self.who_name or "system"
         return f"{self.at:%Y-%m-%d %H:%M:%S} {who} {self.action} {self.object_repr} ({self.outcome})"
+
+
+class EventCursor(models.Model):
+    """How far a reader of the outbox (the relay, later the alert dispatcher) has got, by
+    name, so that a reader restarted after a crash resumes where it stopped."""
+
+    name = models.CharField(max_length=60, unique=True)
+    last_event_id = models.BigIntegerField(help_text="The last event handled (delivered, or skipped as never committed)")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.name} at #{self.last_event_id}"

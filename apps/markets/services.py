@@ -153,10 +153,6 @@ def _candle_payload(market: Market, timeframe: str, row: CandleRow) -> dict:
     }
 
 
-def candles_topic(market: Market, timeframe: str) -> str:
-    return f"candles.{market.slug}.{timeframe}"
-
-
 def candles_store(*, collector: CollectorStatus, rows: list[CandleRow]) -> list[datetime]:
     """Store closed candles and their events in one transaction, under the collector's row
     lock (one writer per market and timeframe, so events are never duplicated)."""
@@ -178,18 +174,18 @@ def _record_candle_events(collector: CollectorStatus, rows: list[CandleRow], ins
     if not inserted:
         return
     market, timeframe = collector.market, collector.timeframe
-    topic = candles_topic(market, timeframe)
+    topic = {"market": market.slug, "tf": timeframe}
     if len(inserted) > LIVE_EVENT_LIMIT:
         payload = {
             "market": market.symbol, "timeframe": timeframe, "count": len(inserted),
             "from": int(min(inserted).timestamp()), "to": int(max(inserted).timestamp()),
         }
-        event_record(topic=topic, kind="candles.backfilled", payload=payload)
+        event_record("candles.backfilled", payload, **topic)
         return
     new = set(inserted)
     for row in rows:
         if row.open_time in new:
-            event_record(topic=topic, kind="candle.closed", payload=_candle_payload(market, timeframe, row))
+            event_record("candle.closed", _candle_payload(market, timeframe, row), **topic)
 
 
 # --- Fetching -------------------------------------------------------------------------

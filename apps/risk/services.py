@@ -7,15 +7,17 @@ from django.db import transaction
 
 from apps.common.audit import audit_record, audit_refusals
 from apps.common.errors import Invalid
-from apps.common.events import event_record
+from apps.common.events import event_build, event_record
+from apps.common.models import Event
 from apps.engine.risk_rules import Decision, DeskState, KillState, Proposal, risk_evaluate
 from apps.exchanges.authorize import account_action_authorize
 from apps.exchanges.roles import Role
 from apps.risk.models import KillSwitch, RiskEvent
 
 
-def _topic(account_id) -> str:
-    return f"risk.{account_id or 'global'}"
+def _topic(account_id) -> dict:
+    """risk.<account>, or risk.global for the desk-wide kill switch."""
+    return {"account": account_id} if account_id else {}
 
 
 def risk_decide(*, state: DeskState, proposal: Proposal, limits) -> Decision:
@@ -36,19 +38,19 @@ def risk_event_build(*, signal, account_id, strategy_id, decision: Decision | No
                      decision=RiskEvent.Decision.ALLOWED if decision.allowed else RiskEvent.Decision.REJECTED)
 
 
-def risk_event_outbox(event: RiskEvent) -> tuple[str, str, dict]:
-    """(topic, kind, payload) of the outbox event of a saved decision."""
+def risk_event_outbox(event: RiskEvent) -> Event:
+    """The (unsaved) outbox event of a saved decision."""
     kind = "risk.allowed" if event.decision == RiskEvent.Decision.ALLOWED else "risk.rejected"
-    return _topic(event.account_id), kind, {
+    return event_build(kind, {
         "risk_event": event.pk, "signal": event.signal_id, "strategy": event.strategy_id, "rules": event.rules,
-        "reason": event.reason}
+        "reason": event.reason}, **_topic(event.account_id))
 
 
 def risk_action_record(*, account_id, strategy_id=None, rule: str, reason: str) -> RiskEvent:
     event = RiskEvent.objects.create(account_id=account_id, strategy_id=strategy_id, decision=RiskEvent.Decision.ACTION,
                                      rules=[rule], reason=reason)
-    event_record(topic=_topic(account_id), kind="risk.action_taken", payload={"risk_event": event.pk, "rule": rule, "reason": reason,
-                                                                             "strategy": strategy_id})
+    event_record("risk.action_taken", {"risk_event": event.pk, "rule": rule, "reason": reason, "strategy": strategy_id},
+                 **_topic(account_id))
     return event
 
 

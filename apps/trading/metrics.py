@@ -65,20 +65,19 @@ def _positions(families) -> None:
 
 
 def _controls(families) -> None:
-    from apps.common.models import Event
     from apps.exchanges.models import ExchangeAccount
     from apps.risk.models import KillSwitch
     from apps.strategies.models import Strategy
-    from apps.trading.services.reconcile import reconcile_topic
+    from apps.trading.services.reconcile import reconcile_last_scan
 
     for switch in KillSwitch.objects.select_related("account"):
         families["tradedesk_kill_switch"].add_metric([switch.account.name if switch.account else ""], KILL_LEVEL[KillState(switch.state)])
     for name, failures in Strategy.objects.values_list("name", "consecutive_failures"):
         families["tradedesk_strategy_consecutive_failures"].add_metric([name], failures)
     for account_id, name in ExchangeAccount.objects.values_list("pk", "name"):
-        last = Event.objects.filter(topic=reconcile_topic(account_id), kind="reconcile.completed", payload__scanned=True).order_by("-id").first()
+        last = reconcile_last_scan(account_id=account_id)
         if last:
-            families["tradedesk_reconcile_unknown_orders"].add_metric([name], last.payload.get("unknown_orders", 0))
+            families["tradedesk_reconcile_unknown_orders"].add_metric([name], last.get("unknown_orders", 0))
 
 
 _registered = False

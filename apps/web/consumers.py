@@ -4,7 +4,9 @@ Protocol (JSON):
   page -> {"subscribe": ["candles.BTC-USDT.1m", ...], "since": <last event id seen, or null>}
   desk -> {"type": "subscribed", "topics": [...], "resynced": n, "resync_truncated": bool, "last_id": id}
           then each event as {"id", "kind", "topic", "payload"}, ids strictly increasing.
-  desk -> {"type": "error", "message": "..."} on a bad request (the socket stays open).
+  desk -> {"type": "error", "message": "..."} on a bad request (the socket stays open), and one
+          per refused topic: of an account the user is not a member of, or of no known shape
+          (apps/common/events.py). The other topics are subscribed; "topics" lists them.
 Anonymous sockets are accepted then closed with code 4401 so the page can tell "log in again"
 from a network failure (closing before accept would reach the browser as a bare 1006).
 """
@@ -58,6 +60,7 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         except SubscribeError as exc:
             await self.send_json({"type": "error", "message": str(exc)})
             return
+        topics = await self._topics_allowed(topics)
         # Join first, then read the database: an event relayed meanwhile waits in our queue
         # (messages are handled one at a time) and the id check drops it if resent.
         await self._groups_replace(topics)
@@ -75,11 +78,19 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             }
         )
 
+    async def _topics_allowed(self, topics: list[str]) -> list[str]:
+        """The topics this user may see; a refusal message for each of the others."""
+        decision = await database_sync_to_async(selectors.topics_authorize)(user=self.scope["user"], topics=topics)
+        for refusal in decision.refusals:
+            await self.send_json({"type": "error", "message": refusal})
+        return decision.allowed
+
     async def _missed(self, topics: list[str], since: int | None) -> selectors.MissedEvents:
         if since is None:  # a fresh page: it just loaded its history, live events from now on
             last_id = await database_sync_to_async(selectors.event_last_id)()
             return selectors.MissedEvents(events=[], truncated=False, last_id=last_id)
-        return await database_sync_to_async(selectors.events_missed)(topics=topics, since=since, limit=RESYNC_LIMIT)
+        return await database_sync_to_async(selectors.events_missed)(
+            user=self.scope["user"], topics=topics, since=since, limit=RESYNC_LIMIT)
 
     async def _groups_replace(self, topics: list[str]) -> None:
         wanted = {topic_group(topic) for topic in topics}

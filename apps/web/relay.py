@@ -5,8 +5,13 @@ One pass is `relay_pass(layer, cursor) -> cursor`; two runtimes loop over it:
   asyncio task inside the ASGI web process, lazily, on the first websocket connect;
 - production: `manage.py relay`, one long-running process per deployment, over channels_redis.
 
-The relay starts at the newest id and never replays history: a page resyncs itself from the
-database by sending the last event id it saw (see apps/web/consumers.py).
+Where it starts. The relay saves its cursor (apps.common.cursors, name "relay") after each
+batch it delivered, and a relay restarted after a crash or a deploy resumes from there: events
+recorded while it was down are delivered, in order, none skipped. A crash between a delivery
+and its save delivers that batch again; consumers drop ids they already sent. Only the very
+first relay of a desk, with no cursor saved yet, starts at the newest id (history is the pages'
+business: a page resyncs itself from the database with the last event id it saw, see
+apps/web/consumers.py), and saves it at once.
 
 Gaps. On PostgreSQL an id is taken from the sequence when the row is inserted, not when the
 transaction commits, so event 41 can become visible after event 42. The relay therefore only
@@ -14,9 +19,10 @@ moves past a missing id once it has been missing for GAP_WAIT_SECONDS (measured 
 that first saw a higher id): in that time a slow transaction commits and is delivered in
 order. An id that never appears (a rolled-back transaction, sequence caching) costs that wait
 once. An event that commits later than the wait is not pushed live; pages get it when they
-reload their history. A relay started on an empty outbox has no id to count from and begins
-at the first event it sees (ids below it that commit later are not pushed). On SQLite writers are serialised and AUTOINCREMENT ids never go back,
-so gaps are rare there (only ids of deleted events).
+reload their history. A first relay started on an empty outbox has no id to count from and
+begins at the first event it sees (ids below it that commit later are not pushed). On SQLite
+writers are serialised and AUTOINCREMENT ids never go back, so gaps are rare there (only ids
+of deleted events).
 """
 
 import asyncio
@@ -28,6 +34,7 @@ from dataclasses import dataclass, field
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from apps.common.cursors import cursor_advance, cursor_position
 from apps.common.models import Event
 
 logger = logging.getLogger(__name__)
@@ -37,6 +44,7 @@ BATCH_SIZE = 500
 POLL_SECONDS = 0.2
 GROUP_NAME_MAX = 99  # channels refuses names of 100 characters or more
 MESSAGE_TYPE = "event.message"  # -> EventsConsumer.event_message
+CURSOR_NAME = "relay"
 
 
 def topic_group(topic: str) -> str:
@@ -90,23 +98,38 @@ def _events_after(last_id: int) -> list[Event]:
 
 
 @database_sync_to_async
-def relay_start_cursor() -> RelayCursor:
-    """Start at the newest event: history is the pages' business (they resync by id).
-    On an empty outbox there is nothing to count gaps from: begin at the first event seen."""
+def relay_start_cursor(name: str = CURSOR_NAME) -> RelayCursor:
+    """Resume after the last event delivered. The first relay ever starts at the newest event
+    and saves it; on an empty outbox it begins at the first event seen."""
     from apps.web.selectors import event_last_id
 
-    return RelayCursor(last_id=event_last_id() or None)
+    saved = cursor_position(name=name)
+    if saved is not None:
+        return RelayCursor(last_id=saved)
+    newest = event_last_id()
+    if newest:
+        cursor_advance(name=name, last_event_id=newest)
+    return RelayCursor(last_id=newest or None)
 
 
-async def relay_run(layer, *, poll_seconds: float = POLL_SECONDS, stop: asyncio.Event | None = None) -> None:
-    """Loop over relay_pass until `stop` is set (or the task is cancelled). A failing pass
-    (database or Redis unavailable) is logged and retried with backoff; the cursor is kept."""
+relay_cursor_save = database_sync_to_async(cursor_advance)
+
+
+async def relay_run(layer, *, poll_seconds: float = POLL_SECONDS, stop: asyncio.Event | None = None,
+                    name: str = CURSOR_NAME) -> None:
+    """Loop over relay_pass until `stop` is set (or the task is cancelled), saving the cursor
+    after each batch. A failing pass (database or Redis unavailable) is logged and retried
+    with backoff; the cursor is kept."""
     stop = stop or asyncio.Event()
-    cursor = await _start_cursor_with_retry(stop)
+    cursor = await _start_cursor_with_retry(stop, name)
+    saved_id = cursor.last_id
     failures = 0
     while not stop.is_set():
         try:
             cursor = await relay_pass(layer, cursor)
+            if cursor.last_id != saved_id:
+                await relay_cursor_save(name=name, last_event_id=cursor.last_id)
+                saved_id = cursor.last_id
             failures = 0
         except Exception:  # noqa: BLE001 - the relay must outlive a database or Redis blip
             failures += 1
@@ -118,11 +141,11 @@ async def relay_run(layer, *, poll_seconds: float = POLL_SECONDS, stop: asyncio.
             pass
 
 
-async def _start_cursor_with_retry(stop: asyncio.Event) -> RelayCursor:
+async def _start_cursor_with_retry(stop: asyncio.Event, name: str) -> RelayCursor:
     delay = 0.5
     while True:
         try:
-            return await relay_start_cursor()
+            return await relay_start_cursor(name)
         except Exception:  # noqa: BLE001
             logger.exception("relay cannot read the outbox yet; retrying in %.1fs", delay)
             if stop.is_set():

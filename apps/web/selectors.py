@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, IntegerField, Max, OuterRef, Subquery
 
-from apps.common.events import events_since
+from apps.common.events import events_since, topic_parse, topic_shapes
 from apps.common.models import Event
 from apps.engine.display import decimal_text
 from apps.exchanges.selectors import accounts_visible_to
@@ -74,9 +74,10 @@ class MissedEvents:
     last_id: int  # where the socket's live stream continues from
 
 
-def events_missed(*, topics: list[str], since: int, limit: int = 5000) -> MissedEvents:
-    """Events on `topics` after `since`, for a page that reconnects; bounded by `limit`."""
-    found = events_since(last_id=since, topics=topics, limit=limit + 1)
+def events_missed(*, user, topics: list[str], since: int, limit: int = 5000) -> MissedEvents:
+    """Events on those of `topics` the user may see, after `since`, for a page that
+    reconnects; bounded by `limit`."""
+    found = events_since(last_id=since, topics=topics_authorize(user=user, topics=topics).allowed, limit=limit + 1)
     if len(found) > limit:
         return MissedEvents(events=[], truncated=True, last_id=event_last_id())
     return MissedEvents(events=found, truncated=False, last_id=found[-1].id if found else since)
@@ -99,3 +100,27 @@ def accounts_overview(*, user) -> list:
             strategies_running=Subquery(running, output_field=IntegerField()),
         ).order_by("name")
     )
+
+
+@dataclass(frozen=True)
+class TopicsDecision:
+    allowed: list[str]
+    refusals: list[str]  # one sentence per refused topic, for the page
+
+
+def topics_authorize(*, user, topics: list[str]) -> TopicsDecision:
+    """Which topics the user may subscribe to: those every user may see, and those of the
+    accounts the user is a member of (superusers: every account). A name of no known shape
+    is refused too."""
+    matches = {topic: topic_parse(topic) for topic in topics}
+    wanted = {match.account_id for match in matches.values() if match and match.account_id is not None}
+    visible = set(accounts_visible_to(user=user).filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
+    allowed, refusals = [], []
+    for topic, match in matches.items():
+        if match is None:
+            refusals.append(f"Unknown topic {topic!r}; topics look like {topic_shapes()}.")
+        elif match.account_id is not None and match.account_id not in visible:
+            refusals.append(f"You are not a member of account {match.account_id}; topic {topic} refused.")
+        else:
+            allowed.append(topic)
+    return TopicsDecision(allowed=allowed, refusals=refusals)

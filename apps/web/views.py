@@ -5,6 +5,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
+from apps.common.events import CANDLES
 from apps.markets.models import Market
 from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.markets.selectors import candles_recent
@@ -36,7 +37,7 @@ def market_page(request, ref: str):
         "symbol": market.symbol,
         "timeframe": timeframe,
         "periodSeconds": TIMEFRAME_SECONDS[timeframe],
-        "topic": f"candles.{market.slug}.{timeframe}",
+        "topic": CANDLES.name(market=market.slug, tf=timeframe),
         "candlesUrl": reverse("market-candles", args=[market.pk]),
         "wsPath": "/ws/events/",
         "loginUrl": reverse("login"),

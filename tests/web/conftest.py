@@ -28,13 +28,13 @@ def candle_close_record(*, market: Market, open_time: datetime, close: Decimal, 
             close=close, volume=Decimal("3.125"),
         )
         event = event_record(
-            topic=f"candles.{market.slug}.{timeframe}",
-            kind="candle.closed",
-            payload={
+            "candle.closed",
+            {
                 "market": market.symbol, "timeframe": timeframe, "time": int(open_time.timestamp()),
                 "open": str(candle.open), "high": str(candle.high), "low": str(candle.low),
                 "close": str(candle.close), "volume": str(candle.volume),
             },
+            market=market.slug, tf=timeframe,
         )
     return candle, event
 

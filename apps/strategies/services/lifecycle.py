@@ -13,10 +13,6 @@ from apps.strategies.models import Strategy
 log = get_logger(__name__)
 
 
-def _topic(strategy: Strategy) -> str:
-    return f"strategies.{strategy.pk}"
-
-
 def strategy_status_set(*, actor, strategy: Strategy, status: str, reason: str = "", via: str | None = None) -> Strategy:
     """Start, pause or stop. `actor` None is the system (a pause after failures); a person needs
     the trader role on the strategy's account. Audited, refusals too."""
@@ -39,8 +35,8 @@ def _status_change(*, actor, strategy: Strategy, status: str, reason: str, via: 
         if status == Strategy.Status.RUNNING:
             locked.consecutive_failures = 0
         locked.save(update_fields=["status", "status_reason", "consecutive_failures", "updated_at"])
-        event_record(topic=_topic(locked), kind=f"strategy.{'started' if status == 'running' else status}",
-                     payload={"strategy": locked.pk, "from": previous, "to": status, "reason": reason})
+        event_record(f"strategy.{'started' if status == 'running' else status}",
+                     {"strategy": locked.pk, "from": previous, "to": status, "reason": reason}, account=locked.account_id)
         audit_record(actor=actor, via=via, action="strategy.status_set", obj=locked, reason=reason,
                      before={"status": previous}, after={"status": status})
     return locked

@@ -67,6 +67,6 @@ def portfolio_snapshot_take(*, account_id: int) -> PortfolioSnapshot:
         snapshot = PortfolioSnapshot.objects.create(
             account=account, taken_at=timezone.now(), equity=cash + value, cash=cash, positions_value=value,
             realized_pnl=sum((p.realized_pnl for p in positions), 0), unrealized_pnl=sum((p.unrealized_pnl for p in positions), 0))
-        event_record(topic=f"portfolio.{account.pk}", kind="portfolio.snapshot_taken",
-                     payload={"account": account.pk, "equity": str(snapshot.equity), "cash": str(cash)})
+        event_record("portfolio.snapshot_taken", {"account": account.pk, "equity": str(snapshot.equity), "cash": str(cash)},
+                     account=account.pk)
     return snapshot

@@ -27,9 +27,10 @@ def fill_apply(*, order: Order, trade: VenueTrade) -> Fill | None:
     position_apply_fill(order=order, fill=fill)
     if order.account.mode == ExchangeAccount.Mode.PAPER:
         balances_apply_fill(order=order, fill=fill)  # the exchange keeps the others' balances
-    event_record(topic=f"orders.{order.account_id}", kind="fill.applied", payload={
+    event_record("fill.applied", {
         "fill": fill.pk, "order": order.pk, "client_order_id": order.client_order_id, "side": order.side,
-        "price": str(fill.price), "amount": str(fill.amount), "fee": str(fill.fee), "fee_currency": fill.fee_currency})
+        "price": str(fill.price), "amount": str(fill.amount), "fee": str(fill.fee), "fee_currency": fill.fee_currency},
+        account=order.account_id)
     return fill
 
 

@@ -18,7 +18,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from apps.common.events import event_record
+from apps.common.events import event_build, events_save
+from apps.common.models import Event
 from apps.common.logging import get_logger
 from apps.engine.order_fsm import OrderStatus as S
 from apps.engine.order_fsm import TERMINAL, status_from_exchange, transition
@@ -63,10 +64,6 @@ EVENT_KINDS = {
 # --- State changes ------------------------------------------------------------------------
 
 
-def order_topic(order: Order) -> str:
-    return f"orders.{order.account_id}"
-
-
 def order_payload(order: Order) -> dict:
     return {"order": order.pk, "client_order_id": order.client_order_id, "venue_order_id": order.venue_order_id,
             "market": order.market_id, "side": order.side, "type": order.type, "amount": str(order.amount),
@@ -76,13 +73,12 @@ def order_payload(order: Order) -> dict:
 
 def order_event_record(order: Order, from_status: str, to_status: str, cause: str, data: dict | None = None) -> None:
     OrderEvent.objects.create(order=order, from_status=from_status, to_status=to_status, cause=cause[:4000], data=data or {})
-    topic, kind, payload = order_event_outbox(order, to_status, cause)
-    event_record(topic=topic, kind=kind, payload=payload)
+    events_save([order_event_outbox(order, to_status, cause)])
 
 
-def order_event_outbox(order: Order, to_status: str, cause: str) -> tuple[str, str, dict]:
-    """(topic, kind, payload) of the outbox event of an order's change (the order saved)."""
-    return order_topic(order), EVENT_KINDS[S(to_status)], {**order_payload(order), "cause": cause}
+def order_event_outbox(order: Order, to_status: str, cause: str) -> Event:
+    """The (unsaved) outbox event of an order's change (the order saved)."""
+    return event_build(EVENT_KINDS[S(to_status)], {**order_payload(order), "cause": cause}, account=order.account_id)
 
 
 def order_transition(order: Order, target: str, *, cause: str, data: dict | None = None, **fields) -> Order:

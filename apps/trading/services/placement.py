@@ -17,6 +17,7 @@ from decimal import ROUND_DOWN, Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from apps.common.events import events_save
 from apps.common.logging import get_logger
 from apps.common.models import Event
 from apps.engine.order_fsm import OrderStatus as S
@@ -26,12 +27,12 @@ from apps.risk.services import risk_decide, risk_event_build, risk_event_outbox
 from apps.trading.services.risk_state import desk_state
 from apps.trading.book import AccountBook, account_book_load, account_lock
 from apps.trading.models import Order, OrderEvent, Signal
-from apps.trading.services.signals import client_order_id_for, signal_payload, signal_topic
+from apps.trading.services.signals import client_order_id_for, signal_rejected_outbox
 
 ZERO = Decimal(0)
 WAIT = ("wait", "")  # a close that waits for its entry's fills
 log = get_logger(__name__)
-Outbox = tuple[str, str, dict] | Callable[[], tuple[str, str, dict]]
+Outbox = Event | Callable[[], Event]  # built once the row it describes has its id
 
 
 def signal_execute(*, signal_id: int) -> Order | None:
@@ -216,7 +217,7 @@ class Placement:
     def _reject(self, signal: Signal, reason: str) -> None:
         signal.status, signal.rejection_reason = Signal.Status.REJECTED, reason
         self._rejected.append(Signal(pk=signal.pk, status=Signal.Status.REJECTED, rejection_reason=reason[:4000]))
-        self._outbox.append((signal_topic(signal), "signal.rejected", signal_payload(signal)))
+        self._outbox.append(signal_rejected_outbox(signal))
 
     def _order_create(self, signal: Signal, amount: Decimal) -> Order:
         from apps.trading.services.orders import order_event_outbox
@@ -255,8 +256,7 @@ class Placement:
         RiskEvent.objects.bulk_create(self._risk_events)
         Order.objects.bulk_create(self._new_orders)
         OrderEvent.objects.bulk_create(self._order_events)
-        rows = [entry() if callable(entry) else entry for entry in self._outbox]
-        Event.objects.bulk_create([Event(topic=topic, kind=kind, payload=payload) for topic, kind, payload in rows])
+        events_save([entry() if callable(entry) else entry for entry in self._outbox])
         if self._accepted:
             Signal.objects.filter(pk__in=self._accepted).update(status=Signal.Status.ACCEPTED)
         if self._rejected:

@@ -43,7 +43,7 @@ def position_apply_fill(*, order: Order, fill: Fill) -> Position:
     position.last_price = fill.price
     position.unrealized_pnl = (fill.price - position.average_entry) * position.amount
     position.save()
-    event_record(topic=f"positions.{order.account_id}", kind="position.changed", payload=position_payload(position))
+    event_record("position.changed", position_payload(position), account=order.account_id)
     return position
 
 

@@ -35,9 +35,8 @@ from django.db.models import DecimalField, F, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from apps.common.events import event_record
+from apps.common.events import RECONCILE, event_latest, event_record
 from apps.common.logging import get_logger
-from apps.common.models import Event
 from apps.engine.order_fsm import TERMINAL, IllegalTransitionError
 from apps.engine.order_fsm import OrderStatus as S
 from apps.exchanges.errors import ExchangeCallError
@@ -87,7 +86,7 @@ class _ExchangeDown(Exception):
 
 
 def reconcile_topic(account_id: int) -> str:
-    return f"reconcile.{account_id}"
+    return RECONCILE.name(account=account_id)
 
 
 def orders_reconcile(*, account_id: int) -> ReconcileReport:
@@ -216,20 +215,20 @@ def _open_order_payload(found: VenueOpenOrder) -> dict:
 
 
 def _summary_record(report: ReconcileReport) -> None:
-    topic, summary = reconcile_topic(report.account_id), report.summary()
+    account_id, summary = report.account_id, report.summary()
     with transaction.atomic():
-        seen_before = _seen_last_scan(topic) if report.scanned else {}
+        seen_before = reconcile_last_scan(account_id=account_id) if report.scanned else {}
         for kind, found, ids_key in (("reconcile.unknown_order", report.unknown_orders, "unknown_order_ids"),
                                      ("reconcile.status_mismatch", report.status_mismatches, "status_mismatch_ids")):
             for payload in found:
                 if payload["venue_order_id"] not in seen_before.get(ids_key, ()):
-                    event_record(topic=topic, kind=kind, payload={"account": report.account_id, **payload})
-        event_record(topic=topic, kind="reconcile.completed", payload=summary)
+                    event_record(kind, {"account": account_id, **payload}, account=account_id)
+        event_record("reconcile.completed", summary, account=account_id)
     troubled = report.aborted or report.failures or report.unknown_orders or report.status_mismatches
     (log.warning if troubled else log.info)("reconciliation completed", **summary)
 
 
-def _seen_last_scan(topic: str) -> dict:
-    """The summary of the last run that listed the exchange's open orders."""
-    last = Event.objects.filter(topic=topic, kind="reconcile.completed", payload__scanned=True).order_by("-id").first()
+def reconcile_last_scan(*, account_id: int) -> dict:
+    """The summary of the last run that listed the exchange's open orders ({} before the first)."""
+    last = event_latest("reconcile.completed", payload_match={"scanned": True}, account=account_id)
     return last.payload if last else {}

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from apps.common.events import event_record
+from apps.common.events import event_build, event_record
+from apps.common.models import Event
 from apps.trading.models import Signal
 
 
@@ -19,10 +20,6 @@ def client_order_id_for(signal: Signal, attempt: int = 0) -> str:
     36 characters from [A-Za-z0-9._:/-])."""
     digest = hashlib.sha256(signal.key.encode()).hexdigest()[:28]
     return f"td{digest}" if attempt == 0 else f"td{digest[:26]}r{attempt}"
-
-
-def signal_topic(signal: Signal) -> str:
-    return f"signals.{signal.account_id}"
 
 
 def signal_create(*, strategy, market_id: int, candle_time: datetime, action: str, side: str, intent: str,
@@ -42,7 +39,7 @@ def signal_create(*, strategy, market_id: int, candle_time: datetime, action: st
             stop_loss=stop_loss, take_profit=take_profit, indicators=indicators or {}, key=key,
             reason=reason or _reason(action, price, indicators or {}),
         )
-        event_record(topic=signal_topic(signal), kind="signal.created", payload=signal_payload(signal))
+        event_record("signal.created", signal_payload(signal), account=signal.account_id)
     return signal
 
 
@@ -61,4 +58,9 @@ def signal_reject(*, signal: Signal, reason: str) -> None:
     """Inside the caller's transaction."""
     Signal.objects.filter(pk=signal.pk).update(status=Signal.Status.REJECTED, rejection_reason=reason[:4000])
     signal.status, signal.rejection_reason = Signal.Status.REJECTED, reason
-    event_record(topic=signal_topic(signal), kind="signal.rejected", payload=signal_payload(signal))
+    event_record("signal.rejected", signal_payload(signal), account=signal.account_id)
+
+
+def signal_rejected_outbox(signal: Signal) -> Event:
+    """The (unsaved) outbox event of a signal rejected by a batch placement."""
+    return event_build("signal.rejected", signal_payload(signal), account=signal.account_id)
