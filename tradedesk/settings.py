@@ -158,7 +158,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="tradedesk")},
+            # A consumer waits for its messages in a 5 s blocking pop (channels-redis' brpop_timeout);
+            # redis-py's default 5 s socket timeout ended that wait with a TimeoutError and killed
+            # every socket idle for 5 s. The read timeout must outlast the pop; a dead Redis is
+            # still noticed (keepalive, and the read times out a few seconds after the pop).
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5, "socket_keepalive": True}],
+                "prefix": env.str("CHANNELS_PREFIX", default="tradedesk"),
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
