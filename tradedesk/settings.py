@@ -15,7 +15,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+TESTING = env.bool("TRADEDESK_TESTING", default=False) or "pytest" in sys.modules
+# The local settings `make run` generates into .env (optional; real environment variables win).
+# DESK_ENV_FILE names another file. Tests never see a developer's .env: under pytest it is not
+# read, and tests/conftest.py sets DESK_ENV_FILE=/dev/null for every process a test starts.
+environ.Env.read_env(env.str("DESK_ENV_FILE", default="") or (os.devnull if TESTING else BASE_DIR / ".env"))
 # An empty value means "not set" (as .env.example leaves them), so defaults apply.
 for _name in [name for name, value in os.environ.items() if value == ""]:
     del os.environ[_name]
@@ -24,8 +28,6 @@ for _name in [name for name, value in os.environ.items() if value == ""]:
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
-TESTING = env.bool("TRADEDESK_TESTING", default=False) or "pytest" in sys.modules
-
 
 def _required_secret(name: str, dev_default: str) -> str:
     """Secrets have a development default only under DEBUG or tests; production refuses to start."""
