@@ -58,3 +58,9 @@ def test_every_variable_compose_sets_is_documented_in_env_example():
     services = _compose()["services"]
     used = {name for service in services.values() if "build" in service for name in service.get("environment", {})}
     assert used <= documented
+
+
+def test_every_long_running_service_is_restarted_when_it_dies():
+    services = _compose()["services"]
+    long_running = set(services) - {"migrate"}
+    assert {name: services[name].get("restart") for name in long_running} == dict.fromkeys(long_running, "unless-stopped")
