@@ -54,12 +54,13 @@ class Output:
 
 
 class Desk:
-    def __init__(self, env: dict):
+    def __init__(self, env: dict, *, preexec_fn=None):
         self.env, self.port = env, free_port()
         self.exchange_port = int(env["SIMEXCHANGE_URL"].rsplit(":", 1)[1])
         self.var_dir = Path(env["VAR_DIR"])
         self.process = subprocess.Popen([sys.executable, "manage.py", "rundesk", "--port", str(self.port)], cwd=ROOT, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                        preexec_fn=preexec_fn)
         self.output = Output(self.process)
         self.banner_at: datetime | None = None
 
@@ -80,9 +81,15 @@ class Desk:
         self.process.send_signal(signal.SIGTERM)
         self.process.wait(timeout=60)
 
-    def kill(self) -> None:
+    def tear_down(self) -> None:
+        """After a failed test too: the desk's children live in their own sessions, so killing
+        the command alone would leave them running."""
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def db_time(value: str | None) -> datetime:
@@ -103,14 +110,14 @@ def desk_env(tmp_path):
 def start_desk(desk_env):
     started = []
 
-    def start(**env) -> Desk:
-        started.append(Desk({**desk_env, **env}))
+    def start(preexec_fn=None, **env) -> Desk:
+        started.append(Desk({**desk_env, **env}, preexec_fn=preexec_fn))
         started[-1].wait_for_banner()
         return started[-1]
 
     yield start
     for desk in started:
-        desk.kill()
+        desk.tear_down()
 
 
 def assert_stopped_cleanly(desk: Desk) -> None:
@@ -125,6 +132,16 @@ def test_the_desk_starts_on_a_fresh_folder_and_sigterm_stops_every_process_clean
     assert "login: admin / desk-test-pw" in desk.output.text
 
     desk.stop()
+
+    assert_stopped_cleanly(desk)
+
+
+def test_ctrl_c_stops_the_desk_even_when_it_was_started_with_sigint_ignored(start_desk):
+    # What a non-interactive shell does to a command it starts in the background (`make run &`).
+    desk = start_desk(preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+
+    os.kill(desk.process.pid, signal.SIGINT)
+    desk.process.wait(timeout=60)
 
     assert_stopped_cleanly(desk)
 

@@ -22,7 +22,7 @@ PYTHON = sys.executable
 
 
 def _stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # the same clean shutdown as Ctrl-C
+    raise KeyboardInterrupt  # one clean shutdown for Ctrl-C and SIGTERM
 
 
 class Command(BaseCommand):
@@ -37,6 +37,9 @@ class Command(BaseCommand):
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
         self.supervisor = Supervisor(log_dir=settings.VAR_DIR / "log", report=self.stdout.write)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        # Explicitly: a desk started from a script inherits SIGINT ignored, and Python then
+        # never turns Ctrl-C into KeyboardInterrupt.
+        signal.signal(signal.SIGINT, _stop_on_sigterm)
         try:
             if not no_simexchange:
                 self._start_simexchange()
