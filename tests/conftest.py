@@ -11,6 +11,10 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# A developer's .env (written by `make run`) must not change what tests see: this process skips
+# it (settings know they run under pytest), and so does every process a test starts.
+os.environ["DESK_ENV_FILE"] = os.devnull
+
 
 def service_missing(reason: str):
     """Skip locally, fail in CI."""

@@ -68,3 +68,9 @@ def test_compose_publishes_ports_on_this_machine_only():
 
 def test_compose_passes_the_metrics_token_to_the_desk():
     assert "METRICS_TOKEN" in _compose()["services"]["web"]["environment"]
+
+
+def test_every_long_running_service_is_restarted_when_it_dies():
+    services = _compose()["services"]
+    long_running = set(services) - {"migrate"}
+    assert {name: services[name].get("restart") for name in long_running} == dict.fromkeys(long_running, "unless-stopped")

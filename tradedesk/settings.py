@@ -17,7 +17,11 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+TESTING = env.bool("TRADEDESK_TESTING", default=False) or "pytest" in sys.modules
+# The local settings `make run` generates into .env (optional; real environment variables win).
+# DESK_ENV_FILE names another file. Tests never see a developer's .env: under pytest it is not
+# read, and tests/conftest.py sets DESK_ENV_FILE=/dev/null for every process a test starts.
+environ.Env.read_env(env.str("DESK_ENV_FILE", default="") or (os.devnull if TESTING else BASE_DIR / ".env"))
 # An empty value means "not set" (as .env.example leaves them), so defaults apply.
 for _name in [name for name, value in os.environ.items() if value == ""]:
     del os.environ[_name]
@@ -26,8 +30,6 @@ for _name in [name for name, value in os.environ.items() if value == ""]:
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
-TESTING = env.bool("TRADEDESK_TESTING", default=False) or "pytest" in sys.modules
-
 
 def _required_secret(name: str, dev_default: str) -> str:
     """Secrets have a development default only under DEBUG or tests; production refuses to start."""
@@ -177,7 +179,14 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="tradedesk")},
+            # A consumer waits for its messages in a 5 s blocking pop (channels-redis' brpop_timeout);
+            # redis-py's default 5 s socket timeout ended that wait with a TimeoutError and killed
+            # every socket idle for 5 s. The read timeout must outlast the pop; a dead Redis is
+            # still noticed (keepalive, and the read times out a few seconds after the pop).
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5, "socket_keepalive": True}],
+                "prefix": env.str("CHANNELS_PREFIX", default="tradedesk"),
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -12,11 +12,12 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from apps.desk.beat import beat_schedule_install
+from apps.desk.demo_strategies import demo_strategies_ensure
 from apps.exchanges.models import AccountMembership, ExchangeAccount
 from apps.exchanges.roles import Role
-from apps.markets.models import CollectorStatus, Exchange, Market
+from apps.markets.models import Candle, CollectorStatus, Exchange, Market
 from apps.markets.services import candles_backfill, market_spec_fetch
-from apps.desk.demo_strategies import demo_strategies_ensure
+from apps.markets.signals import candles_closed
 from tradedesk.celery import DEFAULT_BEAT_SCHEDULE
 
 DEMO_SYMBOLS = ("BTC/USDT", "ETH/USDT", "SOL/USDT")
@@ -125,6 +126,18 @@ def demo_history_backfill(*, markets: list[Market], days: int, report=print) -> 
             report(f"  {market.symbol} {timeframe}: {result.inserted} new candles ({result.fetched} fetched)")
 
 
+def demo_newest_candles_evaluate(*, markets: list[Market], timeframe: str = "1m") -> None:
+    """Queue the running strategies' evaluation of each market's newest closed candle, as the
+    collector does when it stores one, so a starting desk need not wait for the next close.
+    The newest candle only (what the desk would have traded had it been running); one that is
+    already evaluated is skipped, and one that is no longer the newest when a worker gets to it
+    is refused as stale by the usual rule."""
+    for market in markets:
+        newest = Candle.objects.filter(market=market, timeframe=timeframe).order_by("-open_time").first()
+        if newest is not None:
+            candles_closed.send(sender=Candle, market_id=market.pk, timeframe=timeframe, open_times=[newest.open_time])
+
+
 def demo_seed(*, username: str, password: str | None, report=print) -> list[DemoLogin]:
     """The demo desk; returns the logins to show, the admin's first."""
     logins = [demo_admin_ensure(username=username, password=password)]
@@ -137,4 +150,5 @@ def demo_seed(*, username: str, password: str | None, report=print) -> list[Demo
     demo_history_backfill(markets=markets, days=settings.DEMO_BACKFILL_DAYS, report=report)
     for strategy in demo_strategies_ensure(account):
         report(f"strategy {strategy.name!r}: {strategy.kind} on {strategy.timeframe}, {strategy.get_status_display().lower()}")
+    demo_newest_candles_evaluate(markets=markets)
     return logins

@@ -1,4 +1,4 @@
-"""The two demo strategies `make run` starts on the sim account (idempotent)."""
+"""The demo strategies `make run` starts on the sim account (idempotent)."""
 
 from decimal import Decimal
 
@@ -6,11 +6,21 @@ from apps.markets.models import Market
 from apps.strategies.models import Strategy
 from apps.strategies.services import strategy_status_set
 
-# Brisk parameters so that a fresh demo shows signals, orders and fills within minutes
-# (the defaults, EMA 9/21 and RSI 14 30/70, trade a few times an hour on 1m candles).
+# Brisk parameters, so that a fresh demo trades within a minute or two of starting. Each of
+# these fires on about one 1m candle in six (EMA 9/21 or RSI 14 30/70 trade a few times an
+# hour); two strategies on each of the three markets make a closed candle with an entry on one
+# of them about two times in three. From any start minute of the seeded market, an entry comes
+# on the newest candle or one of the next two in about 95 % of starts
+# (tests/strategies/test_evaluation_demo.py measures it on a fixed week of seed 7).
+_BREAKOUT = {"kind": "donchian", "params": {"entry_period": 2, "exit_period": 2}}
+_RSI = {"kind": "rsi", "params": {"period": 2, "oversold": 49, "overbought": 51}}
 DEMO_STRATEGIES = (
-    {"name": "Demo EMA crossover BTC", "kind": "ema_cross", "symbol": "BTC/USDT", "params": {"fast": 2, "slow": 5}},
-    {"name": "Demo RSI ETH", "kind": "rsi", "symbol": "ETH/USDT", "params": {"period": 5, "oversold": 45, "overbought": 55}},
+    {"name": "Demo EMA crossover BTC", "kind": "ema_cross", "symbol": "BTC/USDT", "params": {"fast": 2, "slow": 3}},
+    {"name": "Demo breakout BTC", "symbol": "BTC/USDT", **_BREAKOUT},
+    {"name": "Demo RSI ETH", "symbol": "ETH/USDT", **_RSI},
+    {"name": "Demo breakout ETH", "symbol": "ETH/USDT", **_BREAKOUT},
+    {"name": "Demo RSI SOL", "symbol": "SOL/USDT", **_RSI},
+    {"name": "Demo breakout SOL", "symbol": "SOL/USDT", **_BREAKOUT},
 )
 
 

@@ -7,6 +7,9 @@ Protocol (JSON):
   desk -> {"type": "error", "message": "..."} on a bad request (the socket stays open), and one
           per refused topic: of an account the user is not a member of, or of no known shape
           (apps/common/events.py). The other topics are subscribed; "topics" lists them.
+  page -> {"type": "ping"}   desk -> {"type": "pong"}: the page's heartbeat. A socket can die
+          without a close frame (a laptop sleeps, a proxy drops it); the page pings every few
+          seconds and treats a desk silent for longer than its limit as disconnected.
 Anonymous sockets are accepted then closed with code 4401 so the page can tell "log in again"
 from a network failure (closing before accept would reach the browser as a bare 1006).
 """
@@ -21,6 +24,8 @@ CLOSE_UNAUTHENTICATED = 4401
 MAX_TOPICS = 20
 MAX_TOPIC_LENGTH = 120
 RESYNC_LIMIT = 5000
+PING = {"type": "ping"}
+PONG = {"type": "pong"}
 
 
 class SubscribeError(ValueError):
@@ -55,6 +60,9 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         embedded_relay_ensure_started()
 
     async def receive_json(self, content, **kwargs):
+        if content == PING:
+            await self.send_json(PONG)
+            return
         try:
             topics, since = subscription_parse(content)
         except SubscribeError as exc:

@@ -7,6 +7,12 @@ const COLORS = { up: "#26a69a", down: "#ef5350", text: "#9aa4b2", grid: "#1c2230
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 15000;
 const COLLECTOR_REFRESH_MS = 30000;
+// Heartbeat: a socket can die without a close event (sleep, a proxy or NAT drops it), and the
+// page would show "live" forever. It pings every PING_EVERY_MS; a desk silent (no pong, no
+// event) for SILENCE_LIMIT_MS is treated as gone: a dead socket is noticed within 26 s (the last
+// pong up to 5 s before it died, 20 s of silence, a 1 s check), then reconnect + resync.
+const PING_EVERY_MS = 5000;
+const SILENCE_LIMIT_MS = 20000;
 
 const el = (id) => document.getElementById(id);
 const candles = new Map(); // time (s) -> {time, open, high, low, close, volume} as strings
@@ -16,6 +22,7 @@ let socketState = "connecting"; // connecting | live | disconnected
 let reconnectAttempts = 0;
 let reconnectAt = null;
 let refetchTimer = null;
+let lastHeardAt = 0; // when the desk last said anything on the current socket
 
 // --- Chart -----------------------------------------------------------------------------
 const chart = LWC.createChart(el("chart"), {
@@ -182,10 +189,13 @@ function socketOpen() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${location.host}${cfg.wsPath}`);
   socketState = "connecting";
+  lastHeardAt = Date.now(); // a connect that hangs counts as silence too
   renderState();
   socket.onopen = () => socket.send(JSON.stringify({ subscribe: [cfg.topic], since: lastEventId }));
   socket.onmessage = (message) => {
+    lastHeardAt = Date.now();
     const msg = JSON.parse(message.data);
+    if (msg.type === "pong") return;
     if (msg.type === "subscribed") {
       socketState = "live";
       reconnectAttempts = 0;
@@ -197,21 +207,38 @@ function socketOpen() {
       eventApply(msg);
     }
   };
-  socket.onclose = (event) => {
-    socket = null;
-    if (event.code === 4401) { location.assign(`${cfg.loginUrl}?next=${encodeURIComponent(location.pathname + location.search)}`); return; }
-    socketState = "disconnected";
-    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** reconnectAttempts) * (0.8 + Math.random() * 0.4);
-    reconnectAttempts += 1;
-    reconnectAt = Date.now() + delay;
-    renderState();
-    setTimeout(() => { reconnectAt = null; socketOpen(); }, delay);
-  };
+  socket.onclose = socketClosed;
+}
+
+function socketClosed(event) {
+  socket = null;
+  if (event.code === 4401) { location.assign(`${cfg.loginUrl}?next=${encodeURIComponent(location.pathname + location.search)}`); return; }
+  socketState = "disconnected";
+  const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** reconnectAttempts) * (0.8 + Math.random() * 0.4);
+  reconnectAttempts += 1;
+  reconnectAt = Date.now() + delay;
+  renderState();
+  setTimeout(() => { reconnectAt = null; socketOpen(); }, delay); // resyncs from lastEventId
+}
+
+function ping() {
+  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+}
+
+function silenceWatch() {
+  if (!socket || Date.now() - lastHeardAt <= SILENCE_LIMIT_MS) return;
+  // Do not wait for the browser's close event: a dead TCP connection can take minutes to fail.
+  const dead = socket;
+  dead.onopen = dead.onmessage = dead.onclose = null;
+  dead.close();
+  socketClosed({ code: 1006 });
 }
 
 // --- Controls and start -----------------------------------------------------------------
 el("symbol-switcher").addEventListener("change", (event) => location.assign(event.target.value));
 setInterval(renderState, 1000);
+setInterval(ping, PING_EVERY_MS);
+setInterval(silenceWatch, 1000);
 setInterval(() => collectorRefresh().catch(() => {}), COLLECTOR_REFRESH_MS);
 
 window.tradedesk = {

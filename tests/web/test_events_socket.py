@@ -121,3 +121,34 @@ async def test_a_malformed_subscription_gets_a_clear_error_and_the_socket_stays_
     assert error == {"type": "error", "message": '"subscribe" must be a non-empty list of topic names.'}
     assert ack["type"] == "subscribed"
     await communicator.disconnect()
+
+
+async def test_a_page_ping_is_answered_with_a_pong_so_the_page_knows_the_desk_is_there(session_cookie):
+    communicator = socket_for(session_cookie)
+    ack = await subscribe(communicator)
+
+    await communicator.send_json_to({"type": "ping"})
+
+    assert ack["type"] == "subscribed"
+    assert await communicator.receive_json_from() == {"type": "pong"}
+    await communicator.disconnect()
+
+
+@pytest.mark.redis
+@pytest.mark.slow
+async def test_an_idle_socket_on_channels_redis_stays_open_and_live_for_30_seconds(session_cookie, market, settings):
+    """redis-py's default 5 s socket timeout used to end channels-redis' 5 s blocking pop with a
+    TimeoutError, killing every socket that had nothing to receive for 5 s."""
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    cursor = await relay_start_cursor()
+    communicator = socket_for(session_cookie)
+    assert (await subscribe(communicator))["type"] == "subscribed"
+
+    assert await communicator.receive_nothing(timeout=30, interval=0.5)  # no close, no crash
+
+    _, event = await closed_candle(market, minutes_ago=1, close="43210.5")
+    await relay_pass(get_channel_layer(), cursor)
+    assert (await communicator.receive_json_from(timeout=5))["id"] == event.id
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from() == {"type": "pong"}
+    await communicator.disconnect()

@@ -118,3 +118,36 @@ def test_a_trader_sees_the_chart_fill_in_live_and_notices_when_the_desk_goes_awa
     assert page.text_content("#conn-state .conn-text").startswith("disconnected — reconnecting")
     page.screenshot(path=str(SCREENSHOTS / "market_page_disconnected.png"))
     assert errors == []
+
+
+@pytest.mark.slow
+def test_a_socket_that_goes_silent_is_noticed_within_30_seconds_and_the_page_resyncs(trader, seeded_market, server, browser, monkeypatch):
+    """A connection can die without a close (a laptop sleeps, a proxy drops it): the desk then
+    answers nothing. The page's heartbeat must notice, show it, reconnect and fetch what it missed."""
+    from apps.web.consumers import EventsConsumer
+
+    page = browser.new_page()
+    page.goto(f"{server.url}/markets/{seeded_market.pk}/?tf=1m")
+    page.fill("#id_username", trader.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_function("() => window.tradedesk && window.tradedesk.connectionState() === 'live'", timeout=WAIT_MS)
+    page.evaluate("() => { window.statesSeen = []; setInterval(() => window.statesSeen.push(window.tradedesk.connectionState()), 200); }")
+
+    answer = EventsConsumer.receive_json
+
+    async def deaf_to_pings(self, content, **kwargs):
+        if content != {"type": "ping"}:
+            await answer(self, content, **kwargs)
+
+    async def no_live_events(self, message):
+        pass
+
+    monkeypatch.setattr(EventsConsumer, "receive_json", deaf_to_pings)
+    monkeypatch.setattr(EventsConsumer, "event_message", no_live_events)
+    stored = in_a_thread(collector_stores_next_candle, seeded_market)  # not pushed: the socket is "dead"
+
+    page.wait_for_function("() => window.statesSeen.includes('disconnected')", timeout=30_000)
+    page.wait_for_function("() => window.tradedesk.candleCount() === 121", timeout=WAIT_MS)  # resynced on reconnect
+    page.wait_for_function("() => window.tradedesk.connectionState() === 'live'", timeout=WAIT_MS)
+    assert page.evaluate("() => window.tradedesk.lastCandle().close") == str(stored.close)

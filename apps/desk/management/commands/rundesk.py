@@ -1,9 +1,11 @@
 """`make run`: the whole desk in one terminal. Starts the simulated exchange, prepares the
-database (migrate, demo seed), then web (ASGI), worker, beat and relay; Ctrl-C stops all."""
+database (migrate, demo seed), then web (ASGI), worker, beat and relay; Ctrl-C stops all.
+
+The children write to var/log/<name>.log; the console keeps the setup lines, the banner (last)
+and the supervisor's lines: a child that dies is restarted with back-off (apps/common/supervisor.py)."""
 
 import os
 import signal
-import subprocess
 import sys
 import time
 from urllib.parse import urlsplit
@@ -14,12 +16,13 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from apps.desk.demo import DEMO_ACCOUNT, demo_seed
+from apps.desk.supervisor import ChildExited, Supervisor
 
 PYTHON = sys.executable
 
 
 def _stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # the same clean shutdown as Ctrl-C
+    raise KeyboardInterrupt  # one clean shutdown for Ctrl-C and SIGTERM
 
 
 class Command(BaseCommand):
@@ -31,9 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--no-simexchange", action="store_true", help="Use an exchange that is already running")
 
     def handle(self, *args, host, port, no_simexchange, **options):
-        self.children: list[tuple[str, subprocess.Popen]] = []
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        self.supervisor = Supervisor(log_dir=settings.VAR_DIR / "log", report=self.stdout.write)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        # Explicitly: a desk started from a script inherits SIGINT ignored, and Python then
+        # never turns Ctrl-C into KeyboardInterrupt.
+        signal.signal(signal.SIGINT, _stop_on_sigterm)
         try:
             if not no_simexchange:
                 self._start_simexchange()
@@ -42,12 +48,14 @@ class Command(BaseCommand):
             self._watch()
         except KeyboardInterrupt:
             self.stdout.write("\nStopping the desk…")
+        except ChildExited as exc:
+            raise CommandError(str(exc)) from None
         finally:
             self._stop_all()
 
     def _spawn(self, name: str, argv: list[str]) -> None:
-        self.stdout.write(f"  starting {name}: {' '.join(argv[1:4])} …")
-        self.children.append((name, subprocess.Popen(argv, start_new_session=True)))
+        child = self.supervisor.start(name, argv)
+        self.stdout.write(f"  started {name} (pid {child.process.pid}), log: {child.log_path}")
 
     def _start_simexchange(self):
         url = urlsplit(settings.SIMEXCHANGE_URL)
@@ -79,12 +87,13 @@ class Command(BaseCommand):
             f"\n  tradedesk is running:  http://{host}:{port}/\n"
             + "".join(_login_line(login) for login in self.logins)
             + f"  admin: http://{host}:{port}/admin/    Ctrl-C stops everything.\n"
+            f"  logs:  {self.supervisor.log_dir}/<process>.log (a process that dies is restarted; noted below)\n"
         ))
 
     def _wait_for(self, url: str, name: str, timeout: float = 60):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self._check_children()
+            self.supervisor.check_alive()
             try:
                 if requests.get(url, timeout=1).ok:
                     return
@@ -93,29 +102,14 @@ class Command(BaseCommand):
             time.sleep(0.3)
         raise CommandError(f"{name} did not answer at {url} within {timeout:.0f}s")
 
-    def _check_children(self):
-        for name, process in self.children:
-            if process.poll() is not None:
-                raise CommandError(f"{name} exited with code {process.returncode}; see its output above")
-
     def _watch(self):
         while True:
-            self._check_children()
-            time.sleep(1)
+            self.supervisor.tick()
+            time.sleep(0.5)
 
     def _stop_all(self):
-        for _, process in reversed(self.children):
-            if process.poll() is None:
-                # The leader only: Celery's main process stops its own pool (a TERM to the whole
-                # group kills the pool under it, and the worker then hangs waiting for it).
-                process.terminate()
-        deadline = time.monotonic() + 15
-        for name, process in reversed(self.children):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                self.stdout.write(f"  {name} did not stop in time; killed")
+        for name in self.supervisor.stop_all():
+            self.stdout.write(f"  {name} did not stop in time; killed")
         self.stdout.write("All desk processes stopped.")
 
 
