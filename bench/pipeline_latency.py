@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "bench_trading_latency"
 PG_URL = os.environ.get("BENCH_TRADING_LATENCY_POSTGRES_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+DB_NAME = PG_URL.rsplit("/", 1)[1]  # the database reset is the one named in the URL
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
 ENV = {"DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "TRADEDESK_TESTING": "1", "LOG_LEVEL": "WARNING",
        "DJANGO_SETTINGS_MODULE": "tradedesk.settings"}

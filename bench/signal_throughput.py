@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DB_NAME = "bench_trading"
 PG_URL = os.environ.get("BENCH_TRADING_POSTGRES_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
+DB_NAME = PG_URL.rsplit("/", 1)[1]  # the database reset is the one named in the URL
 
 
 def database_reset() -> None:

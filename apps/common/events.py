@@ -139,6 +139,8 @@ KINDS: tuple[EventKind, ...] = (
     _kind("candle.closed", CANDLES, CANDLE_FIELDS),
     _kind("candles.backfilled", CANDLES, ("market", "timeframe", "count", "from", "to")),
     *(_kind(name, ORDERS, ORDER_FIELDS) for name in ORDER_KINDS),
+    # A desk order the exchange never found, settled by reconciliation: alert-grade.
+    _kind("order.lost", ORDERS, (*ORDER_FIELDS, "severity")),
     _kind("fill.applied", ORDERS, FILL_FIELDS),
     _kind("position.changed", POSITIONS, POSITION_FIELDS),
     _kind("signal.created", SIGNALS, SIGNAL_FIELDS),

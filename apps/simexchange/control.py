@@ -8,6 +8,7 @@ GET  /sim/faults
 POST /sim/faults/error        {"status": 503, "code": -1001?, "msg"?, "count": 1, "path"?, "method"?}
 POST /sim/faults/latency      {"ms": 800, "count": null (= until reset), "path"?}
 POST /sim/faults/drop         {"count": 1, "hold_seconds": 30}
+POST /sim/faults/garble       {"count": 1, "text": "not json"}  (booked, answered 200 with that body)
 POST /sim/faults/down         {"seconds": 10, "mode": "503" | "reset"}
 POST /sim/reset               clear faults and pinned prices
 POST /sim/clock               {"advance_seconds": 3600}
@@ -140,6 +141,13 @@ async def fault_latency(request):
 async def fault_drop(request):
     data = await _body(request)
     request.app[SIM].faults.drop_add(_int(data, "count", 1), float(_decimal(data.get("hold_seconds", 30), "hold_seconds")))
+    return web.json_response(request.app[SIM].faults.describe())
+
+
+@routes.post("/sim/faults/garble")
+async def fault_garble(request):
+    data = await _body(request)
+    request.app[SIM].faults.garble_add(_int(data, "count", 1), str(data.get("text", "not json")))
     return web.json_response(request.app[SIM].faults.describe())
 
 

@@ -6,6 +6,9 @@
 - latency: the next N requests (or all, until cleared) wait `ms` first;
 - drop: the next N order POSTs are booked but never answered (the connection is held past
   the client's timeout, then closed);
+- garble: the next N order POSTs are booked, but answered HTTP 200 with a body that is not an
+  order (`not json`, `null`, `{"unexpected": true}`...). An error fault with status 200 and a
+  `text` answers the same body without booking the order;
 - down: for T seconds every API request answers 503 (or has its connection reset).
 Only /api/ and /sapi/ requests are affected; /sim/ control requests never are.
 """
@@ -66,6 +69,8 @@ class Faults:
             self.latencies: list[LatencyFault] = []
             self.drop_orders = 0
             self.drop_hold_seconds = 30.0
+            self.garble_orders = 0
+            self.garble_text = "not json"
             self.down_until = 0.0  # wall clock seconds
             self.down_mode = "503"
 
@@ -87,6 +92,21 @@ class Faults:
         with self._lock:
             self.drop_orders += count
             self.drop_hold_seconds = hold_seconds
+
+    def garble_add(self, count: int = 1, text: str = "not json") -> None:
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        with self._lock:
+            self.garble_orders += count
+            self.garble_text = text
+
+    def garble_take(self) -> str | None:
+        """If this order POST, once booked, must be answered with a malformed body: the body."""
+        with self._lock:
+            if self.garble_orders <= 0:
+                return None
+            self.garble_orders -= 1
+            return self.garble_text
 
     def down_for(self, seconds: float, mode: str = "503") -> None:
         if mode not in ("503", "reset"):
@@ -136,6 +156,7 @@ class Faults:
                 "latencies": [asdict(f) for f in self.latencies],
                 "drop_orders": self.drop_orders,
                 "drop_hold_seconds": self.drop_hold_seconds,
+                "garble_orders": self.garble_orders,
                 "down_seconds_left": max(0.0, round(self.down_until - time.time(), 3)),
                 "down_mode": self.down_mode,
             }

@@ -151,6 +151,9 @@ async def order_create(request):
     hold = sim.faults.drop_take()
     if hold is not None:  # booked, but the client never hears about it
         await sim.connection_hold(request, hold)
+    garbled = sim.faults.garble_take()
+    if garbled is not None:  # booked, but the answer is not an order
+        return web.Response(status=200, text=garbled, content_type="application/json")
     kind = (params.get("newOrderRespType") or "FULL").upper()
     with sim.state.lock:
         if kind == "ACK":

@@ -85,11 +85,32 @@ class OrderAdmin(AccountScopedAdmin, ReadOnlyAdmin):
             partial=lambda result: result.status == "canceling")
 
 
+class PositionStateFilter(admin.SimpleListFilter):
+    """Open / dust / closed by the one definition (Position.objects.open())."""
+
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return (("open", "Open"), ("dust", "Dust (cannot be sold)"), ("closed", "Closed"))
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.open()
+        if self.value() == "dust":
+            return queryset.dust()
+        if self.value() == "closed":
+            return queryset.filter(amount__lte=0)
+        return queryset
+
+
 @admin.register(Position)
 class PositionAdmin(AccountScopedAdmin, ReadOnlyAdmin):
-    list_display = ("account", "market", "side", "amount", "average_entry", "realized_pnl", "unrealized_pnl", "fees",
+    list_display = ("account", "market", "state", "amount", "average_entry", "realized_pnl", "unrealized_pnl", "fees",
                     "stop_loss", "take_profit", "trailing_stop_pct", "protection")
-    list_filter = ("account", "market")
+    list_filter = (PositionStateFilter, "account", "market")
+    list_select_related = ("account", "market")
+
     actions = ("close",)
 
     @admin.action(description="Close the selected positions (market exit through the risk rules)")
@@ -99,6 +120,13 @@ class PositionAdmin(AccountScopedAdmin, ReadOnlyAdmin):
             lambda position: position_close(actor=request.user, via=Via.ADMIN, position_id=position.pk,
                                             reason=_reason(request, "closed")),
             lambda position, closing: closing.describe())
+
+    @admin.display(description="side")
+    def state(self, obj):
+        """Dust is shown as dust, not as a position."""
+        if obj.is_open:
+            return obj.get_side_display()
+        return "dust" if obj.is_dust else "closed"
 
     @admin.display(description="protective exits")
     def protection(self, obj):

@@ -20,12 +20,13 @@ from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import CollectorStatus
 from apps.risk.models import KillSwitch
 from apps.risk.selectors import limits_for_many
-from apps.trading.models import Balance, Order, PaperSettings, PortfolioSnapshot, Position, Signal
+from apps.trading.models import Balance, Order, PaperSettings, PortfolioSnapshot, Position, Signal, position_is_open
 from apps.trading.selectors import LIVE_STATUSES, last_prices
 from apps.trading.venue_health import venue_down_reason
 
 ZERO = Decimal(0)
 RATE_WINDOW = timedelta(minutes=1)
+ACKNOWLEDGED = [OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value, OrderStatus.CANCELING.value]
 
 
 @dataclass
@@ -33,11 +34,13 @@ class Held:
     amount: Decimal
     marked_value: Decimal  # at the last marked price (else the entry)
     step: Decimal  # the market's amount step
+    min_notional: Decimal = ZERO  # the market's minimum order value
 
     @property
     def tradable(self) -> bool:
-        """At least one exchange step: counts as an open position."""
-        return self.amount >= self.step
+        """An open position, as Position.is_open defines it: at least one exchange step, worth at
+        least the market's minimum notional. Less is dust: it cannot be sold."""
+        return position_is_open(amount=self.amount, value=self.marked_value, step=self.step, min_notional=self.min_notional)
 
 
 @dataclass
@@ -49,6 +52,7 @@ class AccountBook:
     cash: dict[str, Decimal]
     held: dict[int, Held]
     in_flight: dict[tuple[int, str], Decimal]  # (market, side) -> amount of live orders not filled yet
+    unconfirmed: dict[tuple[int, str], Decimal]  # of which the exchange has not confirmed it has them (below)
     rate_account: int
     rate_strategy: dict[int, int]
     venue_down: str
@@ -74,15 +78,22 @@ class AccountBook:
     def being_sold(self, market_id: int) -> Decimal:
         return self.in_flight.get((market_id, "sell"), ZERO)
 
+    def surely_being_sold(self, market_id: int) -> Decimal:
+        """What is being sold for sure: closes the desk is sending now (NEW, SUBMITTING) or that
+        the exchange acknowledged with its id. A close whose outcome is unknown, or one the
+        exchange never gave an id for, may never happen: it must not let an entry in."""
+        return self.being_sold(market_id) - self.unconfirmed.get((market_id, "sell"), ZERO)
+
     def holding(self, market_id: int, base: str) -> str:
         """'holding 0.5 BTC' / 'buying 0.5 BTC' when the account holds a tradable position in
         the market that is not being sold, or has an entry in flight there, else ''. Dust below
         one exchange step does not count: it cannot be sold and must not block the next entry.
         A position whose close is in flight does not block an entry (the backtest too lets an
-        entry follow an exit on the same candle)."""
+        entry follow an exit on the same candle), unless the close may never happen (unknown
+        outcome: surely_being_sold)."""
         held = self.held.get(market_id)
         if held and held.tradable:
-            remaining = held.amount - self.being_sold(market_id)
+            remaining = held.amount - self.surely_being_sold(market_id)
             if remaining >= held.step:
                 return f"holding {remaining.normalize():f} {base}"
         buying = self.in_flight.get((market_id, "buy"), ZERO)
@@ -105,9 +116,22 @@ class AccountBook:
 
     def open_positions(self) -> int:
         """Markets with a tradable position or an entry in flight."""
-        held = {market for market, row in self.held.items() if row.amount > 0 and row.tradable}
+        held = {market for market, row in self.held.items() if row.tradable}
         opening = {market for market, side in self.in_flight if side == "buy"}
         return len(held | opening)
+
+    def order_withdrawn(self, order: Order) -> None:
+        """The book without this live order (to decide again whether it may be sent)."""
+        key = (order.market_id, order.side)
+        self.in_flight[key] = self.in_flight.get(key, ZERO) - (order.amount - order.filled)
+        if self.in_flight[key] <= 0:
+            del self.in_flight[key]  # no entry in flight there any more (open_positions counts the keys)
+        if order.status == OrderStatus.UNKNOWN.value or not order.venue_order_id:
+            self.unconfirmed[key] = max(self.unconfirmed.get(key, ZERO) - (order.amount - order.filled), ZERO)
+        if order.created_at >= timezone.now() - RATE_WINDOW:
+            self.rate_account -= 1
+            if order.strategy_id:
+                self.rate_strategy[order.strategy_id] = self.rate_strategy.get(order.strategy_id, 1) - 1
 
     def order_added(self, order: Order) -> None:
         key = (order.market_id, order.side)
@@ -144,13 +168,13 @@ def account_book_load(*, locked: LockedAccount, signals: list) -> AccountBook:
     """Under the account's row lock (account_lock), for the signals about to be placed."""
     account_id = locked.account.pk
     strategies = {signal.strategy_id: signal.strategy for signal in signals if signal.strategy_id}
-    rate_account, rate_strategy, in_flight = _orders_read(account_id)
+    rate_account, rate_strategy, in_flight, unconfirmed = _orders_read(account_id)
     pairs = {(signal.market_id, signal.strategy.timeframe if signal.strategy else "1m") for signal in signals}
     return AccountBook(
         account=locked.account, kill_state=locked.kill_state, peak_snapshot=locked.peak_snapshot,
         day_start_snapshot=locked.day_start_snapshot,
         cash=dict(Balance.objects.filter(account_id=account_id).annotate(total=F("free") + F("used")).values_list("asset", "total")),
-        held=_held_read(account_id), in_flight=in_flight, rate_account=rate_account, rate_strategy=rate_strategy,
+        held=_held_read(account_id), in_flight=in_flight, unconfirmed=unconfirmed, rate_account=rate_account, rate_strategy=rate_strategy,
         venue_down=venue_down_reason(account_id=account_id),
         last_price=last_prices(market_ids={signal.market_id for signal in signals}),
         **_candle_marks(pairs), signal_rate=_signal_rates(signals), paper=_paper_terms(locked.account), limits=limits_for_many(account_id=account_id, strategies=list(strategies.values())),
@@ -159,24 +183,28 @@ def account_book_load(*, locked: LockedAccount, signals: list) -> AccountBook:
 
 def _held_read(account_id: int) -> dict[int, Held]:
     rows = Position.objects.filter(account_id=account_id).values_list(
-        "market_id", "amount", "last_price", "average_entry", "market__amount_precision")
-    return {market: Held(amount=amount, marked_value=amount * (marked or entry), step=step)
-            for market, amount, marked, entry, step in rows}
+        "market_id", "amount", "last_price", "average_entry", "market__amount_precision", "market__min_notional")
+    return {market: Held(amount=amount, marked_value=amount * (marked or entry), step=step, min_notional=min_notional)
+            for market, amount, marked, entry, step, min_notional in rows}
 
 
-def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, str], Decimal]]:
+def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, str], Decimal], dict[tuple[int, str], Decimal]]:
     """Order rates of the last minute and live amounts per (market, side), in one query (the
     (account, created_at) and status indexes serve it). A FILLED order whose fills are not all
     applied yet (its trades fetch failed; reconciliation applies them) counts as in flight: its
-    position is coming, so an entry must not double it and a close must wait for it."""
+    position is coming, so an entry must not double it and a close must wait for it. Of the
+    live amounts, the unconfirmed ones: UNKNOWN orders, and booked-looking ones without the
+    exchange's id."""
     since = timezone.now() - RATE_WINDOW
     live = Q(status__in=LIVE_STATUSES) | Q(status=OrderStatus.FILLED.value, filled__lt=F("amount"))
+    unconfirmed = Q(status=OrderStatus.UNKNOWN.value) | Q(venue_order_id="", status__in=ACKNOWLEDGED)
     recent = Q(created_at__gte=since)
     rows = (Order.objects.filter(Q(account_id=account_id) & (live | recent)).order_by()
             .values("market_id", "side", "strategy_id")
             .annotate(open_amount=Sum(F("amount") - F("filled"), filter=live), live=Count("id", filter=live),
+                      unconfirmed_amount=Sum(F("amount") - F("filled"), filter=unconfirmed),
                       recent=Count("id", filter=recent)))
-    rate_account, rate_strategy, in_flight = 0, {}, {}
+    rate_account, rate_strategy, in_flight, unconfirmed_amounts = 0, {}, {}, {}
     for row in rows:
         rate_account += row["recent"]
         if row["strategy_id"]:
@@ -184,7 +212,9 @@ def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, 
         if row["live"]:
             key = (row["market_id"], row["side"])
             in_flight[key] = in_flight.get(key, ZERO) + (row["open_amount"] or ZERO)
-    return rate_account, rate_strategy, in_flight
+            if row["unconfirmed_amount"]:
+                unconfirmed_amounts[key] = unconfirmed_amounts.get(key, ZERO) + row["unconfirmed_amount"]
+    return rate_account, rate_strategy, in_flight, unconfirmed_amounts
 
 
 def _signal_rates(signals: list) -> dict[int, int]:

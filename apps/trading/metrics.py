@@ -12,7 +12,8 @@ KILL_LEVEL = {KillState.ACTIVE: 0, KillState.REDUCE_ONLY: 1, KillState.HALTED: 2
 NAMES = {
     "tradedesk_orders": "Orders by account and status (unknown and submitting deserve an alert)",
     "tradedesk_signals": "Signals by account and status",
-    "tradedesk_position_amount": "Amount held, per account and market (base currency)",
+    "tradedesk_position_amount": "Amount held, per account and market (base currency; dust included)",
+    "tradedesk_open_positions": "Open positions per account (at least one amount step and the minimum notional; dust is none)",
     "tradedesk_position_realized_pnl": "Realized P&L after fees, per account and market (quote)",
     "tradedesk_position_unrealized_pnl": "Unrealized P&L at the last price, per account and market (quote)",
     "tradedesk_kill_switch": "Kill switch: 0 active, 1 reduce-only, 2 halted (account '' = global)",
@@ -40,7 +41,8 @@ class TradingMetrics:
 LABELS = {
     "tradedesk_orders": ["account", "status"], "tradedesk_signals": ["account", "status"],
     "tradedesk_position_amount": ["account", "market"], "tradedesk_position_realized_pnl": ["account", "market"],
-    "tradedesk_position_unrealized_pnl": ["account", "market"], "tradedesk_kill_switch": ["account"],
+    "tradedesk_position_unrealized_pnl": ["account", "market"], "tradedesk_open_positions": ["account"],
+    "tradedesk_kill_switch": ["account"],
     "tradedesk_strategy_consecutive_failures": ["strategy"], "tradedesk_reconcile_unknown_orders": ["account"],
 }
 
@@ -57,11 +59,15 @@ def _orders_and_signals(families) -> None:
 def _positions(families) -> None:
     from apps.trading.models import Position
 
+    open_count: dict[str, int] = {}
     for position in Position.objects.select_related("account", "market"):
         labels = [position.account.name, position.market.symbol]
         families["tradedesk_position_amount"].add_metric(labels, float(position.amount))
         families["tradedesk_position_realized_pnl"].add_metric(labels, float(position.realized_pnl))
         families["tradedesk_position_unrealized_pnl"].add_metric(labels, float(position.unrealized_pnl))
+        open_count[position.account.name] = open_count.get(position.account.name, 0) + position.is_open
+    for account, count in open_count.items():
+        families["tradedesk_open_positions"].add_metric([account], count)
 
 
 def _controls(families) -> None:

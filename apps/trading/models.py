@@ -3,6 +3,8 @@
 from decimal import Decimal
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import Coalesce
 
 from apps.common.models import TimeStampedModel
 from apps.engine.display import decimal_text
@@ -143,6 +145,32 @@ class Fill(models.Model):
         return f"{self.amount} @ {self.price} ({self.venue_trade_id})"
 
 
+def position_is_open(*, amount: Decimal, value: Decimal, step: Decimal, min_notional: Decimal) -> bool:
+    """The one definition of an open position: at least one amount step, worth at least the
+    market's minimum notional (at the last marked price, else the entry). Less is dust: a fee
+    taken in the base asset and an exit rounded down to the step leave some, and the exchange
+    refuses to sell it, so it is no position to protect, count or close."""
+    return amount > 0 and amount >= step and value >= min_notional
+
+
+class PositionQuerySet(models.QuerySet):
+    """Open / dust in SQL, as `position_is_open` says for one row."""
+
+    def _valued(self):
+        return self.annotate(value_marked=F("amount") * Coalesce(F("last_price"), F("average_entry")))
+
+    def open(self):
+        return self._valued().filter(amount__gt=0, amount__gte=F("market__amount_precision"),
+                                     value_marked__gte=F("market__min_notional"))
+
+    def tradable(self):
+        """What an exit can sell: the open positions (dust cannot be sold)."""
+        return self.open()
+
+    def dust(self):
+        return self.filter(amount__gt=0).exclude(pk__in=self.open().values("pk"))
+
+
 class Position(TimeStampedModel):
     """One long spot position per account and market. realized_pnl is net of every fee."""
 
@@ -165,16 +193,35 @@ class Position(TimeStampedModel):
     trailing_stop_pct = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
     high_water = models.DecimalField(**MONEY, null=True, blank=True, help_text="Highest price since entry (trailing stop)")
 
+    objects = PositionQuerySet.as_manager()
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "market", "side"], name="position_unique")]
         permissions = [("close_position", "Can close a position")]
 
     def __str__(self):
-        return f"{self.side} {self.amount} {self.market.symbol}"
+        return f"{self.side} {self.amount} {self.market.symbol}" + (" (dust)" if self.is_dust else "")
+
+    @property
+    def marked_value(self) -> Decimal:
+        return self.amount * (self.last_price or self.average_entry)
 
     @property
     def is_open(self) -> bool:
-        return self.amount > 0
+        return position_is_open(amount=self.amount, value=self.marked_value, step=self.market.amount_precision,
+                                min_notional=self.market.min_notional)
+
+    @property
+    def is_dust(self) -> bool:
+        return self.amount > 0 and not self.is_open
+
+    @property
+    def tradable_amount(self) -> Decimal:
+        """What an exit sells: the whole amount held, down to a whole number of steps (none of dust)."""
+        if not self.is_open:
+            return ZERO
+        step = self.market.amount_precision
+        return (self.amount // step * step).normalize() if step > 0 else self.amount
 
 
 class Balance(models.Model):

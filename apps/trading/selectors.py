@@ -131,9 +131,8 @@ def market_exposure(*, account, market: Market, price: Decimal, position: Positi
 
 
 def open_positions_count(*, account) -> int:
-    """Markets with a position or an entry in flight."""
-    held = set(Position.objects.filter(account=account, amount__gt=0, amount__gte=F("market__amount_precision"))
-               .values_list("market_id", flat=True))
+    """Markets with an open position (dust is none) or an entry in flight."""
+    held = set(Position.objects.filter(account=account).open().values_list("market_id", flat=True))
     opening = set(live_orders(account=account).filter(side="buy").values_list("market_id", flat=True))
     return len(held | opening)
 

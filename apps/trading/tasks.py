@@ -11,7 +11,6 @@ from apps.exchanges.models import ExchangeAccount
 
 log = get_logger(__name__)
 
-RESOLVE_BACKOFF_CAP_S = 30
 
 
 def strategies_on_candles_closed(*, market_id: int, timeframe: str, open_times: list[datetime]) -> int:
@@ -48,14 +47,16 @@ def order_submit(order_id: int) -> None:
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True, max_retries=None)
-def order_resolve(self, order_id: int) -> str:
-    """Look the UNKNOWN order up by client_order_id; again with backoff until it is known."""
+def order_resolve(self, order_id: int, lookups: int = 0) -> str:
+    """Look the UNKNOWN order up by client_order_id; again, on the service's schedule, until it
+    is known. `lookups`: answered look-ups since the exchange last did not answer."""
     from apps.trading.services.orders import order_resolve as resolve
+    from apps.trading.services.orders import resolve_delay
 
     outcome = resolve(order_id=order_id)
-    if outcome == "retry":
-        countdown = min(2 ** min(self.request.retries, 5), RESOLVE_BACKOFF_CAP_S)
-        raise self.retry(countdown=countdown)
+    countdown = resolve_delay(outcome=outcome, lookups=lookups)
+    if countdown is not None:
+        raise self.retry(args=(order_id, 0 if outcome == "unreachable" else lookups + 1), countdown=countdown)
     return outcome
 
 

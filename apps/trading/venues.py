@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from apps.exchanges.clients import call_exchange, call_with_retry, exchange_client
-from apps.exchanges.errors import InsufficientFundsError, InvalidOrderError, OrderNotFoundError
+from apps.exchanges.errors import InsufficientFundsError, InvalidOrderError, MalformedReplyError, OrderNotFoundError
 from apps.exchanges.models import ExchangeAccount
 from apps.trading.models import Balance, Order, PaperSettings
 
@@ -50,6 +50,10 @@ class VenueOpenOrder:
     amount: Decimal
     filled: Decimal
     price: Decimal | None
+
+
+# ccxt's unified order statuses ("canceling": Binance's PENDING_CANCEL).
+KNOWN_STATUSES = frozenset({"open", "closed", "canceled", "canceling", "expired", "rejected"})
 
 
 def _dec(value) -> Decimal | None:
@@ -120,10 +124,18 @@ class CcxtVenue:
         return _dec(ticker.get("last"))
 
     def _parse(self, raw: dict, order: Order) -> VenueOrder:
+        """What the exchange says about the order. A reply without the exchange's order id and one
+        of ccxt's known statuses is not an answer about the order (ccxt turns a 200 with `not json`,
+        `null` or `{"unexpected": true}` into an order of Nones): MalformedReplyError, so the order
+        service treats its outcome as unknown and looks the order up, never as acknowledged."""
+        venue_order_id, status = str(raw.get("id") or ""), raw.get("status")
+        if not venue_order_id or status not in KNOWN_STATUSES:
+            raise MalformedReplyError(f"Malformed exchange reply about {order.client_order_id}: "
+                                      f"order id {venue_order_id or 'missing'}, status {status or 'missing'}")
         trades = [self._trade(trade) for trade in raw.get("trades") or [] if trade.get("id")]
         filled = _dec(raw.get("filled")) or Decimal(0)
         return VenueOrder(
-            venue_order_id=str(raw.get("id") or ""), status=raw.get("status") or "open", filled=filled,
+            venue_order_id=venue_order_id, status=status, filled=filled,
             amount=_dec(raw.get("amount")) or order.amount, average=_dec(raw.get("average")), trades=trades,
             trades_complete=sum((t.amount for t in trades), Decimal(0)) >= filled,
         )

@@ -71,3 +71,13 @@ def test_the_real_rate_limit_answers_429(sim, client):
         for _ in range(5):
             client.fetch_ticker("BTC/USDT")
     assert isinstance(classify(caught.value), desk.RateLimitedError)
+
+
+def test_a_garbled_answer_is_a_200_that_is_not_an_order_while_the_order_is_booked(sim):
+    client = sim_client(sim)
+    client.load_markets()
+    sim.faults.garble_add(1, text="null")
+    answered = client.create_order("BTC/USDT", "market", "buy", 0.01, params={"clientOrderId": "garbled-1"})
+    assert (answered["id"], answered["status"]) == (None, None)  # ccxt turns the body into an order of Nones
+    assert [(o.client_order_id, o.status) for o in sim.orders()] == [("garbled-1", "FILLED")]
+    assert sim.faults.describe()["garble_orders"] == 0

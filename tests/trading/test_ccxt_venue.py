@@ -4,6 +4,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from apps.simexchange.faults import ErrorFault
 from tests.simulated_exchange import simexchange_running
 from apps.trading.models import Fill, Order, Position
 from apps.trading.services.orders import order_resolve, order_submit, signal_execute
@@ -89,6 +90,42 @@ def test_a_dropped_reply_leaves_the_order_unknown_and_the_look_up_finds_the_book
     strategy = strategy_make(account=account, markets=[market], allocation=D("600"))
     exchange_client(account).timeout = 1500
     sim.faults.drop_add(1, hold_seconds=3)
+
+    order = place(strategy, market)
+    assert order.status == "unknown"
+    assert order_resolve(order_id=order.pk) == "resolved"
+
+    order.refresh_from_db()
+    assert order.status == "filled" and order.venue_order_id
+    assert [o.client_order_id for o in sim_orders(sim)] == [order.client_order_id]
+    assert Fill.objects.filter(order=order).count() == 1
+
+
+MALFORMED = ["not json", '{"unexpected": true}', "null", '{"orderId": 12}']
+
+
+@pytest.mark.parametrize("body", MALFORMED)
+def test_a_malformed_create_reply_leaves_the_order_unknown_and_it_is_resent_once_proven_never_booked(sim, settings, body):
+    settings.TRADING_RESOLVE_SAFE_AGE_S = 0
+    account, market = sim_desk(sim, price=D("60000"))
+    strategy = strategy_make(account=account, markets=[market], allocation=D("600"))
+    sim.faults.error_add(ErrorFault(status=200, text=body, path="/api/v3/order", method="POST"))  # not booked
+
+    order = place(strategy, market)
+    assert (order.status, order.venue_order_id) == ("unknown", "")  # never an acknowledged OPEN order
+    assert "reply unusable (malformed_reply)" in order.events.last().cause
+
+    assert [order_resolve(order_id=order.pk) for _ in range(3)] == ["retry", "retry", "resent"]
+    order.refresh_from_db()
+    assert order.status == "filled" and order.venue_order_id and order.submit_attempts == 2
+    assert [o.client_order_id for o in sim_orders(sim)] == [order.client_order_id]
+
+
+@pytest.mark.parametrize("body", MALFORMED[:3])
+def test_a_malformed_reply_to_a_booked_order_is_resolved_to_its_real_state_by_look_up(sim, body):
+    account, market = sim_desk(sim, price=D("60000"))
+    strategy = strategy_make(account=account, markets=[market], allocation=D("600"))
+    sim.faults.garble_add(1, text=body)  # booked, then answered with a body that is not an order
 
     order = place(strategy, market)
     assert order.status == "unknown"

@@ -23,10 +23,11 @@ from tests.conftest import IN_CI
 from tests.workers import celery_worker, wait_until
 
 from .factories import strategy_make
-from .sim import sim_desk, sim_orders
+from .sim import market_on_sim, sim_desk, sim_orders
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 TERMINAL = ("filled", "rejected", "expired", "canceled")
+LIVE = ("new", "submitting", "unknown", "open", "partially_filled", "canceling")
 
 
 class Alternates(EngineStrategy):
@@ -97,6 +98,16 @@ def assert_exchange_matches_database(sim):
     assert len(on_exchange) == len(set(on_exchange)), "a client_order_id was booked twice"
     booked_here = set(Order.objects.exclude(venue_order_id="").values_list("client_order_id", flat=True))
     assert set(on_exchange) == booked_here
+    live_here = set(Order.objects.filter(status__in=LIVE).values_list("client_order_id", flat=True))
+    assert live_here <= set(on_exchange), "a live order the exchange does not have"
+
+
+def assert_positions_are_the_sum_of_their_fills():
+    for position in Position.objects.select_related("market"):
+        fills = Fill.objects.filter(order__account=position.account, order__market=position.market).select_related("order")
+        held = sum(((f.amount - (f.fee if f.fee_currency == position.market.base else 0)) if f.order.side == "buy" else -f.amount
+                    for f in fills), D(0))
+        assert position.amount == held, position.market.symbol
 
 
 def test_a_running_strategy_trades_and_its_position_matches_a_hand_calculation(sim, desk):
@@ -226,3 +237,61 @@ def test_insufficient_balance_on_the_exchange_is_rejected_once_with_its_reason(s
     order = Order.objects.get()
     assert order.status == "rejected" and "insufficient balance" in order.reason.lower()
     assert order.submit_attempts == 1 and sim_orders(sim) == []
+
+
+def test_a_malformed_200_reply_to_an_order_create_leaves_no_live_order_the_exchange_does_not_have(sim, desk):
+    account, market = desk
+    strategy_make(account=account, markets=[market], kind="alternates", allocation=D("600"))
+    t0 = even_minute_ago(2)
+    history(market, t0, D("60000"))
+
+    with celery_worker(concurrency=2):
+        # The entry: a 200 that is not an order, and the exchange never booked it.
+        sim.faults.error_add(ErrorFault(status=200, text='{"unexpected": true}', path="/api/v3/order", method="POST"))
+        candle_close(sim, market, t0, D("60000"))
+        wait_until(lambda: Order.objects.filter(status="filled").count() == 1, timeout=60, message="the entry resent and filled")
+        # The exit: booked by the exchange, answered with `not json`.
+        sim.faults.garble_add(1, text="not json")
+        candle_close(sim, market, t0 + timedelta(minutes=1), D("60100"))
+        wait_until(lambda: Order.objects.filter(status="filled").count() == 2, timeout=60, message="the exit resolved by look-up")
+
+    entry, exit_ = Order.objects.order_by("id")
+    entry_causes = list(entry.events.values_list("cause", flat=True))
+    assert any("reply unusable (malformed_reply)" in cause for cause in entry_causes)
+    assert any("resending with the same client_order_id" in cause for cause in entry_causes)
+    assert "resolved by look-up" in exit_.events.last().cause and exit_.submit_attempts == 1
+    assert not Order.objects.filter(status__in=LIVE).exists()
+    assert_exchange_matches_database(sim)
+    assert_positions_are_the_sum_of_their_fills()
+
+
+EXITS_OUTAGE_S = 60
+
+
+def test_exits_pending_through_a_60_s_outage_are_all_filled_after_it(sim, desk):
+    account, btc = desk
+    eth = market_on_sim(sim, btc.exchange, symbol="ETH/USDT", price=D("3000"))
+    strategy_make(account=account, markets=[btc, eth], kind="alternates", allocation=D("600"))
+    t0 = even_minute_ago(2)
+    prices = {btc: D("60000"), eth: D("3000")}
+    for market, price in prices.items():
+        history(market, t0, price)
+
+    with celery_worker(concurrency=2):
+        for market, price in prices.items():
+            candle_close(sim, market, t0, price)
+        wait_until(lambda: Order.objects.filter(status="filled").count() == 2, timeout=30, message="both entries filled")
+        sim.faults.down_for(EXITS_OUTAGE_S)
+        for market, price in prices.items():  # the exits are created at the start of the outage
+            candle_close(sim, market, t0 + timedelta(minutes=1), price)
+        wait_until(lambda: Order.objects.filter(side="sell", status="unknown").count() == 2, timeout=20, message="exits UNKNOWN")
+        wait_until(lambda: sim.faults.down_mode_now() is None, timeout=EXITS_OUTAGE_S + 10, message="the outage ends")
+        wait_until(lambda: Order.objects.filter(side="sell").exclude(status__in=LIVE).count() == 2, timeout=60,
+                   message="the exits settle")
+
+    exits = Order.objects.filter(side="sell")
+    assert [(o.market.symbol, o.status) for o in exits.order_by("market__symbol")] == [("BTC/USDT", "filled"), ("ETH/USDT", "filled")], [
+        o.reason for o in exits]
+    assert not Position.objects.open().exists()
+    assert_exchange_matches_database(sim)
+    assert_positions_are_the_sum_of_their_fills()

@@ -222,3 +222,31 @@ def test_an_entry_may_follow_a_close_already_on_its_way_as_in_the_backtest():
     placed = signals_place(signal_ids=[close.pk, entry.pk])
 
     assert placed[close.pk].amount == D("2") and placed[entry.pk].amount == D("9.99")
+
+
+@pytest.mark.parametrize("close_status, venue_order_id", [("unknown", ""), ("open", "")])
+def test_a_close_the_exchange_may_not_have_does_not_let_a_second_entry_in(close_status, venue_order_id):
+    account, [market], strategy = desk(f"phantom-{close_status}")
+    Position.objects.create(account=account, market=market, amount=D("2"), average_entry=D("100"))
+    Order.objects.create(account=account, market=market, client_order_id=f"close-{close_status}", side="sell",
+                         reduce_only=True, amount=D("2"), price=D("100"), status=close_status, venue_order_id=venue_order_id)
+    entry = signal_make(strategy=strategy, market=market)
+
+    placed = signals_place(signal_ids=[entry.pk])
+
+    assert placed[entry.pk] is None
+    assert Signal.objects.get(pk=entry.pk).rejection_reason.startswith("already holding 2 BTC")
+
+
+def test_dust_is_no_open_position_it_neither_blocks_an_entry_nor_can_be_closed():
+    account, [market], strategy = desk("dust")  # step 0.0001, minimum notional 5 USDT, price 100
+    dust = Position.objects.create(account=account, market=market, amount=D("0.0004"), average_entry=D("100"), last_price=D("100"))
+    close = signal_make(strategy=strategy, market=market, side="sell", intent="close")
+    entry = signal_make(strategy=strategy, market=market)
+
+    placed = signals_place(signal_ids=[close.pk, entry.pk])
+
+    assert placed[close.pk] is None and placed[entry.pk].amount == D("9.99")
+    assert "0.0004 BTC is dust" in Signal.objects.get(pk=close.pk).rejection_reason
+    assert (dust.is_open, dust.is_dust, dust.tradable_amount) == (False, True, 0)
+    assert list(Position.objects.open()) == [] and list(Position.objects.dust()) == [dust]

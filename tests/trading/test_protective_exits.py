@@ -70,3 +70,13 @@ def test_dust_left_by_a_base_asset_fee_carries_no_protective_exit():
     price_set(market, D(90))
     assert price_updated(market_id=market.pk)["exits"] == 0
     assert not Signal.objects.exists()
+
+
+def test_dust_carries_no_protective_exit_an_exchange_would_refuse():
+    account = account_make()
+    market = fresh_market(price=D(100))  # step 0.0001, minimum notional 5 USDT
+    Position.objects.create(account=account, market=market, amount=D("0.0004"), average_entry=D(100), stop_loss=D(95))
+    price_set(market, D(94))
+
+    assert price_updated(market_id=market.pk)["exits"] == 0
+    assert not Signal.objects.exists()

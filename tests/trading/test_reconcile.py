@@ -236,3 +236,38 @@ def test_the_reconcile_beat_survives_the_exchange_being_down(desk, sim):
     order.refresh_from_db()
     assert order.status == "open"
     sim.faults.reset()
+
+
+def test_a_live_order_the_exchange_keeps_not_finding_is_settled_as_lost_with_a_critical_event(desk, sim):
+    account, market, _ = desk
+    phantom = Order.objects.create(  # what a malformed create reply used to leave: OPEN, no venue id
+        account=account, market=market, client_order_id="phantom-1", side="sell", amount=D("0.01"), reduce_only=True,
+        status="open", submitted_at=timezone.now() - timedelta(minutes=1))
+
+    runs = [orders_reconcile(account_id=account.pk) for _ in range(3)]
+
+    phantom.refresh_from_db()
+    assert [run.status_changes for run in runs] == [0, 0, 1]
+    assert phantom.status == "expired" and phantom.reason.startswith("lost: the exchange has no order phantom-1")
+    [lost] = Event.objects.filter(kind="order.lost").values_list("payload", flat=True)
+    assert (lost["client_order_id"], lost["severity"], lost["status"]) == ("phantom-1", "critical", "expired")
+    assert orders_reconcile(account_id=account.pk).orders_checked == 0  # no longer looked up every minute forever
+    assert sim_orders(sim) == []
+
+
+def test_an_order_found_again_starts_its_not_found_count_over(desk, sim):
+    account, market, _ = desk
+    order = limit_order(account, market, price=D("59000"))
+    Order.objects.filter(pk=order.pk).update(submitted_at=timezone.now() - timedelta(minutes=1))
+    not_found = ErrorFault(status=400, code=-2013, path="/api/v3/order", method="GET", remaining=2)
+    sim.faults.error_add(not_found)
+    orders_reconcile(account_id=account.pk)
+    orders_reconcile(account_id=account.pk)
+    orders_reconcile(account_id=account.pk)  # found: the count starts over
+    sim.faults.error_add(ErrorFault(status=400, code=-2013, path="/api/v3/order", method="GET", remaining=2))
+
+    orders_reconcile(account_id=account.pk)
+    orders_reconcile(account_id=account.pk)
+
+    order.refresh_from_db()
+    assert order.status == "open" and not Event.objects.filter(kind="order.lost").exists()

@@ -44,12 +44,6 @@ def _asked(actor, reason: str) -> str:
     return f"{_who(actor)}" + (f": {reason}" if reason else "")
 
 
-def tradable_amount(position: Position) -> Decimal:
-    """What can be sold: the amount, if at least one exchange step (dust below it cannot be
-    sold). Stands in for Position.objects.tradable() until that queryset lands."""
-    return position.amount if position.amount > 0 and position.amount >= position.market.amount_precision else ZERO
-
-
 # --- order_cancel ---------------------------------------------------------------------------
 
 
@@ -199,9 +193,10 @@ def _closable_check(position: Position) -> None:
     label = f"position #{position.pk} ({market.symbol} on {position.account.name})"
     if position.amount <= 0:
         raise Conflict(f"{label} is already closed")
-    if tradable_amount(position) <= 0:
-        raise Conflict(f"{label} holds only {position.amount.normalize():f} {market.base}, less than one exchange step "
-                       f"({market.amount_precision.normalize():f}): dust cannot be sold")
+    if position.tradable_amount <= 0:
+        raise Conflict(f"{label} holds only {position.amount.normalize():f} {market.base}: dust (less than one exchange step "
+                       f"of {market.amount_precision.normalize():f}, or worth less than the minimum order of "
+                       f"{market.min_notional.normalize():f} {market.quote}) cannot be sold")
     selling = selectors.live_orders(account=position.account_id, market=market).filter(side="sell").first()
     if selling is not None:
         raise Conflict(f"a close of {label} is already on its way: order {selling.client_order_id} is {selling.status}")
@@ -230,7 +225,7 @@ class Flattening:
         parts = [f"{len(self.canceled)} order{'s' * (len(self.canceled) != 1)} canceled",
                  f"{len(self.closing)} position{'s' * (len(self.closing) != 1)} closing"]
         if self.dust:
-            parts.append(f"{len(self.dust)} dust position{'s' * (len(self.dust) != 1)} left (below one exchange step)")
+            parts.append(f"{len(self.dust)} dust position{'s' * (len(self.dust) != 1)} left (too small to sell)")
         if self.failed:
             parts.append(f"{len(self.failed)} not done: " + "; ".join(self.failed))
         return ", ".join(parts)
@@ -262,7 +257,7 @@ def _flatten(*, actor, account: ExchangeAccount, reason: str, via: str | None) -
         _attempt(done, lambda order=order: done.canceled.append(
             order_cancel(actor=actor, order_id=order.pk, reason=f"flatten: {reason}", via=via)))
     for position in positions:
-        if tradable_amount(position) <= 0:
+        if position.tradable_amount <= 0:
             done.dust.append(position)
             continue
         _attempt(done, lambda position=position: done.closing.append(

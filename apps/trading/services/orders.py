@@ -6,8 +6,20 @@ the SAME client_order_id, only once the exchange answered "no such order" to
 RESOLVE_NOT_FOUND_LOOKUPS look-ups by that id, the last of them more than RESOLVE_SAFE_AGE after
 the create was sent. Binance drops a request older than its recvWindow (10 s in ccxt), so a
 request not booked by then never will be: the look-ups prove it was not booked. A look-up that
-fails (timeout, 5xx) proves nothing and is only retried. If the order is older than
-RESEND_MAX_AGE, or the kill switch blocks it, it is marked EXPIRED/REJECTED instead.
+fails (timeout, 5xx) proves nothing and is only retried. A reply that is not an answer about the
+order (a 200 without the exchange's id and a known status) is an unknown outcome too.
+
+What a proven-never-booked order becomes:
+- a close (reduce-only: an exit, a protective exit) is resent whatever its age while the
+  position is still held (for at most what is held): an outage never drops an exit;
+- an entry older than RESEND_MAX_AGE is EXPIRED; a younger one is resent only if it passes
+  today's risk decision (placement.entry_resend_decide, a RiskEvent), else EXPIRED with the reason;
+- an order the exchange refused MAX_SUBMIT_ATTEMPTS - 1 times on a resend, or that the kill
+  switch blocks, is REJECTED.
+
+The look-up schedule (`resolve_delay`): while the exchange is not answering, a look-up every
+RESOLVE_DOWN_PROBE_S; once it answers, the backoff starts over (1 s, 2 s, 4 s... capped), so the
+not-found look-ups that prove an order never booked take seconds after an outage, not minutes.
 """
 
 from datetime import timedelta
@@ -51,6 +63,21 @@ def resolve_safe_age() -> timedelta:
 
 def resend_max_age() -> timedelta:
     return timedelta(seconds=_setting("TRADING_RESEND_MAX_AGE_S", 120))
+
+
+RESOLVE_BACKOFF_CAP_S = 30
+
+
+def resolve_delay(*, outcome: str, lookups: int) -> float | None:
+    """Seconds until the next look-up of an UNKNOWN order (None: it is settled). `lookups`: the
+    look-ups the exchange answered since it last failed to answer. While it does not answer the
+    order is probed at a steady pace (one GET: cheap), so the first answer after an outage is
+    seen within RESOLVE_DOWN_PROBE_S and the backoff starts over from there."""
+    if outcome == "unreachable":
+        return _setting("TRADING_RESOLVE_DOWN_PROBE_S", 5)
+    if outcome == "retry":
+        return min(2 ** min(lookups, 5), RESOLVE_BACKOFF_CAP_S)
+    return None
 
 
 MAX_SUBMIT_ATTEMPTS = 3
@@ -229,7 +256,8 @@ def order_report_apply(*, order_id: int, report: VenueOrder, cause: str) -> Orde
 
 
 def order_resolve(*, order_id: int) -> str:
-    """One look-up by client_order_id. Returns 'resolved', 'retry', 'resent' or 'given_up'."""
+    """One look-up by client_order_id. Returns 'resolved', 'resent', 'given_up', 'retry' (the
+    exchange answered, nothing is proven yet) or 'unreachable' (it did not answer)."""
     order = Order.objects.select_related("market", "account__exchange").get(pk=order_id)
     if order.status != S.UNKNOWN:
         return "resolved"
@@ -241,7 +269,7 @@ def order_resolve(*, order_id: int) -> str:
     except ExchangeCallError as error:
         Order.objects.filter(pk=order_id).update(updated_at=timezone.now())
         log.info("order look-up failed; will retry", order=order_id, error=error.error_class)
-        return "retry"
+        return "unreachable" if error.retryable else "retry"
     order_report_apply(order_id=order_id, report=_with_trades(venue, order, report),
                        cause=f"resolved by look-up of {order.client_order_id}: the exchange has it as {report.status}")
     return "resolved"
@@ -259,16 +287,54 @@ def _not_found(order_id: int) -> str:
             return "retry"
         proof = (f"not on the exchange: {order.resolve_attempts} look-ups of {order.client_order_id} found nothing, "
                  f"{age.total_seconds():.0f} s after it was sent")
-        too_old = timezone.now() - order.created_at > resend_max_age()
-        blocked = _kill_blocks(order)
-        if too_old or blocked or order.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
-            why = blocked or ("too old to resend" if too_old else f"{order.submit_attempts} attempts made")
-            order_transition(order, S.EXPIRED if too_old else S.REJECTED, cause=f"never booked ({proof}); not resent: {why}")
+        target, why, amount = _resend_verdict(order)
+        if target:
+            order_transition(order, target, cause=f"never booked ({proof}); not resent: {why}")
             return "given_up"
-        order_transition(order, S.SUBMITTING, cause=f"never booked ({proof}); resending with the same client_order_id",
-                         submit_attempts=order.submit_attempts + 1, submitted_at=timezone.now(), resolve_attempts=0)
+        resized = f" for the {amount.normalize():f} still held" if amount != order.amount else ""
+        order_transition(order, S.SUBMITTING, cause=f"never booked ({proof}); resending with the same client_order_id{resized}",
+                         submit_attempts=order.submit_attempts + 1, submitted_at=timezone.now(), resolve_attempts=0,
+                         amount=amount)
     _send(order)
     return "resent"
+
+
+def _resend_verdict(order: Order) -> tuple[str, str, Decimal]:
+    """(status to settle it in and why, or ('', '', amount to resend)) for an order proven never
+    booked. Closes have no age limit: an outage must not drop an exit."""
+    refused = order.events.filter(cause__startswith="resend refused").count()
+    if refused >= MAX_SUBMIT_ATTEMPTS - 1:
+        return S.REJECTED, f"the exchange refused it {refused} times", order.amount
+    blocked = _kill_blocks(order)
+    if blocked:
+        return S.REJECTED, blocked, order.amount
+    if order.reduce_only:
+        held = _close_amount_held(order)
+        if held <= 0:
+            return S.EXPIRED, f"the {order.market.base} position it closes is no longer held", order.amount
+        return "", "", min(order.amount, held)
+    if timezone.now() - order.created_at > resend_max_age():
+        return S.EXPIRED, "too old to resend (an entry is not sent late)", order.amount
+    from apps.trading.services.placement import entry_resend_decide
+
+    refusal = entry_resend_decide(order=order)
+    if refusal:
+        return S.EXPIRED, f"the entry no longer passes the risk rules: {refusal}", order.amount
+    return "", "", order.amount
+
+
+def _close_amount_held(order: Order) -> Decimal:
+    """What a close may still sell: the open position (dust is none) less the other live sells."""
+    from apps.trading.models import Position
+
+    position = Position.objects.filter(account_id=order.account_id, market_id=order.market_id).select_related("market").first()
+    if position is None or not position.is_open:
+        return ZERO
+    others = selectors.live_orders(account=order.account_id, market=order.market_id).filter(side="sell").exclude(pk=order.pk)
+    selling = sum((amount - filled for amount, filled in others.values_list("amount", "filled")), ZERO)
+    amount = quantize_amount(position.amount - selling, order.market.amount_precision)
+    price = order.price or position.last_price or position.average_entry
+    return amount if amount > 0 and amount * price >= order.market.min_notional else ZERO
 
 
 def orders_sweep(*, stuck_after: timedelta | None = None) -> dict:

@@ -105,6 +105,23 @@ def _account_place(account_id: int, signal_ids: list[int]) -> dict[int, Order | 
     return placed
 
 
+def entry_resend_decide(*, order: Order) -> str:
+    """An entry proven never booked is resent only if it passes today's risk decision, as a fresh
+    entry would now: the stale-entry rule, every risk rule (price deviation against the last price
+    now, the kill switch, limits...), recorded as a RiskEvent. Returns why it is refused ('' when
+    it may be resent). Inside the resolver's transaction, the order locked; takes the account lock
+    as placement does, and decides against the book without this order (it is not a second one)."""
+    if order.signal_id is None:
+        return ""
+    locked = account_lock(account_id=order.account_id)
+    signal = Signal.objects.select_related("market", "strategy").get(pk=order.signal_id)
+    placement = Placement(account_book_load(locked=locked, signals=[signal]))
+    placement.book.order_withdrawn(order)
+    refusal = placement.recheck(signal, order.remaining)
+    placement.flush()
+    return refusal
+
+
 def _shared_strategies(signals: list[Signal]) -> list[Signal]:
     """One Strategy object per strategy, so a pause seen by one signal is seen by the next."""
     shared = {}
@@ -144,8 +161,7 @@ class Placement:
             self._reject(signal, refusal[1])
             return None
         proposal = Proposal(reduces=signal.intent == Signal.Intent.CLOSE, notional=amount * signal.price, price=signal.price)
-        state = desk_state(book=self.book, signal=signal, price=proposal.price)
-        decision = risk_decide(state=state, proposal=proposal, limits=self.book.limits[signal.strategy_id])
+        decision = self._decide(signal, proposal)
         self._risk_record(risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id,
                                            decision=decision))
         if not decision.allowed:
@@ -154,6 +170,25 @@ class Placement:
                 self._strategy_failure(signal.strategy, f"signal refused: {decision.reason}")
             return None
         return self._order_create(signal, amount)
+
+    def recheck(self, signal: Signal, amount: Decimal) -> str:
+        """The entry decision again, as of now, for an order already made from `signal`: the
+        refusal reason, or '' (recorded either way; the signal keeps its status: its order exists)."""
+        stale = self._stale(signal)
+        if stale:
+            self._risk_record(risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id,
+                                               rule="stale_signal", reason=f"resend refused: {stale}"))
+            return stale
+        proposal = Proposal(reduces=False, notional=amount * signal.price, price=signal.price)
+        decision = self._decide(signal, proposal)
+        self._risk_record(risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id,
+                                           decision=decision))
+        return "" if decision.allowed else decision.reason
+
+    def _decide(self, signal: Signal, proposal: Proposal):
+        """The risk rules over the book as plain data, with the limits in force for the signal."""
+        state = desk_state(book=self.book, signal=signal, price=proposal.price)
+        return risk_decide(state=state, proposal=proposal, limits=self.book.limits[signal.strategy_id])
 
     # --- sizing -----------------------------------------------------------------------
 
@@ -166,11 +201,14 @@ class Placement:
             return ("spot_only", "no short position to close: the desk trades spot"), ZERO
         if signal.intent == Signal.Intent.CLOSE:
             held = self.book.position_amount(market.pk) - self.book.being_sold(market.pk)
-            amount = quantize_amount(held, market.amount_precision)
+            amount = quantize_amount(held, market.amount_precision)  # the whole tradable amount
             if amount <= 0 and self.book.buying(market.pk):
                 return WAIT, ZERO  # the entry's fills are not in yet: close once they are
             if amount <= 0:
                 return ("nothing_to_close", f"no open {market.base} position to close"), ZERO
+            if amount * signal.price < market.min_notional:  # dust (Position.is_open): the exchange refuses to sell it
+                return ("nothing_to_close", (f"no open {market.base} position to close: {held.normalize():f} {market.base} is dust "
+                        f"(worth less than the minimum order value {market.min_notional.normalize():f} {market.quote})")), ZERO
             return None, amount
         stale = self._stale(signal)
         if stale:

@@ -60,9 +60,10 @@ def _sell(position: Position, fill: Fill) -> None:
     if position.amount <= 0:
         position.amount = ZERO
         position.average_entry = ZERO
-    if position.amount < position.market.amount_precision:
-        # Closed, or dust below one exchange step (a fee taken in the base asset leaves some):
-        # it cannot be sold, so it no longer carries protective exits.
+    position.last_price = fill.price
+    if not position.is_open:
+        # Closed, or dust (under one exchange step or the minimum notional: a fee taken in the
+        # base asset leaves some): it cannot be sold, so it no longer carries protective exits.
         position.stop_loss = position.take_profit = position.trailing_stop_pct = position.high_water = None
 
 

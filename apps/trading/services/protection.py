@@ -5,7 +5,6 @@ and a hit sends a market exit through the same risk path as any closing order.""
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from apps.trading import selectors
@@ -31,7 +30,7 @@ def protective_exits_check(*, market_id: int, price: Decimal) -> list[Signal]:
     from apps.trading.services.orders import signal_execute
 
     signals = []
-    tradable = Position.objects.filter(market_id=market_id, amount__gte=F("market__amount_precision"), amount__gt=0)
+    tradable = Position.objects.filter(market_id=market_id).tradable()  # dust cannot be sold: nothing to protect
     for position in tradable.select_related("market", "strategy"):
         trigger = protective_trigger(position, price)
         if trigger is None or selectors.amount_being_sold(account=position.account_id, market=position.market) > 0:

@@ -9,6 +9,9 @@ sync). The exchange is the truth; reconciliation never sends nor cancels an orde
 - The exchange's open orders in the account's markets are listed: one whose client id is not
   ours is recorded as `reconcile.unknown_order`, one the desk holds as settled as
   `reconcile.status_mismatch`. Each is recorded when first seen, not every run.
+- An order the desk holds as live that the exchange keeps answering "no such order" for is
+  settled as EXPIRED (lost) with the reason and an `order.lost` event of severity critical
+  (`order_lost_check`): never left live forever, where it would count as on its way.
 - NEW / SUBMITTING / UNKNOWN orders belong to the submit path and the resolver: left alone.
 
 The missing-fills rule. `order.filled` only moves when a Fill row is applied, so the amount the
@@ -39,12 +42,12 @@ from apps.common.events import RECONCILE, event_latest, event_record
 from apps.common.logging import get_logger
 from apps.engine.order_fsm import TERMINAL, IllegalTransitionError
 from apps.engine.order_fsm import OrderStatus as S
-from apps.exchanges.errors import ExchangeCallError
+from apps.exchanges.errors import ExchangeCallError, OrderNotFoundError
 from apps.exchanges.models import ExchangeAccount
 from apps.trading.models import MONEY, Order
 from apps.trading.services.accounts import account_markets
-from apps.trading.services.orders import venue_call
-from apps.trading.services.orders import order_report_apply
+from apps.trading.services.orders import (order_payload, order_report_apply, order_transition,
+                                          resolve_not_found_lookups, resolve_safe_age, venue_call)
 from apps.trading.venue_health import venue_down_reason
 from apps.trading.venues import VenueOpenOrder, VenueOrder, venue_for
 
@@ -152,6 +155,12 @@ def _order_check(venue, order: Order, report: ReconcileReport) -> None:
         exchange = _exchange_report(venue, order)
         order = order_report_apply(order_id=order.pk, report=exchange, cause=(
             f"reconciliation: the exchange has {order.client_order_id} as {exchange.status}, filled {exchange.filled}"))
+        if order.resolve_attempts:
+            Order.objects.filter(pk=order.pk).update(resolve_attempts=0)  # found: the not-found count starts over
+    except OrderNotFoundError as error:
+        report.failures.append({"order": order.pk, "client_order_id": order.client_order_id, **_failure_or_down(error)})
+        report.status_changes += order_lost_check(order_id=order.pk)
+        return
     except ExchangeCallError as error:
         report.failures.append({"order": order.pk, "client_order_id": order.client_order_id, **_failure_or_down(error)})
         return
@@ -161,6 +170,29 @@ def _order_check(venue, order: Order, report: ReconcileReport) -> None:
         return
     report.fills_applied += order.fills.count() - fills
     report.status_changes += order.status != status
+
+
+def order_lost_check(*, order_id: int) -> bool:
+    """The exchange answered "no such order" for an order the desk holds as live. Once it did so
+    RESOLVE_NOT_FOUND_LOOKUPS times in a row, the last more than RESOLVE_SAFE_AGE after the order
+    was sent, the order is settled as EXPIRED (lost) with the reason and an alert-grade event
+    (`order.lost`, severity critical): it no longer counts as live, and a trader looks at it. If
+    it turns up on the exchange after all, the open-orders scan reports the mismatch."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update(of=("self",)).select_related("market").get(pk=order_id)
+        if order.status not in POLLED:
+            return False
+        order.resolve_attempts += 1
+        order.save(update_fields=["resolve_attempts", "updated_at"])
+        age = timezone.now() - (order.submitted_at or order.created_at)
+        if order.resolve_attempts < resolve_not_found_lookups() or age < resolve_safe_age():
+            return False
+        reason = (f"lost: the exchange has no order {order.client_order_id} ({order.resolve_attempts} look-ups in a row "
+                  f"found nothing, {age.total_seconds():.0f} s after it was sent); settled as expired, check the account")
+        order_transition(order, S.EXPIRED, cause=f"reconciliation: {reason}", reason=reason)
+        event_record("order.lost", {**order_payload(order), "severity": "critical", "cause": reason}, account=order.account_id)
+    log.error("order lost: the exchange does not know it", order=order_id, client_order_id=order.client_order_id)
+    return True
 
 
 def _exchange_report(venue, order: Order) -> VenueOrder:

@@ -3,6 +3,7 @@
     manage.py simfault --url http://127.0.0.1:8765 error --status 503 [--code -1001] [--count 3] [--path /api/v3/order] [--method POST]
     manage.py simfault latency --ms 800 [--count 5] [--path ...]        (no --count: until reset)
     manage.py simfault drop [--count 1] [--hold 30]                     (book the order, never answer)
+    manage.py simfault garble [--count 1] [--text 'not json']            (book the order, answer 200 with that body)
     manage.py simfault down --seconds 10 [--mode 503|reset]
     manage.py simfault reset | status
 """
@@ -49,6 +50,9 @@ class Command(BaseCommand):
         drop = sub.add_parser("drop", help="book the next order POSTs but never answer them")
         drop.add_argument("--count", type=int, default=1)
         drop.add_argument("--hold", type=float, default=30.0, help="seconds to hold the connection")
+        garble = sub.add_parser("garble", help="book the next order POSTs, answer 200 with a body that is not an order")
+        garble.add_argument("--count", type=int, default=1)
+        garble.add_argument("--text", default="not json")
         down = sub.add_parser("down", help="the whole exchange is down")
         down.add_argument("--seconds", type=float, required=True)
         down.add_argument("--mode", choices=["503", "reset"], default="503")
@@ -64,6 +68,8 @@ class Command(BaseCommand):
             result = _post(url, "/sim/faults/latency", {"ms": o["ms"], "count": o["count"], "path": o["path"]})
         elif action == "drop":
             result = _post(url, "/sim/faults/drop", {"count": o["count"], "hold_seconds": o["hold"]})
+        elif action == "garble":
+            result = _post(url, "/sim/faults/garble", {"count": o["count"], "text": o["text"]})
         elif action == "down":
             result = _post(url, "/sim/faults/down", {"seconds": o["seconds"], "mode": o["mode"]})
         elif action == "reset":
