@@ -19,8 +19,8 @@ def run_one(days: int) -> dict:
 
     from apps.markets.models import Candle
     from apps.markets.services import candles_backfill, market_spec_fetch
-    from tests.simulated_exchange import simexchange_running
     from tests.markets.factories import exchange_make
+    from tests.simulated_exchange import simexchange_running
 
     with simexchange_running(seed=7, history_days=days + 1) as sim:
         exchange = exchange_make(api_url=sim.url)

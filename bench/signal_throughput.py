@@ -55,7 +55,12 @@ def desk_build(accounts: int, signals: int, prefix: str = "bench") -> list[tuple
     from django.core.management import call_command
 
     from apps.risk.models import RiskLimits
-    from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
+    from tests.trading.factories import (
+        account_make,
+        fresh_market,
+        signal_make,
+        strategy_make,
+    )
 
     if prefix == "one":
         call_command("migrate", verbosity=0)
@@ -86,7 +91,7 @@ def desk_build(accounts: int, signals: int, prefix: str = "bench") -> list[tuple
 def execute(signal_ids: list[int]) -> int:
     from django.db import connection
 
-    from apps.trading.services.orders import signal_execute
+    from apps.trading.services.placement import signal_execute
 
     placed = sum(1 for signal_id in signal_ids if signal_execute(signal_id=signal_id) is not None)
     connection.close()

@@ -18,12 +18,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import talib  # noqa: E402
+from backtest_speed import candles_arrays  # noqa: E402
 
 from apps.engine.backtest import BacktestConfig  # noqa: E402
 from apps.engine.fills import FeeSchedule  # noqa: E402
 from apps.engine.strategies.base import Candles, SignalArrays  # noqa: E402
 from apps.engine.sweep import sweep_run  # noqa: E402
-from backtest_speed import candles_arrays  # noqa: E402
 
 
 def ema_cross(candles: Candles, params) -> SignalArrays:

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 # A developer's .env (written by `make run`) must not change what tests see: this process skips

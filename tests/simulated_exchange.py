@@ -33,7 +33,9 @@ def simexchange_running(**options) -> Iterator[SimExchange]:
 
 def sim_client(sim: SimExchange, *, api_key: str = TEST_API_KEY, secret: str = TEST_SECRET, timeout_ms: int | None = None):
     """The desk's own ccxt client (Binance class) pointed at this simulated exchange."""
-    from apps.exchanges.clients import ccxt_client_build  # imports Django models: needs settings
+    from apps.exchanges.clients import (
+        ccxt_client_build,  # imports Django models: needs settings
+    )
 
     client = ccxt_client_build(ccxt_id="binance", api_key=api_key, secret=secret, base_url=sim.url)
     if timeout_ms is not None:

@@ -1,11 +1,21 @@
 from django.contrib import admin, messages
 
-from apps.exchanges.admin_access import AccountScopedAdmin
 from apps.common.audit import Via
 from apps.common.errors import ApplicationError
 from apps.exchanges.admin import ExchangeAccountAdmin
+from apps.exchanges.admin_access import AccountScopedAdmin
 from apps.exchanges.models import ExchangeAccount
-from apps.trading.models import Balance, Fill, LastPrice, Order, OrderEvent, PaperSettings, PortfolioSnapshot, Position, Signal
+from apps.trading.models import (
+    Balance,
+    Fill,
+    LastPrice,
+    Order,
+    OrderEvent,
+    PaperSettings,
+    PortfolioSnapshot,
+    Position,
+    Signal,
+)
 from apps.trading.services.operator import account_flatten, order_cancel, position_close
 
 

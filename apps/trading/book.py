@@ -20,7 +20,15 @@ from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import CollectorStatus
 from apps.risk.models import KillSwitch
 from apps.risk.selectors import limits_for_many
-from apps.trading.models import Balance, Order, PaperSettings, PortfolioSnapshot, Position, Signal, position_is_open
+from apps.trading.models import (
+    Balance,
+    Order,
+    PaperSettings,
+    PortfolioSnapshot,
+    Position,
+    Signal,
+    position_is_open,
+)
 from apps.trading.selectors import LIVE_STATUSES, last_prices
 from apps.trading.venue_health import venue_down_reason
 

@@ -8,8 +8,8 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from apps.engine.order_fsm import LIVE
-from apps.markets.models import Candle, Market
 from apps.engine.timeframes import TIMEFRAME_SECONDS
+from apps.markets.models import Candle, Market
 from apps.trading.models import Balance, LastPrice, Order, PortfolioSnapshot, Position
 
 ZERO = Decimal(0)

@@ -50,8 +50,8 @@ def order_submit(order_id: int) -> None:
 def order_resolve(self, order_id: int, lookups: int = 0) -> str:
     """Look the UNKNOWN order up by client_order_id; again, on the service's schedule, until it
     is known. `lookups`: answered look-ups since the exchange last did not answer."""
-    from apps.trading.services.orders import order_resolve as resolve
     from apps.trading.services.orders import resolve_delay
+    from apps.trading.services.resolution import order_resolve as resolve
 
     outcome = resolve(order_id=order_id)
     countdown = resolve_delay(outcome=outcome, lookups=lookups)
@@ -62,7 +62,7 @@ def order_resolve(self, order_id: int, lookups: int = 0) -> str:
 
 @shared_task(acks_late=True, ignore_result=True)
 def orders_sweep() -> dict:
-    from apps.trading.services.orders import orders_sweep as sweep
+    from apps.trading.services.resolution import orders_sweep as sweep
 
     return sweep()
 

@@ -10,8 +10,14 @@ from decimal import Decimal
 from django.utils import timezone
 
 from apps.exchanges.clients import call_exchange, call_with_retry, exchange_client
-from apps.exchanges.errors import InsufficientFundsError, InvalidOrderError, MalformedReplyError, OrderNotFoundError
+from apps.exchanges.errors import (
+    InsufficientFundsError,
+    InvalidOrderError,
+    MalformedReplyError,
+    OrderNotFoundError,
+)
 from apps.exchanges.models import ExchangeAccount
+from apps.trading.amounts import quantize_amount
 from apps.trading.models import Balance, Order, PaperSettings
 
 
@@ -193,8 +199,6 @@ class PaperVenue:
             return order.price
         slip = price * self.settings.slippage_bps / Decimal(10_000)
         raw = price + slip if order.side == "buy" else price - slip
-        from apps.trading.services.orders import quantize_amount
-
         return quantize_amount(raw, order.market.price_precision)
 
     def _check_funds(self, order: Order, price: Decimal) -> None:

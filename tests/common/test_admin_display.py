@@ -29,7 +29,13 @@ def test_the_candle_list_shows_prices_as_a_trader_reads_them(admin_client):
 
 
 def test_a_risk_refusal_names_its_limits_as_a_trader_reads_them():
-    from apps.engine.risk_rules import DeskState, Limits, Proposal, rule_max_order_notional, rule_price_deviation
+    from apps.engine.risk_rules import (
+        DeskState,
+        Limits,
+        Proposal,
+        rule_max_order_notional,
+        rule_price_deviation,
+    )
 
     limits = Limits(max_order_notional=Decimal("150.000000000000"), max_price_deviation_pct=Decimal("0.5000"))
     proposal = Proposal(reduces=False, notional=Decimal("200"), price=Decimal("65995.170000000000"))

@@ -14,8 +14,14 @@ from apps.common.models import AuditEntry
 from apps.risk.models import KillSwitch, RiskLimits
 from apps.strategies.models import Strategy
 from apps.trading.models import Order, Position
-from apps.trading.services.orders import order_submit, signal_execute
-from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
+from apps.trading.services.orders import order_submit
+from apps.trading.services.placement import signal_execute
+from tests.trading.factories import (
+    account_make,
+    fresh_market,
+    signal_make,
+    strategy_make,
+)
 from tests.trading.people import people_make
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]

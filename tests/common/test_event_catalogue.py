@@ -4,8 +4,19 @@ what does not match its declaration; topics say which account (if any) may see t
 import pytest
 from django.db import transaction
 
-from apps.common.events import (CANDLES, CATALOGUE, ORDERS, TOPICS, Audience, EventMismatch, EventNotDeclared,
-                                event_build, event_latest, event_record, topic_parse)
+from apps.common.events import (
+    CANDLES,
+    CATALOGUE,
+    ORDERS,
+    TOPICS,
+    Audience,
+    EventMismatch,
+    EventNotDeclared,
+    event_build,
+    event_latest,
+    event_record,
+    topic_parse,
+)
 from apps.common.models import Event
 
 FILL = {"fill": 1, "order": 2, "client_order_id": "td1", "side": "buy", "price": "43000.5", "amount": "0.01",

@@ -172,9 +172,9 @@ def seed_where_the_demo_enters_in_every_three_candles(minutes: int = 15) -> int:
     strategies enter on the newest candle or one of the next two (tests/strategies/
     test_evaluation_demo.py); this picks, from the default seed up, one where that holds for
     every start in the next `minutes`, so the test below checks the desk, not luck."""
+    from apps.desk.demo_strategies import DEMO_STRATEGIES
     from apps.engine.market_sim import MarketSim
     from apps.engine.strategies.registry import strategy_build
-    from apps.desk.demo_strategies import DEMO_STRATEGIES
 
     now_ms = int(time.time() // 60 * 60_000)
     start_ms, end_ms = now_ms - 120 * 60_000, now_ms + (minutes + 3) * 60_000

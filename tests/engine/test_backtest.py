@@ -3,13 +3,16 @@
 import numpy as np
 import pytest
 
-from tests.engine.backtest_support import (
-    EmaCrossTestStrategy, candles_from_rows, random_walk_candles, signals_at,
-)
 from apps.engine.backtest import BacktestConfig, BacktestInputError, backtest
 from apps.engine.fills import FeeSchedule, MarketRules
 from apps.engine.risk import Protections
 from apps.engine.sizing import Sizing
+from tests.engine.backtest_support import (
+    EmaCrossTestStrategy,
+    candles_from_rows,
+    random_walk_candles,
+    signals_at,
+)
 
 NO_FEES = FeeSchedule(maker=0.0, taker=0.0)
 FLAT = (100, 101, 99, 100)

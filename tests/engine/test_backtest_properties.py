@@ -4,11 +4,11 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.engine.backtest_support import random_walk_candles
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule, MarketRules
 from apps.engine.sizing import Sizing
 from apps.engine.strategies.base import Candles, SignalArrays
+from tests.engine.backtest_support import random_walk_candles
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -1,9 +1,9 @@
 """A candle that touches both the stop and the target: which came first?"""
 
 
-from tests.engine.backtest_support import candles_from_rows, signals_at
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule
+from tests.engine.backtest_support import candles_from_rows, signals_at
 
 FLAT = (100, 101, 99, 100)
 BOTH_TOUCHED = (100, 105, 97, 100)  # stop 98 and target 104 both inside this hour

@@ -24,10 +24,10 @@ import pandas as pd
 import pytest
 import talib
 
-from tests.engine.backtest_support import ema_cross_signals, random_walk_candles
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule, MarketRules
 from apps.engine.sizing import Sizing
+from tests.engine.backtest_support import ema_cross_signals, random_walk_candles
 
 backtesting = pytest.importorskip("backtesting")
 from backtesting import Strategy as PeerStrategy  # noqa: E402

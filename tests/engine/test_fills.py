@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 
 from apps.engine.fills import (
-    BUY, SELL, FeeSchedule, floor_to_step, market_fill_price, market_fill_prices, round_to_tick,
-    stop_came_first, stop_exit_price, target_exit_price,
+    BUY,
+    SELL,
+    FeeSchedule,
+    floor_to_step,
+    market_fill_price,
+    market_fill_prices,
+    round_to_tick,
+    stop_came_first,
+    stop_exit_price,
+    target_exit_price,
 )
 
 

@@ -6,10 +6,15 @@ import math
 import numpy as np
 import pytest
 
-from tests.engine.backtest_support import START_MS, candles_from_rows, random_walk_candles, signals_at
 from apps.engine import metrics
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule
+from tests.engine.backtest_support import (
+    START_MS,
+    candles_from_rows,
+    random_walk_candles,
+    signals_at,
+)
 
 DAY = 86_400_000
 

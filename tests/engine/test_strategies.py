@@ -5,7 +5,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apps.engine import indicators as ind
 from apps.engine.backtest import BacktestConfig, backtest

@@ -3,9 +3,20 @@
 import numpy as np
 import pytest
 
-from apps.engine.strategies.base import InvalidParamsError, Param, SignalArrays, Strategy, StrategyContractError
+from apps.engine.strategies.base import (
+    InvalidParamsError,
+    Param,
+    SignalArrays,
+    Strategy,
+    StrategyContractError,
+)
 from apps.engine.strategies.registry import (
-    UnknownStrategyError, strategy_build, strategy_classes, strategy_get, strategy_register, strategy_schemas,
+    UnknownStrategyError,
+    strategy_build,
+    strategy_classes,
+    strategy_get,
+    strategy_register,
+    strategy_schemas,
 )
 
 EXPECTED_NAMES = {"rsi", "grid", "macd", "bollinger", "ema_cross", "sma_cross", "vwap_reversion",

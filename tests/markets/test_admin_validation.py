@@ -7,8 +7,8 @@ from apps.exchanges.admin import ExchangeAccountForm
 from apps.exchanges.models import ExchangeAccount
 from apps.markets.admin import CollectorStatusForm, MarketForm
 from apps.markets.models import CollectorStatus, Market
-from tests.simulated_exchange import TEST_API_KEY, TEST_SECRET
 from tests.markets.factories import exchange_make, market_make
+from tests.simulated_exchange import TEST_API_KEY, TEST_SECRET
 
 pytestmark = pytest.mark.django_db
 

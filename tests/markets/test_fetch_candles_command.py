@@ -6,8 +6,8 @@ from django.core.management import CommandError, call_command
 
 from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import Candle
-from tests.simulated_exchange import TEST_API_KEY, TEST_SECRET
 from tests.markets.factories import market_make
+from tests.simulated_exchange import TEST_API_KEY, TEST_SECRET
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,13 @@ from apps.risk.models import RiskEvent, RiskLimits
 from apps.risk.services import kill_switch_set
 from apps.strategies.models import Strategy
 from apps.trading.models import Order, Signal
-from apps.trading.services.orders import signal_execute
-from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
+from apps.trading.services.placement import signal_execute
+from tests.trading.factories import (
+    account_make,
+    fresh_market,
+    signal_make,
+    strategy_make,
+)
 
 pytestmark = pytest.mark.django_db
 

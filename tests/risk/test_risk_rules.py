@@ -1,6 +1,13 @@
 from decimal import Decimal as D
 
-from apps.engine.risk_rules import DeskState, KillState, Limits, Proposal, kill_state_combine, risk_evaluate
+from apps.engine.risk_rules import (
+    DeskState,
+    KillState,
+    Limits,
+    Proposal,
+    kill_state_combine,
+    risk_evaluate,
+)
 
 ENTRY = Proposal(reduces=False, notional=D("100"), price=D("100"))
 EXIT = Proposal(reduces=True, notional=D("100"), price=D("100"))

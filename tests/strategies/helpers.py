@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from apps.engine.market_sim import ANCHOR_MS, DAY_MS, MarketSim
-from apps.markets.services import CandleRow
 from apps.engine.timeframes import TIMEFRAME_SECONDS
+from apps.markets.services import CandleRow
 
 START_MS = ANCHOR_MS + 800 * DAY_MS
 

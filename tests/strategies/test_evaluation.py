@@ -9,9 +9,9 @@ from apps.engine.strategies import registry
 from apps.engine.strategies.base import Strategy as EngineStrategy
 from apps.markets.services import candles_store
 from apps.strategies.models import Strategy, StrategyEvaluation
+from apps.trading.models import Signal
 from apps.trading.services.evaluation import strategy_evaluate
 from apps.trading.tasks import strategies_on_candles_closed
-from apps.trading.models import Signal
 from tests.markets.factories import collector_make
 from tests.trading.factories import account_make, strategy_make
 

@@ -3,10 +3,10 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from apps.desk.demo_strategies import DEMO_STRATEGIES, demo_strategies_ensure
 from apps.engine.market_sim import MarketSim
 from apps.engine.strategies.registry import strategy_build
 from apps.markets.models import Market
-from apps.desk.demo_strategies import DEMO_STRATEGIES, demo_strategies_ensure
 from apps.strategies.models import Strategy
 from tests.trading.factories import account_make, fresh_market
 

@@ -12,13 +12,13 @@ import pytest
 import time_machine
 
 from apps.engine.strategies.registry import strategy_build, strategy_classes
+from apps.engine.timeframes import TIMEFRAME_SECONDS
+from apps.markets.selectors import candles_between
 from apps.markets.services import candles_store
 from apps.risk.services import kill_switch_set
-from apps.markets.selectors import candles_between
-from apps.trading.tasks import strategies_on_candles_closed
 from apps.strategies.services.evaluation import last_bar_signals
-from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.trading.models import Fill, Signal
+from apps.trading.tasks import strategies_on_candles_closed
 from tests.markets.factories import collector_make
 from tests.trading.factories import account_make, strategy_make
 

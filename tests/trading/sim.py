@@ -6,9 +6,9 @@ from django.utils import timezone
 
 from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import Candle, CollectorStatus, Exchange, Market
-from tests.simulated_exchange import TEST_API_KEY, TEST_SECRET
 from apps.trading.models import LastPrice
 from apps.trading.services.accounts import balances_sync
+from tests.simulated_exchange import TEST_API_KEY, TEST_SECRET
 
 SPECS = {"BTC/USDT": (D("0.01"), D("0.00001")), "ETH/USDT": (D("0.01"), D("0.0001"))}
 

@@ -5,9 +5,11 @@ from decimal import Decimal as D
 import pytest
 
 from apps.simexchange.faults import ErrorFault
-from tests.simulated_exchange import simexchange_running
 from apps.trading.models import Fill, Order, Position
-from apps.trading.services.orders import order_resolve, order_submit, signal_execute
+from apps.trading.services.orders import order_submit
+from apps.trading.services.placement import signal_execute
+from apps.trading.services.resolution import order_resolve
+from tests.simulated_exchange import simexchange_running
 
 from .factories import signal_make, strategy_make
 from .sim import price_move, sim_desk, sim_orders

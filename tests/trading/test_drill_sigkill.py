@@ -15,9 +15,10 @@ from django.conf import settings
 from django.db import connection
 
 from apps.simexchange.faults import LatencyFault
-from tests.simulated_exchange import simexchange_running
 from apps.trading.models import Order
-from apps.trading.services.orders import orders_sweep, signal_execute
+from apps.trading.services.placement import signal_execute
+from apps.trading.services.resolution import orders_sweep
+from tests.simulated_exchange import simexchange_running
 from tests.workers import wait_until
 
 from .factories import signal_make, strategy_make

@@ -16,10 +16,10 @@ from apps.exchanges.clients import exchange_client
 from apps.markets.models import Candle, CollectorStatus
 from apps.markets.services import CandleRow, candles_store
 from apps.simexchange.faults import ErrorFault, LatencyFault
-from tests.simulated_exchange import simexchange_running
-from apps.trading.tasks import strategies_on_candles_closed
 from apps.trading.models import Fill, Order, Position, Signal
+from apps.trading.tasks import strategies_on_candles_closed
 from tests.conftest import IN_CI
+from tests.simulated_exchange import simexchange_running
 from tests.workers import celery_worker, wait_until
 
 from .factories import strategy_make

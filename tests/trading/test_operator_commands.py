@@ -10,7 +10,8 @@ from django.core.management.base import CommandError
 
 from apps.common.models import AuditEntry
 from apps.trading.models import Order, Position
-from apps.trading.services.orders import order_submit, signal_execute
+from apps.trading.services.orders import order_submit
+from apps.trading.services.placement import signal_execute
 
 from .factories import account_make, fresh_market, signal_make, strategy_make
 from .people import people_make

@@ -9,7 +9,8 @@ from apps.common.errors import Conflict, NotAllowed, NotFound
 from apps.common.models import AuditEntry
 from apps.trading.models import Balance, Order, Position, Signal
 from apps.trading.services.operator import account_flatten, order_cancel, position_close
-from apps.trading.services.orders import order_submit, signal_execute
+from apps.trading.services.orders import order_submit
+from apps.trading.services.placement import signal_execute
 
 from .factories import account_make, fresh_market, price_set, signal_make, strategy_make
 from .people import people_make, positions_are_their_fills

@@ -14,12 +14,13 @@ from apps.common.models import AuditEntry
 from apps.risk.models import RiskEvent
 from apps.risk.services import kill_switch_set
 from apps.simexchange.faults import ErrorFault
-from tests.simulated_exchange import TEST_API_KEY, simexchange_running
 from apps.trading.models import Order, OrderEvent, Position, Signal
 from apps.trading.services.operator import account_flatten, order_cancel, position_close
-from apps.trading.services.orders import order_submit, signal_execute
+from apps.trading.services.orders import order_submit
+from apps.trading.services.placement import signal_execute
 from apps.trading.services.reconcile import orders_reconcile
 from apps.trading.venue_health import venue_success_record
+from tests.simulated_exchange import TEST_API_KEY, simexchange_running
 
 from .factories import signal_make, strategy_make
 from .people import books_agree_with_the_exchange, people_make

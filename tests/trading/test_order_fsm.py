@@ -1,6 +1,12 @@
 import pytest
 
-from apps.engine.order_fsm import TERMINAL, IllegalTransitionError, OrderStatus as S, status_from_exchange, transition
+from apps.engine.order_fsm import (
+    TERMINAL,
+    IllegalTransitionError,
+    status_from_exchange,
+    transition,
+)
+from apps.engine.order_fsm import OrderStatus as S
 
 
 def test_an_order_walks_the_happy_path_from_new_to_filled():

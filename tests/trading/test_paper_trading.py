@@ -6,7 +6,8 @@ import pytest
 
 from apps.common.models import Event
 from apps.trading.models import Balance, Fill, Order, OrderEvent, Position
-from apps.trading.services.orders import order_report_apply, signal_execute
+from apps.trading.services.orders import order_report_apply
+from apps.trading.services.placement import signal_execute
 from apps.trading.venues import VenueOrder, VenueTrade
 
 from .factories import account_make, fresh_market, price_set, signal_make, strategy_make
@@ -122,7 +123,7 @@ def test_insufficient_paper_balance_rejects_the_order_without_retrying(django_ca
 
 
 def test_amounts_are_rounded_down_to_whole_exchange_steps_whatever_the_stored_scale():
-    from apps.trading.services.orders import quantize_amount
+    from apps.trading.amounts import quantize_amount
 
     assert str(quantize_amount(D("0.0099833610648"), D("0.000010000000"))) == "0.00998"
     assert quantize_amount(D("7.9"), D("0.5")) == D("7.5")

@@ -12,7 +12,12 @@ from apps.markets.models import Candle
 from apps.risk.models import RiskEvent, RiskLimits
 from apps.trading.models import Order, OrderEvent, Position, Signal
 from apps.trading.selectors import last_price
-from apps.trading.services.placement import account_signals_place, signal_execute, signals_place, signals_sweep
+from apps.trading.services.placement import (
+    account_signals_place,
+    signal_execute,
+    signals_place,
+    signals_sweep,
+)
 
 from .factories import account_make, fresh_market, price_set, signal_make, strategy_make
 

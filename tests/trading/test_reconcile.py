@@ -12,13 +12,19 @@ from django.utils import timezone
 from apps.common.models import Event
 from apps.exchanges.clients import exchange_client
 from apps.simexchange.faults import ErrorFault
-from tests.simulated_exchange import TEST_API_KEY, sim_client
 from apps.trading.models import Fill, Order, OrderEvent, PortfolioSnapshot, Position
-from apps.trading.services.orders import order_resolve, order_submit, signal_execute
-from apps.trading.services.reconcile import orders_reconcile, orders_to_check, reconcile_topic
+from apps.trading.services.orders import order_submit
+from apps.trading.services.placement import signal_execute
+from apps.trading.services.reconcile import (
+    orders_reconcile,
+    orders_to_check,
+    reconcile_topic,
+)
+from apps.trading.services.resolution import order_resolve
 from apps.trading.tasks import reconcile_all
 from apps.trading.venue_health import venue_down_reason, venue_success_record
 from apps.trading.venues import PaperVenue
+from tests.simulated_exchange import TEST_API_KEY, sim_client
 
 from .factories import account_make, fresh_market, signal_make, strategy_make
 from .sim import price_move, sim_desk, sim_orders

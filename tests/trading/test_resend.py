@@ -13,7 +13,9 @@ from apps.risk.models import RiskEvent
 from apps.risk.services import kill_switch_set
 from apps.simexchange.faults import ErrorFault
 from apps.trading.models import LastPrice, Order, Position
-from apps.trading.services.orders import order_resolve, order_submit, resolve_delay, signal_execute
+from apps.trading.services.orders import order_submit, resolve_delay
+from apps.trading.services.placement import signal_execute
+from apps.trading.services.resolution import order_resolve
 from apps.trading.venue_health import venue_success_record
 
 from .factories import signal_make, strategy_make

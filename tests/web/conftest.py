@@ -1,10 +1,9 @@
 """Fixtures for the web layer: a trader, a market with 1m history, and the collector's write
 (a closed candle plus its outbox event in one transaction, exactly as apps/markets records it)."""
 
+import random
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-
-import random
 
 import pytest
 from django.db import transaction

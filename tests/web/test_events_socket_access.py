@@ -8,9 +8,14 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import Group
 
 from apps.exchanges.models import AccountMembership
-from apps.trading.services.orders import signal_execute
+from apps.trading.services.placement import signal_execute
 from apps.web.relay import relay_pass, relay_start_cursor
-from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
+from tests.trading.factories import (
+    account_make,
+    fresh_market,
+    signal_make,
+    strategy_make,
+)
 from tradedesk.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]

@@ -58,7 +58,12 @@ def test_metrics_expose_orders_positions_and_the_kill_switch(scrape, django_capt
 
     from apps.risk.services import kill_switch_set
     from apps.trading.services.placement import signal_execute
-    from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
+    from tests.trading.factories import (
+        account_make,
+        fresh_market,
+        signal_make,
+        strategy_make,
+    )
 
     account = account_make(name="paper-desk")
     market = fresh_market(price=D("100"))

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from django.db import connection
 from django.conf import settings as django_settings
+from django.db import connection
 
 from apps.markets.models import Candle
-from tests.workers import wait_until
 from tests.web.conftest import PASSWORD, candle_close_record
+from tests.workers import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -5,7 +5,14 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from apps.common.models import Event
-from apps.web.relay import GAP_WAIT_SECONDS, MESSAGE_TYPE, RelayCursor, relay_pass, relay_start_cursor, topic_group
+from apps.web.relay import (
+    GAP_WAIT_SECONDS,
+    MESSAGE_TYPE,
+    RelayCursor,
+    relay_pass,
+    relay_start_cursor,
+    topic_group,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 TOPIC = "candles.BTC-USDT.1m"

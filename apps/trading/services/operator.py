@@ -27,7 +27,12 @@ from apps.exchanges.models import ExchangeAccount
 from apps.exchanges.roles import Role
 from apps.trading import selectors
 from apps.trading.models import Order, Position, Signal
-from apps.trading.services.orders import order_report_apply, order_transition, signal_execute, venue_call
+from apps.trading.services.orders import (
+    order_report_apply,
+    order_transition,
+    venue_call,
+)
+from apps.trading.services.placement import signal_execute
 from apps.trading.services.signals import signal_create
 from apps.trading.venues import VenueOrder, venue_for
 

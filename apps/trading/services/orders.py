@@ -31,18 +31,21 @@ from django.db.models import F
 from django.utils import timezone
 
 from apps.common.events import event_build, events_save
-from apps.common.models import Event
 from apps.common.logging import get_logger
-from apps.engine.order_fsm import OrderStatus as S
+from apps.common.models import Event
 from apps.engine.order_fsm import TERMINAL, status_from_exchange, transition
+from apps.engine.order_fsm import OrderStatus as S
 from apps.engine.risk_rules import KillState
-from apps.exchanges.errors import (ExchangeCallError, MalformedReplyError, OrderNotFoundError,
-                                   PermanentExchangeError)
+from apps.exchanges.errors import (
+    ExchangeCallError,
+    MalformedReplyError,
+    OrderNotFoundError,
+    PermanentExchangeError,
+)
 from apps.exchanges.models import ExchangeAccount
 from apps.risk.selectors import kill_state
-from apps.trading import selectors
+from apps.trading.dispatch import task_queue
 from apps.trading.models import Order, OrderEvent
-from apps.trading.services.placement import quantize_amount, signal_execute, signals_place  # noqa: F401 - their old home
 from apps.trading.venues import VenueOrder, venue_for
 
 log = get_logger(__name__)
@@ -121,7 +124,7 @@ def order_transition(order: Order, target: str, *, cause: str, data: dict | None
     return order
 
 
-def _locked(order_id: int) -> Order:
+def order_locked(order_id: int) -> Order:
     return Order.objects.select_for_update(of=("self",)).select_related("market", "account__exchange", "strategy", "signal").get(pk=order_id)
 
 
@@ -159,16 +162,16 @@ def order_submit(*, order_id: int) -> Order | None:
             status=S.SUBMITTING.value, submitted_at=now, submit_attempts=F("submit_attempts") + 1, updated_at=now)
         if not claimed:
             return None
-        order = _locked(order_id)
+        order = order_locked(order_id)
         order_event_record(order, S.NEW, S.SUBMITTING, f"claimed for submission (attempt {order.submit_attempts})")
-        blocked = _kill_blocks(order)
+        blocked = order_kill_blocks(order)
         if blocked:
             order_transition(order, S.REJECTED, cause=blocked)
             return order
-    return _send(order)
+    return order_send(order)
 
 
-def _kill_blocks(order: Order) -> str:
+def order_kill_blocks(order: Order) -> str:
     state = kill_state(account_id=order.account_id)
     if state == KillState.HALTED:
         return "kill switch is HALTED: the order was not sent"
@@ -177,27 +180,27 @@ def _kill_blocks(order: Order) -> str:
     return ""
 
 
-def _send(order: Order) -> Order:
+def order_send(order: Order) -> Order:
     venue = venue_for(order.account)
     try:
         report = venue_call(order.account_id, lambda: venue.order_create(order))
     except (MalformedReplyError, OrderNotFoundError) as error:
-        return _mark_unknown(order.pk, f"create sent, reply unusable ({error.error_class}): {error}")
+        return order_mark_unknown(order.pk, f"create sent, reply unusable ({error.error_class}): {error}")
     except PermanentExchangeError as error:
         if order.submit_attempts > 1:  # a resend refused may be the exchange's duplicate check
-            return _mark_unknown(order.pk, f"resend refused ({error.error_class}): {error}")
+            return order_mark_unknown(order.pk, f"resend refused ({error.error_class}): {error}")
         return _mark_rejected(order.pk, error)
     except ExchangeCallError as error:
-        return _mark_unknown(order.pk, f"create sent, outcome unknown ({error.error_class}): {error}")
+        return order_mark_unknown(order.pk, f"create sent, outcome unknown ({error.error_class}): {error}")
     except Exception as error:  # noqa: BLE001 - a bug after the request left: the outcome is unknown
         log.exception("order submit failed unexpectedly", order=order.pk)
-        return _mark_unknown(order.pk, f"create sent, outcome unknown ({type(error).__name__}: {error})")
-    return order_report_apply(order_id=order.pk, report=_with_trades(venue, order, report), cause="acknowledged by the exchange")
+        return order_mark_unknown(order.pk, f"create sent, outcome unknown ({type(error).__name__}: {error})")
+    return order_report_apply(order_id=order.pk, report=order_with_trades(venue, order, report), cause="acknowledged by the exchange")
 
 
 def _mark_rejected(order_id: int, error: ExchangeCallError) -> Order:
     with transaction.atomic():
-        order = _locked(order_id)
+        order = order_locked(order_id)
         order_transition(order, S.REJECTED, cause=f"rejected by the exchange ({error.error_class}): {error}",
                          data={"error_class": error.error_class})
         if order.strategy_id:
@@ -205,20 +208,18 @@ def _mark_rejected(order_id: int, error: ExchangeCallError) -> Order:
     return order
 
 
-def _mark_unknown(order_id: int, cause: str) -> Order:
-    from apps.trading.tasks import order_resolve
-
+def order_mark_unknown(order_id: int, cause: str) -> Order:
     with transaction.atomic():
-        order = _locked(order_id)
+        order = order_locked(order_id)
         if order.status != S.SUBMITTING:
             return order
         order_transition(order, S.UNKNOWN, cause=cause, resolve_attempts=0)
-        transaction.on_commit(lambda: order_resolve.apply_async((order_id,), countdown=_setting("TRADING_RESOLVE_FIRST_DELAY_S", 1)))
+        transaction.on_commit(lambda: task_queue("order_resolve", order_id, countdown=_setting("TRADING_RESOLVE_FIRST_DELAY_S", 1)))
     log.warning("order outcome unknown", order=order_id, cause=cause)
     return order
 
 
-def _with_trades(venue, order: Order, report: VenueOrder) -> VenueOrder:
+def order_with_trades(venue, order: Order, report: VenueOrder) -> VenueOrder:
     """Fetch the trades when the reply does not list them all (outside any transaction)."""
     if report.filled > 0 and not report.trades_complete and report.venue_order_id:
         try:
@@ -231,15 +232,14 @@ def _with_trades(venue, order: Order, report: VenueOrder) -> VenueOrder:
 def order_report_apply(*, order_id: int, report: VenueOrder, cause: str) -> Order:
     """Apply what the venue says: its id, the fills (each once) and the resulting status."""
     from apps.trading.services.fills import fill_apply
-    from apps.trading.tasks import balances_sync
 
     with transaction.atomic():
-        order = _locked(order_id)
+        order = order_locked(order_id)
         if report.venue_order_id and not order.venue_order_id:
             order.venue_order_id = report.venue_order_id
         applied = [fill for fill in (fill_apply(order=order, trade=trade) for trade in report.trades) if fill]
         if applied and order.account.mode != ExchangeAccount.Mode.PAPER:
-            transaction.on_commit(lambda: balances_sync.delay(order.account_id))
+            transaction.on_commit(lambda: task_queue("balances_sync", order.account_id))
         target = status_from_exchange(status=report.status, filled=report.filled, amount=report.amount)
         if order.status in TERMINAL or (target == order.status and target != S.PARTIALLY_FILLED):
             order.save()
@@ -250,110 +250,3 @@ def order_report_apply(*, order_id: int, report: VenueOrder, cause: str) -> Orde
         order_transition(order, target, cause=cause, data={"venue_status": report.status, "filled": str(report.filled)},
                          average_price=report.average or order.average_price)
     return order
-
-
-# --- Resolution of UNKNOWN orders ----------------------------------------------------------
-
-
-def order_resolve(*, order_id: int) -> str:
-    """One look-up by client_order_id. Returns 'resolved', 'resent', 'given_up', 'retry' (the
-    exchange answered, nothing is proven yet) or 'unreachable' (it did not answer)."""
-    order = Order.objects.select_related("market", "account__exchange").get(pk=order_id)
-    if order.status != S.UNKNOWN:
-        return "resolved"
-    venue = venue_for(order.account)
-    try:
-        report = venue_call(order.account_id, lambda: venue.order_fetch(order))
-    except OrderNotFoundError:
-        return _not_found(order_id)
-    except ExchangeCallError as error:
-        Order.objects.filter(pk=order_id).update(updated_at=timezone.now())
-        log.info("order look-up failed; will retry", order=order_id, error=error.error_class)
-        return "unreachable" if error.retryable else "retry"
-    order_report_apply(order_id=order_id, report=_with_trades(venue, order, report),
-                       cause=f"resolved by look-up of {order.client_order_id}: the exchange has it as {report.status}")
-    return "resolved"
-
-
-def _not_found(order_id: int) -> str:
-    with transaction.atomic():
-        order = _locked(order_id)
-        if order.status != S.UNKNOWN:
-            return "resolved"
-        order.resolve_attempts += 1
-        order.save(update_fields=["resolve_attempts", "updated_at"])
-        age = timezone.now() - (order.submitted_at or order.created_at)
-        if order.resolve_attempts < resolve_not_found_lookups() or age < resolve_safe_age():
-            return "retry"
-        proof = (f"not on the exchange: {order.resolve_attempts} look-ups of {order.client_order_id} found nothing, "
-                 f"{age.total_seconds():.0f} s after it was sent")
-        target, why, amount = _resend_verdict(order)
-        if target:
-            order_transition(order, target, cause=f"never booked ({proof}); not resent: {why}")
-            return "given_up"
-        resized = f" for the {amount.normalize():f} still held" if amount != order.amount else ""
-        order_transition(order, S.SUBMITTING, cause=f"never booked ({proof}); resending with the same client_order_id{resized}",
-                         submit_attempts=order.submit_attempts + 1, submitted_at=timezone.now(), resolve_attempts=0,
-                         amount=amount)
-    _send(order)
-    return "resent"
-
-
-def _resend_verdict(order: Order) -> tuple[str, str, Decimal]:
-    """(status to settle it in and why, or ('', '', amount to resend)) for an order proven never
-    booked. Closes have no age limit: an outage must not drop an exit."""
-    refused = order.events.filter(cause__startswith="resend refused").count()
-    if refused >= MAX_SUBMIT_ATTEMPTS - 1:
-        return S.REJECTED, f"the exchange refused it {refused} times", order.amount
-    blocked = _kill_blocks(order)
-    if blocked:
-        return S.REJECTED, blocked, order.amount
-    if order.reduce_only:
-        held = _close_amount_held(order)
-        if held <= 0:
-            return S.EXPIRED, f"the {order.market.base} position it closes is no longer held", order.amount
-        return "", "", min(order.amount, held)
-    if timezone.now() - order.created_at > resend_max_age():
-        return S.EXPIRED, "too old to resend (an entry is not sent late)", order.amount
-    from apps.trading.services.placement import entry_resend_decide
-
-    refusal = entry_resend_decide(order=order)
-    if refusal:
-        return S.EXPIRED, f"the entry no longer passes the risk rules: {refusal}", order.amount
-    return "", "", order.amount
-
-
-def _close_amount_held(order: Order) -> Decimal:
-    """What a close may still sell: the open position (dust is none) less the other live sells."""
-    from apps.trading.models import Position
-
-    position = Position.objects.filter(account_id=order.account_id, market_id=order.market_id).select_related("market").first()
-    if position is None or not position.is_open:
-        return ZERO
-    others = selectors.live_orders(account=order.account_id, market=order.market_id).filter(side="sell").exclude(pk=order.pk)
-    selling = sum((amount - filled for amount, filled in others.values_list("amount", "filled")), ZERO)
-    amount = quantize_amount(position.amount - selling, order.market.amount_precision)
-    price = order.price or position.last_price or position.average_entry
-    return amount if amount > 0 and amount * price >= order.market.min_notional else ZERO
-
-
-def orders_sweep(*, stuck_after: timedelta | None = None) -> dict:
-    """Safety net (beat): a signal left PENDING is placed or expired (placement.signals_sweep);
-    a SUBMITTING order whose worker died goes UNKNOWN and is resolved; a NEW order whose submit
-    task was lost is queued again (the claim makes that harmless)."""
-    from apps.trading.services.placement import signals_sweep
-    from apps.trading.tasks import order_resolve as resolve_task
-    from apps.trading.tasks import order_submit as submit_task
-
-    stuck_after = stuck_after or timedelta(seconds=_setting("TRADING_SUBMIT_STUCK_S", 30))
-    counts = {**signals_sweep(), "new": 0, "submitting": 0, "unknown": 0}
-    for order_id in selectors.orders_stuck(older_than=timedelta(seconds=10), statuses=[S.NEW.value]).values_list("pk", flat=True):
-        submit_task.delay(order_id)
-        counts["new"] += 1
-    for order_id in selectors.orders_stuck(older_than=stuck_after, statuses=[S.SUBMITTING.value]).values_list("pk", flat=True):
-        _mark_unknown(order_id, f"still SUBMITTING after {stuck_after.total_seconds():.0f} s: the worker was lost mid-submit")
-        counts["submitting"] += 1
-    for order_id in selectors.orders_stuck(older_than=stuck_after * 2, statuses=[S.UNKNOWN.value]).values_list("pk", flat=True):
-        resolve_task.delay(order_id)
-        counts["unknown"] += 1
-    return counts

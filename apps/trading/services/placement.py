@@ -12,7 +12,7 @@ writes its own rows (a strategy failure that may pause it) the writes so far are
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,9 +24,12 @@ from apps.engine.order_fsm import OrderStatus as S
 from apps.engine.risk_rules import STRATEGY_FAULTS, Proposal
 from apps.risk.models import RiskEvent
 from apps.risk.services import risk_decide, risk_event_build, risk_event_outbox
-from apps.trading.services.risk_state import desk_state
+from apps.trading.amounts import quantize_amount
 from apps.trading.book import AccountBook, account_book_load, account_lock
+from apps.trading.dispatch import task_queue
 from apps.trading.models import Order, OrderEvent, Signal
+from apps.trading.services.orders import order_event_outbox
+from apps.trading.services.risk_state import desk_state
 from apps.trading.services.signals import client_order_id_for, signal_rejected_outbox
 
 ZERO = Decimal(0)
@@ -87,8 +90,6 @@ def signals_sweep(*, older_than: timedelta = timedelta(seconds=10)) -> dict[str,
 
 
 def _account_place(account_id: int, signal_ids: list[int]) -> dict[int, Order | None]:
-    from apps.trading.tasks import order_submit
-
     with transaction.atomic():
         locked = account_lock(account_id=account_id)
         # Read under the lock: another worker may have handled a signal, or the strategy paused.
@@ -101,7 +102,7 @@ def _account_place(account_id: int, signal_ids: list[int]) -> dict[int, Order | 
             placed.update({signal.pk: placement.place(signal) for signal in pending})
             placement.flush()
             created = [order.pk for order in placement.orders]
-            transaction.on_commit(lambda: [order_submit.delay(order_id) for order_id in created])
+            transaction.on_commit(lambda: [task_queue("order_submit", order_id) for order_id in created])
     return placed
 
 
@@ -258,8 +259,6 @@ class Placement:
         self._outbox.append(signal_rejected_outbox(signal))
 
     def _order_create(self, signal: Signal, amount: Decimal) -> Order:
-        from apps.trading.services.orders import order_event_outbox
-
         order = Order(
             account=self.book.account, market=signal.market, strategy=signal.strategy, signal=signal,
             client_order_id=client_order_id_for(signal), side=signal.side, type=Order.Type.MARKET,
@@ -301,11 +300,3 @@ class Placement:
             Signal.objects.bulk_update(self._rejected, ["status", "rejection_reason"])
         self._risk_events, self._new_orders, self._order_events, self._outbox = [], [], [], []
         self._accepted, self._rejected = [], []
-
-
-def quantize_amount(amount: Decimal, step: Decimal) -> Decimal:
-    """Down to a whole number of steps. The step is stored with 12 places (0.000010000000), so
-    Decimal.quantize(step) would keep 12 places: count the steps instead (works for 0.5 too)."""
-    if step <= 0:
-        return amount
-    return ((amount / step).to_integral_value(rounding=ROUND_DOWN) * step).normalize()

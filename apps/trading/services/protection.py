@@ -27,7 +27,7 @@ def protective_trigger(position: Position, price: Decimal) -> str | None:
 
 
 def protective_exits_check(*, market_id: int, price: Decimal) -> list[Signal]:
-    from apps.trading.services.orders import signal_execute
+    from apps.trading.services.placement import signal_execute
 
     signals = []
     tradable = Position.objects.filter(market_id=market_id).tradable()  # dust cannot be sold: nothing to protect

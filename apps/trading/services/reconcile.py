@@ -46,8 +46,14 @@ from apps.exchanges.errors import ExchangeCallError, OrderNotFoundError
 from apps.exchanges.models import ExchangeAccount
 from apps.trading.models import MONEY, Order
 from apps.trading.services.accounts import account_markets
-from apps.trading.services.orders import (order_payload, order_report_apply, order_transition,
-                                          resolve_not_found_lookups, resolve_safe_age, venue_call)
+from apps.trading.services.orders import (
+    order_payload,
+    order_report_apply,
+    order_transition,
+    resolve_not_found_lookups,
+    resolve_safe_age,
+    venue_call,
+)
 from apps.trading.venue_health import venue_down_reason
 from apps.trading.venues import VenueOpenOrder, VenueOrder, venue_for
 
