@@ -226,3 +226,47 @@ def _reason(factors, pace, early, preservation, final, day) -> str:
     if preservation is not None:
         parts.append(f"near the portfolio target: at most {preservation:.2f}")
     return f"goal sizing x{final:.2f}: " + "; ".join(parts)
+
+
+# --- goal drawdown protection (monthly peak) ------------------------------------------------
+
+DRAWDOWN_NORMAL, DRAWDOWN_PROTECTIVE = 0.05, 0.02  # of the month's peak equity
+PROTECTIVE_FROM = 0.90  # share of the portfolio target above which the tighter limit applies
+PAUSE_NEW, REDUCE, CLOSE_ALL = "pause_new", "reduce", "close_all"
+
+
+@dataclass(frozen=True)
+class DrawdownCheck:
+    stance: str  # normal / protective
+    limit: float
+    actual: float  # (month peak - value) / month peak
+    actions: tuple[str, ...]  # () within the limit; else pause_new [, reduce [, close_all]]
+
+    @property
+    def level(self) -> str:
+        return self.actions[-1] if self.actions else ""
+
+
+def _above(value: float, bound: float) -> bool:
+    """value > bound, with a bound met to the last float digits counted as met, not passed."""
+    return value > bound and not math.isclose(value, bound, rel_tol=1e-9)
+
+
+def _at_least(value: float, bound: float) -> bool:
+    return value >= bound or math.isclose(value, bound, rel_tol=1e-9)
+
+
+def drawdown_check(*, month_peak: float, value: float, portfolio_fractions: list[float] = ()) -> DrawdownCheck:
+    """Breach > limit: pause new entries; >= 1.5x the limit: also halve every position; > 2x:
+    close everything. The limit is 2 % instead of 5 % above 90 % of a portfolio target."""
+    protective = any(fraction > PROTECTIVE_FROM for fraction in portfolio_fractions)
+    limit = DRAWDOWN_PROTECTIVE if protective else DRAWDOWN_NORMAL
+    actual = (month_peak - value) / month_peak if month_peak > 0 else 0.0
+    actions = []
+    if _above(actual, limit):
+        actions.append(PAUSE_NEW)
+        if _at_least(actual, 1.5 * limit):
+            actions.append(REDUCE)
+        if _above(actual, 2 * limit):
+            actions.append(CLOSE_ALL)
+    return DrawdownCheck("protective" if protective else "normal", limit, actual, tuple(actions))

@@ -10,6 +10,7 @@ from apps.engine.goals import (
     PaceInput,
     Status,
     days_left_in_month,
+    drawdown_check,
     month_elapsed,
     monthly_income_progress,
     monthly_return_progress,
@@ -200,3 +201,25 @@ def test_monthly_return_progress_never_fails(start, now_value, minute):
     result = monthly_return_progress(value_now=now_value, month_start_value=start, target=0.10,
                                      now=JUNE_1 + timedelta(minutes=minute))
     assert result.status in set(Status)
+
+
+# --- goal drawdown protection ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "actions"), [
+    (95.0, ()), (94.99, ("pause_new",)), (92.51, ("pause_new",)), (92.5, ("pause_new", "reduce")),
+    (90.0, ("pause_new", "reduce")), (89.99, ("pause_new", "reduce", "close_all")),
+])
+def test_the_monthly_drawdown_pauses_then_reduces_then_closes_all(value, actions):
+    check = drawdown_check(month_peak=100.0, value=value)
+    assert (check.stance, check.limit, check.actions) == ("normal", 0.05, actions)
+
+
+@pytest.mark.parametrize(("value", "level"), [(98.0, ""), (97.9, "pause_new"), (97.0, "reduce"), (95.9, "close_all")])
+def test_above_ninety_percent_of_the_portfolio_target_the_limit_is_two_percent(value, level):
+    check = drawdown_check(month_peak=100.0, value=value, portfolio_fractions=[0.91])
+    assert (check.stance, check.limit, check.level) == ("protective", 0.02, level)
+
+
+def test_a_month_without_a_peak_has_no_drawdown():
+    assert drawdown_check(month_peak=0.0, value=0.0).actions == ()
