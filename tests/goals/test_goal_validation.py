@@ -54,3 +54,9 @@ def test_snapshots_and_adjustments_are_read_only_in_the_admin(admin_client):
     assert admin_client.get("/admin/goals/goaladjustment/add/").status_code == 403
     assert admin_client.get("/admin/goals/goalsnapshot/").status_code == 200
     assert admin_client.get("/admin/goals/goaladjustment/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_sizing_stance_in_force_is_shown_read_only_in_the_admin(admin_client):
+    assert admin_client.get("/admin/risk/sizingstance/").status_code == 200
+    assert admin_client.get("/admin/risk/sizingstance/add/").status_code == 403
