@@ -57,6 +57,15 @@ DEFAULT_BEAT_SCHEDULE = {
         "every_seconds": 60,
         "queue": "orders",
     },
+    # A crontab entry: {"minute", "hour", ...} as django-celery-beat's CrontabSchedule, in UTC.
+    "goals: daily snapshot": {
+        "task": "apps.goals.tasks.goals_snapshot",
+        "crontab": {"minute": "59", "hour": "23"},
+    },
+    "goals: sizing stances": {
+        "task": "apps.goals.tasks.sizing_stances_refresh",
+        "every_seconds": 300,
+    },
 }
 
 

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "apps.strategies",
     "apps.trading",
     "apps.risk",
+    "apps.goals",
     "apps.web",
     "apps.desk",
 ]

@@ -112,7 +112,10 @@ RISK_DESK = Topic("risk.global", Audience.EVERYONE)  # the desk-wide kill switch
 STRATEGIES = Topic("strategies.<account>", Audience.ACCOUNT)
 PORTFOLIO = Topic("portfolio.<account>", Audience.ACCOUNT)
 RECONCILE = Topic("reconcile.<account>", Audience.ACCOUNT)
-TOPICS: tuple[Topic, ...] = (CANDLES, ORDERS, POSITIONS, SIGNALS, RISK, RISK_DESK, STRATEGIES, PORTFOLIO, RECONCILE)
+GOALS = Topic("goals.<account>", Audience.ACCOUNT)
+GOALS_DESK = Topic("goals.global", Audience.EVERYONE)  # goals set for all accounts together
+TOPICS: tuple[Topic, ...] = (CANDLES, ORDERS, POSITIONS, SIGNALS, RISK, RISK_DESK, STRATEGIES, PORTFOLIO, RECONCILE,
+                             GOALS, GOALS_DESK)
 
 CANDLE_FIELDS = ("market", "timeframe", "time", "open", "high", "low", "close", "volume")
 ORDER_FIELDS = ("order", "client_order_id", "venue_order_id", "market", "side", "type", "amount", "filled", "price",
@@ -155,6 +158,8 @@ KINDS: tuple[EventKind, ...] = (
     _kind("reconcile.unknown_order", RECONCILE, VENUE_ORDER_FIELDS),
     _kind("reconcile.status_mismatch", RECONCILE, (*VENUE_ORDER_FIELDS, "desk_status")),
     _kind("reconcile.completed", RECONCILE, RECONCILE_SUMMARY_FIELDS),
+    # priority: low (achieved, on track), medium (at risk), high (behind, critical)
+    _kind("goal.status_changed", (GOALS, GOALS_DESK), ("goal", "kind", "from", "to", "priority", "progress", "reason")),
 )
 CATALOGUE: dict[str, EventKind] = {kind.name: kind for kind in KINDS}
 assert len(CATALOGUE) == len(KINDS), "an event kind is declared twice"

@@ -2,7 +2,7 @@
 
 import json
 
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 
 def beat_schedule_install(schedule: dict) -> list[str]:
@@ -12,14 +12,22 @@ def beat_schedule_install(schedule: dict) -> list[str]:
     for name, entry in schedule.items():
         if PeriodicTask.objects.filter(name=name).exists():
             continue
-        interval, _ = IntervalSchedule.objects.get_or_create(every=entry["every_seconds"], period=IntervalSchedule.SECONDS)
         PeriodicTask.objects.create(
             name=name,
             task=entry["task"],
-            interval=interval,
+            **_schedule(entry),
             queue=entry.get("queue"),
             kwargs=json.dumps(entry.get("kwargs", {})),
             description=entry.get("description", ""),
         )
         created.append(name)
     return created
+
+
+def _schedule(entry: dict) -> dict:
+    """{"interval": ...} for "every_seconds", {"crontab": ...} (UTC) for "crontab"."""
+    if "crontab" in entry:
+        crontab, _ = CrontabSchedule.objects.get_or_create(**entry["crontab"], timezone="UTC")
+        return {"crontab": crontab}
+    interval, _ = IntervalSchedule.objects.get_or_create(every=entry["every_seconds"], period=IntervalSchedule.SECONDS)
+    return {"interval": interval}

@@ -9,7 +9,7 @@ from apps.common.audit import Via
 from apps.common.errors import ApplicationError
 from apps.engine.risk_rules import KillState
 from apps.exchanges.admin_access import AccountScopedAdmin
-from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
+from apps.risk.models import KillSwitch, RiskEvent, RiskLimits, SizingStance
 from apps.risk.services import kill_switch_set
 from apps.risk.validation import LIMITS, risk_limits_validate
 
@@ -105,6 +105,20 @@ class RiskEventAdmin(AccountScopedAdmin, admin.ModelAdmin):
     list_display = ("created_at", "decision", "account", "strategy", "rules", "reason")
     list_filter = ("decision", "account", "strategy")
     readonly_fields = [field.name for field in RiskEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SizingStance)
+class SizingStanceAdmin(AccountScopedAdmin, admin.ModelAdmin):
+    """Written by the goals app from the active goals; shown, never edited."""
+
+    list_display = ("account", "factor", "reason", "updated_at")
+    readonly_fields = ("account", "factor", "factors", "reason", "updated_at")
 
     def has_add_permission(self, request):
         return False

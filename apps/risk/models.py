@@ -70,3 +70,18 @@ class RiskEvent(models.Model):
 
     def __str__(self):
         return f"{self.decision}: {self.reason[:80]}"
+
+
+class SizingStance(models.Model):
+    """The goal-aware sizing factor in force for an account, written by the goals app (which
+    sits above trading) and read by placement before the hard limits, which always win: an
+    entry's size is multiplied by `factor`. No row: factor 1.0."""
+
+    account = models.OneToOneField("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="sizing_stance")
+    factor = models.DecimalField(max_digits=6, decimal_places=4, default=1)
+    factors = models.JSONField(default=dict, blank=True, help_text="The parts of the factor (pace, early month, preservation)")
+    reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.account}: sizing x{self.factor}"

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.db.models import Q
 
 from apps.engine.risk_rules import KillState, Limits, kill_state_combine
-from apps.risk.models import KillSwitch, RiskLimits
+from apps.risk.models import KillSwitch, RiskLimits, SizingStance
 
 DEFAULTS = {"max_price_deviation_pct": Decimal("0.5"), "max_orders_per_minute": 100, "max_consecutive_failures": 10}
 _FIELDS = ("max_order_notional", "max_position_pct", "max_open_positions", "max_daily_loss_pct", "max_drawdown_pct",
@@ -63,3 +63,8 @@ def kill_state(*, account_id: int | None) -> KillState:
     """The global and the account's switch, in one query."""
     scope = Q(account_id__isnull=True) | Q(account_id=account_id) if account_id is not None else Q(account_id__isnull=True)
     return kill_state_combine(*KillSwitch.objects.filter(scope).values_list("state", flat=True))
+
+
+def sizing_stance(*, account_id: int) -> SizingStance | None:
+    """The goal-aware sizing stance in force for the account (None: size as set)."""
+    return SizingStance.objects.filter(account_id=account_id).first()

@@ -37,8 +37,8 @@ def test_a_candle_event_goes_to_its_market_and_timeframe():
 
 
 def test_an_undeclared_kind_fails_loudly():
-    with pytest.raises(EventNotDeclared, match="'order.lost' is not declared"):
-        event_build("order.lost", {}, account=7)
+    with pytest.raises(EventNotDeclared, match="'order.vanished' is not declared"):
+        event_build("order.vanished", {}, account=7)
 
 
 def test_a_payload_with_a_field_missing_and_one_undeclared_names_both():

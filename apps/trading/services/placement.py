@@ -24,6 +24,7 @@ from apps.engine.order_fsm import OrderStatus as S
 from apps.engine.risk_rules import STRATEGY_FAULTS, Proposal
 from apps.risk.models import RiskEvent
 from apps.risk.services import risk_decide, risk_event_build, risk_event_outbox
+from apps.risk.sizing import EntrySizer
 from apps.trading.amounts import quantize_amount
 from apps.trading.book import AccountBook, account_book_load, account_lock
 from apps.trading.dispatch import task_queue
@@ -144,6 +145,7 @@ class Placement:
 
     def __init__(self, book: AccountBook):
         self.book = book
+        self.goal_sizing = EntrySizer(book.account.pk)
         self.orders: list[Order] = []
         self._risk_events: list[RiskEvent] = []
         self._new_orders: list[Order] = []
@@ -215,6 +217,9 @@ class Placement:
         if stale:
             return ("stale_signal", stale), ZERO
         quote = self._entry_quote(signal)
+        # Goal-aware sizing last, before the hard limits (it caps any increase; the rules decide).
+        quote = self.goal_sizing.apply(signal=signal, quote=quote, limits=self.book.limits[signal.strategy_id],
+                                       equity=self.book.equity(market.quote), exposure=self.book.exposure(market.pk, signal.price))
         # The fee is paid out of the allocation, as the backtest sizes: cost + fee <= allocation.
         unit_cost = self.book.unit_cost(market, signal.price)
         amount = quantize_amount(quote / unit_cost, market.amount_precision) if signal.price > 0 else ZERO
