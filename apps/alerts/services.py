@@ -22,6 +22,7 @@ committed by then), as the relay does (apps/web/relay.py), without keeping state
 """
 
 import logging
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -56,18 +57,18 @@ class TickReport:
     digests: int = 0
 
 
-def alerts_tick(*, budget_seconds: float | None = None) -> TickReport:
+def alerts_tick(*, budget_seconds: float | None = None, stop: threading.Event | None = None) -> TickReport:
     """One round of the pipeline (see the module's docstring); bounded in time so beat's next
     tick finds the worker free."""
     budget = settings.ALERTS_TICK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
     report = TickReport(digests=digests_release())
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         events, alerts = alerts_dispatch_pass()
         report.events, report.alerts = report.events + events, report.alerts + alerts
         if events < BATCH_SIZE:
             break
-    report.sent = deliveries_send_due()
+    report.sent = deliveries_send_due(stop=stop, budget_seconds=max(1.0, deadline - time.monotonic()))
     return report
 
 
@@ -85,7 +86,8 @@ def alerts_dispatch_pass(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
         if not events:
             return 0, 0
         routing = Routing.load()
-        raised = sum(alert_raise(spec, routing.targets(spec)) for spec in _specs(events, routing))
+        held: set = set()  # (channel, kind, account) found held in this pass: no query for the next ones
+        raised = sum(alert_raise(spec, routing.targets(spec), held=held) for spec in _specs(events, routing))
         cursor_advance(name=CURSOR_NAME, last_event_id=events[-1].id)
     return len(events), raised
 
@@ -184,18 +186,23 @@ class Routing:
         return spec.priority >= rule.min_priority and (not accounts or spec.account_id in accounts)
 
 
-def alert_raise(spec: AlertSpec, channels: list[Channel]) -> bool:
+def alert_raise(spec: AlertSpec, channels: list[Channel], *, held: set | None = None) -> bool:
     """Create the alert and its deliveries; False when the key already raised one (nothing new)."""
     alert, created = Alert.objects.get_or_create(dedup_key=spec.dedup_key, defaults={
         "kind": spec.kind, "priority": spec.priority, "account_id": spec.account_id, "title": spec.title,
         "body": spec.body, "event_id": spec.event_id})
     if not created:
         return False
-    now = timezone.now()
-    Delivery.objects.bulk_create([
-        Delivery(alert=alert, channel=channel, created_at=now, next_attempt_at=now,
-                 outcome=Delivery.Outcome.THROTTLED if _throttled(alert, channel, now) else Delivery.Outcome.PENDING)
-        for channel in channels], ignore_conflicts=True)
+    now, held = timezone.now(), set() if held is None else held
+    deliveries = []
+    for channel in channels:
+        key = (channel.pk, alert.kind, alert.account_id)
+        throttled = alert.priority < Priority.CRITICAL and (key in held or _throttled(alert, channel, now))
+        if alert.priority < Priority.CRITICAL:
+            held.add(key)  # whatever this one is, the next of the same key in this pass waits
+        deliveries.append(Delivery(alert=alert, channel=channel, created_at=now, next_attempt_at=now,
+                                   outcome=Delivery.Outcome.THROTTLED if throttled else Delivery.Outcome.PENDING))
+    Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
     return True
 
 
@@ -241,21 +248,23 @@ def digests_release() -> int:
 # --- 3. Sending -----------------------------------------------------------------------------
 
 
-def deliveries_send_due() -> int:
-    """Send every delivery that is due, each in its own thread; record each outcome as it comes.
-    Returns how many were sent."""
-    claimed = _deliveries_claim()
-    if not claimed:
-        return 0
+def deliveries_send_due(*, stop: threading.Event | None = None, budget_seconds: float | None = None) -> int:
+    """Send the due deliveries, most urgent first, up to ALERTS_SEND_THREADS at once (a critical
+    alert reaches all its channels together), recording each outcome as it comes. Claims only
+    what it sends next, so a stop (or a crash) leaves at most one round in flight. Returns how
+    many were sent."""
+    deadline = time.monotonic() + (settings.ALERTS_TICK_BUDGET_SECONDS if budget_seconds is None else budget_seconds)
     sent = 0
-    with ThreadPoolExecutor(max_workers=min(settings.ALERTS_SEND_THREADS, len(claimed)),
-                            thread_name_prefix="alerts-send") as pool:
-        futures = {pool.submit(_send_safely, delivery.channel, message_of(delivery)): delivery for delivery in claimed}
-        for future in as_completed(futures):
-            delivery = futures[future]
-            result = future.result()
-            delivery_finish(delivery, result)
-            sent += result.outcome == "sent"
+    with ThreadPoolExecutor(max_workers=settings.ALERTS_SEND_THREADS, thread_name_prefix="alerts-send") as pool:
+        while not (stop is not None and stop.is_set()) and time.monotonic() < deadline:
+            claimed = _deliveries_claim(limit=settings.ALERTS_SEND_THREADS)
+            if not claimed:
+                break
+            futures = {pool.submit(_send_safely, delivery.channel, message_of(delivery)): delivery for delivery in claimed}
+            for future in as_completed(futures):
+                result = future.result()
+                delivery_finish(futures[future], result)
+                sent += result.outcome == "sent"
     return sent
 
 
@@ -267,7 +276,7 @@ def _send_safely(channel: Channel, message: render.Message) -> SendResult:
         return SendResult("retry", f"error: {type(error).__name__}: {error}"[:500])
 
 
-def _deliveries_claim() -> list[Delivery]:
+def _deliveries_claim(*, limit: int) -> list[Delivery]:
     """Mark the due deliveries "sending" (committed before anything leaves), most urgent first."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.ALERTS_SENDING_STALE_SECONDS)
@@ -276,7 +285,7 @@ def _deliveries_claim() -> list[Delivery]:
     with transaction.atomic():
         claimed = list(Delivery.objects.select_for_update(skip_locked=True, of=("self",))
                        .select_related("alert__account", "channel").filter(due, channel__active=True)
-                       .order_by("-alert__priority", "id")[:BATCH_SIZE])
+                       .order_by("-alert__priority", "id")[:limit])
         for delivery in claimed:
             delivery.outcome, delivery.attempt, delivery.at = Delivery.Outcome.SENDING, delivery.attempt + 1, now
         Delivery.objects.bulk_update(claimed, ["outcome", "attempt", "at"])
