@@ -48,6 +48,7 @@ class Receivers:
     mails: list[Mail] = field(default_factory=list)
     scripts: dict[str, deque] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    answer_delay: float = 0.0  # a slow receiver: seconds before each answer
 
     def answer_next(self, path: str, *answers: tuple) -> None:
         """("429", seconds) | ("drop",) | ("503",): how the next requests to `path` are answered."""
@@ -78,6 +79,7 @@ def _handler(receivers: Receivers):
             body = json.loads(raw or b"{}")
             script = receivers.scripts.get(self.path)
             answer = script.popleft() if script else ("ok",)
+            time.sleep(receivers.answer_delay)
             status = self._answer(answer)
             with receivers.lock:
                 receivers.requests.append(Request(self.path, body, dict(self.headers), time.monotonic(), status))
