@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradedesk.settings")
 app = Celery("tradedesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-QUEUES = ("default", "marketdata", "strategies", "orders")
+QUEUES = ("default", "marketdata", "strategies", "orders", "alerts")
 app.conf.task_queues = [Queue(name) for name in QUEUES]
 app.conf.task_default_queue = "default"
 app.conf.task_routes = {
@@ -18,6 +18,7 @@ app.conf.task_routes = {
     "apps.trading.tasks.strategy_evaluate": {"queue": "strategies"},
     "apps.trading.tasks.*": {"queue": "orders"},
     "apps.risk.tasks.*": {"queue": "orders"},
+    "apps.alerts.tasks.*": {"queue": "alerts"},  # a slow receiver never delays an order
 }
 app.autodiscover_tasks()
 
@@ -65,6 +66,11 @@ DEFAULT_BEAT_SCHEDULE = {
     "goals: sizing stances": {
         "task": "apps.goals.tasks.sizing_stances_refresh",
         "every_seconds": 300,
+    },
+    "alerts: events to alerts, deliveries and retries": {
+        "task": "apps.alerts.tasks.alerts_dispatch",
+        "every_seconds": 2,
+        "queue": "alerts",
     },
 }
 

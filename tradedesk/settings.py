@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "apps.trading",
     "apps.risk",
     "apps.goals",
+    "apps.alerts",
     "apps.web",
     "apps.desk",
 ]
@@ -212,6 +213,19 @@ TRADING_RESOLVE_FIRST_DELAY_S = env.float("TRADING_RESOLVE_FIRST_DELAY_S", defau
 TRADING_RESOLVE_DOWN_PROBE_S = env.float("TRADING_RESOLVE_DOWN_PROBE_S", default=5)
 TRADING_SUBMIT_STUCK_S = env.int("TRADING_SUBMIT_STUCK_S", default=30)
 TRADING_VENUE_DOWN_SECONDS = env.int("TRADING_VENUE_DOWN_SECONDS", default=15)
+
+# --- Alerts (apps.alerts): delivery to Telegram, Discord, Slack, email and webhooks --------
+ALERTS_DISPATCH_EVERY_SECONDS = env.int("ALERTS_DISPATCH_EVERY_SECONDS", default=2)
+ALERTS_TICK_BUDGET_SECONDS = env.float("ALERTS_TICK_BUDGET_SECONDS", default=20)
+ALERTS_RETRY_ATTEMPTS = env.int("ALERTS_RETRY_ATTEMPTS", default=3)
+ALERTS_RETRY_SECONDS = env.float("ALERTS_RETRY_SECONDS", default=5)
+ALERTS_TIMEOUT_SECONDS = env.float("ALERTS_TIMEOUT_SECONDS", default=10)
+ALERTS_SENDING_STALE_SECONDS = env.float("ALERTS_SENDING_STALE_SECONDS", default=60)
+ALERTS_THROTTLE_SECONDS = env.int("ALERTS_THROTTLE_SECONDS", default=300)
+ALERTS_GAP_WAIT_SECONDS = env.float("ALERTS_GAP_WAIT_SECONDS", default=2)
+ALERTS_BACKLOG_MINUTES = env.int("ALERTS_BACKLOG_MINUTES", default=10)
+ALERTS_SEND_THREADS = env.int("ALERTS_SEND_THREADS", default=8)
+ALERTS_TELEGRAM_API_URL = env.str("ALERTS_TELEGRAM_API_URL", default="https://api.telegram.org")
 
 # --- Auth, i18n, static ---------------------------------------------------------------
 # django-axes counts failed logins on every form that authenticates (site, admin, API basic auth).

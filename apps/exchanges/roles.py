@@ -46,7 +46,7 @@ def user_has_role(user, role: Role) -> bool:
 # The three groups are the code's definition of the roles: `role_groups_ensure` creates them and
 # adds these permissions (never removes one). Give a person other rights through another group.
 
-DESK_APPS = ("markets", "exchanges", "strategies", "trading", "risk")
+DESK_APPS = ("markets", "exchanges", "strategies", "trading", "risk", "alerts")
 # Who else is a member of an account is the administrators' business, not a reader's.
 ADMIN_ONLY_MODELS = {("exchanges", "accountmembership")}
 TRADER_PERMISSIONS = (
@@ -64,6 +64,8 @@ def role_permissions(apps) -> dict[Role, set[tuple[str, str]]]:
     """(app label, codename) pairs per role, from the desk's models as `apps` has them."""
     viewer, every = set(), set()
     for label in DESK_APPS:
+        if label not in {config.label for config in apps.get_app_configs()}:
+            continue  # a migration older than the app (its permissions come after the migrate)
         for model in apps.get_app_config(label).get_models():
             meta = model._meta
             every.update((label, f"{action}_{meta.model_name}") for action in meta.default_permissions)

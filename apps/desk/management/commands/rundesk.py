@@ -73,7 +73,7 @@ class Command(BaseCommand):
     def _start_desk(self, host: str, port: int):
         self._spawn("web", [PYTHON, "-m", "uvicorn", "tradedesk.asgi:application", "--host", host, "--port", str(port),
                             "--log-level", "warning"])
-        self._spawn("worker", [PYTHON, "-m", "celery", "-A", "tradedesk", "worker", "-Q", "default,marketdata,strategies,orders",
+        self._spawn("worker", [PYTHON, "-m", "celery", "-A", "tradedesk", "worker", "-Q", "default,marketdata,strategies,orders,alerts",
                                "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"), "--loglevel", "INFO"])
         self._spawn("beat", [PYTHON, "-m", "celery", "-A", "tradedesk", "beat", "--loglevel", "INFO",
                              "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")])

@@ -1,0 +1,125 @@
+"""Channels and rules are configured here (admins; a viewer sees, never creates); alerts and their
+deliveries are history, read-only. Every row is scoped to the user's accounts, every edit audited
+(secrets show only as set / replaced)."""
+
+from django import forms
+from django.contrib import admin
+
+from apps.alerts.models import Alert, AlertRule, Channel, Delivery
+from apps.common.admin_audit import AuditedAdminMixin
+from apps.common.events import CATALOGUE
+from apps.exchanges.admin_access import AccountScopedAdmin
+
+
+class ChannelForm(forms.ModelForm):
+    class Meta:
+        model = Channel
+        fields = ("name", "kind", "owner", "account", "min_priority", "url", "secret", "address", "smtp_host",
+                  "smtp_port", "smtp_user", "smtp_tls", "email_from", "active")
+        widgets = {"url": forms.PasswordInput(render_value=False), "secret": forms.PasswordInput(render_value=False)}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # a blank secret field keeps the stored one
+            for name in ("url", "secret"):
+                self.fields[name].help_text += " (leave blank to keep the stored value)"
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in ("url", "secret"):
+            if self.instance.pk and not cleaned.get(name):
+                cleaned[name] = getattr(self.instance, name)
+        errors = _channel_errors(cleaned)
+        for field, message in errors.items():
+            self.add_error(field, message)
+        return cleaned
+
+
+def _channel_errors(values: dict) -> dict[str, str]:
+    """Every missing setting of the chosen kind, at once."""
+    kind = values.get("kind")
+    needed = {
+        Channel.Kind.TELEGRAM: {"secret": "the bot token", "address": "the chat id"},
+        Channel.Kind.DISCORD: {"url": "the webhook URL"},
+        Channel.Kind.SLACK: {"url": "the webhook URL"},
+        Channel.Kind.WEBHOOK: {"url": "the URL"},
+        Channel.Kind.EMAIL: {"smtp_host": "the SMTP host", "address": "the recipients", "email_from": "the sender"},
+    }.get(kind, {})
+    errors = {field: f"A {Channel.Kind(kind).label} channel needs {what}." for field, what in needed.items()
+              if not values.get(field)}
+    url = values.get("url") or ""
+    if url and kind != Channel.Kind.EMAIL and not url.startswith(("http://", "https://")):
+        errors["url"] = "Give a full http:// or https:// address."
+    return errors
+
+
+@admin.register(Channel)
+class ChannelAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
+    form = ChannelForm
+    shared_rows = True  # desk-wide channels: every reader sees them, superusers change them
+    list_display = ("name", "kind", "owner", "account", "min_priority", "active")
+    list_filter = ("kind", "active", "account")
+
+
+class AlertRuleForm(forms.ModelForm):
+    class Meta:
+        model = AlertRule
+        fields = ("name", "account", "event_kinds", "priority", "min_priority", "accounts", "channels", "active")
+
+    def clean_event_kinds(self):
+        kinds = self.cleaned_data.get("event_kinds") or []
+        if not isinstance(kinds, list) or not all(isinstance(kind, str) for kind in kinds):
+            raise forms.ValidationError('Give a list of event kinds, e.g. ["order.filled"].')
+        unknown = sorted(set(kinds) - set(CATALOGUE) - {"kill_switch", "reconcile.failed"})
+        if unknown:
+            raise forms.ValidationError(f"No such event kind: {', '.join(unknown)}.")
+        return kinds
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
+    form = AlertRuleForm
+    shared_rows = True  # the desk's rules
+    list_display = ("name", "account", "event_kinds", "priority", "min_priority", "active")
+    list_filter = ("active", "account")
+
+
+class DeliveryInline(admin.TabularInline):
+    model = Delivery
+    fields = ("channel", "outcome", "attempt", "digest_count", "response", "at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyHistory:
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyHistory, AccountScopedAdmin, admin.ModelAdmin):
+    shared_rows = True  # desk-wide alerts (the global kill switch)
+    list_display = ("created_at", "priority", "kind", "account", "title", "status", "acknowledged_by")
+    list_filter = ("priority", "status", "kind", "account")
+    search_fields = ("title", "body", "dedup_key")
+    readonly_fields = [field.name for field in Alert._meta.fields]
+    inlines = [DeliveryInline]
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyHistory, AccountScopedAdmin, admin.ModelAdmin):
+    account_paths = ("alert__account",)
+    shared_rows = True
+    list_display = ("at", "alert", "channel", "outcome", "attempt", "digest_count")
+    list_filter = ("outcome", "channel")
+    readonly_fields = [field.name for field in Delivery._meta.fields]
