@@ -42,13 +42,13 @@ def money(value):
 
 
 @register.filter
-def pnl(value, unit=CENT):
-    """+12.34 ▲ in the gain colour, −5.00 ▼ in the loss colour, 0.00 plain."""
+def pnl(value, suffix=""):
+    """+12.34 ▲ in the gain colour, −5.00 ▼ in the loss colour, 0.00 plain; `suffix` "%" for a percentage."""
     if value is None or value == "":
         return "—"
     number = Decimal(str(value))
-    text = decimal_text(abs(number), unit or CENT)
-    if Decimal(text) == 0:
+    text = decimal_text(abs(number), CENT) + suffix
+    if number.quantize(CENT) == 0:
         return format_html('<span class="flat">{}</span>', text)
     if number > 0:
         return format_html('<span class="up" title="gain">▲ +{}</span>', text)
@@ -57,9 +57,7 @@ def pnl(value, unit=CENT):
 
 @register.filter
 def pnl_pct(value):
-    if value is None:
-        return "—"
-    return pnl(value, CENT) if value is not None else "—"
+    return pnl(value, "%")
 
 
 @register.filter
