@@ -25,7 +25,7 @@ let options = null;
 let socket = null;
 let socketState = "connecting";
 let everSubscribed = false;
-let lastEventId = 0;
+let lastEventId = null; // null: no cursor yet (live from now); 0 is a cursor (the outbox was empty)
 let lastUpdateAt = Date.now(); // the page's data is as of its load
 let lastHeardAt = 0;
 let reconnectAttempts = 0;
@@ -39,9 +39,9 @@ export function subscribe(names, handler) {
 
 export const onResync = (handler) => resyncListeners.push(handler);
 export const onState = (handler) => stateListeners.push(handler);
-export const since = (id) => { lastEventId = Math.max(lastEventId, id || 0); };
+export const since = (id) => { if (Number.isInteger(id)) lastEventId = Math.max(lastEventId ?? 0, id); };
 export const state = () => socketState;
-export const eventId = () => lastEventId;
+export const eventId = () => lastEventId ?? 0;
 export const updatedAt = () => lastUpdateAt;
 export const touched = () => { lastUpdateAt = Date.now(); };
 export const reconnectIn = () => (reconnectAt ? Math.max(0, Math.ceil((reconnectAt - Date.now()) / 1000)) : 0);
@@ -52,7 +52,7 @@ function stateSet(next) {
 }
 
 function subscribeSend() {
-  socket.send(JSON.stringify({ subscribe: [...topics], since: lastEventId || null }));
+  socket.send(JSON.stringify({ subscribe: [...topics], since: lastEventId }));
 }
 
 function toLogin() {
@@ -71,7 +71,7 @@ function open() {
     if (msg.type === "pong") return;
     if (msg.type === "subscribed") {
       reconnectAttempts = 0;
-      if (msg.last_id) since(msg.last_id);
+      since(msg.last_id);
       const again = everSubscribed;
       everSubscribed = true;
       lastUpdateAt = Date.now();
@@ -80,7 +80,7 @@ function open() {
     } else if (msg.type === "error") {
       console.warn("tradedesk socket:", msg.message);
     } else if (msg.id) {
-      if (msg.id <= lastEventId) return; // already applied (a resync can overlap)
+      if (lastEventId !== null && msg.id <= lastEventId) return; // already applied (a resync can overlap)
       lastEventId = msg.id;
       lastUpdateAt = Date.now();
       for (const listener of listeners) if (listener.topics.has(msg.topic)) listener.handler(msg);

@@ -4,15 +4,17 @@ and watches the row leave /positions/ and the close order appear on /orders/ in 
 without a reload; a HALTED switch set elsewhere shows on the open pages. Screenshots of each
 page at 1280 px and 390 px land in /tmp/cockpit-shots/."""
 
+from datetime import timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from apps.exchanges.roles import role_groups_ensure
 from apps.risk.services import kill_switch_set
-from apps.trading.models import Order, Position
+from apps.trading.models import Order, PortfolioSnapshot, Position
 from apps.trading.services.orders import signal_execute
 from tests.access import PASSWORD, desk_user
 from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
@@ -36,7 +38,18 @@ def paper_desk(eager_tasks):
     position = Position.objects.get(account=account, market=market)
     assert position.amount == D("10")
     trader = desk_user("tina", role="trader", accounts=[account])
+    snapshots_seed(account)
     return account, market, strategy, position, trader
+
+
+def snapshots_seed(account) -> None:
+    """A week of hourly equity, so the desk and the performance page have a curve to show."""
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    equity = D("10000")
+    for hour in range(24 * 7, -1, -1):
+        equity += D((hour * 37) % 23 - 10)
+        PortfolioSnapshot.objects.create(account=account, taken_at=now - timedelta(hours=hour), equity=equity, cash=equity,
+                                         positions_value=0, realized_pnl=0, unrealized_pnl=0)
 
 
 def watched(page, errors: list):
@@ -75,6 +88,8 @@ def test_a_trader_closes_a_position_with_the_button_and_sees_it_move_live(paper_
     orders_page.wait_for_selector("#live-state[data-state=live]", timeout=WAIT_MS)
     assert orders_page.locator("#orders tr[data-order]").count() == 1  # the entry
 
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    positions_page.screenshot(path=str(SHOTS / "positions-open-1280.png"), full_page=True)
     dialogs = []
     positions_page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.accept()))
     positions_page.click(f"#position-{position.pk} button[type=submit]")
@@ -94,7 +109,6 @@ def test_a_trader_closes_a_position_with_the_button_and_sees_it_move_live(paper_
     orders_page.wait_for_selector(".banner-halted", timeout=WAIT_MS)
     assert "Account paper is HALTED" in orders_page.inner_text("#desk-banners")
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
     shots = context.new_page()
     watched(shots, errors)
     for width in (1280, 390):
@@ -103,7 +117,13 @@ def test_a_trader_closes_a_position_with_the_button_and_sees_it_move_live(paper_
             shots.goto(f"{server.url}{url}")
             shots.wait_for_selector("#live-state[data-state=live]", timeout=WAIT_MS)
             shots.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-    assert errors == []
+
+    server.stop()  # the desk goes away: every open page says its data may be stale, and since when
+
+    orders_page.wait_for_selector("#live-state[data-state=disconnected]", timeout=WAIT_MS)
+    assert orders_page.inner_text("#live-state").startswith("disconnected — data may be stale · last update")
+    orders_page.screenshot(path=str(SHOTS / "orders-disconnected-1280.png"))
+    assert [error for error in errors if "ERR_CONNECTION_REFUSED" not in error] == []
 
 
 def _close_order(account) -> Order:

@@ -38,7 +38,10 @@ def qty(value, market):
 
 @register.filter
 def money(value):
-    return decimal_text(value, CENT) if value is not None else "—"
+    if value is None:
+        return "—"
+    text = decimal_text(value, CENT)
+    return text.lstrip("-") if Decimal(text) == 0 else text  # never "-0.00"
 
 
 @register.filter
