@@ -17,11 +17,11 @@ function badgeRender() {
   if (!node) return;
   const state = live.state();
   node.dataset.state = state;
+  node.title = "";
   let text = { live: "live", connecting: "connecting…" }[state];
   if (state === "disconnected") {
-    const wait = live.reconnectIn();
-    text = `disconnected — data may be stale · last update ${secondsAgo(live.updatedAt())} s ago` +
-      (wait ? ` · retrying in ${wait} s` : "");
+    text = `disconnected — data may be stale · last update ${secondsAgo(live.updatedAt())} s ago`;
+    node.title = `reconnecting${live.reconnectIn() ? ` in ${live.reconnectIn()} s` : "…"}`;
   }
   node.querySelector(".conn-text").textContent = text;
 }
