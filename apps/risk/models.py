@@ -64,6 +64,8 @@ class RiskEvent(models.Model):
     rules = models.JSONField(default=list, blank=True, help_text="The rules that failed (or the action)")
     reason = models.TextField()
     checks = models.JSONField(default=list, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True, help_text="When a person said they have seen it")
+    acknowledged_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:
         ordering = ["-id"]

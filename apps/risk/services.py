@@ -6,7 +6,9 @@ from dataclasses import asdict
 from django.db import transaction
 
 from apps.common.audit import audit_record, audit_refusals
-from apps.common.errors import Invalid
+from django.utils import timezone
+
+from apps.common.errors import Conflict, Invalid, NotFound
 from apps.common.events import event_build, event_record
 from apps.common.models import Event
 from apps.engine.risk_rules import Decision, DeskState, KillState, Proposal, risk_evaluate
@@ -81,3 +83,30 @@ def _kill_switch_change(*, actor, account, state: str, reason: str, via: str | N
         audit_record(actor=actor, via=via, action="kill_switch.set", obj=switch, reason=reason, before=before,
                      after={"state": switch.state, "reason": switch.reason})
     return switch
+
+
+def risk_event_acknowledge(*, actor, risk_event_id: int, via: str | None = None) -> RiskEvent:
+    """A person says they have seen a risk event (it leaves the unacknowledged count). An
+    account's event needs the trader role on it, a desk-wide one (no account) an admin.
+    Audited, refusals too; acknowledging twice is a Conflict naming who did it first."""
+    with audit_refusals(actor=actor, via=via, action="risk_event.acknowledge", object_type=RiskEvent._meta.label_lower,
+                        object_id=risk_event_id):
+        event = RiskEvent.objects.filter(pk=risk_event_id).first()
+        missing = f"no risk event #{risk_event_id} on your accounts"
+        if event is None:
+            raise NotFound(missing)
+        account_action_authorize(actor=actor, account_id=event.account_id, role=Role.TRADER,
+                                 doing="acknowledge desk-wide risk events" if event.account_id is None else "acknowledge risk events",
+                                 missing=missing)
+        with transaction.atomic():
+            locked = RiskEvent.objects.select_for_update().get(pk=event.pk)
+            if locked.acknowledged_at is not None:
+                who = locked.acknowledged_by.get_username() if locked.acknowledged_by else "someone"
+                raise Conflict(f"risk event #{locked.pk} was already acknowledged by {who} at "
+                               f"{locked.acknowledged_at:%Y-%m-%d %H:%M:%S} UTC")
+            locked.acknowledged_at = timezone.now()
+            locked.acknowledged_by = actor if actor is not None and actor.is_authenticated else None
+            locked.save(update_fields=["acknowledged_at", "acknowledged_by"])
+            audit_record(actor=actor, via=via, action="risk_event.acknowledge", obj=locked, before={"acknowledged_at": None},
+                         after={"acknowledged_at": locked.acknowledged_at})
+        return locked

@@ -1,28 +1,16 @@
 // The market page: history from /api/markets/<id>/candles, live candles from /ws/events/.
 // Prices arrive as exact decimal strings; they become numbers only to be drawn.
+import * as live from "./live.js";
+
 const LWC = window.LightweightCharts;
 const cfg = JSON.parse(document.getElementById("market-config").textContent);
 
 const COLORS = { up: "#26a69a", down: "#ef5350", text: "#9aa4b2", grid: "#1c2230", border: "#2a3140" };
-const RECONNECT_MIN_MS = 500;
-const RECONNECT_MAX_MS = 15000;
 const COLLECTOR_REFRESH_MS = 30000;
-// Heartbeat: a socket can die without a close event (sleep, a proxy or NAT drops it), and the
-// page would show "live" forever. It pings every PING_EVERY_MS; a desk silent (no pong, no
-// event) for SILENCE_LIMIT_MS is treated as gone: a dead socket is noticed within 26 s (the last
-// pong up to 5 s before it died, 20 s of silence, a 1 s check), then reconnect + resync.
-const PING_EVERY_MS = 5000;
-const SILENCE_LIMIT_MS = 20000;
 
 const el = (id) => document.getElementById(id);
 const candles = new Map(); // time (s) -> {time, open, high, low, close, volume} as strings
-let lastEventId = 0;
-let socket = null;
-let socketState = "connecting"; // connecting | live | disconnected
-let reconnectAttempts = 0;
-let reconnectAt = null;
 let refetchTimer = null;
-let lastHeardAt = 0; // when the desk last said anything on the current socket
 
 // --- Chart -----------------------------------------------------------------------------
 const chart = LWC.createChart(el("chart"), {
@@ -115,6 +103,7 @@ function dataIsStale() {
 }
 
 function connectionState() {
+  const socketState = live.state();
   if (socketState !== "live") return socketState;
   return dataIsStale() ? "stale" : "live";
 }
@@ -125,7 +114,7 @@ function renderState() {
   node.dataset.state = state;
   let text = { live: "live", stale: "data stale", connecting: "connecting…" }[state];
   if (state === "disconnected") {
-    const wait = reconnectAt ? Math.max(0, Math.ceil((reconnectAt - Date.now()) / 1000)) : 0;
+    const wait = live.reconnectIn();
     text = `disconnected — reconnecting${wait ? ` in ${wait}s` : "…"}`;
   }
   node.querySelector(".conn-text").textContent = text;
@@ -141,8 +130,8 @@ async function historyLoad() {
   const firstLoad = candles.size === 0;
   candles.clear();
   for (const c of body.candles) candles.set(c.time, c);
-  lastEventId = Math.max(lastEventId, body.last_event_id);
-  el("last-event-id").textContent = String(lastEventId);
+  live.since(body.last_event_id);
+  el("last-event-id").textContent = String(live.eventId());
   drawAll();
   if (firstLoad) viewRecent();
   renderCollector(body.collector);
@@ -174,8 +163,7 @@ function renderCollector(c) {
 
 // --- Live events ------------------------------------------------------------------------
 function eventApply(msg) {
-  lastEventId = Math.max(lastEventId, msg.id);
-  el("last-event-id").textContent = String(lastEventId);
+  el("last-event-id").textContent = String(live.eventId());
   const p = msg.payload || {};
   if (p.market !== cfg.symbol || p.timeframe !== cfg.timeframe) return;
   if (msg.kind === "candle.closed") {
@@ -185,69 +173,22 @@ function eventApply(msg) {
   }
 }
 
-function socketOpen() {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}${cfg.wsPath}`);
-  socketState = "connecting";
-  lastHeardAt = Date.now(); // a connect that hangs counts as silence too
-  renderState();
-  socket.onopen = () => socket.send(JSON.stringify({ subscribe: [cfg.topic], since: lastEventId }));
-  socket.onmessage = (message) => {
-    lastHeardAt = Date.now();
-    const msg = JSON.parse(message.data);
-    if (msg.type === "pong") return;
-    if (msg.type === "subscribed") {
-      socketState = "live";
-      reconnectAttempts = 0;
-      if (msg.resync_truncated) historyRefetchSoon(); // missed too much: reload history
-      renderState();
-    } else if (msg.type === "error") {
-      console.error("tradedesk socket:", msg.message);
-    } else if (msg.id) {
-      eventApply(msg);
-    }
-  };
-  socket.onclose = socketClosed;
-}
-
-function socketClosed(event) {
-  socket = null;
-  if (event.code === 4401) { location.assign(`${cfg.loginUrl}?next=${encodeURIComponent(location.pathname + location.search)}`); return; }
-  socketState = "disconnected";
-  const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** reconnectAttempts) * (0.8 + Math.random() * 0.4);
-  reconnectAttempts += 1;
-  reconnectAt = Date.now() + delay;
-  renderState();
-  setTimeout(() => { reconnectAt = null; socketOpen(); }, delay); // resyncs from lastEventId
-}
-
-function ping() {
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
-}
-
-function silenceWatch() {
-  if (!socket || Date.now() - lastHeardAt <= SILENCE_LIMIT_MS) return;
-  // Do not wait for the browser's close event: a dead TCP connection can take minutes to fail.
-  const dead = socket;
-  dead.onopen = dead.onmessage = dead.onclose = null;
-  dead.close();
-  socketClosed({ code: 1006 });
-}
+live.subscribe([cfg.topic], eventApply);
+live.onResync((truncated) => { if (truncated) historyRefetchSoon(); }); // missed too much: reload history
+live.onState(renderState);
 
 // --- Controls and start -----------------------------------------------------------------
 el("symbol-switcher").addEventListener("change", (event) => location.assign(event.target.value));
 setInterval(renderState, 1000);
-setInterval(ping, PING_EVERY_MS);
-setInterval(silenceWatch, 1000);
 setInterval(() => collectorRefresh().catch(() => {}), COLLECTOR_REFRESH_MS);
 
-window.tradedesk = {
+window.tradedesk = Object.assign(window.tradedesk || {}, {
   candleCount: () => candles.size,
   connectionState,
-  lastEventId: () => lastEventId,
+  lastEventId: live.eventId,
   lastCandle,
-};
+});
 
-historyLoad()
-  .catch((error) => { el("collector-state").textContent = `could not load history: ${error.message}`; })
-  .finally(socketOpen);
+// The socket starts once every script registered (desk.js); history comes in beside it: the
+// candles endpoint reads its event cursor first, so nothing between the two is missed.
+historyLoad().catch((error) => { el("collector-state").textContent = `could not load history: ${error.message}`; });

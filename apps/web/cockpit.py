@@ -1,0 +1,280 @@
+"""Reads for the cockpit pages (desk, positions, orders, signals, risk, strategy, performance).
+
+Everything is scoped by membership (`accounts_visible_to`, `account_scoped`): a user never
+reads another account's rows, and an id outside their accounts is simply not found. Numbers
+leave here exact (Decimal); the templates format them (apps.web.templatetags.desk).
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
+from decimal import Decimal
+
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from apps.common.events import ORDERS, POSITIONS, RISK, RISK_DESK, SIGNALS, STRATEGIES, PORTFOLIO
+from apps.engine.order_fsm import LIVE
+from apps.exchanges.roles import Role, user_has_role
+from apps.exchanges.selectors import account_scoped, accounts_visible_to
+from apps.markets.models import CollectorStatus
+from apps.risk.models import KillSwitch, RiskEvent
+from apps.strategies.models import Strategy
+from apps.trading.models import Order, OrderEvent, PortfolioSnapshot, Position, Signal
+
+ZERO = Decimal(0)
+ORDERS_PAGE = 100
+SIGNALS_PAGE = 100
+RISK_PAGE = 200
+ACKNOWLEDGED_STATES = ("open", "partially_filled", "filled")  # the exchange has booked the order
+
+
+# --- Who may do what, and what a page listens to ------------------------------------------
+
+
+def can_trade(user) -> bool:
+    """Action buttons are drawn for traders only; the services refuse anyone else anyway."""
+    return user_has_role(user, Role.TRADER)
+
+
+def live_topics(*, user, topics=(ORDERS, POSITIONS, RISK, SIGNALS, STRATEGIES, PORTFOLIO)) -> list[str]:
+    """The account topics of the user's accounts (those the socket will accept), plus the
+    desk-wide risk topic every page listens to for the kill switch banner."""
+    accounts = list(accounts_visible_to(user=user).values_list("pk", flat=True))
+    return [RISK_DESK.name(), *(topic.name(account=account) for topic in topics for account in accounts)]
+
+
+# --- The desk's state: banners on every page ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Banner:
+    level: str  # halted | reduce | stale
+    text: str
+
+
+def desk_state(*, user) -> dict:
+    """The banners every page shows (kill switches not ACTIVE, stale collectors) and the
+    count of unacknowledged risk events on the user's accounts and the desk."""
+    banners = []
+    switches = account_scoped(KillSwitch.objects.exclude(state="active"), user=user, shared_rows=True)
+    for switch in switches.select_related("account").order_by("account_id"):
+        scope = f"Account {switch.account.name}" if switch.account_id else "The whole desk"
+        words = "HALTED: no orders at all" if switch.state == "halted" else "REDUCE ONLY: exits only, no new entries"
+        banners.append(Banner("halted" if switch.state == "halted" else "reduce",
+                              f"{scope} is {words}" + (f" — {switch.reason}" if switch.reason else "")))
+    stale = [status for status in CollectorStatus.objects.filter(active=True).select_related("market")
+             if not status.is_fresh()]
+    if stale:
+        names = ", ".join(f"{status.market.symbol} {status.timeframe}" for status in stale[:5])
+        more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
+        banners.append(Banner("stale", f"Market data stale: {names}{more} (no new candle for two periods)"))
+    return {"banners": banners, "risk_unacknowledged": risk_events_unacknowledged(user=user).count()}
+
+
+def risk_events_visible(*, user):
+    """Risk events of the user's accounts, and the desk-wide ones (no account)."""
+    return account_scoped(RiskEvent.objects.all(), user=user, shared_rows=True)
+
+
+def risk_events_unacknowledged(*, user):
+    """Allowed decisions are routine; rejections and actions wait for a person."""
+    return risk_events_visible(user=user).filter(acknowledged_at__isnull=True).exclude(decision=RiskEvent.Decision.ALLOWED)
+
+
+# --- Desk overview ----------------------------------------------------------------------------
+
+
+def day_start(now: datetime | None = None) -> datetime:
+    now = now or timezone.now()
+    return datetime.combine(now.astimezone(dt_timezone.utc).date(), time.min, tzinfo=dt_timezone.utc)
+
+
+def accounts_equity(*, user, now: datetime | None = None) -> list[dict]:
+    """Per account: the newest equity and today's P&L (newest equity minus the equity of the
+    last snapshot taken before today's UTC midnight, or today's first when none is older)."""
+    start = day_start(now)
+    rows = []
+    for account in accounts_visible_to(user=user).select_related("exchange").order_by("name"):
+        snapshots = PortfolioSnapshot.objects.filter(account=account)
+        newest = snapshots.order_by("-taken_at").first()
+        opening = (snapshots.filter(taken_at__lt=start).order_by("-taken_at").first()
+                   or snapshots.filter(taken_at__gte=start).order_by("taken_at").first())
+        today = newest.equity - opening.equity if newest and opening else None
+        rows.append({"account": account, "equity": newest.equity if newest else None,
+                     "equity_at": newest.taken_at if newest else None, "today_pnl": today,
+                     "today_pct": (today / opening.equity * 100) if today is not None and opening.equity else None})
+    return rows
+
+
+def equity_totals(rows: list[dict]) -> dict:
+    known = [row for row in rows if row["equity"] is not None]
+    return {"equity": sum((row["equity"] for row in known), ZERO) if known else None,
+            "today_pnl": sum((row["today_pnl"] or ZERO for row in known), ZERO) if known else None}
+
+
+def strategies_running(*, user) -> list[Strategy]:
+    strategies = account_scoped(Strategy.objects.filter(status=Strategy.Status.RUNNING), user=user)
+    return list(strategies.select_related("account").prefetch_related("markets").order_by("name"))
+
+
+def collectors_freshness() -> list[CollectorStatus]:
+    return list(CollectorStatus.objects.select_related("market__exchange").order_by("market__symbol", "timeframe"))
+
+
+# --- Positions -------------------------------------------------------------------------------
+
+
+def positions(*, user, closed: bool = False, account_id: int | None = None) -> list[Position]:
+    """Open positions (amount > 0; becomes Position.objects.open() once that queryset lands), or
+    the closed ones, newest change first."""
+    queryset = account_scoped(Position.objects.all(), user=user)
+    queryset = queryset.filter(amount=0) if closed else queryset.filter(amount__gt=0)
+    if account_id:
+        queryset = queryset.filter(account_id=account_id)
+    found = list(queryset.select_related("account", "market", "strategy", "market__last_price").order_by("-updated_at")[:500])
+    for position in found:
+        position.mark = _mark_price(position)
+        position.unrealized_now = (position.mark - position.average_entry) * position.amount if position.mark else position.unrealized_pnl
+        cost = position.average_entry * position.amount
+        position.unrealized_pct = position.unrealized_now / cost * 100 if cost else None
+    return found
+
+
+def _mark_price(position: Position) -> Decimal | None:
+    """The newest price the desk has for the market (ticker), else the position's own."""
+    last = getattr(position.market, "last_price", None)
+    return last.price if last is not None else position.last_price
+
+
+def positions_totals(found: list[Position]) -> dict:
+    return {"unrealized": sum((p.unrealized_now for p in found), ZERO), "realized": sum((p.realized_pnl for p in found), ZERO),
+            "fees": sum((p.fees for p in found), ZERO), "count": len(found)}
+
+
+# --- Orders ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    status: str = ""
+    account: int | None = None
+    market: int | None = None
+    strategy: int | None = None
+    day: date | None = None
+
+
+def orders(*, user, filters: OrderFilters, limit: int = ORDERS_PAGE) -> list[Order]:
+    queryset = account_scoped(Order.objects.all(), user=user)
+    if filters.status == "live":
+        queryset = queryset.filter(status__in=[status.value for status in LIVE])
+    elif filters.status:
+        queryset = queryset.filter(status=filters.status)
+    for name in ("account", "market", "strategy"):
+        if getattr(filters, name):
+            queryset = queryset.filter(**{f"{name}_id": getattr(filters, name)})
+    if filters.day:
+        start = datetime.combine(filters.day, time.min, tzinfo=dt_timezone.utc)
+        queryset = queryset.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
+    found = list(queryset.select_related("account", "market", "strategy", "signal")
+                 .prefetch_related(Prefetch("events", queryset=OrderEvent.objects.order_by("id")))
+                 .order_by("-created_at", "-id")[:limit])
+    for order in found:
+        order.slippage, order.slippage_pct = order_slippage(order)
+        order.latency_ms = order_latency_ms(order)
+        order.cancelable = order.status in ("new", "open", "partially_filled")
+    return found
+
+
+def order_slippage(order: Order) -> tuple[Decimal | None, Decimal | None]:
+    """What the fill cost against the reference price, in quote and %: positive is worse for
+    us (bought dearer or sold cheaper than asked)."""
+    if not order.price or order.average_price is None or not order.filled:
+        return None, None
+    direction = 1 if order.side == "buy" else -1
+    per_unit = (order.average_price - order.price) * direction
+    return per_unit * order.filled, per_unit / order.price * 100
+
+
+def order_latency_ms(order: Order) -> int | None:
+    """From the signal (or the order's creation, for a hand-placed order) to the exchange's
+    acknowledgement: the first event into a booked state."""
+    acknowledged = next((event for event in order.events.all() if event.to_status in ACKNOWLEDGED_STATES), None)
+    if acknowledged is None:
+        return None
+    start = order.signal.created_at if order.signal_id else order.created_at
+    return int((acknowledged.created_at - start).total_seconds() * 1000)
+
+
+def order_filter_choices(*, user) -> dict:
+    from apps.markets.models import Market
+
+    accounts = accounts_visible_to(user=user)
+    traded = account_scoped(Order.objects.all(), user=user).values("market_id")
+    return {"accounts": list(accounts.order_by("name")),
+            "strategies": list(Strategy.objects.filter(account__in=accounts).order_by("name")),
+            "markets": list(Market.objects.filter(pk__in=traded).order_by("symbol")),
+            "statuses": [("live", "Live (working)"), *Order._meta.get_field("status").choices]}
+
+
+def order_status_counts(*, user) -> dict[str, int]:
+    from django.db.models import Count
+
+    rows = account_scoped(Order.objects.all(), user=user).order_by().values("status").annotate(n=Count("pk"))
+    return {row["status"]: row["n"] for row in rows}
+
+
+# --- Signals ---------------------------------------------------------------------------------
+
+
+def signals(*, user, strategy_id: int | None = None, limit: int = SIGNALS_PAGE) -> list[Signal]:
+    queryset = account_scoped(Signal.objects.all(), user=user)
+    if strategy_id:
+        queryset = queryset.filter(strategy_id=strategy_id)
+    found = list(queryset.select_related("strategy", "market", "account", "order")
+                 .prefetch_related(Prefetch("risk_events", queryset=RiskEvent.objects.order_by("-id")))
+                 .order_by("-created_at", "-id")[:limit])
+    for signal in found:
+        signal.decision = next(iter(signal.risk_events.all()), None)
+        signal.placed_order = getattr(signal, "order", None) if _has_order(signal) else None
+    return found
+
+
+def _has_order(signal: Signal) -> bool:
+    try:
+        return signal.order is not None
+    except Order.DoesNotExist:
+        return False
+
+
+# --- Risk ------------------------------------------------------------------------------------
+
+
+def risk_events(*, user, limit: int = RISK_PAGE) -> list[RiskEvent]:
+    return list(risk_events_visible(user=user).exclude(decision=RiskEvent.Decision.ALLOWED)
+                .select_related("account", "strategy", "acknowledged_by").order_by("-id")[:limit])
+
+
+def kill_switches(*, user) -> dict:
+    """The global switch and one per visible account (ACTIVE when never set)."""
+    accounts = list(accounts_visible_to(user=user).select_related("kill_switch", "risk_limits").order_by("name"))
+    global_switch = KillSwitch.objects.filter(account__isnull=True).first()
+    return {"global": global_switch.state if global_switch else "active",
+            "global_reason": global_switch.reason if global_switch else "",
+            "accounts": [{"account": account, "state": _switch_of(account), "limits": getattr(account, "risk_limits", None)}
+                         for account in accounts]}
+
+
+def _switch_of(account) -> str:
+    try:
+        return account.kill_switch.state
+    except KillSwitch.DoesNotExist:
+        return "active"
+
+
+# --- One strategy ----------------------------------------------------------------------------
+
+
+def strategy_for(*, user, strategy_id: int) -> Strategy | None:
+    return account_scoped(Strategy.objects.all(), user=user).select_related("account").prefetch_related("markets").filter(
+        pk=strategy_id).first()

@@ -1,0 +1,82 @@
+"""Numbers as a trader reads them, and the desk's state for the layout.
+
+Prices on the market's tick, amounts on its step (apps.engine.display.decimal_text), money in
+quote on cents. A gain or a loss carries its sign and an arrow as well as its colour, so it
+reads the same to a colour-blind trader."""
+
+from decimal import Decimal
+
+from django import template
+from django.urls import reverse
+from django.utils.html import format_html
+
+from apps.engine.display import decimal_text
+from apps.web import cockpit
+
+register = template.Library()
+CENT = Decimal("0.01")
+
+
+@register.simple_tag(takes_context=True)
+def desk_state(context):
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"banners": [], "risk_unacknowledged": 0}
+    return cockpit.desk_state(user=user)
+
+
+@register.filter
+def price(value, market):
+    return decimal_text(value, market.price_precision) if value is not None else "—"
+
+
+@register.filter
+def qty(value, market):
+    return decimal_text(value, market.amount_precision) if value is not None else "—"
+
+
+@register.filter
+def money(value):
+    if value is None:
+        return "—"
+    text = decimal_text(value, CENT)
+    return text.lstrip("-") if Decimal(text) == 0 else text  # never "-0.00"
+
+
+@register.filter
+def pnl(value, suffix=""):
+    """+12.34 ▲ in the gain colour, −5.00 ▼ in the loss colour, 0.00 plain; `suffix` "%" for a percentage."""
+    if value is None or value == "":
+        return "—"
+    number = Decimal(str(value))
+    text = decimal_text(abs(number), CENT) + suffix
+    if number.quantize(CENT) == 0:
+        return format_html('<span class="flat">{}</span>', text)
+    if number > 0:
+        return format_html('<span class="up" title="gain">▲ +{}</span>', text)
+    return format_html('<span class="down" title="loss">▼ −{}</span>', text)
+
+
+@register.filter
+def pnl_pct(value):
+    return pnl(value, "%")
+
+
+@register.filter
+def state_class(state):
+    return {"halted": "badge-bad", "reduce_only": "badge-warn", "active": "badge-ok"}.get(state, "")
+
+
+@register.simple_tag(takes_context=True)
+def desk_live_config(context):
+    """What desk.js needs: the socket, and the topics of the user's accounts plus the page's own."""
+    request = context["request"]
+    extra = list(context.get("page_topics") or [])
+    return {"wsPath": "/ws/events/", "loginUrl": reverse("login"),
+            "topics": [*cockpit.live_topics(user=request.user), *extra]}
+
+
+@register.filter
+def get_item(mapping, key):
+    return mapping.get(key)
