@@ -126,10 +126,10 @@ def collectors_freshness() -> list[CollectorStatus]:
 
 
 def positions(*, user, closed: bool = False, account_id: int | None = None) -> list[Position]:
-    """Open positions (amount > 0; becomes Position.objects.open() once that queryset lands), or
-    the closed ones, newest change first."""
+    """Open positions (the one definition: at least a step worth the minimum notional), or the
+    closed ones (nothing left, or only dust), newest change first."""
     queryset = account_scoped(Position.objects.all(), user=user)
-    queryset = queryset.filter(amount=0) if closed else queryset.filter(amount__gt=0)
+    queryset = queryset.exclude(pk__in=Position.objects.open().values("pk")) if closed else queryset.open()
     if account_id:
         queryset = queryset.filter(account_id=account_id)
     found = list(queryset.select_related("account", "market", "strategy", "market__last_price").order_by("-updated_at")[:500])

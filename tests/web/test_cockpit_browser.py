@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.exchanges.roles import role_groups_ensure
 from apps.risk.services import kill_switch_set
 from apps.trading.models import Order, PortfolioSnapshot, Position
-from apps.trading.services.orders import signal_execute
+from apps.trading.services.placement import signal_execute
 from tests.access import PASSWORD, desk_user
 from tests.trading.factories import account_make, fresh_market, signal_make, strategy_make
 from tests.web.test_market_page_browser import in_a_thread, server  # noqa: F401 (the fixture)

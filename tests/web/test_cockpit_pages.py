@@ -11,7 +11,7 @@ from apps.common.models import AuditEntry
 from apps.risk.models import KillSwitch, RiskEvent
 from apps.strategies.models import Strategy
 from apps.trading.models import Order, OrderEvent, PortfolioSnapshot, Position, Signal
-from apps.trading.services.orders import signal_execute
+from apps.trading.services.placement import signal_execute
 from apps.web.performance import performance_of
 from tests.access import desk_make, desk_user
 from tests.trading.factories import account_make, fresh_market, price_set, signal_make, strategy_make

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('risk', '0004_access_permissions'),
+        ('risk', '0005_sizingstance'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
