@@ -3,7 +3,6 @@ are UTC ISO 8601. Computed fields read what the viewsets prefetched: never a que
 
 from decimal import Decimal
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -133,7 +132,7 @@ class OrderSerializer(serializers.ModelSerializer):
         worse = order.average_price - signal.price if order.side == "buy" else signal.price - order.average_price
         return f"{(worse / signal.price * BPS).quantize(Decimal('0.0001'))}"
 
-    @extend_schema_field(OpenApiTypes.INT)
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
     def get_latency_ms(self, order) -> int | None:
         if order.signal is None:
             return None
