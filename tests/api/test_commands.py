@@ -155,3 +155,24 @@ def test_commands_on_another_accounts_objects_are_not_found(desk, sim):
     assert [answer.status_code for answer in answers] == [404, 404, 404]
     position.refresh_from_db()
     assert position.amount > 0
+
+
+def test_a_trader_flattens_the_account_and_cancels_an_order_through_the_api(desk, sim, commit):
+    account, market, strategy = desk
+    trader = client_with(token_for(person_make("tina", role="trader", accounts=[account]), "trade"))
+    position = bought(strategy, market)
+    resting = Order.objects.create(account=account, market=market, client_order_id="api-limit-1", side="buy",
+                                   type=Order.Type.LIMIT, price=D("50000"), amount=D("0.01"))
+    order_submit(order_id=resting.pk)
+
+    canceled = trader.post(f"/api/v1/orders/{resting.pk}/cancel/", {"reason": "stale"}, format="json")
+    flattened = commit(lambda: trader.post(f"/api/v1/accounts/{account.pk}/flatten/", {"reason": "eod"}, format="json"))
+
+    assert canceled.status_code == 200 and canceled.json()["status"] == "canceled"
+    assert flattened.status_code == 200, flattened.content
+    assert len(flattened.json()["closing"]) == 1 and flattened.json()["failed"] == []
+    position.refresh_from_db()
+    assert position.amount < market.amount_precision
+    assert set(AuditEntry.objects.filter(via="api").values_list("action", flat=True)) >= {
+        "order.cancel", "account.flatten", "position.close"}
+    books_agree_with_the_exchange(sim, account, TEST_API_KEY)
