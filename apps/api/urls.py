@@ -26,5 +26,5 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
-    re_path(r"^api/", not_found_view),
+    re_path(r"^api/v1/", not_found_view),  # the web pages own other /api/ paths (the chart's candles)
 ]
