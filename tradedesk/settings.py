@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_filters",
     "django_celery_beat",
     "channels",
     "axes",
@@ -76,6 +78,7 @@ INSTALLED_APPS = [
     "apps.goals",
     "apps.alerts",
     "apps.web",
+    "apps.api",
     "apps.desk",
 ]
 
@@ -298,11 +301,44 @@ if EMAIL_CONFIGURED:
 # --- Metrics: /metrics shows every account's positions and P&L, so it needs a bearer token --
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
+# --- API (apps/api) -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.authentication.BearerTokenAuthentication",
+                                       "rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.api.permissions.DeskAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.api.throttles.SustainedThrottle", "apps.api.throttles.BurstThrottle",
+                                 "apps.api.throttles.CommandThrottle"],
+    "DEFAULT_FILTER_BACKENDS": ["apps.api.filters.StrictFilterBackend", "apps.api.filters.StrictOrderingFilter"],
+    "DEFAULT_PAGINATION_CLASS": "apps.api.pagination.DeskCursorPagination",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "apps.api.errors.api_exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "DATETIME_FORMAT": "iso-8601",
+    "UNAUTHENTICATED_USER": None,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "tradedesk API", "VERSION": "0.1.0"}
+# Per token (per user on a session): every request, in bursts, and commands (POST).
+API_THROTTLE_RATES = {
+    "sustained": env.str("API_THROTTLE_SUSTAINED", default="60/min"),
+    "burst": env.str("API_THROTTLE_BURST", default="10/s"),
+    "commands": env.str("API_THROTTLE_COMMANDS", default="10/min"),
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "tradedesk API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": ("Accounts, market data, strategies, signals, orders, fills, positions and risk of the desk, and "
+                    "the commands a trader sends. Authenticate with `Authorization: Bearer <key>` "
+                    "(`manage.py api_token create`). Errors: `{\"error\": {\"code\", \"message\", \"fields\"}}`."),
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",  # served from static/, no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "apps.api.schema.error_responses"],
+    "ENUM_NAME_OVERRIDES": {"KillStateEnum": "apps.engine.risk_rules.KillState", "OrderSideEnum": "apps.trading.models.Side",
+                            "PositionSideEnum": "apps.trading.models.Position.PositionSide"},
+}
 
 # --- Logging (structlog; JSON outside DEBUG) ------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")

@@ -15,6 +15,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include(account_urls)),
     path("metrics", health.metrics, name="prometheus-django-metrics"),
+    path("", include("apps.api.urls")),
     path("", include("apps.strategies.urls")),
     path("", include("apps.web.urls")),
 ]

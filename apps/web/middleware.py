@@ -27,5 +27,6 @@ class NulByteRefusedMiddleware:
 
 def nul_refused(request):
     if request.path.startswith("/api/") or "application/json" in request.headers.get("Accept", ""):
-        return JsonResponse({"error": NUL_MESSAGE}, status=400)
+        # The API's one error shape (apps/api/errors.py), also for the pages' JSON.
+        return JsonResponse({"error": {"code": "bad_request", "message": NUL_MESSAGE, "fields": {}}}, status=400)
     return render(request, "web/error.html", {"message": NUL_MESSAGE}, status=400)

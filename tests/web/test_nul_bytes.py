@@ -36,7 +36,7 @@ def test_a_nul_byte_in_the_candles_api_is_refused_as_json(staff, seeded_market, 
     response = staff.get(url)
 
     assert response.status_code == 400, url
-    assert response.json() == {"error": NUL_MESSAGE}
+    assert response.json() == {"error": {"code": "bad_request", "message": NUL_MESSAGE, "fields": {}}}
 
 
 def test_a_nul_byte_in_a_login_attempt_is_refused_before_anything_is_counted(client):

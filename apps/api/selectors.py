@@ -1,0 +1,73 @@
+"""The querysets the API reads, each cut to the accounts the user sees (outside = 404), each
+with what its serializer needs loaded up front (a constant number of queries per page)."""
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+
+from apps.common.models import AuditEntry
+from apps.exchanges.selectors import account_scoped, accounts_visible_to
+from apps.markets.models import Candle, Market
+from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
+from apps.strategies.models import Strategy
+from apps.trading.models import Balance, Fill, Order, OrderEvent, PortfolioSnapshot, Position, Signal
+
+
+def api_accounts(*, user) -> QuerySet:
+    newest = PortfolioSnapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at")
+    return (accounts_visible_to(user=user).select_related("exchange")
+            .prefetch_related(Prefetch("balances", queryset=Balance.objects.order_by("asset")))
+            .annotate(equity=Subquery(newest.values("equity")[:1]), equity_at=Subquery(newest.values("taken_at")[:1]),
+                      kill_state=Subquery(KillSwitch.objects.filter(account=OuterRef("pk")).values("state")[:1])))
+
+
+def api_markets(*, user) -> QuerySet:
+    """Markets of the exchanges the user's accounts trade on."""
+    queryset = Market.objects.select_related("exchange")
+    if getattr(user, "is_superuser", False):
+        return queryset
+    return queryset.filter(exchange_id__in=accounts_visible_to(user=user).values("exchange_id"))
+
+
+def api_candles(*, user) -> QuerySet:
+    return Candle.objects.filter(market__in=api_markets(user=user).values("pk"))
+
+
+def api_strategies(*, user) -> QuerySet:
+    return account_scoped(Strategy.objects.prefetch_related("markets"), user=user)
+
+
+def api_signals(*, user) -> QuerySet:
+    return account_scoped(Signal.objects.prefetch_related("risk_events"), user=user)
+
+
+def api_orders(*, user) -> QuerySet:
+    return account_scoped(Order.objects.select_related("market", "signal")
+                          .prefetch_related(Prefetch("events", queryset=OrderEvent.objects.order_by("id"))), user=user)
+
+
+def api_fills(*, user) -> QuerySet:
+    return account_scoped(Fill.objects.select_related("order"), user=user, paths=("order__account",))
+
+
+def api_positions(*, user) -> QuerySet:
+    return account_scoped(Position.objects.select_related("market"), user=user)
+
+
+def api_risk_limits(*, user) -> QuerySet:
+    """An account's limits, its strategies' limits, and the desk-wide ones (they bind everybody)."""
+    return account_scoped(RiskLimits.objects.all(), user=user, paths=("account", "strategy__account"), shared_rows=True)
+
+
+def api_risk_events(*, user) -> QuerySet:
+    return account_scoped(RiskEvent.objects.all(), user=user, shared_rows=True)
+
+
+def api_kill_switches(*, user) -> QuerySet:
+    return account_scoped(KillSwitch.objects.all(), user=user, shared_rows=True)
+
+
+def api_snapshots(*, user) -> QuerySet:
+    return account_scoped(PortfolioSnapshot.objects.all(), user=user)
+
+
+def api_audit_entries(*, user) -> QuerySet:
+    return AuditEntry.objects.all()  # the view admits admins only

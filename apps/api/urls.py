@@ -1,0 +1,30 @@
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from apps.api import views
+from apps.api.errors import not_found_view
+
+router = DefaultRouter(trailing_slash="/?")
+router.register("accounts", views.AccountViewSet, basename="account")
+router.register("markets", views.MarketViewSet, basename="market")
+router.register("candles", views.CandleViewSet, basename="candle")
+router.register("strategies", views.StrategyViewSet, basename="strategy")
+router.register("strategy-kinds", views.StrategyKindViewSet, basename="strategy-kind")
+router.register("signals", views.SignalViewSet, basename="signal")
+router.register("orders", views.OrderViewSet, basename="order")
+router.register("fills", views.FillViewSet, basename="fill")
+router.register("positions", views.PositionViewSet, basename="position")
+router.register("risk-limits", views.RiskLimitsViewSet, basename="risk-limits")
+router.register("risk-events", views.RiskEventViewSet, basename="risk-event")
+router.register("kill-switches", views.KillSwitchViewSet, basename="kill-switch")
+router.register("portfolio-snapshots", views.PortfolioSnapshotViewSet, basename="portfolio-snapshot")
+router.register("audit-entries", views.AuditEntryViewSet, basename="audit-entry")
+
+urlpatterns = [
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    re_path(r"^api/v1/", not_found_view),  # the web pages own other /api/ paths (the chart's candles)
+]
