@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -148,7 +149,7 @@ def relay_process_start() -> subprocess.Popen:
 
 def candle_commit(market, index: int) -> tuple[int, float]:
     """The collector's write: candle + event in one transaction; returns (event id, commit time)."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
     from decimal import Decimal
 
     from django.db import transaction
@@ -156,7 +157,7 @@ def candle_commit(market, index: int) -> tuple[int, float]:
     from apps.common.events import event_record
     from apps.markets.models import Candle
 
-    open_time = datetime(2024, 1, 1, tzinfo=timezone.utc) + timedelta(minutes=index)
+    open_time = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=index)
     price = Decimal("43000") + index
     with transaction.atomic():
         Candle.objects.create(market=market, timeframe="1m", open_time=open_time, open=price, high=price,

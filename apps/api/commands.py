@@ -11,8 +11,7 @@ from rest_framework.response import Response
 from apps.api import selectors
 from apps.api.idempotency import HEADER, idempotent
 from apps.api.permissions import effective_role
-from apps.api.serializers import (AccountSerializer, KillSwitchSerializer, OrderSerializer, PositionSerializer,
-                                  StrategySerializer)
+from apps.api.serializers import AccountSerializer, KillSwitchSerializer, OrderSerializer, PositionSerializer, StrategySerializer
 from apps.common.audit import Via
 from apps.common.errors import NotAllowed, NotFound
 from apps.engine.risk_rules import KillState

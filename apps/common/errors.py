@@ -40,7 +40,7 @@ class Invalid(ApplicationError):
     code = "invalid"
 
     @classmethod
-    def from_fields(cls, fields: dict[str, list[str] | str], message: str | None = None) -> "Invalid":
+    def from_fields(cls, fields: dict[str, list[str] | str], message: str | None = None) -> Invalid:
         normalised = {name: [msgs] if isinstance(msgs, str) else list(msgs) for name, msgs in fields.items()}
         summary = message or "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in normalised.items())
         return cls(summary, fields=normalised)

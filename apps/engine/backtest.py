@@ -16,19 +16,40 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 
 from apps.engine import risk
-from apps.engine.fills import (
-    PHASE_CLOSE, PHASE_OPEN, STOP_LOSS, TRAILING_STOP, UNKNOWN_EXIT, ExitRules, Exits,
-    FeeSchedule, MarketRules, PriceSeries, candidate_exits, floor_to_step, market_fill_prices,
-)
 from apps.engine.backtest_results import (  # noqa: F401 - re-exported: callers import them from here
-    LONG, SHORT, SIDE_NAMES, BacktestResult, Fill, OpenPosition, SkippedOrder, Trade, _equity_curve, _fill_table,
-    _open_positions, _trade_table,
+    LONG,
+    SHORT,
+    SIDE_NAMES,
+    BacktestResult,
+    Fill,
+    OpenPosition,
+    SkippedOrder,
+    Trade,
+    _equity_curve,
+    _fill_table,
+    _open_positions,
+    _trade_table,
+)
+from apps.engine.fills import (
+    PHASE_CLOSE,
+    PHASE_OPEN,
+    STOP_LOSS,
+    TRAILING_STOP,
+    UNKNOWN_EXIT,
+    ExitRules,
+    Exits,
+    FeeSchedule,
+    MarketRules,
+    PriceSeries,
+    candidate_exits,
+    floor_to_step,
+    market_fill_prices,
 )
 from apps.engine.sizing import Sizing, order_quantity
 from apps.engine.strategies.base import Candles, SignalArrays, Strategy

@@ -23,7 +23,7 @@ Conventions (each has a hand-computed test):
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -38,7 +38,7 @@ TOO_FEW_DAYS = f"fewer than {MIN_DAILY_RETURNS} daily returns"
 def iso_time(ms: int | None) -> str | None:
     if ms is None:
         return None
-    return datetime.fromtimestamp(int(ms) / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def _number(value) -> float | None:

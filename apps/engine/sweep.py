@@ -8,8 +8,9 @@ Results come back in the order of the parameter sets, whatever the scheduling.
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.strategies.base import Candles, SignalArrays

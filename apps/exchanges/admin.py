@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from apps.exchanges.admin_access import AccountScopedAdmin
 from apps.common.admin_audit import AuditedAdminMixin
+from apps.exchanges.admin_access import AccountScopedAdmin
 from apps.exchanges.clients import call_exchange, ccxt_client_build
 from apps.exchanges.errors import AuthenticationFailedError, ExchangeCallError
 from apps.exchanges.models import AccountMembership, ExchangeAccount

@@ -3,10 +3,10 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html
 
+from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.exchanges.errors import ExchangeCallError
 from apps.markets.models import Candle, CollectorStatus, Exchange, Market
 from apps.markets.services import MarketNotOfferedError, market_spec_fetch, timeframes_offered
-from apps.engine.timeframes import TIMEFRAME_SECONDS
 
 
 @admin.register(Exchange)

@@ -8,9 +8,9 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.common.time import utc_datetime
 from apps.common.events import event_record
 from apps.common.logging import get_logger
+from apps.common.time import utc_datetime
 from apps.exchanges.clients import call_with_retry, market_data_client
 from apps.exchanges.errors import ExchangeCallError, MalformedReplyError
 from apps.markets.models import Candle, CollectorStatus, Market
@@ -203,7 +203,7 @@ def closed_candles_fetch(
     end_ms = int(end.timestamp() * 1000) if end else now_ms
     since = int(start.timestamp() * 1000)
     while since < end_ms:
-        raw = call_with_retry(lambda: client.fetch_ohlcv(symbol, timeframe, since=since, limit=PAGE_LIMIT))
+        raw = call_with_retry(lambda since=since: client.fetch_ohlcv(symbol, timeframe, since=since, limit=PAGE_LIMIT))
         if not isinstance(raw, list):
             raise MalformedReplyError(f"fetch_ohlcv returned {type(raw).__name__}, expected a list")
         if not raw and since + period_ms <= now_ms:

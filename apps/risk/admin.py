@@ -2,11 +2,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
-from apps.common.errors import Invalid
-from apps.common.validation import form_errors_add
 from apps.common.admin_audit import AuditedAdminMixin
 from apps.common.audit import Via
-from apps.common.errors import ApplicationError
+from apps.common.errors import ApplicationError, Invalid
+from apps.common.validation import form_errors_add
 from apps.engine.risk_rules import KillState
 from apps.exchanges.admin_access import AccountScopedAdmin
 from apps.risk.models import KillSwitch, RiskEvent, RiskLimits, SizingStance

@@ -4,10 +4,9 @@ decision with its reasons; kill switches."""
 from dataclasses import asdict
 
 from django.db import transaction
-
-from apps.common.audit import audit_record, audit_refusals
 from django.utils import timezone
 
+from apps.common.audit import audit_record, audit_refusals
 from apps.common.errors import Conflict, Invalid, NotFound
 from apps.common.events import event_build, event_record
 from apps.common.models import Event

@@ -22,9 +22,8 @@ from decimal import Decimal, InvalidOperation
 
 from aiohttp import web
 
-from apps.simexchange.keys import SIM
-
 from apps.simexchange.faults import ErrorFault, LatencyFault
+from apps.simexchange.keys import SIM
 from apps.simexchange.payloads import order_json_for_control
 
 routes = web.RouteTableDef()

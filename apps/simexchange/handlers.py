@@ -6,10 +6,9 @@ import json
 
 from aiohttp import web
 
-from apps.simexchange.keys import ACCOUNT, PARAMS, SIM
-
 from apps.simexchange import marketdata, payloads
 from apps.simexchange.errors import BinanceError, bad_param
+from apps.simexchange.keys import ACCOUNT, PARAMS, SIM
 from apps.simexchange.markets import exchange_info
 from apps.simexchange.matching import OrderRequest
 from apps.simexchange.params import choice, client_order_id, decimal_param, int_param, required, symbol_rules

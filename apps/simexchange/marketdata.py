@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from apps.engine.market_sim import MINUTE_MS, MarketSim, candles_aggregate
-from apps.engine.timeframes import TIMEFRAME_MS
 from apps.engine.strategies.base import Candles
+from apps.engine.timeframes import TIMEFRAME_MS
 from apps.simexchange.errors import BinanceError, bad_param
 from apps.simexchange.markets import MarketRules
 

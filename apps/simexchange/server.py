@@ -22,14 +22,13 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from apps.simexchange.keys import ACCOUNT, PARAMS, SIM
-
 from apps.engine.market_sim import DAY_MS, MINUTE_MS, MarketSim
 from apps.simexchange import control, handlers
 from apps.simexchange.auth import account_authenticate
 from apps.simexchange.clock import SimClock
 from apps.simexchange.errors import BinanceError
 from apps.simexchange.faults import Faults
+from apps.simexchange.keys import ACCOUNT, PARAMS, SIM
 from apps.simexchange.markets import DEFAULT_RULES, MarketRules
 from apps.simexchange.matching import FeeModel, MatchingEngine
 from apps.simexchange.ratelimit import RateLimiter
@@ -207,7 +206,7 @@ async def _faulted(sim: SimExchange, request: web.Request) -> web.StreamResponse
             return web.Response(status=fault.status, text="Simulated failure")  # no code: ccxt maps the HTTP status
         return web.json_response(body, status=fault.status)
     if not sim.limiter.allow(request.remote or ""):
-        return _error_response(429, -1003, "Too much request weight used; current limit is %d request weight per 1 MINUTE." % sim.limiter.per_minute)
+        return _error_response(429, -1003, f"Too much request weight used; current limit is {sim.limiter.per_minute:d} request weight per 1 MINUTE.")
     return None
 
 

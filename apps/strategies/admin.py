@@ -1,11 +1,11 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
-from apps.engine.display import decimal_text
-from apps.exchanges.admin_access import AccountScopedAdmin
 from apps.common.admin_audit import AuditedAdminMixin
 from apps.common.audit import Via
 from apps.common.errors import ApplicationError
+from apps.engine.display import decimal_text
+from apps.exchanges.admin_access import AccountScopedAdmin
 from apps.strategies.forms import StrategyForm
 from apps.strategies.models import Strategy, StrategyEvaluation
 from apps.strategies.services import strategy_status_set

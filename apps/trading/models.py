@@ -236,6 +236,9 @@ class Balance(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "asset"], name="balance_unique_asset")]
 
+    def __str__(self):
+        return f"{self.asset} {self.free.normalize():f} free, {self.used.normalize():f} used"
+
     @property
     def total(self) -> Decimal:
         return self.free + self.used
@@ -263,6 +266,9 @@ class PaperSettings(models.Model):
     class Meta:
         verbose_name_plural = "paper settings"
 
+    def __str__(self):
+        return f"paper fills for account {self.account_id}: fee {self.fee_rate.normalize():f}, slippage {self.slippage_bps.normalize():f} bps"
+
 
 class PortfolioSnapshot(models.Model):
     account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="snapshots")
@@ -277,3 +283,6 @@ class PortfolioSnapshot(models.Model):
         ordering = ["-taken_at"]
         # Read under the account lock before every placement: the peak and today's first.
         indexes = [models.Index(fields=["account", "-equity"]), models.Index(fields=["account", "taken_at"])]
+
+    def __str__(self):
+        return f"account {self.account_id} at {self.taken_at:%Y-%m-%d %H:%M} UTC: equity {self.equity.normalize():f}"

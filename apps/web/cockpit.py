@@ -6,14 +6,13 @@ leave here exact (Decimal); the templates format them (apps.web.templatetags.des
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from apps.common.events import ORDERS, POSITIONS, RISK, RISK_DESK, SIGNALS, STRATEGIES, PORTFOLIO
+from apps.common.events import ORDERS, PORTFOLIO, POSITIONS, RISK, RISK_DESK, SIGNALS, STRATEGIES
 from apps.engine.order_fsm import LIVE
 from apps.exchanges.roles import Role, user_has_role
 from apps.exchanges.selectors import account_scoped, accounts_visible_to
@@ -87,7 +86,7 @@ def risk_events_unacknowledged(*, user):
 
 def day_start(now: datetime | None = None) -> datetime:
     now = now or timezone.now()
-    return datetime.combine(now.astimezone(dt_timezone.utc).date(), time.min, tzinfo=dt_timezone.utc)
+    return datetime.combine(now.astimezone(UTC).date(), time.min, tzinfo=UTC)
 
 
 def accounts_equity(*, user, now: datetime | None = None) -> list[dict]:
@@ -174,7 +173,7 @@ def orders(*, user, filters: OrderFilters, limit: int = ORDERS_PAGE) -> list[Ord
         if getattr(filters, name):
             queryset = queryset.filter(**{f"{name}_id": getattr(filters, name)})
     if filters.day:
-        start = datetime.combine(filters.day, time.min, tzinfo=dt_timezone.utc)
+        start = datetime.combine(filters.day, time.min, tzinfo=UTC)
         queryset = queryset.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
     found = list(queryset.select_related("account", "market", "strategy", "signal")
                  .prefetch_related(Prefetch("events", queryset=OrderEvent.objects.order_by("id")))

@@ -6,8 +6,8 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from apps.common.events import CANDLES
-from apps.markets.models import Market
 from apps.engine.timeframes import TIMEFRAME_SECONDS
+from apps.markets.models import Market
 from apps.markets.selectors import candles_recent
 from apps.web import selectors
 

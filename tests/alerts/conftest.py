@@ -7,7 +7,7 @@ import pytest
 
 from apps.alerts.models import Channel
 from apps.alerts.services import alerts_tick
-from tests.alerts.receivers import DISCORD_PATH, SLACK_PATH, TELEGRAM_PATH, TELEGRAM_TOKEN, WEBHOOK_PATH, receivers_running
+from tests.alerts.receivers import DISCORD_PATH, SLACK_PATH, TELEGRAM_TOKEN, WEBHOOK_PATH, receivers_running
 
 
 @pytest.fixture(autouse=True)

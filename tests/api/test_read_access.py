@@ -4,7 +4,6 @@ a 404 (never a 403 that would confirm it exists), money is an exact string and t
 from decimal import Decimal
 
 import pytest
-
 from rest_framework.test import APIClient
 
 from apps.api.tokens import api_token_create

@@ -14,8 +14,8 @@ EXIT = Proposal(reduces=True, notional=D("100"), price=D("100"))
 CALM = DeskState(equity=D("10000"), peak_equity=D("10000"), day_start_equity=D("10000"), last_price=D("100"))
 
 
-def failed_rules(proposal, state=CALM, limits=Limits()):
-    return [check.rule for check in risk_evaluate(proposal, state, limits).failed]
+def failed_rules(proposal, state=CALM, limits=None):
+    return [check.rule for check in risk_evaluate(proposal, state, limits or Limits()).failed]
 
 
 def test_a_calm_desk_allows_an_entry_within_limits():

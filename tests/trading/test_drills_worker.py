@@ -121,7 +121,7 @@ def test_a_running_strategy_trades_and_its_position_matches_a_hand_calculation(s
         for i, price in enumerate(prices):
             candle_close(sim, market, t0 + timedelta(minutes=i), price)
             try:
-                wait_until(lambda: Order.objects.filter(status="filled").count() == i + 1, timeout=30, message=f"order {i + 1} filled")
+                wait_until(lambda i=i: Order.objects.filter(status="filled").count() == i + 1, timeout=30, message=f"order {i + 1} filled")
             except AssertionError:
                 pytest.fail(f"{list(Order.objects.values_list('status', 'reason', 'side', 'amount'))} "
                             f"{list(Signal.objects.values_list('status', 'rejection_reason'))}")

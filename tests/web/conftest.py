@@ -2,7 +2,7 @@
 (a closed candle plus its outbox event in one transaction, exactly as apps/markets records it)."""
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -67,11 +67,11 @@ def market():
 
 @pytest.fixture
 def seeded_market(market):
-    end = minute_floor(datetime.now(timezone.utc))
+    end = minute_floor(datetime.now(UTC))
     candles_seed(market=market, count=120, end=end)
     CollectorStatus.objects.create(
         market=market, timeframe="1m", last_candle_time=end - timedelta(minutes=1),
-        last_success_at=datetime.now(timezone.utc), candles_stored=120,
+        last_success_at=datetime.now(UTC), candles_stored=120,
     )
     return market
 

@@ -1,7 +1,7 @@
 """The cockpit pages with the Django test client: what each role sees, the actions through the
 services (a paper account's real pipeline), refusals answered 403/404 and audited."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -324,8 +324,8 @@ def test_the_desk_shows_todays_pnl_against_the_last_snapshot_before_midnight(cli
 
 def snapshot_history(account) -> None:
     """Equity 1000 -> 1100 (31 Jan) -> 990 (1 Feb) -> 1089 (28 Feb), hourly snapshots between."""
-    points = [(datetime(2025, 1, 30, 0, tzinfo=timezone.utc), D("1000")), (datetime(2025, 1, 31, 23, tzinfo=timezone.utc), D("1100")),
-              (datetime(2025, 2, 1, 12, tzinfo=timezone.utc), D("990")), (datetime(2025, 2, 28, 12, tzinfo=timezone.utc), D("1089"))]
+    points = [(datetime(2025, 1, 30, 0, tzinfo=UTC), D("1000")), (datetime(2025, 1, 31, 23, tzinfo=UTC), D("1100")),
+              (datetime(2025, 2, 1, 12, tzinfo=UTC), D("990")), (datetime(2025, 2, 28, 12, tzinfo=UTC), D("1089"))]
     for at, equity in points:
         PortfolioSnapshot.objects.create(account=account, taken_at=at, equity=equity, cash=equity, positions_value=0,
                                          realized_pnl=0, unrealized_pnl=0)

@@ -1,6 +1,6 @@
 """/ws/events/ through the real ASGI stack (origin check, session auth, consumer, layer)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -30,7 +30,7 @@ def socket_for(cookie: bytes | None = None) -> WebsocketCommunicator:
 
 
 def closed_candle(market, minutes_ago: int, close: str):
-    open_time = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(minutes=minutes_ago)
+    open_time = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes_ago)
     return database_sync_to_async(candle_close_record)(market=market, open_time=open_time, close=Decimal(close))
 
 

@@ -11,8 +11,9 @@ import importlib
 import inspect
 import pkgutil
 import re
+from collections.abc import Iterable
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any
 
 from apps.engine.strategies.base import InvalidParamsError, Param, Strategy, StrategyContractError
 

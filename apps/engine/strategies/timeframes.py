@@ -12,6 +12,7 @@ import numpy as np
 from apps.engine.strategies.base import Candles
 from apps.engine.timeframes import timeframe_ms
 
+
 def informative_align(base: Candles, informative: Candles, values: np.ndarray) -> np.ndarray:
     """`values` (one per informative candle) seen from each base candle: the value of the latest
     informative candle that has closed by the base candle's close, NaN before the first one."""

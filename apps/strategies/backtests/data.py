@@ -15,9 +15,9 @@ from django.db import transaction
 
 from apps.common.time import utc_datetime
 from apps.engine.market_sim import ANCHOR_MS, DEFAULT_SYMBOLS, MarketSim
+from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.markets.models import Candle, Exchange, Market
 from apps.markets.services import CandleRow, candles_upsert
-from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.strategies.backtests.plan import time_parse, timeframe_check
 from apps.strategies.backtests.selectors import BacktestError, market_by_symbol
 

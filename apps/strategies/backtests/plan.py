@@ -7,15 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from apps.common.time import utc_datetime
 from apps.common.errors import Invalid
+from apps.common.time import utc_datetime
 from apps.engine.backtest import BacktestConfig
 from apps.engine.fills import FeeSchedule, MarketRules
 from apps.engine.sizing import FIXED_QUOTE, PERCENT_EQUITY, Sizing
-from apps.engine.strategies.base import InvalidParamsError, Strategy as EngineStrategy
+from apps.engine.strategies.base import InvalidParamsError
+from apps.engine.strategies.base import Strategy as EngineStrategy
 from apps.engine.strategies.registry import UnknownStrategyError, strategy_build
-from apps.markets.models import Market
 from apps.engine.timeframes import TIMEFRAME_SECONDS
+from apps.markets.models import Market
 from apps.strategies.backtests.selectors import BacktestError, market_by_symbol
 from apps.strategies.models import Strategy
 from apps.strategies.validation import PROTECTIVE_EXITS, strategy_settings_validate

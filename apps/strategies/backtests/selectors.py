@@ -11,6 +11,7 @@ from apps.exchanges.selectors import accounts_visible_to
 from apps.markets.models import Candle, Market
 from apps.strategies.models import BacktestRun
 
+
 class BacktestError(ValueError):
     """Input a trader must fix: bad options, missing data (the message is one line)."""
 

@@ -21,8 +21,8 @@ from apps.engine.metrics import equity_downsampled
 from apps.engine.strategies.base import Candles, SignalArrays
 from apps.engine.strategies.timeframes import candles_resample
 from apps.engine.timeframes import TIMEFRAME_SECONDS
-from apps.strategies.backtests.plan import BacktestPlan, BacktestRequest, backtest_plan, warmup_delta
 from apps.markets.selectors import candles_between
+from apps.strategies.backtests.plan import BacktestPlan, BacktestRequest, backtest_plan, warmup_delta
 from apps.strategies.backtests.selectors import BacktestError, candles_range
 from apps.strategies.models import BacktestRun
 

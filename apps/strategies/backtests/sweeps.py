@@ -20,12 +20,23 @@ from apps.engine.strategies.registry import strategy_get
 from apps.engine.strategies.timeframes import candles_resample
 from apps.engine.sweep import sweep_run
 from apps.strategies.backtests.plan import (
-    BacktestPlan, BacktestRequest, backtest_plan, engine_strategy_build, params_parse,
+    BacktestPlan,
+    BacktestRequest,
+    backtest_plan,
+    engine_strategy_build,
+    params_parse,
 )
 from apps.strategies.backtests.selectors import BacktestError
 from apps.strategies.backtests.services import (
-    PROGRESS_DELAY, backtest_files_write, backtest_result, backtest_run_build, candles_slice, code_version, data_hash,
-    market_data_load, signals_slice,
+    PROGRESS_DELAY,
+    backtest_files_write,
+    backtest_result,
+    backtest_run_build,
+    candles_slice,
+    code_version,
+    data_hash,
+    market_data_load,
+    signals_slice,
 )
 from apps.strategies.models import BacktestRun
 

@@ -6,11 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from apps.common.time import utc_datetime
+from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.exchanges.errors import ExchangeCallError
 from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import Market
 from apps.markets.services import candles_backfill, timeframes_offered
-from apps.engine.timeframes import TIMEFRAME_SECONDS
 
 
 def parse_utc(value: str) -> datetime:
