@@ -41,11 +41,12 @@ def per_backend(script: str, child_args: list[str]) -> dict[str, dict | str]:
             if name == "postgresql":
                 try:
                     postgres_reset()
-                except Exception as exc:  # noqa: BLE001 - a missing server is reported, not fatal
+                except Exception as exc:
                     results[name] = f"skipped: {exc}"
                     continue
             env = {**os.environ, "DATABASE_URL": url, "TRADEDESK_TESTING": "1", "LOG_LEVEL": "WARNING"}
-            out = subprocess.run([sys.executable, script, "--child", *child_args], env=env,
-                                 capture_output=True, text=True, check=True, cwd=ROOT)
+            out = subprocess.run(
+                [sys.executable, script, "--child", *child_args], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+            )
             results[name] = json.loads(out.stdout.strip().splitlines()[-1])
     return results

@@ -26,7 +26,9 @@ def run_one(days: int) -> dict:
         exchange = exchange_make(api_url=sim.url)
         from apps.markets.models import Market
 
-        market = Market.objects.create(exchange=exchange, symbol="BTC/USDT", **market_spec_fetch(exchange=exchange, symbol="BTC/USDT"))
+        market = Market.objects.create(
+            exchange=exchange, symbol="BTC/USDT", **market_spec_fetch(exchange=exchange, symbol="BTC/USDT")
+        )
         end = datetime.now(UTC).replace(second=0, microsecond=0)
         started = time.perf_counter()
         result = candles_backfill(market=market, timeframe="1m", start=end - timedelta(days=days), end=end)
@@ -49,7 +51,9 @@ def main() -> None:
         if isinstance(figures, str):
             print(f"{name:<12}{figures}")
         else:
-            print(f"{name:<12}{figures['seconds']:>10.2f}{figures['inserted']:>10,}{figures['inserted'] / figures['seconds']:>12,.0f}")
+            print(
+                f"{name:<12}{figures['seconds']:>10.2f}{figures['inserted']:>10,}{figures['inserted'] / figures['seconds']:>12,.0f}"
+            )
 
 
 if __name__ == "__main__":

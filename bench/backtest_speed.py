@@ -40,7 +40,7 @@ def candles_arrays(count: int, seed: int = 42) -> dict[str, np.ndarray]:
     return {"time": time_ms, "open": open_, "high": high, "low": low, "close": close, "volume": np.ones(count)}
 
 
-OURS_RUN = '''
+OURS_RUN = """
 import numpy as np, talib
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule, MarketRules
@@ -62,7 +62,7 @@ def ours_run(arrays, stop=None, target=None):
     config = BacktestConfig(fees=FeeSchedule(maker=0.001, taker=0.001), stop_loss_pct=stop, take_profit_pct=target,
                             allow_short=False, precision={"BTC/USDT": MarketRules(amount_step=1e-8)})
     return backtest({"BTC/USDT": candles}, {"BTC/USDT": ema_cross(candles)}, config)
-'''
+"""
 exec(OURS_RUN)  # the same code runs in the new-process measurement below
 
 
@@ -93,9 +93,16 @@ def backtesting_py_once(arrays) -> tuple[float, object]:
             elif crossover(self.slow, self.fast):
                 self.position.close()
 
-    frame = pd.DataFrame({"Open": arrays["open"], "High": arrays["high"], "Low": arrays["low"],
-                          "Close": arrays["close"], "Volume": arrays["volume"]},
-                         index=pd.to_datetime(arrays["time"], unit="ms"))
+    frame = pd.DataFrame(
+        {
+            "Open": arrays["open"],
+            "High": arrays["high"],
+            "Low": arrays["low"],
+            "Close": arrays["close"],
+            "Volume": arrays["volume"],
+        },
+        index=pd.to_datetime(arrays["time"], unit="ms"),
+    )
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -121,8 +128,9 @@ def vectorbt_runs(arrays, runs: int):
         # Next-open fills: the signal of candle i acts at candle i+1, at its open.
         entries = pd.Series(np.concatenate(([False], up[:-1])), index=index)
         exits = pd.Series(np.concatenate(([False], down[:-1])), index=index)
-        portfolio = vbt.Portfolio.from_signals(close, entries, exits, price=pd.Series(arrays["open"], index=index),
-                                               fees=FEE, init_cash=10_000, freq="1min")
+        portfolio = vbt.Portfolio.from_signals(
+            close, entries, exits, price=pd.Series(arrays["open"], index=index), fees=FEE, init_cash=10_000, freq="1min"
+        )
         return portfolio.stats()
 
     first_started = time.perf_counter()
@@ -141,9 +149,7 @@ def new_process_first_run(arrays) -> dict:
             "import time; started = time.perf_counter()\n"
             "import resource, sys, tracemalloc, json\n"
             f"sys.path.insert(0, {str(ROOT)!r})\n"
-            "import numpy as np\n"
-            + OURS_RUN +
-            f"arrays = dict(np.load({str(path)!r}))\n"
+            "import numpy as np\n" + OURS_RUN + f"arrays = dict(np.load({str(path)!r}))\n"
             "loaded = time.perf_counter()\n"
             "result = ours_run(arrays, 0.02, 0.04)\n"
             "first = time.perf_counter() - started\n"
@@ -182,8 +188,14 @@ def main() -> None:
             print(f"vectorbt: {vbt_median}")
         else:
             # vectorbt trades any fraction (no 1e-8 step), so it stops draining the account a bit later.
-            rows.append((f"vectorbt (first run {vbt_first:.2f} s incl. JIT)", vbt_median, int(vbt_stats["Total Trades"]),
-                         float(vbt_stats["End Value"])))
+            rows.append(
+                (
+                    f"vectorbt (first run {vbt_first:.2f} s incl. JIT)",
+                    vbt_median,
+                    int(vbt_stats["Total Trades"]),
+                    float(vbt_stats["End Value"]),
+                )
+            )
     rows.append(("ours, 2 % stop / 4 % take-profit", stops_median, len(stopped.trade_table["pnl"]), stopped.final_equity))
 
     print(f"{'engine':48} {'median s':>9} {'vs bt.py':>9} {'trades':>7} {'final equity':>14}")
@@ -191,11 +203,15 @@ def main() -> None:
         ratio = f"{peer_seconds / seconds:8.1f}x" if peer_seconds else "        -"
         print(f"{name:48} {seconds:9.3f} {ratio} {trades:7d} {final:14.6g}")
     figures = new_process_first_run(arrays)
-    print(f"\nfirst backtest in a new process (imports + load + indicators + simulation + metrics, with stops): "
-          f"{figures['first_s']:.2f} s from the script's first line, + {figures['interpreter_s']:.2f} s interpreter start "
-          f"(of which imports + loading the candles file: {figures['load_s']:.2f} s)")
-    print(f"peak memory of that process: {figures['maxrss_mib']:.0f} MiB peak RSS (VmHWM); "
-          f"one backtest allocates at most {figures['traced_peak_mib']:.0f} MiB (tracemalloc)")
+    print(
+        f"\nfirst backtest in a new process (imports + load + indicators + simulation + metrics, with stops): "
+        f"{figures['first_s']:.2f} s from the script's first line, + {figures['interpreter_s']:.2f} s interpreter start "
+        f"(of which imports + loading the candles file: {figures['load_s']:.2f} s)"
+    )
+    print(
+        f"peak memory of that process: {figures['maxrss_mib']:.0f} MiB peak RSS (VmHWM); "
+        f"one backtest allocates at most {figures['traced_peak_mib']:.0f} MiB (tracemalloc)"
+    )
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ RECEIVE_TIMEOUT_S = 10
 
 # --- Parent: run each runtime in its own process, print the table -----------------------
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=60, help="events per runtime (default 60)")
@@ -87,6 +88,7 @@ def table_print(rows: list[dict], events: int) -> None:
 
 # --- Child: one runtime ------------------------------------------------------------------
 
+
 def child_main(runtime: str, events: int) -> None:
     import django
 
@@ -107,8 +109,11 @@ def child_main(runtime: str, events: int) -> None:
             relay.wait(timeout=10)
     ms = sorted(value * 1000 for value in latencies)
     quantiles = statistics.quantiles(ms, n=20) if len(ms) > 1 else ms * 19
-    print(json.dumps({"runtime": runtime, "n": len(ms), "p50": statistics.median(ms), "p95": quantiles[18],
-                      "max": ms[-1], "lost": lost}))
+    print(
+        json.dumps(
+            {"runtime": runtime, "n": len(ms), "p50": statistics.median(ms), "p95": quantiles[18], "max": ms[-1], "lost": lost}
+        )
+    )
 
 
 def fixtures_create():
@@ -160,12 +165,31 @@ def candle_commit(market, index: int) -> tuple[int, float]:
     open_time = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=index)
     price = Decimal("43000") + index
     with transaction.atomic():
-        Candle.objects.create(market=market, timeframe="1m", open_time=open_time, open=price, high=price,
-                              low=price, close=price, volume=Decimal("1"))
-        event = event_record("candle.closed",
-                             {"market": market.symbol, "timeframe": "1m", "time": int(open_time.timestamp()),
-                              "open": str(price), "high": str(price), "low": str(price), "close": str(price), "volume": "1"},
-                             market=market.slug, tf="1m")
+        Candle.objects.create(
+            market=market,
+            timeframe="1m",
+            open_time=open_time,
+            open=price,
+            high=price,
+            low=price,
+            close=price,
+            volume=Decimal("1"),
+        )
+        event = event_record(
+            "candle.closed",
+            {
+                "market": market.symbol,
+                "timeframe": "1m",
+                "time": int(open_time.timestamp()),
+                "open": str(price),
+                "high": str(price),
+                "low": str(price),
+                "close": str(price),
+                "volume": "1",
+            },
+            market=market.slug,
+            tf="1m",
+        )
     return event.id, time.perf_counter()
 
 

@@ -30,8 +30,13 @@ DB_NAME = "bench_trading_latency"
 PG_URL = os.environ.get("BENCH_TRADING_LATENCY_POSTGRES_URL", f"postgres://postgres@127.0.0.1:5432/{DB_NAME}")
 DB_NAME = PG_URL.rsplit("/", 1)[1]  # the database reset is the one named in the URL
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
-ENV = {"DATABASE_URL": PG_URL, "REDIS_URL": REDIS_URL, "TRADEDESK_TESTING": "1", "LOG_LEVEL": "WARNING",
-       "DJANGO_SETTINGS_MODULE": "tradedesk.settings"}
+ENV = {
+    "DATABASE_URL": PG_URL,
+    "REDIS_URL": REDIS_URL,
+    "TRADEDESK_TESTING": "1",
+    "LOG_LEVEL": "WARNING",
+    "DJANGO_SETTINGS_MODULE": "tradedesk.settings",
+}
 
 
 def database_reset() -> None:
@@ -56,9 +61,31 @@ def django_setup() -> None:
 def worker_start(pool: str, concurrency: int) -> subprocess.Popen:
     """The worker imports bench.latency_strategy (-I) so it knows the benchmark's strategy."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tradedesk", "worker", "-I", "bench.pipeline_latency", "--pool", pool,
-         "--concurrency", str(concurrency), "-Q", "default,strategies,orders", "--loglevel", "INFO", "-n", "latency@%h"],
-        cwd=ROOT, env={**os.environ, **ENV}, stdout=open(ROOT / "var" / "bench-latency-worker.log", "w"), stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tradedesk",
+            "worker",
+            "-I",
+            "bench.pipeline_latency",
+            "--pool",
+            pool,
+            "--concurrency",
+            str(concurrency),
+            "-Q",
+            "default,strategies,orders",
+            "--loglevel",
+            "INFO",
+            "-n",
+            "latency@%h",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+        stdout=open(ROOT / "var" / "bench-latency-worker.log", "w"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def strategy_register() -> None:
@@ -93,16 +120,21 @@ def pickup_recorder_install() -> None:
     @task_prerun.connect(weak=False)
     def noted(task=None, args=None, **_):
         if task.name.endswith(("strategy_evaluate", "order_submit")) and args:
-            client.set(f"bench:pickup:{task.name.rsplit('.', 1)[1]}:{args[-1] if 'evaluate' in task.name else args[0]}",
-                       repr(time.time()), ex=600)
+            client.set(
+                f"bench:pickup:{task.name.rsplit('.', 1)[1]}:{args[-1] if 'evaluate' in task.name else args[0]}",
+                repr(time.time()),
+                ex=600,
+            )
 
 
 def pickups(open_time, order_id) -> dict[str, float]:
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
-    found = {"evaluate picked up": client.get(f"bench:pickup:strategy_evaluate:{open_time.isoformat()}"),
-             "submit picked up": client.get(f"bench:pickup:order_submit:{order_id}") if order_id else None}
+    found = {
+        "evaluate picked up": client.get(f"bench:pickup:strategy_evaluate:{open_time.isoformat()}"),
+        "submit picked up": client.get(f"bench:pickup:order_submit:{order_id}") if order_id else None,
+    }
     return {name: float(value) for name, value in found.items() if value}
 
 
@@ -119,15 +151,29 @@ def desk_build(sim):
     from tests.trading.sim import sim_desk
 
     account, market = sim_desk(sim, price=D("60000"))
-    strategy = Strategy.objects.create(name="latency", kind="bench_alternates", account=account, timeframe="1m",
-                                       allocation_value=D("100"), status=Strategy.Status.RUNNING)
+    strategy = Strategy.objects.create(
+        name="latency",
+        kind="bench_alternates",
+        account=account,
+        timeframe="1m",
+        allocation_value=D("100"),
+        status=Strategy.Status.RUNNING,
+    )
     strategy.markets.add(market)
     start = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=1)
     start -= timedelta(minutes=(int(start.timestamp()) // 60) % 2)
     Candle.objects.filter(market=market).delete()
     for i in range(5, 0, -1):
-        Candle.objects.create(market=market, timeframe="1m", open_time=start - timedelta(minutes=i), open=D(60000),
-                              high=D(60000), low=D(60000), close=D(60000), volume=D(1))
+        Candle.objects.create(
+            market=market,
+            timeframe="1m",
+            open_time=start - timedelta(minutes=i),
+            open=D(60000),
+            high=D(60000),
+            low=D(60000),
+            close=D(60000),
+            volume=D(1),
+        )
     # The collector's newest candle is the last warm-up one: each measured candle is then the newest
     # (an entry on a candle older than the newest is refused as stale).
     CollectorStatus.objects.filter(market=market, timeframe="1m").update(last_candle_time=start - timedelta(minutes=1))
@@ -156,8 +202,11 @@ def stages(open_time, committed: float) -> dict[str, float]:
     evaluation = StrategyEvaluation.objects.filter(candle_time=open_time).first()
     order = Order.objects.filter(signal__candle_time=open_time).first()
     claimed = OrderEvent.objects.filter(order=order, to_status="submitting").first()
-    marks = {"evaluated": evaluation and evaluation.created_at, "order NEW": order and order.created_at,
-             "claimed": claimed and claimed.created_at}
+    marks = {
+        "evaluated": evaluation and evaluation.created_at,
+        "order NEW": order and order.created_at,
+        "claimed": claimed and claimed.created_at,
+    }
     found = {name: (moment.timestamp() - committed) * 1000 for name, moment in marks.items() if moment}
     found.update({name: (moment - committed) * 1000 for name, moment in pickups(open_time, order and order.pk).items()})
     if evaluation:
@@ -181,9 +230,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--candles", type=int, default=40)
     parser.add_argument("--gap", type=float, default=0.5, help="seconds between candles")
-    parser.add_argument("--pool", default="threads", help="worker pool: threads (one process) or prefork (as docker-compose runs it)")
+    parser.add_argument(
+        "--pool", default="threads", help="worker pool: threads (one process) or prefork (as docker-compose runs it)"
+    )
     parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--warmup", type=int, default=2, help="first orders not measured (ccxt loads its markets once per process)")
+    parser.add_argument(
+        "--warmup", type=int, default=2, help="first orders not measured (ccxt loads its markets once per process)"
+    )
     args = parser.parse_args()
     database_reset()
     django_setup()
@@ -212,11 +265,15 @@ def main() -> None:
         worker.send_signal(signal.SIGTERM)
         worker.wait(timeout=30)
     latencies.sort()
-    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
-    print(f"Candle commit -> order acknowledged by simexchange (real worker: {args.pool} pool x {args.concurrency}, Redis, "
-          f"PostgreSQL, ccxt), {os.cpu_count()} CPUs")
+    p = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+    print(
+        f"Candle commit -> order acknowledged by simexchange (real worker: {args.pool} pool x {args.concurrency}, Redis, "
+        f"PostgreSQL, ccxt), {os.cpu_count()} CPUs"
+    )
     print(f"  orders measured: {len(latencies)} (missing: {missing})   goal: p50 <= 100 ms, p95 <= 250 ms")
-    print(f"  p50 {p(0.50):7.1f} ms   p95 {p(0.95):7.1f} ms   max {latencies[-1]:7.1f} ms   mean {statistics.mean(latencies):7.1f} ms")
+    print(
+        f"  p50 {p(0.50):7.1f} ms   p95 {p(0.95):7.1f} ms   max {latencies[-1]:7.1f} ms   mean {statistics.mean(latencies):7.1f} ms"
+    )
     for name in ("evaluate picked up", "evaluated", "order NEW", "submit picked up", "claimed"):
         values = [b[name] for b in breakdown if name in b]
         if values:

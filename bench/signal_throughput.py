@@ -38,8 +38,9 @@ def database_reset() -> None:
 
 def django_setup() -> None:
     sys.path.insert(0, str(ROOT))
-    os.environ.update({"DATABASE_URL": PG_URL, "TRADEDESK_TESTING": "1", "LOG_LEVEL": "WARNING",
-                       "DJANGO_SETTINGS_MODULE": "tradedesk.settings"})
+    os.environ.update(
+        {"DATABASE_URL": PG_URL, "TRADEDESK_TESTING": "1", "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "tradedesk.settings"}
+    )
     os.environ.pop("REDIS_URL", None)  # placement only: nothing is queued
     import django
 
@@ -105,7 +106,7 @@ def execute_batched(signal_ids: list[int], batch: int) -> int:
 
     placed = 0
     for start in range(0, len(signal_ids), batch):
-        orders = signals_place(signal_ids=signal_ids[start:start + batch])
+        orders = signals_place(signal_ids=signal_ids[start : start + batch])
         placed += sum(1 for order in orders.values() if order is not None)
     connection.close()
     return placed
@@ -113,7 +114,7 @@ def execute_batched(signal_ids: list[int], batch: int) -> int:
 
 def batching_available() -> bool:
     try:
-        from apps.trading.services.placement import signals_place  # noqa: F401
+        from apps.trading.services.placement import signals_place  # noqa: F401 - imported to warm the module before timing
     except ImportError:
         return False
     return True
@@ -146,9 +147,13 @@ def report(label: str, plan, figures) -> None:
     single, many = plan[0], plan[1:]
     total = sum(len(ids) for _, ids in many)
     print(f"  {label}")
-    print(f"    one account:      {placed:>6} orders from {len(single[1])} signals in {one:6.2f} s = {len(single[1]) / one:8.1f} signals/s"
-          f"  ({one / len(single[1]) * 1000:.1f} ms each)")
-    print(f"    {len(many)} accounts ({len(many)} processes): {placed_many:>6} orders from {total} signals in {across:6.2f} s = {total / across:8.1f} signals/s")
+    print(
+        f"    one account:      {placed:>6} orders from {len(single[1])} signals in {one:6.2f} s = {len(single[1]) / one:8.1f} signals/s"
+        f"  ({one / len(single[1]) * 1000:.1f} ms each)"
+    )
+    print(
+        f"    {len(many)} accounts ({len(many)} processes): {placed_many:>6} orders from {total} signals in {across:6.2f} s = {total / across:8.1f} signals/s"
+    )
 
 
 def main() -> None:
@@ -166,7 +171,9 @@ def main() -> None:
     batched = batching_available()
     plans = [desk_build(args.accounts + 1, args.signals, prefix=prefix) for prefix in ("one", "batch")]
     probe = plans[0][0][1][:20], plans[1][0][1][:20]
-    plans = [[(account, ids[20:]) if index == 0 else (account, ids) for index, (account, ids) in enumerate(plan)] for plan in plans]
+    plans = [
+        [(account, ids[20:]) if index == 0 else (account, ids) for index, (account, ids) in enumerate(plan)] for plan in plans
+    ]
     per_one = queries_per_signal(probe[0], execute)
     per_batch = queries_per_signal(probe[1], partial(execute_batched, batch=args.batch)) if batched else None
     connection.close()
@@ -176,8 +183,11 @@ def main() -> None:
     if not batched:
         print(f"  batched (signals_place, {args.batch} per call): n/a on this version")
         return
-    report(f"batched (signals_place, {args.batch} per call), {per_batch:.1f} queries per signal (a batch of 20)",
-           plans[1], timed(plans[1], partial(execute_batched, batch=args.batch)))
+    report(
+        f"batched (signals_place, {args.batch} per call), {per_batch:.1f} queries per signal (a batch of 20)",
+        plans[1],
+        timed(plans[1], partial(execute_batched, batch=args.batch)),
+    )
 
 
 if __name__ == "__main__":

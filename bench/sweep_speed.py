@@ -17,13 +17,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import talib  # noqa: E402
-from backtest_speed import candles_arrays  # noqa: E402
+import talib  # noqa: E402 - after sys.path names the bench folder and the project
+from backtest_speed import candles_arrays  # noqa: E402 - after sys.path names the bench folder and the project
 
-from apps.engine.backtest import BacktestConfig  # noqa: E402
-from apps.engine.fills import FeeSchedule  # noqa: E402
-from apps.engine.strategies.base import Candles, SignalArrays  # noqa: E402
-from apps.engine.sweep import sweep_run  # noqa: E402
+from apps.engine.backtest import BacktestConfig  # noqa: E402 - after sys.path names the bench folder and the project
+from apps.engine.fills import FeeSchedule  # noqa: E402 - after sys.path names the bench folder and the project
+from apps.engine.strategies.base import Candles, SignalArrays  # noqa: E402 - after sys.path names the bench folder and the project
+from apps.engine.sweep import sweep_run  # noqa: E402 - after sys.path names the bench folder and the project
 
 
 def ema_cross(candles: Candles, params) -> SignalArrays:
@@ -42,16 +42,19 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     args = parser.parse_args()
     arrays = candles_arrays(args.candles)
-    candles = {"BTC/USDT": Candles(arrays["time"], arrays["open"], arrays["high"], arrays["low"], arrays["close"],
-                                   arrays["volume"])}
-    grid = [{"fast": fast, "slow": slow} for fast in range(5, 55, 5) for slow in range(60, 260, 20)][:args.sets]
+    candles = {
+        "BTC/USDT": Candles(arrays["time"], arrays["open"], arrays["high"], arrays["low"], arrays["close"], arrays["volume"])
+    }
+    grid = [{"fast": fast, "slow": slow} for fast in range(5, 55, 5) for slow in range(60, 260, 20)][: args.sets]
     config = BacktestConfig(fees=FeeSchedule(0.001, 0.001), stop_loss_pct=0.02, take_profit_pct=0.04, allow_short=False)
     started = time.perf_counter()
     results = sweep_run(candles=candles, make_signals=ema_cross, param_sets=grid, config=config, processes=args.processes)
     elapsed = time.perf_counter() - started
     best = max(results, key=lambda item: item.metrics["total_return_pct"])
-    print(f"{len(results)} parameter sets x {args.candles:,} candles on {args.processes} processes: {elapsed:.1f} s "
-          f"({elapsed / len(results) * args.processes:.2f} s per backtest per core); goal <= 30 s")
+    print(
+        f"{len(results)} parameter sets x {args.candles:,} candles on {args.processes} processes: {elapsed:.1f} s "
+        f"({elapsed / len(results) * args.processes:.2f} s per backtest per core); goal <= 30 s"
+    )
     print(f"best: {best.params} total return {best.metrics['total_return_pct']:.2f} % over {best.metrics['trades']} trades")
 
 

@@ -31,18 +31,40 @@ class AccountData:
 def account_data_make(*, name: str, market, equity: Decimal) -> AccountData:
     account = account_make(name=name)
     strategy = strategy_make(account=account, markets=[market], name=f"{name} ema", status=Strategy.Status.STOPPED)
-    order = Order.objects.create(account=account, market=market, strategy=strategy, client_order_id=f"{name}-order-1",
-                                 side="buy", amount=Decimal("0.5"), price=Decimal("100"))
-    position = Position.objects.create(account=account, market=market, strategy=strategy, amount=Decimal("0.5"),
-                                       average_entry=Decimal("100"))
+    order = Order.objects.create(
+        account=account,
+        market=market,
+        strategy=strategy,
+        client_order_id=f"{name}-order-1",
+        side="buy",
+        amount=Decimal("0.5"),
+        price=Decimal("100"),
+    )
+    position = Position.objects.create(
+        account=account, market=market, strategy=strategy, amount=Decimal("0.5"), average_entry=Decimal("100")
+    )
     kill_switch = KillSwitch.objects.create(account=account, state="active")
     limits = RiskLimits.objects.create(account=account)
-    signal = Signal.objects.create(strategy=strategy, account=account, market=market, candle_time=timezone.now(),
-                                   side="buy", intent="open", price=Decimal("100"), key=f"{name}-signal-1")
-    risk_event = RiskEvent.objects.create(account=account, strategy=strategy, signal=signal,
-                                          decision=RiskEvent.Decision.REJECTED, reason=f"{name}: over the daily loss")
-    PortfolioSnapshot.objects.create(account=account, taken_at=timezone.now(), equity=equity, cash=equity,
-                                     positions_value=0, realized_pnl=0, unrealized_pnl=0)
+    signal = Signal.objects.create(
+        strategy=strategy,
+        account=account,
+        market=market,
+        candle_time=timezone.now(),
+        side="buy",
+        intent="open",
+        price=Decimal("100"),
+        key=f"{name}-signal-1",
+    )
+    risk_event = RiskEvent.objects.create(
+        account=account,
+        strategy=strategy,
+        signal=signal,
+        decision=RiskEvent.Decision.REJECTED,
+        reason=f"{name}: over the daily loss",
+    )
+    PortfolioSnapshot.objects.create(
+        account=account, taken_at=timezone.now(), equity=equity, cash=equity, positions_value=0, realized_pnl=0, unrealized_pnl=0
+    )
     return AccountData(account, strategy, order, position, kill_switch, limits, signal, risk_event)
 
 

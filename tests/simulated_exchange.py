@@ -1,10 +1,10 @@
 """Reusable test helpers: a simulated exchange on a free port, and the desk's real ccxt client.
 
-    from tests.simulated_exchange import simexchange_running, sim_client
+from tests.simulated_exchange import simexchange_running, sim_client
 
-    with simexchange_running(seed=7) as sim:
-        client = sim_client(sim)            # apps.exchanges.clients.ccxt_client_build -> sim.url
-        client.load_markets()
+with simexchange_running(seed=7) as sim:
+    client = sim_client(sim)            # apps.exchanges.clients.ccxt_client_build -> sim.url
+    client.load_markets()
 """
 
 from __future__ import annotations

@@ -54,7 +54,11 @@ def test_compose_runs_the_project_asgi_app_and_celery_app():
 
 
 def test_every_variable_compose_sets_is_documented_in_env_example():
-    documented = {line.split("=")[0] for line in (ROOT / ".env.example").read_text().splitlines() if "=" in line and not line.startswith("#")}
+    documented = {
+        line.split("=")[0]
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
     services = _compose()["services"]
     used = {name for service in services.values() if "build" in service for name in service.get("environment", {})}
     assert used <= documented

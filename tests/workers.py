@@ -16,8 +16,9 @@ def celery_worker(*, concurrency: int = 2):
     app.control.purge()
     signals.task_postrun.connect(_connection_close, dispatch_uid="tests-worker-connection-close")
     try:
-        with start_worker(app, pool="threads", concurrency=concurrency, perform_ping_check=False,
-                          loglevel="WARNING", shutdown_timeout=20):
+        with start_worker(
+            app, pool="threads", concurrency=concurrency, perform_ping_check=False, loglevel="WARNING", shutdown_timeout=20
+        ):
             yield app
     finally:
         signals.task_postrun.disconnect(dispatch_uid="tests-worker-connection-close")

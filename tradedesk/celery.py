@@ -35,6 +35,7 @@ def db_connections_tidy(task=None, **_) -> None:
 
     close_old_connections()
 
+
 # Installed into django-celery-beat's tables by `manage.py install_beat_schedule`, once:
 # after that the admin owns them (edits are never overwritten).
 DEFAULT_BEAT_SCHEDULE = {

@@ -31,6 +31,7 @@ VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
 
+
 def _required_secret(name: str, dev_default: str) -> str:
     """Secrets have a development default only under DEBUG or tests; production refuses to start."""
     value = env.str(name, default="")
@@ -45,9 +46,7 @@ def _required_secret(name: str, dev_default: str) -> str:
 
 SECRET_KEY = _required_secret("SECRET_KEY", "dev-only-insecure-secret-key")
 # Fernet key(s) for API keys at rest; comma separated, newest first, so keys can be rotated.
-FIELD_ENCRYPTION_KEYS = _required_secret(
-    "FIELD_ENCRYPTION_KEY", "ZGV2LW9ubHktaW5zZWN1cmUtZmllbGQta2V5LTMyYiE="
-).split(",")
+FIELD_ENCRYPTION_KEYS = _required_secret("FIELD_ENCRYPTION_KEY", "ZGV2LW9ubHktaW5zZWN1cmUtZmllbGQta2V5LTMyYiE=").split(",")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -159,9 +158,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
         "polling_interval": 0.1,
     }
-CELERY_RESULT_BACKEND = env.str(
-    "CELERY_RESULT_BACKEND", default=REDIS_URL or f"file://{VAR_DIR / 'celery-results'}"
-)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL or f"file://{VAR_DIR / 'celery-results'}")
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -304,11 +301,16 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # --- API (apps/api) -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.api.authentication.BearerTokenAuthentication",
-                                       "rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.api.permissions.DeskAccess"],
-    "DEFAULT_THROTTLE_CLASSES": ["apps.api.throttles.SustainedThrottle", "apps.api.throttles.BurstThrottle",
-                                 "apps.api.throttles.CommandThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "apps.api.throttles.SustainedThrottle",
+        "apps.api.throttles.BurstThrottle",
+        "apps.api.throttles.CommandThrottle",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["apps.api.filters.StrictFilterBackend", "apps.api.filters.StrictOrderingFilter"],
     "DEFAULT_PAGINATION_CLASS": "apps.api.pagination.DeskCursorPagination",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -326,9 +328,11 @@ API_THROTTLE_RATES = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "tradedesk API",
     "VERSION": "1.0.0",
-    "DESCRIPTION": ("Accounts, market data, strategies, signals, orders, fills, positions and risk of the desk, and "
-                    "the commands a trader sends. Authenticate with `Authorization: Bearer <key>` "
-                    "(`manage.py api_token create`). Errors: `{\"error\": {\"code\", \"message\", \"fields\"}}`."),
+    "DESCRIPTION": (
+        "Accounts, market data, strategies, signals, orders, fills, positions and risk of the desk, and "
+        "the commands a trader sends. Authenticate with `Authorization: Bearer <key>` "
+        '(`manage.py api_token create`). Errors: `{"error": {"code", "message", "fields"}}`.'
+    ),
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
@@ -336,15 +340,18 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "apps.api.schema.error_responses"],
-    "ENUM_NAME_OVERRIDES": {"KillStateEnum": "apps.engine.risk_rules.KillState", "OrderSideEnum": "apps.trading.models.Side",
-                            "PositionSideEnum": "apps.trading.models.Position.PositionSide"},
+    "ENUM_NAME_OVERRIDES": {
+        "KillStateEnum": "apps.engine.risk_rules.KillState",
+        "OrderSideEnum": "apps.trading.models.Side",
+        "PositionSideEnum": "apps.trading.models.Position.PositionSide",
+    },
 }
 
 # --- Logging (structlog; JSON outside DEBUG) ------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 
-from apps.common.logging import configure_logging  # noqa: E402
+from apps.common.logging import configure_logging  # noqa: E402 - logging is configured once every setting above is known
 
 LOGGING = configure_logging(log_format=LOG_FORMAT, level=LOG_LEVEL)
 # Celery's false "must be restarted" during a Redis outage becomes a true warning (see the filter).

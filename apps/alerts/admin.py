@@ -14,8 +14,22 @@ from apps.exchanges.admin_access import AccountScopedAdmin
 class ChannelForm(forms.ModelForm):
     class Meta:
         model = Channel
-        fields = ("name", "kind", "owner", "account", "min_priority", "url", "secret", "address", "smtp_host",
-                  "smtp_port", "smtp_user", "smtp_tls", "email_from", "active")
+        fields = (
+            "name",
+            "kind",
+            "owner",
+            "account",
+            "min_priority",
+            "url",
+            "secret",
+            "address",
+            "smtp_host",
+            "smtp_port",
+            "smtp_user",
+            "smtp_tls",
+            "email_from",
+            "active",
+        )
         widgets = {"url": forms.PasswordInput(render_value=False), "secret": forms.PasswordInput(render_value=False)}
 
     def __init__(self, *args, **kwargs):
@@ -45,8 +59,9 @@ def _channel_errors(values: dict) -> dict[str, str]:
         Channel.Kind.WEBHOOK: {"url": "the URL"},
         Channel.Kind.EMAIL: {"smtp_host": "the SMTP host", "address": "the recipients", "email_from": "the sender"},
     }.get(kind, {})
-    errors = {field: f"A {Channel.Kind(kind).label} channel needs {what}." for field, what in needed.items()
-              if not values.get(field)}
+    errors = {
+        field: f"A {Channel.Kind(kind).label} channel needs {what}." for field, what in needed.items() if not values.get(field)
+    }
     url = values.get("url") or ""
     if url and kind != Channel.Kind.EMAIL and not url.startswith(("http://", "https://")):
         errors["url"] = "Give a full http:// or https:// address."

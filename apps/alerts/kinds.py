@@ -40,19 +40,24 @@ def _order(verb: str) -> Callable[[dict], tuple[str, str]]:
         title = f"Order {verb}: {p.get('side', '')} {p.get('amount', '')} {p.get('market', '')}".strip()
         body = f"Order {p.get('client_order_id')} {verb}" + (f": {p['reason']}" if p.get("reason") else ".")
         return title, body
+
     return describe
 
 
 def _reconcile_unknown(p: dict) -> tuple[str, str]:
-    return (f"Unknown order on the exchange: {p.get('symbol')}",
-            f"The exchange has order {p.get('venue_order_id')} ({p.get('side')} {p.get('amount')} {p.get('symbol')}) "
-            "that the desk did not place or does not know.")
+    return (
+        f"Unknown order on the exchange: {p.get('symbol')}",
+        f"The exchange has order {p.get('venue_order_id')} ({p.get('side')} {p.get('amount')} {p.get('symbol')}) "
+        "that the desk did not place or does not know.",
+    )
 
 
 def _reconcile_mismatch(p: dict) -> tuple[str, str]:
-    return (f"Order status differs from the exchange: {p.get('symbol')}",
-            f"Order {p.get('client_order_id') or p.get('venue_order_id')} is {p.get('desk_status')} on the desk "
-            "but not on the exchange.")
+    return (
+        f"Order status differs from the exchange: {p.get('symbol')}",
+        f"Order {p.get('client_order_id') or p.get('venue_order_id')} is {p.get('desk_status')} on the desk "
+        "but not on the exchange.",
+    )
 
 
 def _reconcile_failed(p: dict) -> tuple[str, str]:
@@ -64,23 +69,34 @@ def _strategy_paused(p: dict) -> tuple[str, str]:
 
 
 BUILT_IN: dict[str, BuiltIn] = {
-    "risk.action_taken": BuiltIn(Priority.CRITICAL, lambda p: ("Kill switch changed", p["reason"]),
-                                 key=lambda event: f"risk_event:{event.payload['risk_event']}",
-                                 applies=lambda p: p.get("rule") == "kill_switch", kind="kill_switch"),
-    "order.rejected": BuiltIn(Priority.HIGH, _order("rejected"),
-                              key=lambda event: f"order.rejected:{event.payload['order']}"),
-    "order.unknown": BuiltIn(Priority.CRITICAL, _order("has an unknown outcome"),
-                             key=lambda event: f"order.unknown:{event.payload['order']}"),
-    "order.expired": BuiltIn(Priority.NORMAL, _order("expired"),
-                             key=lambda event: f"order.expired:{event.payload['order']}"),
+    "risk.action_taken": BuiltIn(
+        Priority.CRITICAL,
+        lambda p: ("Kill switch changed", p["reason"]),
+        key=lambda event: f"risk_event:{event.payload['risk_event']}",
+        applies=lambda p: p.get("rule") == "kill_switch",
+        kind="kill_switch",
+    ),
+    "order.rejected": BuiltIn(Priority.HIGH, _order("rejected"), key=lambda event: f"order.rejected:{event.payload['order']}"),
+    "order.unknown": BuiltIn(
+        Priority.CRITICAL, _order("has an unknown outcome"), key=lambda event: f"order.unknown:{event.payload['order']}"
+    ),
+    "order.expired": BuiltIn(Priority.NORMAL, _order("expired"), key=lambda event: f"order.expired:{event.payload['order']}"),
     "strategy.paused": BuiltIn(Priority.HIGH, _strategy_paused),
-    "reconcile.unknown_order": BuiltIn(Priority.CRITICAL, _reconcile_unknown,
-                                       key=lambda e: f"reconcile.unknown_order:{e.payload['account']}:{e.payload['venue_order_id']}"),
-    "reconcile.status_mismatch": BuiltIn(Priority.HIGH, _reconcile_mismatch,
-                                         key=lambda e: f"reconcile.status_mismatch:{e.payload['account']}:"
-                                                       f"{e.payload['venue_order_id']}:{e.payload['desk_status']}"),
-    "reconcile.completed": BuiltIn(Priority.HIGH, _reconcile_failed, applies=lambda p: bool(p.get("failed")),
-                                   kind="reconcile.failed"),
+    "reconcile.unknown_order": BuiltIn(
+        Priority.CRITICAL,
+        _reconcile_unknown,
+        key=lambda e: f"reconcile.unknown_order:{e.payload['account']}:{e.payload['venue_order_id']}",
+    ),
+    "reconcile.status_mismatch": BuiltIn(
+        Priority.HIGH,
+        _reconcile_mismatch,
+        key=lambda e: (
+            f"reconcile.status_mismatch:{e.payload['account']}:{e.payload['venue_order_id']}:{e.payload['desk_status']}"
+        ),
+    ),
+    "reconcile.completed": BuiltIn(
+        Priority.HIGH, _reconcile_failed, applies=lambda p: bool(p.get("failed")), kind="reconcile.failed"
+    ),
 }
 
 
@@ -95,14 +111,29 @@ def built_in_alert(event: Event) -> AlertSpec | None:
     if built_in is None or not built_in.applies(event.payload):
         return None
     title, body = built_in.describe(event.payload)
-    return AlertSpec(kind=built_in.kind or event.kind, priority=built_in.priority, dedup_key=built_in.key(event),
-                     title=title[:200], body=body, account_id=event_account_id(event), event_kind=event.kind,
-                     event_id=event.id)
+    return AlertSpec(
+        kind=built_in.kind or event.kind,
+        priority=built_in.priority,
+        dedup_key=built_in.key(event),
+        title=title[:200],
+        body=body,
+        account_id=event_account_id(event),
+        event_kind=event.kind,
+        event_id=event.id,
+    )
 
 
 def rule_alert(event: Event, *, priority: int) -> AlertSpec:
     """The alert a rule raises from an event of a kind that is not built in."""
     summary = ", ".join(f"{name}={value}" for name, value in sorted(event.payload.items()) if value not in (None, ""))
-    return AlertSpec(kind=event.kind, priority=priority, dedup_key=f"event:{event.id}", title=event.kind,
-                     body=summary[:2000], account_id=event_account_id(event), event_kind=event.kind,
-                     built_in=False, event_id=event.id)
+    return AlertSpec(
+        kind=event.kind,
+        priority=priority,
+        dedup_key=f"event:{event.id}",
+        title=event.kind,
+        body=summary[:2000],
+        account_id=event_account_id(event),
+        event_kind=event.kind,
+        built_in=False,
+        event_id=event.id,
+    )

@@ -29,19 +29,38 @@ class Channel(models.Model):
 
     name = models.CharField(max_length=80)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True,
-                              related_name="alert_channels",
-                              help_text="Empty: desk-wide. Else only alerts of the owner's accounts reach it")
-    account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, null=True, blank=True,
-                                related_name="alert_channels", help_text="Empty: every account (and desk-wide alerts)")
-    min_priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL,
-                                                    help_text="Built-in alerts below this priority are not sent here")
-    url = EncryptedTextField(blank=True, help_text=(
-        "Discord, Slack or generic webhook: its URL. Telegram: the Bot API base URL (blank: https://api.telegram.org)"))
-    secret = EncryptedTextField(blank=True, help_text=(
-        "Telegram: the bot token. Email: the SMTP password. Webhook: the HMAC key that signs the body (optional)"))
-    address = models.CharField(max_length=300, blank=True,
-                               help_text="Telegram: the chat id. Email: the recipients, comma separated")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="alert_channels",
+        help_text="Empty: desk-wide. Else only alerts of the owner's accounts reach it",
+    )
+    account = models.ForeignKey(
+        "exchanges.ExchangeAccount",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="alert_channels",
+        help_text="Empty: every account (and desk-wide alerts)",
+    )
+    min_priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, default=Priority.NORMAL, help_text="Built-in alerts below this priority are not sent here"
+    )
+    url = EncryptedTextField(
+        blank=True,
+        help_text=(
+            "Discord, Slack or generic webhook: its URL. Telegram: the Bot API base URL (blank: https://api.telegram.org)"
+        ),
+    )
+    secret = EncryptedTextField(
+        blank=True,
+        help_text=("Telegram: the bot token. Email: the SMTP password. Webhook: the HMAC key that signs the body (optional)"),
+    )
+    address = models.CharField(
+        max_length=300, blank=True, help_text="Telegram: the chat id. Email: the recipients, comma separated"
+    )
     smtp_host = models.CharField(max_length=200, blank=True)
     smtp_port = models.PositiveIntegerField(null=True, blank=True, help_text="Blank: 587 with STARTTLS, 25 without")
     smtp_user = models.CharField(max_length=200, blank=True)
@@ -63,17 +82,27 @@ class AlertRule(models.Model):
     every channel that may see the alert)."""
 
     name = models.CharField(max_length=80)
-    event_kinds = models.JSONField(default=list, blank=True,
-                                   help_text='Event kinds, e.g. ["order.filled"]; empty: the built-in alert kinds')
-    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL,
-                                                help_text="The priority of alerts this rule raises from non-built-in kinds")
-    min_priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.LOW,
-                                                    help_text="Alerts below this priority are left out")
+    event_kinds = models.JSONField(
+        default=list, blank=True, help_text='Event kinds, e.g. ["order.filled"]; empty: the built-in alert kinds'
+    )
+    priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices,
+        default=Priority.NORMAL,
+        help_text="The priority of alerts this rule raises from non-built-in kinds",
+    )
+    min_priority = models.PositiveSmallIntegerField(
+        choices=Priority.choices, default=Priority.LOW, help_text="Alerts below this priority are left out"
+    )
     accounts = models.ManyToManyField("exchanges.ExchangeAccount", blank=True, related_name="alert_rules")
     channels = models.ManyToManyField(Channel, blank=True, related_name="rules")
-    account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, null=True, blank=True,
-                                related_name="owned_alert_rules",
-                                help_text="Whose rule this is (empty: the desk's, changed by superusers only)")
+    account = models.ForeignKey(
+        "exchanges.ExchangeAccount",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="owned_alert_rules",
+        help_text="Whose rule this is (empty: the desk's, changed by superusers only)",
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -90,19 +119,22 @@ class Alert(models.Model):
         RESOLVED = "resolved", "Resolved"
         SNOOZED = "snoozed", "Snoozed"
 
-    dedup_key = models.CharField(max_length=200, unique=True,
-                                 help_text="The same key never raises a second alert (a re-read event, a repeated finding)")
+    dedup_key = models.CharField(
+        max_length=200, unique=True, help_text="The same key never raises a second alert (a re-read event, a repeated finding)"
+    )
     kind = models.CharField(max_length=60, help_text="The event kind, or the alert kind for rules (kill_switch)")
     priority = models.PositiveSmallIntegerField(choices=Priority.choices)
-    account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.SET_NULL, null=True, blank=True,
-                                related_name="alerts")
+    account = models.ForeignKey(
+        "exchanges.ExchangeAccount", on_delete=models.SET_NULL, null=True, blank=True, related_name="alerts"
+    )
     event = models.ForeignKey("common.Event", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.TRIGGERED)
     snoozed_until = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                                        related_name="+")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 

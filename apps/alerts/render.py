@@ -38,22 +38,25 @@ class Message:
 
 
 def telegram_payload(message: Message, *, chat_id: str) -> dict:
-    text = (f"<b>{_h(message.priority_label.upper())}: {_h(message.headline)}</b>\n"
-            f"{_h(message.body)}\n<i>{_h(message.footer)}</i>")
+    text = f"<b>{_h(message.priority_label.upper())}: {_h(message.headline)}</b>\n{_h(message.body)}\n<i>{_h(message.footer)}</i>"
     return {"chat_id": chat_id, "text": text, "parse_mode": "HTML", "disable_web_page_preview": True}
 
 
 def discord_payload(message: Message) -> dict:
     return {
         "allowed_mentions": {"parse": []},  # "@everyone" in a reason must not ping a whole server
-        "embeds": [{
-            "title": _discord(message.headline)[:256],
-            "description": _discord(message.body)[:4000],
-            "color": DISCORD_COLOURS[Priority(message.priority)],
-            "fields": [{"name": "Account", "value": _discord(message.account)[:1024], "inline": True},
-                       {"name": "Priority", "value": message.priority_label, "inline": True}],
-            "timestamp": message.at.isoformat(),
-        }],
+        "embeds": [
+            {
+                "title": _discord(message.headline)[:256],
+                "description": _discord(message.body)[:4000],
+                "color": DISCORD_COLOURS[Priority(message.priority)],
+                "fields": [
+                    {"name": "Account", "value": _discord(message.account)[:1024], "inline": True},
+                    {"name": "Priority", "value": message.priority_label, "inline": True},
+                ],
+                "timestamp": message.at.isoformat(),
+            }
+        ],
     }
 
 
@@ -61,7 +64,10 @@ def slack_payload(message: Message) -> dict:
     return {
         "text": f"{message.priority_label.upper()}: {_slack(message.headline)}",  # notifications' fallback
         "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": f"{message.priority_label.upper()}: {message.headline}"[:150]}},
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": f"{message.priority_label.upper()}: {message.headline}"[:150]},
+            },
             {"type": "section", "text": {"type": "mrkdwn", "text": _slack(message.body)[:3000] or " "}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": _slack(message.footer)}]},
         ],
@@ -71,15 +77,21 @@ def slack_payload(message: Message) -> dict:
 def email_content(message: Message) -> tuple[str, str]:
     """(subject, HTML body)."""
     subject = f"[{message.priority_label.upper()}] {message.headline}"
-    body = (f"<h2>{_h(message.headline)}</h2><p>{_h(message.body)}</p>"
-            f"<p><small>{_h(message.footer)}</small></p>")
+    body = f"<h2>{_h(message.headline)}</h2><p>{_h(message.body)}</p><p><small>{_h(message.footer)}</small></p>"
     return subject, body
 
 
 def webhook_payload(message: Message) -> dict:
-    return {"key": message.key, "kind": message.kind, "priority": message.priority_label, "title": message.title,
-            "body": message.body, "account": message.account, "at": message.at.isoformat(),
-            "digest_count": message.digest_count}
+    return {
+        "key": message.key,
+        "kind": message.kind,
+        "priority": message.priority_label,
+        "title": message.title,
+        "body": message.body,
+        "account": message.account,
+        "at": message.at.isoformat(),
+        "digest_count": message.digest_count,
+    }
 
 
 def _h(text: str) -> str:

@@ -46,13 +46,19 @@ def _http_request(channel: Channel, message: render.Message) -> tuple[str, bytes
         if not channel.secret or not channel.address:
             raise ValueError("a Telegram channel needs the bot token and the chat id")
         base = (channel.url or settings.ALERTS_TELEGRAM_API_URL).rstrip("/")
-        url, payload = f"{base}/bot{quote(channel.secret, safe=':')}/sendMessage", render.telegram_payload(message, chat_id=channel.address)
+        url, payload = (
+            f"{base}/bot{quote(channel.secret, safe=':')}/sendMessage",
+            render.telegram_payload(message, chat_id=channel.address),
+        )
     else:
         if not channel.url:
             raise ValueError(f"a {channel.get_kind_display()} channel needs its webhook URL")
         url = channel.url
-        payload = {Channel.Kind.DISCORD: render.discord_payload, Channel.Kind.SLACK: render.slack_payload,
-                   Channel.Kind.WEBHOOK: render.webhook_payload}[channel.kind](message)
+        payload = {
+            Channel.Kind.DISCORD: render.discord_payload,
+            Channel.Kind.SLACK: render.slack_payload,
+            Channel.Kind.WEBHOOK: render.webhook_payload,
+        }[channel.kind](message)
     body = json.dumps(payload, separators=(",", ":")).encode()
     if channel.kind == Channel.Kind.WEBHOOK:
         headers["Idempotency-Key"] = message.key  # a receiver may drop a repeat (see services: outcome unknown)
@@ -81,8 +87,7 @@ def _http_post(url: str, body: bytes, headers: dict, *, telegram: bool) -> SendR
 def _retry_after(reply: requests.Response) -> float | None:
     """Discord's body `retry_after`, Telegram's `parameters.retry_after`, or the Retry-After header."""
     data = _json(reply)
-    for value in (data.get("retry_after"), (data.get("parameters") or {}).get("retry_after"),
-                  reply.headers.get("Retry-After")):
+    for value in (data.get("retry_after"), (data.get("parameters") or {}).get("retry_after"), reply.headers.get("Retry-After")):
         try:
             if value is not None:
                 return max(0.0, float(value))

@@ -81,8 +81,9 @@ def alerts_dispatch_pass(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
         cursor = _cursor_locked()
         if cursor is None:
             return 0, 0  # another dispatcher holds the cursor: it is doing this work
-        events = _ready_events(list(Event.objects.filter(id__gt=cursor.last_event_id).order_by("id")[:limit]),
-                               after=cursor.last_event_id)
+        events = _ready_events(
+            list(Event.objects.filter(id__gt=cursor.last_event_id).order_by("id")[:limit]), after=cursor.last_event_id
+        )
         if not events:
             return 0, 0
         routing = Routing.load()
@@ -144,8 +145,10 @@ class Routing:
         channels = list(Channel.objects.filter(active=True).select_related("owner"))
         rules = list(AlertRule.objects.filter(active=True).prefetch_related("accounts", "channels"))
         owners = {channel.owner for channel in channels if channel.owner is not None}
-        owner_accounts = {owner.pk: None if owner.is_superuser else
-                          set(accounts_visible_to(user=owner).values_list("pk", flat=True)) for owner in owners}
+        owner_accounts = {
+            owner.pk: None if owner.is_superuser else set(accounts_visible_to(user=owner).values_list("pk", flat=True))
+            for owner in owners
+        }
         return cls(channels, rules, owner_accounts)
 
     def rule_priority(self, event_kind: str) -> int | None:
@@ -156,8 +159,11 @@ class Routing:
     def targets(self, spec: AlertSpec) -> list[Channel]:
         """Every channel that may see the alert and wants it: by its least priority (built-in
         kinds), or through a matching rule (its channels; none named: all that may see it)."""
-        wanted = {channel.pk: channel for channel in self.channels
-                  if spec.built_in and self._sees(channel, spec) and spec.priority >= channel.min_priority}
+        wanted = {
+            channel.pk: channel
+            for channel in self.channels
+            if spec.built_in and self._sees(channel, spec) and spec.priority >= channel.min_priority
+        }
         for rule in self.rules:
             if not self._rule_matches(rule, spec):
                 continue
@@ -188,9 +194,17 @@ class Routing:
 
 def alert_raise(spec: AlertSpec, channels: list[Channel], *, held: set | None = None) -> bool:
     """Create the alert and its deliveries; False when the key already raised one (nothing new)."""
-    alert, created = Alert.objects.get_or_create(dedup_key=spec.dedup_key, defaults={
-        "kind": spec.kind, "priority": spec.priority, "account_id": spec.account_id, "title": spec.title,
-        "body": spec.body, "event_id": spec.event_id})
+    alert, created = Alert.objects.get_or_create(
+        dedup_key=spec.dedup_key,
+        defaults={
+            "kind": spec.kind,
+            "priority": spec.priority,
+            "account_id": spec.account_id,
+            "title": spec.title,
+            "body": spec.body,
+            "event_id": spec.event_id,
+        },
+    )
     if not created:
         return False
     now, held = timezone.now(), set() if held is None else held
@@ -200,8 +214,15 @@ def alert_raise(spec: AlertSpec, channels: list[Channel], *, held: set | None = 
         throttled = alert.priority < Priority.CRITICAL and (key in held or _throttled(alert, channel, now))
         if alert.priority < Priority.CRITICAL:
             held.add(key)  # whatever this one is, the next of the same key in this pass waits
-        deliveries.append(Delivery(alert=alert, channel=channel, created_at=now, next_attempt_at=now,
-                                   outcome=Delivery.Outcome.THROTTLED if throttled else Delivery.Outcome.PENDING))
+        deliveries.append(
+            Delivery(
+                alert=alert,
+                channel=channel,
+                created_at=now,
+                next_attempt_at=now,
+                outcome=Delivery.Outcome.THROTTLED if throttled else Delivery.Outcome.PENDING,
+            )
+        )
     Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
     return True
 
@@ -213,8 +234,10 @@ def _throttled(alert: Alert, channel: Channel, now) -> bool:
         return False
     window_start = now - timedelta(seconds=settings.ALERTS_THROTTLE_SECONDS)
     same = Delivery.objects.filter(channel=channel, alert__kind=alert.kind, alert__account_id=alert.account_id)
-    return (same.filter(outcome__in=OPEN, created_at__gt=window_start).exclude(alert=alert).exists()
-            or same.filter(outcome=Delivery.Outcome.THROTTLED).exists())
+    return (
+        same.filter(outcome__in=OPEN, created_at__gt=window_start).exclude(alert=alert).exists()
+        or same.filter(outcome=Delivery.Outcome.THROTTLED).exists()
+    )
 
 
 # --- 1. Digests -----------------------------------------------------------------------------
@@ -225,12 +248,16 @@ def digests_release() -> int:
     one message: the latest alert's, "… and N more". It opens the next window."""
     now = timezone.now()
     window_start = now - timedelta(seconds=settings.ALERTS_THROTTLE_SECONDS)
-    groups = (Delivery.objects.filter(outcome=Delivery.Outcome.THROTTLED)
-              .values("channel", "alert__kind", "alert__account").annotate(count=Count("id"), latest=Max("id")))
+    groups = (
+        Delivery.objects.filter(outcome=Delivery.Outcome.THROTTLED)
+        .values("channel", "alert__kind", "alert__account")
+        .annotate(count=Count("id"), latest=Max("id"))
+    )
     released = 0
     for group in groups:
-        same = Delivery.objects.filter(channel=group["channel"], alert__kind=group["alert__kind"],
-                                       alert__account=group["alert__account"])
+        same = Delivery.objects.filter(
+            channel=group["channel"], alert__kind=group["alert__kind"], alert__account=group["alert__account"]
+        )
         if same.filter(outcome__in=OPEN, created_at__gt=window_start).exists():
             continue  # the window is still open
         with transaction.atomic():
@@ -239,8 +266,9 @@ def digests_release() -> int:
                 continue
             latest = max(held)
             Delivery.objects.filter(pk__in=[pk for pk in held if pk != latest]).update(outcome=Delivery.Outcome.DIGESTED)
-            Delivery.objects.filter(pk=latest).update(outcome=Delivery.Outcome.PENDING, digest_count=len(held) - 1,
-                                                      created_at=now, next_attempt_at=now)
+            Delivery.objects.filter(pk=latest).update(
+                outcome=Delivery.Outcome.PENDING, digest_count=len(held) - 1, created_at=now, next_attempt_at=now
+            )
         released += 1
     return released
 
@@ -271,7 +299,7 @@ def deliveries_send_due(*, stop: threading.Event | None = None, budget_seconds: 
 def _send_safely(channel: Channel, message: render.Message) -> SendResult:
     try:
         return send(channel, message)
-    except Exception as error:  # noqa: BLE001 - one broken channel must not stop the others
+    except Exception as error:
         logger.exception("alerts: sending to %s failed", channel)
         return SendResult("retry", f"error: {type(error).__name__}: {error}"[:500])
 
@@ -280,12 +308,16 @@ def _deliveries_claim(*, limit: int) -> list[Delivery]:
     """Mark the due deliveries "sending" (committed before anything leaves), most urgent first."""
     now = timezone.now()
     stale = now - timedelta(seconds=settings.ALERTS_SENDING_STALE_SECONDS)
-    due = (Q(outcome=Delivery.Outcome.PENDING, next_attempt_at__lte=now)
-           | Q(outcome=Delivery.Outcome.SENDING, at__lt=stale, attempt__lt=settings.ALERTS_RETRY_ATTEMPTS))
+    due = Q(outcome=Delivery.Outcome.PENDING, next_attempt_at__lte=now) | Q(
+        outcome=Delivery.Outcome.SENDING, at__lt=stale, attempt__lt=settings.ALERTS_RETRY_ATTEMPTS
+    )
     with transaction.atomic():
-        claimed = list(Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-                       .select_related("alert__account", "channel").filter(due, channel__active=True)
-                       .order_by("-alert__priority", "id")[:limit])
+        claimed = list(
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("alert__account", "channel")
+            .filter(due, channel__active=True)
+            .order_by("-alert__priority", "id")[:limit]
+        )
         for delivery in claimed:
             delivery.outcome, delivery.attempt, delivery.at = Delivery.Outcome.SENDING, delivery.attempt + 1, now
         Delivery.objects.bulk_update(claimed, ["outcome", "attempt", "at"])
@@ -312,6 +344,13 @@ def delivery_finish(delivery: Delivery, result: SendResult) -> None:
 
 def message_of(delivery: Delivery) -> render.Message:
     alert = delivery.alert
-    return render.Message(key=alert.dedup_key, kind=alert.kind, priority=alert.priority, title=alert.title,
-                          body=alert.body, account=alert.account.name if alert.account else "desk-wide",
-                          at=alert.created_at, digest_count=delivery.digest_count)
+    return render.Message(
+        key=alert.dedup_key,
+        kind=alert.kind,
+        priority=alert.priority,
+        title=alert.title,
+        body=alert.body,
+        account=alert.account.name if alert.account else "desk-wide",
+        at=alert.created_at,
+        digest_count=delivery.digest_count,
+    )

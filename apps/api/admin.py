@@ -30,7 +30,12 @@ class ApiTokenAdmin(admin.ModelAdmin):
         if obj.expires_at:  # the admin picks a date rather than a number of days
             made.token.expires_at = obj.expires_at
             made.token.save(update_fields=["expires_at"])
-        obj.pk, obj.prefix, obj.key_hash, obj.created_at = made.token.pk, made.token.prefix, made.token.key_hash, made.token.created_at
+        obj.pk, obj.prefix, obj.key_hash, obj.created_at = (
+            made.token.pk,
+            made.token.prefix,
+            made.token.key_hash,
+            made.token.created_at,
+        )
         messages.warning(request, f"The key of {made.token.name}, shown this once (copy it now): {made.key}")
 
     def log_addition(self, request, obj, message):

@@ -20,19 +20,27 @@ from apps.risk.services import kill_switch_set
 from apps.strategies.services.lifecycle import strategy_status_set
 from apps.trading.services.operator import account_flatten, order_cancel, position_close
 
-IDEMPOTENCY = OpenApiParameter(HEADER, str, OpenApiParameter.HEADER, description=(
-    "Any unique string (a UUID): a retry with the same key returns the first answer and does nothing again "
-    "(kept 24 h); the same key with a different body is a 422."))
+IDEMPOTENCY = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description=(
+        "Any unique string (a UUID): a retry with the same key returns the first answer and does nothing again "
+        "(kept 24 h); the same key with a different body is a 422."
+    ),
+)
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="",
-                                   help_text="Why: kept in the audit trail")
+    reason = serializers.CharField(
+        max_length=1000, required=False, allow_blank=True, default="", help_text="Why: kept in the audit trail"
+    )
 
 
 class KillSwitchSetSerializer(ReasonSerializer):
-    account = serializers.IntegerField(min_value=1, max_value=2**63 - 1, allow_null=True,
-                                       help_text="Account id; null = the global switch (admins only)")
+    account = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, allow_null=True, help_text="Account id; null = the global switch (admins only)"
+    )
     state = serializers.ChoiceField(choices=[state.value for state in KillState])
 
 
@@ -59,9 +67,15 @@ def _reason(request, serializer_class=ReasonSerializer) -> dict:
 
 def _command(**kwargs):
     """A POST action on one object, documented with its body, answer and Idempotency-Key."""
+
     def wrap(method):
-        return extend_schema(request=kwargs.pop("request", ReasonSerializer), responses={200: kwargs.pop("responses")},
-                             parameters=[IDEMPOTENCY], **kwargs)(action(detail=True, methods=["post"])(method))
+        return extend_schema(
+            request=kwargs.pop("request", ReasonSerializer),
+            responses={200: kwargs.pop("responses")},
+            parameters=[IDEMPOTENCY],
+            **kwargs,
+        )(action(detail=True, methods=["post"])(method))
+
     return wrap
 
 
@@ -72,6 +86,7 @@ class StrategyCommands:
             strategy = self.get_object()
             strategy_status_set(actor=request.user, strategy=strategy, status=status, reason=reason, via=Via.API)
             return Response(StrategySerializer(self.get_queryset().get(pk=strategy.pk)).data)
+
         return idempotent(request, run)
 
     @_command(responses=StrategySerializer, summary="Start a strategy")
@@ -96,8 +111,14 @@ class PositionCommands:
             closing = position_close(actor=request.user, position_id=position.pk, reason=reason, via=Via.API)
             order = selectors.api_orders(user=request.user).filter(pk=closing.order.pk).first() if closing.order else None
             fresh = self.get_queryset().get(pk=position.pk)
-            return Response({"position": PositionSerializer(fresh).data,
-                             "order": OrderSerializer(order).data if order else None, "message": closing.describe()})
+            return Response(
+                {
+                    "position": PositionSerializer(fresh).data,
+                    "order": OrderSerializer(order).data if order else None,
+                    "message": closing.describe(),
+                }
+            )
+
         return idempotent(request, run)
 
 
@@ -109,6 +130,7 @@ class OrderCommands:
             order = self.get_object()
             order_cancel(actor=request.user, order_id=order.pk, reason=reason, via=Via.API)
             return Response(OrderSerializer(self.get_queryset().get(pk=order.pk)).data)
+
         return idempotent(request, run)
 
 
@@ -119,17 +141,27 @@ class AccountCommands:
             reason = _reason(request)["reason"]
             account = self.get_object()
             done = account_flatten(actor=request.user, account_id=account.pk, reason=reason, via=Via.API)
-            return Response({
-                "account": AccountSerializer(self.get_queryset().get(pk=account.pk)).data,
-                "canceled": [order.client_order_id for order in done.canceled],
-                "closing": [closing.order.client_order_id for closing in done.closing if closing.order],
-                "dust": [position.pk for position in done.dust], "failed": done.failed, "summary": done.summary()})
+            return Response(
+                {
+                    "account": AccountSerializer(self.get_queryset().get(pk=account.pk)).data,
+                    "canceled": [order.client_order_id for order in done.canceled],
+                    "closing": [closing.order.client_order_id for closing in done.closing if closing.order],
+                    "dust": [position.pk for position in done.dust],
+                    "failed": done.failed,
+                    "summary": done.summary(),
+                }
+            )
+
         return idempotent(request, run)
 
 
 class KillSwitchCommands:
-    @extend_schema(request=KillSwitchSetSerializer, responses={200: KillSwitchSerializer}, parameters=[IDEMPOTENCY],
-                   summary="Set an account's kill switch, or the global one (account null, admins only)")
+    @extend_schema(
+        request=KillSwitchSetSerializer,
+        responses={200: KillSwitchSerializer},
+        parameters=[IDEMPOTENCY],
+        summary="Set an account's kill switch, or the global one (account null, admins only)",
+    )
     @action(detail=False, methods=["post"], url_path="set")
     def set_state(self, request):
         def run():
@@ -141,7 +173,7 @@ class KillSwitchCommands:
                     raise NotFound(f"no account #{body['account']} among your accounts")
             elif effective_role(request) < Role.ADMIN:
                 raise NotAllowed("The global kill switch needs the admin role (on the user and in the token's scope).")
-            switch = kill_switch_set(actor=request.user, account=account, state=body["state"], reason=body["reason"],
-                                     via=Via.API)
+            switch = kill_switch_set(actor=request.user, account=account, state=body["state"], reason=body["reason"], via=Via.API)
             return Response(KillSwitchSerializer(switch).data)
+
         return idempotent(request, run)

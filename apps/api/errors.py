@@ -14,11 +14,16 @@ from apps.common.errors import ApplicationError, Conflict, Invalid, NotAllowed, 
 
 APPLICATION_STATUS = {NotFound: 404, NotAllowed: 403, Invalid: 422, Conflict: 409}
 DRF_CODES = {
-    exceptions.ValidationError: "invalid", exceptions.ParseError: "malformed_request",
-    exceptions.AuthenticationFailed: "not_authenticated", exceptions.NotAuthenticated: "not_authenticated",
-    exceptions.PermissionDenied: "not_allowed", exceptions.NotFound: "not_found",
-    exceptions.MethodNotAllowed: "method_not_allowed", exceptions.NotAcceptable: "not_acceptable",
-    exceptions.UnsupportedMediaType: "unsupported_media_type", exceptions.Throttled: "throttled",
+    exceptions.ValidationError: "invalid",
+    exceptions.ParseError: "malformed_request",
+    exceptions.AuthenticationFailed: "not_authenticated",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.PermissionDenied: "not_allowed",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
 }
 
 

@@ -41,8 +41,13 @@ class StrictOrderingFilter(OrderingFilter):
             allowed = {name for name, _ in self.get_valid_fields(queryset, view, {"request": request})}
             wrong = [term for term in asked.split(",") if term.strip().lstrip("-") not in allowed]
             if wrong:
-                raise ValidationError({self.ordering_param: [
-                    f"cannot order by {', '.join(wrong)}; choose from {', '.join(sorted(allowed))} (- for descending)"]})
+                raise ValidationError(
+                    {
+                        self.ordering_param: [
+                            f"cannot order by {', '.join(wrong)}; choose from {', '.join(sorted(allowed))} (- for descending)"
+                        ]
+                    }
+                )
         return super().get_ordering(request, queryset, view)
 
 
@@ -64,9 +69,11 @@ class DeskFilterSet(filters.FilterSet):
     """Related objects are filtered by id without loading every choice: an id outside the
     user's accounts simply matches nothing (it does not say whether it exists)."""
 
-    FILTER_DEFAULTS = {**filters.FilterSet.FILTER_DEFAULTS,
-                       models.ForeignKey: {"filter_class": IdFilter},
-                       models.OneToOneField: {"filter_class": IdFilter}}
+    FILTER_DEFAULTS = {
+        **filters.FilterSet.FILTER_DEFAULTS,
+        models.ForeignKey: {"filter_class": IdFilter},
+        models.OneToOneField: {"filter_class": IdFilter},
+    }
 
 
 class TimeRange(DeskFilterSet):

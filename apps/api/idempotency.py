@@ -52,8 +52,9 @@ def _replay(request, key: str, fingerprint: str) -> Response:
     if first is None:  # expired and purged by a concurrent request between our insert and read
         raise Conflict("That Idempotency-Key was being reused at this very moment; send the request again.")
     if first.fingerprint != fingerprint:
-        raise Invalid.from_fields({HEADER: "this key was already used for a different request (another path or body); "
-                                           "use a new key for a new request"})
+        raise Invalid.from_fields(
+            {HEADER: "this key was already used for a different request (another path or body); use a new key for a new request"}
+        )
     if first.status is None:
         raise Conflict("The first request with this Idempotency-Key is still running; ask again in a moment.")
     return Response(first.body, status=first.status, headers={"Idempotent-Replayed": "true"})

@@ -3,17 +3,25 @@
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {
-        "type": "object",
-        "required": ["code", "message", "fields"],
-        "properties": {
-            "code": {"type": "string", "example": "not_found",
-                     "description": "invalid, not_found, not_allowed, conflict, throttled, not_authenticated, ..."},
-            "message": {"type": "string", "example": "no position #12 on your accounts"},
-            "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                       "description": "Each bad field (or header, query parameter) and its messages, all at once"},
-        },
-    }},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "fields"],
+            "properties": {
+                "code": {
+                    "type": "string",
+                    "example": "not_found",
+                    "description": "invalid, not_found, not_allowed, conflict, throttled, not_authenticated, ...",
+                },
+                "message": {"type": "string", "example": "no position #12 on your accounts"},
+                "fields": {
+                    "type": "object",
+                    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    "description": "Each bad field (or header, query parameter) and its messages, all at once",
+                },
+            },
+        }
+    },
 }
 ERRORS = {
     "400": "Bad request: a field, a filter or the JSON is wrong (every bad one is in `fields`)",

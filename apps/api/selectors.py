@@ -13,10 +13,16 @@ from apps.trading.models import Balance, Fill, Order, OrderEvent, PortfolioSnaps
 
 def api_accounts(*, user) -> QuerySet:
     newest = PortfolioSnapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at")
-    return (accounts_visible_to(user=user).select_related("exchange")
-            .prefetch_related(Prefetch("balances", queryset=Balance.objects.order_by("asset")))
-            .annotate(equity=Subquery(newest.values("equity")[:1]), equity_at=Subquery(newest.values("taken_at")[:1]),
-                      kill_state=Subquery(KillSwitch.objects.filter(account=OuterRef("pk")).values("state")[:1])))
+    return (
+        accounts_visible_to(user=user)
+        .select_related("exchange")
+        .prefetch_related(Prefetch("balances", queryset=Balance.objects.order_by("asset")))
+        .annotate(
+            equity=Subquery(newest.values("equity")[:1]),
+            equity_at=Subquery(newest.values("taken_at")[:1]),
+            kill_state=Subquery(KillSwitch.objects.filter(account=OuterRef("pk")).values("state")[:1]),
+        )
+    )
 
 
 def api_markets(*, user) -> QuerySet:
@@ -40,8 +46,12 @@ def api_signals(*, user) -> QuerySet:
 
 
 def api_orders(*, user) -> QuerySet:
-    return account_scoped(Order.objects.select_related("market", "signal")
-                          .prefetch_related(Prefetch("events", queryset=OrderEvent.objects.order_by("id"))), user=user)
+    return account_scoped(
+        Order.objects.select_related("market", "signal").prefetch_related(
+            Prefetch("events", queryset=OrderEvent.objects.order_by("id"))
+        ),
+        user=user,
+    )
 
 
 def api_fills(*, user) -> QuerySet:

@@ -31,11 +31,16 @@ class AccountSerializer(serializers.ModelSerializer):
 
     exchange = serializers.CharField(source="exchange.code", read_only=True)
     balances = BalanceSerializer(many=True, read_only=True)
-    equity = serializers.DecimalField(max_digits=30, decimal_places=12, read_only=True, allow_null=True,
-                                      help_text="From the newest portfolio snapshot")
+    equity = serializers.DecimalField(
+        max_digits=30, decimal_places=12, read_only=True, allow_null=True, help_text="From the newest portfolio snapshot"
+    )
     equity_at = serializers.DateTimeField(read_only=True, allow_null=True)
-    kill_switch = serializers.CharField(source="kill_state", read_only=True, allow_null=True,
-                                        help_text="active, reduce_only or halted (null: never set, i.e. active)")
+    kill_switch = serializers.CharField(
+        source="kill_state",
+        read_only=True,
+        allow_null=True,
+        help_text="active, reduce_only or halted (null: never set, i.e. active)",
+    )
 
     class Meta:
         model = ExchangeAccount
@@ -47,8 +52,18 @@ class MarketSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Market
-        fields = ["id", "exchange", "symbol", "base", "quote", "price_precision", "amount_precision", "min_notional",
-                  "taker_fee", "active"]
+        fields = [
+            "id",
+            "exchange",
+            "symbol",
+            "base",
+            "quote",
+            "price_precision",
+            "amount_precision",
+            "min_notional",
+            "taker_fee",
+            "active",
+        ]
 
 
 class CandleSerializer(serializers.ModelSerializer):
@@ -62,9 +77,28 @@ class StrategySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Strategy
-        fields = ["id", "name", "kind", "params", "markets", "timeframe", "account", "allocation_type", "allocation_value",
-                  "stop_loss_pct", "take_profit_pct", "trailing_stop_pct", "status", "status_reason",
-                  "consecutive_failures", "failure_count", "last_error", "last_evaluated_at", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "params",
+            "markets",
+            "timeframe",
+            "account",
+            "allocation_type",
+            "allocation_value",
+            "stop_loss_pct",
+            "take_profit_pct",
+            "trailing_stop_pct",
+            "status",
+            "status_reason",
+            "consecutive_failures",
+            "failure_count",
+            "last_error",
+            "last_evaluated_at",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class ParamSchemaSerializer(serializers.Serializer):
@@ -93,9 +127,26 @@ class SignalSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Signal
-        fields = ["id", "strategy", "account", "market", "candle_time", "side", "intent", "source", "price", "size",
-                  "stop_loss", "take_profit", "reason", "indicators", "status", "rejection_reason", "risk_decision",
-                  "created_at"]
+        fields = [
+            "id",
+            "strategy",
+            "account",
+            "market",
+            "candle_time",
+            "side",
+            "intent",
+            "source",
+            "price",
+            "size",
+            "stop_loss",
+            "take_profit",
+            "reason",
+            "indicators",
+            "status",
+            "rejection_reason",
+            "risk_decision",
+            "created_at",
+        ]
 
     @extend_schema_field(RiskDecisionSerializer(allow_null=True))
     def get_risk_decision(self, signal):
@@ -112,17 +163,42 @@ class OrderEventSerializer(serializers.ModelSerializer):
 class OrderSerializer(serializers.ModelSerializer):
     symbol = serializers.CharField(source="market.symbol", read_only=True)
     events = OrderEventSerializer(many=True, read_only=True)
-    signal_price = serializers.DecimalField(source="signal.price", max_digits=30, decimal_places=12, read_only=True,
-                                            allow_null=True)
+    signal_price = serializers.DecimalField(
+        source="signal.price", max_digits=30, decimal_places=12, read_only=True, allow_null=True
+    )
     slippage_bps = serializers.SerializerMethodField(
-        help_text="Average fill price vs the signal's price, in basis points; positive = worse for us")
+        help_text="Average fill price vs the signal's price, in basis points; positive = worse for us"
+    )
     latency_ms = serializers.SerializerMethodField(help_text="From the signal to the exchange's acknowledgement")
 
     class Meta:
         model = Order
-        fields = ["id", "account", "market", "symbol", "strategy", "signal", "client_order_id", "venue_order_id", "side",
-                  "type", "reduce_only", "price", "amount", "filled", "average_price", "status", "reason",
-                  "submitted_at", "created_at", "updated_at", "signal_price", "slippage_bps", "latency_ms", "events"]
+        fields = [
+            "id",
+            "account",
+            "market",
+            "symbol",
+            "strategy",
+            "signal",
+            "client_order_id",
+            "venue_order_id",
+            "side",
+            "type",
+            "reduce_only",
+            "price",
+            "amount",
+            "filled",
+            "average_price",
+            "status",
+            "reason",
+            "submitted_at",
+            "created_at",
+            "updated_at",
+            "signal_price",
+            "slippage_bps",
+            "latency_ms",
+            "events",
+        ]
 
     @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=4, allow_null=True))
     def get_slippage_bps(self, order):
@@ -149,8 +225,20 @@ class FillSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Fill
-        fields = ["id", "order", "account", "market", "side", "venue_trade_id", "price", "amount", "fee", "fee_currency",
-                  "traded_at", "created_at"]
+        fields = [
+            "id",
+            "order",
+            "account",
+            "market",
+            "side",
+            "venue_trade_id",
+            "price",
+            "amount",
+            "fee",
+            "fee_currency",
+            "traded_at",
+            "created_at",
+        ]
 
 
 class PositionSerializer(serializers.ModelSerializer):
@@ -159,17 +247,45 @@ class PositionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Position
-        fields = ["id", "account", "market", "symbol", "side", "strategy", "amount", "is_open", "average_entry",
-                  "last_price", "realized_pnl", "unrealized_pnl", "fees", "stop_loss", "take_profit", "trailing_stop_pct",
-                  "high_water", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "account",
+            "market",
+            "symbol",
+            "side",
+            "strategy",
+            "amount",
+            "is_open",
+            "average_entry",
+            "last_price",
+            "realized_pnl",
+            "unrealized_pnl",
+            "fees",
+            "stop_loss",
+            "take_profit",
+            "trailing_stop_pct",
+            "high_water",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class RiskLimitsSerializer(serializers.ModelSerializer):
     class Meta:
         model = RiskLimits
-        fields = ["id", "account", "strategy", "max_order_notional", "max_position_pct", "max_open_positions",
-                  "max_daily_loss_pct", "max_drawdown_pct", "max_price_deviation_pct", "max_orders_per_minute",
-                  "max_consecutive_failures"]
+        fields = [
+            "id",
+            "account",
+            "strategy",
+            "max_order_notional",
+            "max_position_pct",
+            "max_open_positions",
+            "max_daily_loss_pct",
+            "max_drawdown_pct",
+            "max_price_deviation_pct",
+            "max_orders_per_minute",
+            "max_consecutive_failures",
+        ]
 
 
 class RiskEventSerializer(serializers.ModelSerializer):
@@ -193,5 +309,18 @@ class PortfolioSnapshotSerializer(serializers.ModelSerializer):
 class AuditEntrySerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEntry
-        fields = ["id", "at", "who", "who_name", "via", "action", "outcome", "reason", "object_type", "object_id",
-                  "object_repr", "before", "after"]
+        fields = [
+            "id",
+            "at",
+            "who",
+            "who_name",
+            "via",
+            "action",
+            "outcome",
+            "reason",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+        ]

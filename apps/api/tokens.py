@@ -47,10 +47,16 @@ def api_token_create(*, actor, user, name: str, scope: str, expires_days: int | 
     key = f"{KEY_PREFIX}{prefix}_{secret}"
     expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
     with transaction.atomic():
-        token = ApiToken.objects.create(user=user, name=name.strip()[:80], scope=scope, prefix=prefix,
-                                        key_hash=key_hash(key), expires_at=expires_at)
-        audit_record(actor=actor, via=via, action="api_token.create", obj=token,
-                     after={"user": user.get_username(), "scope": scope, "expires_at": expires_at})
+        token = ApiToken.objects.create(
+            user=user, name=name.strip()[:80], scope=scope, prefix=prefix, key_hash=key_hash(key), expires_at=expires_at
+        )
+        audit_record(
+            actor=actor,
+            via=via,
+            action="api_token.create",
+            obj=token,
+            after={"user": user.get_username(), "scope": scope, "expires_at": expires_at},
+        )
     return NewToken(token=token, key=key)
 
 
@@ -70,7 +76,7 @@ def api_token_for_key(key: str) -> ApiToken | None:
     """The usable token of this key (its user active), or None; marks it used."""
     if not key.startswith(KEY_PREFIX) or key.count("_") < 2:
         return None
-    prefix = key[len(KEY_PREFIX):].split("_", 1)[0]
+    prefix = key[len(KEY_PREFIX) :].split("_", 1)[0]
     token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
     if token is None or not hmac.compare_digest(token.key_hash, key_hash(key)):
         return None

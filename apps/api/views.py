@@ -39,8 +39,11 @@ class MarketViewSet(DeskReadViewSet):
     ordering = ["id"]
 
 
-@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter(
-    "page_size", int, description="Candles per page, up to 5,000 (default 1,000)")]))
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[OpenApiParameter("page_size", int, description="Candles per page, up to 5,000 (default 1,000)")]
+    )
+)
 class CandleViewSet(DeskReadViewSet):
     """Closed candles of one market and timeframe (open time, UTC), oldest first."""
 

@@ -34,28 +34,49 @@ class AuditedAdminMixin:
         before, after = audit_diff(before, after)
         if change and not after:
             return  # saved without a change
-        audit_record(actor=request.user, via=Via.ADMIN, action="admin.change" if change else "admin.add", obj=obj,
-                     before=before, after=after)
+        audit_record(
+            actor=request.user,
+            via=Via.ADMIN,
+            action="admin.change" if change else "admin.add",
+            obj=obj,
+            before=before,
+            after=after,
+        )
 
     def delete_model(self, request, obj):
         before, label, pk, text = self._audit_snapshot(obj), obj._meta.label_lower, obj.pk, str(obj)
         super().delete_model(request, obj)
-        audit_record(actor=request.user, via=Via.ADMIN, action="admin.delete", object_type=label, object_id=pk,
-                     object_repr=text, before=before)
+        audit_record(
+            actor=request.user,
+            via=Via.ADMIN,
+            action="admin.delete",
+            object_type=label,
+            object_id=pk,
+            object_repr=text,
+            before=before,
+        )
 
     def delete_queryset(self, request, queryset):
         """The changelist's "delete selected" action."""
         rows = [(obj._meta.label_lower, obj.pk, str(obj), self._audit_snapshot(obj)) for obj in queryset]
         super().delete_queryset(request, queryset)
         for label, pk, text, before in rows:
-            audit_record(actor=request.user, via=Via.ADMIN, action="admin.delete", object_type=label, object_id=pk,
-                         object_repr=text, before=before)
+            audit_record(
+                actor=request.user,
+                via=Via.ADMIN,
+                action="admin.delete",
+                object_type=label,
+                object_id=pk,
+                object_repr=text,
+                before=before,
+            )
 
     def _audit_snapshot(self, obj) -> dict:
         return audit_snapshot(obj, masked=self.audit_masked_fields)
 
     def _audit_secrets(self, stored) -> dict:
         """The stored secrets (kept in memory only, to tell whether the edit replaced them)."""
-        names = set(self.audit_masked_fields) | {field.name for field in self.model._meta.concrete_fields
-                                                 if isinstance(field, EncryptedTextField)}
+        names = set(self.audit_masked_fields) | {
+            field.name for field in self.model._meta.concrete_fields if isinstance(field, EncryptedTextField)
+        }
         return {name: getattr(stored, name) if stored else "" for name in names}

@@ -22,9 +22,20 @@ Via = AuditEntry.Via
 Outcome = AuditEntry.Outcome
 
 
-def audit_record(*, actor, via: str | None, action: str, obj: models.Model | None = None, object_type: str = "",
-                 object_id="", object_repr: str = "", before: dict | None = None, after: dict | None = None,
-                 outcome: str = Outcome.DONE, reason: str = "") -> AuditEntry:
+def audit_record(
+    *,
+    actor,
+    via: str | None,
+    action: str,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id="",
+    object_repr: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+    outcome: str = Outcome.DONE,
+    reason: str = "",
+) -> AuditEntry:
     """One entry. `actor` None is the system (beat, workers); a person must say through which
     interface they acted (`via`)."""
     if via is None:
@@ -38,9 +49,18 @@ def audit_record(*, actor, via: str | None, action: str, obj: models.Model | Non
         object_repr = object_repr or str(obj)
     person = actor if actor is not None and actor.is_authenticated else None
     return AuditEntry.objects.create(
-        who=person, who_name=actor.get_username() if person else ("" if actor is None else "anonymous"), via=via,
-        action=action, outcome=outcome, reason=reason[:4000], object_type=object_type, object_id=str(object_id)[:64],
-        object_repr=object_repr[:200], before=_json_safe(before), after=_json_safe(after))
+        who=person,
+        who_name=actor.get_username() if person else ("" if actor is None else "anonymous"),
+        via=via,
+        action=action,
+        outcome=outcome,
+        reason=reason[:4000],
+        object_type=object_type,
+        object_id=str(object_id)[:64],
+        object_repr=object_repr[:200],
+        before=_json_safe(before),
+        after=_json_safe(after),
+    )
 
 
 @contextmanager
@@ -51,9 +71,16 @@ def audit_refusals(*, actor, via: str | None, action: str, object_type: str, obj
     try:
         yield
     except ApplicationError as error:
-        audit_record(actor=actor, via=via, action=action, object_type=object_type, object_id=object_id,
-                     object_repr=f"{object_type} #{object_id}", outcome=Outcome.REFUSED,
-                     reason=f"{error.message}" + (f" (asked: {reason})" if reason else ""))
+        audit_record(
+            actor=actor,
+            via=via,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            object_repr=f"{object_type} #{object_id}",
+            outcome=Outcome.REFUSED,
+            reason=f"{error.message}" + (f" (asked: {reason})" if reason else ""),
+        )
         raise
 
 

@@ -15,8 +15,13 @@ class ActorCommand(BaseCommand):
     default_reason = "from the command line"
 
     def add_arguments(self, parser):
-        parser.add_argument("--as", dest="as_user", metavar="USER", default="",
-                            help="The user acting (their role and accounts apply; audited). Default: the system.")
+        parser.add_argument(
+            "--as",
+            dest="as_user",
+            metavar="USER",
+            default="",
+            help="The user acting (their role and accounts apply; audited). Default: the system.",
+        )
         parser.add_argument("--reason", default="", help="Why (kept in the audit trail).")
 
     def handle(self, *args, **options):

@@ -18,6 +18,7 @@ def cursor_advance(*, name: str, last_event_id: int) -> None:
     """Save the reader's progress; it only moves forward (a late save of an older position,
     e.g. from a second reader started by mistake, does not move it back)."""
     moved = EventCursor.objects.filter(name=name, last_event_id__lt=last_event_id).update(
-        last_event_id=last_event_id, updated_at=timezone.now())
+        last_event_id=last_event_id, updated_at=timezone.now()
+    )
     if not moved:
         EventCursor.objects.get_or_create(name=name, defaults={"last_event_id": last_event_id})

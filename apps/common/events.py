@@ -62,8 +62,10 @@ class Topic:
         assert not unknown, f"{self.template}: no pattern for {sorted(unknown)}"
         assert (self.audience == Audience.ACCOUNT) == ("account" in names), f"{self.template}: ACCOUNT topics name the account"
         literal = _PARAM.split(self.template)[::2]
-        pattern = "".join(re.escape(part) + (f"(?P<{name}>{PARAM_PATTERNS[name]})" if name else "")
-                          for part, name in zip(literal, [*names, None], strict=True))
+        pattern = "".join(
+            re.escape(part) + (f"(?P<{name}>{PARAM_PATTERNS[name]})" if name else "")
+            for part, name in zip(literal, [*names, None], strict=True)
+        )
         object.__setattr__(self, "params", frozenset(names))
         object.__setattr__(self, "_format", _PARAM.sub(r"{\1}", self.template))
         object.__setattr__(self, "_regex", re.compile(pattern))
@@ -74,7 +76,9 @@ class Topic:
             raise EventMismatch(f"topic {self.template} takes {sorted(self.params)}, got {sorted(values)}")
         for param, value in values.items():
             if isinstance(value, bool) or (param == "account") != isinstance(value, int):
-                raise EventMismatch(f"topic {self.template}: {param}={value!r} is not a{'n account id' if param == 'account' else ' name'}")
+                raise EventMismatch(
+                    f"topic {self.template}: {param}={value!r} is not a{'n account id' if param == 'account' else ' name'}"
+                )
         topic = self._format.format(**values)
         if not self._regex.fullmatch(topic):
             raise EventMismatch(f"topic {self.template}: {values} does not give a valid topic name ({topic!r})")
@@ -114,24 +118,81 @@ PORTFOLIO = Topic("portfolio.<account>", Audience.ACCOUNT)
 RECONCILE = Topic("reconcile.<account>", Audience.ACCOUNT)
 GOALS = Topic("goals.<account>", Audience.ACCOUNT)
 GOALS_DESK = Topic("goals.global", Audience.EVERYONE)  # goals set for all accounts together
-TOPICS: tuple[Topic, ...] = (CANDLES, ORDERS, POSITIONS, SIGNALS, RISK, RISK_DESK, STRATEGIES, PORTFOLIO, RECONCILE,
-                             GOALS, GOALS_DESK)
+TOPICS: tuple[Topic, ...] = (
+    CANDLES,
+    ORDERS,
+    POSITIONS,
+    SIGNALS,
+    RISK,
+    RISK_DESK,
+    STRATEGIES,
+    PORTFOLIO,
+    RECONCILE,
+    GOALS,
+    GOALS_DESK,
+)
 
 CANDLE_FIELDS = ("market", "timeframe", "time", "open", "high", "low", "close", "volume")
-ORDER_FIELDS = ("order", "client_order_id", "venue_order_id", "market", "side", "type", "amount", "filled", "price",
-                "status", "reason", "strategy", "cause")
-ORDER_KINDS = ("order.created", "order.submitting", "order.acknowledged", "order.partially_filled", "order.filled",
-               "order.canceling", "order.canceled", "order.rejected", "order.expired", "order.unknown")
+ORDER_FIELDS = (
+    "order",
+    "client_order_id",
+    "venue_order_id",
+    "market",
+    "side",
+    "type",
+    "amount",
+    "filled",
+    "price",
+    "status",
+    "reason",
+    "strategy",
+    "cause",
+)
+ORDER_KINDS = (
+    "order.created",
+    "order.submitting",
+    "order.acknowledged",
+    "order.partially_filled",
+    "order.filled",
+    "order.canceling",
+    "order.canceled",
+    "order.rejected",
+    "order.expired",
+    "order.unknown",
+)
 FILL_FIELDS = ("fill", "order", "client_order_id", "side", "price", "amount", "fee", "fee_currency")
-POSITION_FIELDS = ("position", "market", "side", "amount", "average_entry", "realized_pnl", "unrealized_pnl", "fees",
-                   "stop_loss", "take_profit", "trailing_stop_pct", "protection")
+POSITION_FIELDS = (
+    "position",
+    "market",
+    "side",
+    "amount",
+    "average_entry",
+    "realized_pnl",
+    "unrealized_pnl",
+    "fees",
+    "stop_loss",
+    "take_profit",
+    "trailing_stop_pct",
+    "protection",
+)
 SIGNAL_FIELDS = ("signal", "strategy", "market", "side", "intent", "price", "time", "status", "reason")
 RISK_DECISION_FIELDS = ("risk_event", "signal", "strategy", "rules", "reason")
 STRATEGY_STATUS_FIELDS = ("strategy", "from", "to", "reason")
 VENUE_ORDER_FIELDS = ("account", "symbol", "venue_order_id", "client_order_id", "side", "type", "amount", "filled", "price")
-RECONCILE_SUMMARY_FIELDS = ("account", "orders_checked", "fills_applied", "status_changes", "unknown_orders",
-                            "unknown_order_ids", "status_mismatches", "status_mismatch_ids", "failed", "failures",
-                            "scanned", "aborted")
+RECONCILE_SUMMARY_FIELDS = (
+    "account",
+    "orders_checked",
+    "fills_applied",
+    "status_changes",
+    "unknown_orders",
+    "unknown_order_ids",
+    "status_mismatches",
+    "status_mismatch_ids",
+    "failed",
+    "failures",
+    "scanned",
+    "aborted",
+)
 
 
 def _kind(name: str, topics: Topic | tuple[Topic, ...], fields: Iterable[str]) -> EventKind:

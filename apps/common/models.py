@@ -50,8 +50,14 @@ class AuditEntry(models.Model):
         REFUSED = "refused", "Refused"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    who = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                            related_name="audit_entries", help_text="Empty: the system")
+    who = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_entries",
+        help_text="Empty: the system",
+    )
     who_name = models.CharField(max_length=150, blank=True, help_text="Kept when the user is deleted")
     via = models.CharField(max_length=8, choices=Via.choices)
     action = models.CharField(max_length=60, help_text="e.g. order.cancel, position.close, admin.change")

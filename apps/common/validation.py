@@ -48,9 +48,12 @@ class NumberRule:
             number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
         except (InvalidOperation, ValueError):
             return None, f"must be a number {self.bounds_text()}{self._means()}; got {value!r}"
-        if (not number.is_finite() or (self.whole and number != number.to_integral_value())
-                or (self.low is not None and (number < self.low or (number == self.low and not self.low_inclusive)))
-                or (self.high is not None and (number > self.high or (number == self.high and not self.high_inclusive)))):
+        if (
+            not number.is_finite()
+            or (self.whole and number != number.to_integral_value())
+            or (self.low is not None and (number < self.low or (number == self.low and not self.low_inclusive)))
+            or (self.high is not None and (number > self.high or (number == self.high and not self.high_inclusive)))
+        ):
             return None, f"must be {self.bounds_text()}{self._means()}; got {number_text(number)}"
         return number, None
 
@@ -58,8 +61,13 @@ class NumberRule:
         return f" ({self.meaning})" if self.meaning else ""
 
 
-def numbers_check(rules: Mapping[str, NumberRule], values: Mapping, *, subjects: Mapping[str, str] | None = None,
-                  errors: dict[str, list[str]] | None = None) -> tuple[dict[str, Decimal | None], dict[str, list[str]]]:
+def numbers_check(
+    rules: Mapping[str, NumberRule],
+    values: Mapping,
+    *,
+    subjects: Mapping[str, str] | None = None,
+    errors: dict[str, list[str]] | None = None,
+) -> tuple[dict[str, Decimal | None], dict[str, list[str]]]:
     """Check every value given (None and "" mean "not set" and pass). Returns the parsed values
     and the errors so far, each a sentence naming its subject (the rule's label unless
     `subjects` names it otherwise, e.g. the command-line flag the trader typed)."""

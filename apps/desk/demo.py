@@ -89,8 +89,11 @@ def demo_account_ensure(*, exchange: Exchange) -> ExchangeAccount:
     account = ExchangeAccount.objects.filter(name=DEMO_ACCOUNT).first()
     if account is None:
         account = ExchangeAccount.objects.create(
-            name=DEMO_ACCOUNT, exchange=exchange, mode=ExchangeAccount.Mode.SIM,
-            api_key=secrets.token_hex(16), api_secret=secrets.token_hex(32),
+            name=DEMO_ACCOUNT,
+            exchange=exchange,
+            mode=ExchangeAccount.Mode.SIM,
+            api_key=secrets.token_hex(16),
+            api_secret=secrets.token_hex(32),
         )
     _register_with_simexchange(account)
     return account
@@ -111,7 +114,9 @@ def demo_markets_ensure(*, exchange: Exchange) -> list[Market]:
     for symbol in DEMO_SYMBOLS:
         market = Market.objects.filter(exchange=exchange, symbol=symbol).first()
         if market is None:
-            market = Market.objects.create(exchange=exchange, symbol=symbol, **market_spec_fetch(exchange=exchange, symbol=symbol))
+            market = Market.objects.create(
+                exchange=exchange, symbol=symbol, **market_spec_fetch(exchange=exchange, symbol=symbol)
+            )
         for timeframe in DEMO_TIMEFRAMES:
             CollectorStatus.objects.get_or_create(market=market, timeframe=timeframe)
         markets.append(market)

@@ -32,10 +32,19 @@ def demo_strategies_ensure(account, *, allocation: Decimal = Decimal("100")) -> 
         market = Market.objects.filter(exchange=account.exchange, symbol=spec["symbol"]).first()
         if market is None:
             continue
-        strategy, created = Strategy.objects.get_or_create(name=spec["name"], defaults={
-            "kind": spec["kind"], "params": strategy_get(spec["kind"]).validate_params(spec["params"]), "timeframe": "1m",
-            "account": account, "allocation_type": Strategy.Allocation.QUOTE, "allocation_value": allocation,
-            "stop_loss_pct": Decimal("2"), "take_profit_pct": Decimal("4")})
+        strategy, created = Strategy.objects.get_or_create(
+            name=spec["name"],
+            defaults={
+                "kind": spec["kind"],
+                "params": strategy_get(spec["kind"]).validate_params(spec["params"]),
+                "timeframe": "1m",
+                "account": account,
+                "allocation_type": Strategy.Allocation.QUOTE,
+                "allocation_value": allocation,
+                "stop_loss_pct": Decimal("2"),
+                "take_profit_pct": Decimal("4"),
+            },
+        )
         if created:
             strategy.markets.add(market)
             strategy = strategy_status_set(actor=None, strategy=strategy, status=Strategy.Status.RUNNING, reason="demo")

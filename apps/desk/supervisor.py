@@ -111,8 +111,10 @@ class Supervisor:
                 self._group_kill(child)  # e.g. a Celery pool orphaned by its main process
                 delay = child.backoff.delay_after(now - child.started_at)
                 child.restart_at = now + delay
-                self.report(f"{_stamp()} {child.name} (pid {child.process.pid}) died with {exit_description(code)}; "
-                            f"restarting in {delay:.0f}s (see {child.log_path})")
+                self.report(
+                    f"{_stamp()} {child.name} (pid {child.process.pid}) died with {exit_description(code)}; "
+                    f"restarting in {delay:.0f}s (see {child.log_path})"
+                )
             elif now >= child.restart_at:
                 self._launch(child)
                 self.report(f"{_stamp()} {child.name} restarted (pid {child.process.pid})")

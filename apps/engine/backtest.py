@@ -67,6 +67,7 @@ BELOW_MIN_AMOUNT = "below_min_amount"
 BELOW_MIN_NOTIONAL = "below_min_notional"
 NO_SIZE = "no_size"  # e.g. risk sizing without a stop
 
+
 class BacktestInputError(ValueError):
     """Input a trader must fix (message says what and where)."""
 
@@ -101,6 +102,7 @@ class BacktestConfig:
 
 # ---------------------------------------------------------------------------------------
 # Preparation: arrays and the bars where something can happen, per market.
+
 
 @dataclass
 class _Market:
@@ -154,8 +156,9 @@ def _bar_ms(candles: Candles) -> int:
     return 60_000
 
 
-def _market_prepare(name: str, index: int, candles: Candles, signals: SignalArrays,
-                    config: BacktestConfig, detail: Candles | None) -> _Market:
+def _market_prepare(
+    name: str, index: int, candles: Candles, signals: SignalArrays, config: BacktestConfig, detail: Candles | None
+) -> _Market:
     n = len(candles.time)
     _checked_candles(name, candles)
     _checked_signals(name, signals, n)
@@ -170,14 +173,21 @@ def _market_prepare(name: str, index: int, candles: Candles, signals: SignalArra
         exit_long, exit_short = exit_long | entry_short, exit_short | entry_long
     fill_at = config.fill_at
     market = _Market(
-        name=name, index=index,
+        name=name,
+        index=index,
         time=np.asarray(candles.time, dtype=np.int64),
-        open=np.asarray(candles.open, dtype=np.float64), high=np.asarray(candles.high, dtype=np.float64),
-        low=np.asarray(candles.low, dtype=np.float64), close=np.asarray(candles.close, dtype=np.float64),
-        bar_ms=_bar_ms(candles), rules=config.precision.get(name, MarketRules()),
+        open=np.asarray(candles.open, dtype=np.float64),
+        high=np.asarray(candles.high, dtype=np.float64),
+        low=np.asarray(candles.low, dtype=np.float64),
+        close=np.asarray(candles.close, dtype=np.float64),
+        bar_ms=_bar_ms(candles),
+        rules=config.precision.get(name, MarketRules()),
         entries={LONG: _fill_bars(clean_long, n, fill_at), SHORT: _fill_bars(clean_short, n, fill_at)},
         exits={LONG: _fill_bars(exit_long, n, fill_at), SHORT: _fill_bars(exit_short, n, fill_at)},
-        stop_loss=signals.stop_loss, take_profit=signals.take_profit, size=signals.size, detail=detail,
+        stop_loss=signals.stop_loss,
+        take_profit=signals.take_profit,
+        size=signals.size,
+        detail=detail,
     )
     market.prices = PriceSeries(market.time, market.open, market.high, market.low, market.close, market.bar_ms, detail)
     market.cands = _candidates(market, config)
@@ -186,6 +196,7 @@ def _market_prepare(name: str, index: int, candles: Candles, signals: SignalArra
 
 # ---------------------------------------------------------------------------------------
 # Entry candidates and their exits, computed up front per market.
+
 
 @dataclass
 class _Candidates:
@@ -247,16 +258,38 @@ def _candidates(market: _Market, config: BacktestConfig) -> _Candidates:
     if windows <= 4 * n + 10_000:
         exits = candidate_exits(market.prices, rules, **arrays)
     else:  # windows overlap a lot (entry signals while in a position): only for those taken
+
         def unknown():
             return np.full(len(bar), UNKNOWN_EXIT, np.int64)
+
         exits = Exits(unknown(), unknown(), np.zeros(len(bar)), unknown(), np.zeros(len(bar), bool))
     exit_time = np.where(exits.bar >= 0, market.time[np.maximum(exits.bar, 0)], -1)
-    columns = dict(bar=bar, side=side, time=market.time[bar], price=price, exit_bar=exits.bar,
-                   exit_time=exit_time, exit_price=exits.price, exit_reason=exits.reason, exit_maker=exits.maker)
+    columns = dict(
+        bar=bar,
+        side=side,
+        time=market.time[bar],
+        price=price,
+        exit_bar=exits.bar,
+        exit_time=exit_time,
+        exit_price=exits.price,
+        exit_reason=exits.reason,
+        exit_maker=exits.maker,
+    )
     return _Candidates(
-        bar.tolist(), side.tolist(), columns["time"].tolist(), price.tolist(), stop.tolist(), fraction.tolist(),
-        exits.bar.tolist(), exits.phase.tolist(), exit_time.tolist(), exits.price.tolist(),
-        exits.reason.tolist(), exits.maker.tolist(), arrays, columns,
+        bar.tolist(),
+        side.tolist(),
+        columns["time"].tolist(),
+        price.tolist(),
+        stop.tolist(),
+        fraction.tolist(),
+        exits.bar.tolist(),
+        exits.phase.tolist(),
+        exit_time.tolist(),
+        exits.price.tolist(),
+        exits.reason.tolist(),
+        exits.maker.tolist(),
+        arrays,
+        columns,
     )
 
 
@@ -270,14 +303,16 @@ def _next_after(sorted_bars: np.ndarray, bars: np.ndarray, none: int) -> np.ndar
 def _exit_rules(market: _Market, config: BacktestConfig) -> ExitRules:
     return ExitRules(
         fill_phase=PHASE_OPEN if config.fill_at == NEXT_OPEN else PHASE_CLOSE,
-        slippage_bps=config.fees.slippage_bps, tick=market.rules.price_tick,
-        trailing_pct=config.trailing_stop_pct, close_at_end=config.close_at_end,
+        slippage_bps=config.fees.slippage_bps,
+        tick=market.rules.price_tick,
+        trailing_pct=config.trailing_stop_pct,
+        close_at_end=config.close_at_end,
     )
 
 
 def _exit_on_demand(market: _Market, config: BacktestConfig, k: int) -> None:
     cands = market.cands
-    one = {name: values[k:k + 1] for name, values in cands.arrays.items()}
+    one = {name: values[k : k + 1] for name, values in cands.arrays.items()}
     exits = candidate_exits(market.prices, _exit_rules(market, config), **one)
     bar = int(exits.bar[0])
     cands.exit_bar[k], cands.exit_phase[k] = bar, int(exits.phase[0])
@@ -290,6 +325,7 @@ def _exit_on_demand(market: _Market, config: BacktestConfig, k: int) -> None:
 
 # ---------------------------------------------------------------------------------------
 # The simulation: events in time order across markets, one shared cash balance.
+
 
 class _Simulation:
     def __init__(self, markets: list[_Market], config: BacktestConfig):
@@ -320,8 +356,9 @@ class _Simulation:
             else:
                 self._open(markets[index], k)
 
-    def _schedule_entry(self, market: _Market, after_bar: int, after_phase: int, *, same_phase_ok: bool = False,
-                        after_candidate: int = -1) -> None:
+    def _schedule_entry(
+        self, market: _Market, after_bar: int, after_phase: int, *, same_phase_ok: bool = False, after_candidate: int = -1
+    ) -> None:
         """Queue the first entry candidate after (after_bar, after_phase). After an exit, an
         entry in the same phase may follow (a reversal: entries sort after exits), but never
         the candidate that opened the position just closed."""
@@ -335,8 +372,9 @@ class _Simulation:
     def _open(self, market: _Market, k: int) -> None:
         reason = None
         if self.protections_active:
-            reason = risk.entry_refusal(self.config.protections, self.protection_state,
-                                        market=market.name, now_ms=market.cands.time[k])
+            reason = risk.entry_refusal(
+                self.config.protections, self.protection_state, market=market.name, now_ms=market.cands.time[k]
+            )
         if reason is None:
             reason = self._try_open(market, k)
         if reason is not None:
@@ -348,8 +386,9 @@ class _Simulation:
         cands, rules, taker = market.cands, market.rules, self.taker
         price, side = cands.price[k], cands.side[k]
         equity, free_margin = self._equity_now(market, k) if self.positions else (self.cash, self.cash)
-        requested = order_quantity(self.config.sizing, equity=equity, price=price, fee_rate=taker,
-                                   stop_price=cands.stop[k], fraction=cands.fraction[k])
+        requested = order_quantity(
+            self.config.sizing, equity=equity, price=price, fee_rate=taker, stop_price=cands.stop[k], fraction=cands.fraction[k]
+        )
         if not requested > 0:
             return NO_SIZE
         affordable = free_margin / (price * (1.0 + taker)) if free_margin > 0 else 0.0
@@ -397,13 +436,20 @@ class _Simulation:
         self.trade_rows.extend((market.index, k, quantity, requested, entry_fee + fee, pnl))
         if self.protections_active:
             reason = cands.exit_reason[k]
-            risk.position_closed(self.config.protections, self.protection_state, market=market.name,
-                                 now_ms=cands.exit_time[k], pnl=pnl, by_stop=reason in (STOP_LOSS, TRAILING_STOP))
+            risk.position_closed(
+                self.config.protections,
+                self.protection_state,
+                market=market.name,
+                now_ms=cands.exit_time[k],
+                pnl=pnl,
+                by_stop=reason in (STOP_LOSS, TRAILING_STOP),
+            )
         self._schedule_entry(market, cands.exit_bar[k], cands.exit_phase[k], same_phase_ok=True, after_candidate=k)
 
 
 # ---------------------------------------------------------------------------------------
 # The entry point.
+
 
 def backtest(
     candles: Mapping[str, Candles],
@@ -436,9 +482,15 @@ def backtest(
     fills, trades = _fill_table(sim, markets), _trade_table(sim, markets)
     grid, equity = _equity_curve(config, markets, fills)
     result = BacktestResult(
-        markets=names, trade_table=trades, fill_table=fills, open_positions=_open_positions(sim, markets),
-        skipped=sim.skipped, time=grid, equity=equity,
-        initial_balance=float(config.initial_balance), final_equity=float(equity[-1]),
+        markets=names,
+        trade_table=trades,
+        fill_table=fills,
+        open_positions=_open_positions(sim, markets),
+        skipped=sim.skipped,
+        time=grid,
+        equity=equity,
+        initial_balance=float(config.initial_balance),
+        final_equity=float(equity[-1]),
     )
     if config.compute_metrics:
         from apps.engine.metrics import backtest_metrics

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 LONG, SHORT = 1, -1
 SIDE_NAMES = {LONG: "long", SHORT: "short"}
 
+
 @dataclass(slots=True)
 class Trade:
     market: str
@@ -77,15 +78,14 @@ class SkippedOrder:
     reason: str
 
 
-
 # ---------------------------------------------------------------------------------------
 # Columns from the rows, and the equity curve, vectorised.
+
 
 def _fill_table(sim: _Simulation, markets: list[_Market]) -> dict[str, np.ndarray]:
     rows = np.array(sim.fill_rows, dtype=np.float64).reshape(-1, 7)
     market, k, is_exit = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64), rows[:, 2] > 0
-    table = {"market": market, "quantity": rows[:, 3], "fee": rows[:, 4], "cash_after": rows[:, 5],
-             "position_after": rows[:, 6]}
+    table = {"market": market, "quantity": rows[:, 3], "fee": rows[:, 4], "cash_after": rows[:, 5], "position_after": rows[:, 6]}
     size = len(market)
     bar, time, side = np.zeros(size, np.int64), np.zeros(size, np.int64), np.zeros(size, np.int64)
     price, maker, reason = np.zeros(size), np.zeros(size, bool), np.zeros(size, np.int64)
@@ -101,18 +101,26 @@ def _fill_table(sim: _Simulation, markets: list[_Market]) -> dict[str, np.ndarra
         price[mine] = np.where(leaving, cands.columns["exit_price"][j], cands.columns["price"][j])
         maker[mine] = leaving & cands.columns["exit_maker"][j]
         reason[mine] = np.where(leaving, cands.columns["exit_reason"][j], 0)
-    table.update(bar=bar, time=time, side=side, price=price, maker=maker, reason_code=reason,
-                 reason=np.asarray(REASON_NAMES, dtype=object)[reason])
+    table.update(
+        bar=bar,
+        time=time,
+        side=side,
+        price=price,
+        maker=maker,
+        reason_code=reason,
+        reason=np.asarray(REASON_NAMES, dtype=object)[reason],
+    )
     return table
 
 
 def _trade_table(sim: _Simulation, markets: list[_Market]) -> dict[str, np.ndarray]:
     rows = np.array(sim.trade_rows, dtype=np.float64).reshape(-1, 6)
     market, k = rows[:, 0].astype(np.int64), rows[:, 1].astype(np.int64)
-    table = {"market": market, "quantity": rows[:, 2], "requested_quantity": rows[:, 3], "fees": rows[:, 4],
-             "pnl": rows[:, 5]}
+    table = {"market": market, "quantity": rows[:, 2], "requested_quantity": rows[:, 3], "fees": rows[:, 4], "pnl": rows[:, 5]}
     size = len(market)
-    columns = {name: np.zeros(size, np.int64) for name in ("side", "entry_bar", "exit_bar", "entry_time", "exit_time", "reason_code")}
+    columns = {
+        name: np.zeros(size, np.int64) for name in ("side", "entry_bar", "exit_bar", "entry_time", "exit_time", "reason_code")
+    }
     entry_price, exit_price = np.zeros(size), np.zeros(size)
     for item in markets:
         mine = market == item.index
@@ -126,8 +134,12 @@ def _trade_table(sim: _Simulation, markets: list[_Market]) -> dict[str, np.ndarr
         columns["exit_time"][mine] = cands.columns["exit_time"][j]
         columns["reason_code"][mine] = cands.columns["exit_reason"][j]
         entry_price[mine], exit_price[mine] = cands.columns["price"][j], cands.columns["exit_price"][j]
-    table.update(columns, entry_price=entry_price, exit_price=exit_price,
-                 exit_reason=np.asarray(REASON_NAMES, dtype=object)[columns["reason_code"]])
+    table.update(
+        columns,
+        entry_price=entry_price,
+        exit_price=exit_price,
+        exit_reason=np.asarray(REASON_NAMES, dtype=object)[columns["reason_code"]],
+    )
     return table
 
 
@@ -171,10 +183,18 @@ def _open_positions(sim: _Simulation, markets: list[_Market]) -> list[OpenPositi
     still_open = []
     for index, (k, quantity, _, entry_fee) in sorted(sim.positions.items()):
         market, cands = markets[index], markets[index].cands
-        still_open.append(OpenPosition(
-            market.name, SIDE_NAMES[cands.side[k]], cands.time[k], cands.bar[k], cands.price[k],
-            quantity, entry_fee, float(market.close[-1]),
-        ))
+        still_open.append(
+            OpenPosition(
+                market.name,
+                SIDE_NAMES[cands.side[k]],
+                cands.time[k],
+                cands.bar[k],
+                cands.price[k],
+                quantity,
+                entry_fee,
+                float(market.close[-1]),
+            )
+        )
     return still_open
 
 
@@ -197,19 +217,38 @@ class BacktestResult:
     @cached_property
     def trades(self) -> list[Trade]:
         table, names = self.trade_table, self.markets
-        rows = zip(*(table[name].tolist() for name in (
-            "market", "side", "entry_time", "entry_bar", "entry_price", "exit_time", "exit_bar", "exit_price",
-            "quantity", "requested_quantity", "fees", "pnl", "exit_reason")))
+        rows = zip(
+            *(
+                table[name].tolist()
+                for name in (
+                    "market",
+                    "side",
+                    "entry_time",
+                    "entry_bar",
+                    "entry_price",
+                    "exit_time",
+                    "exit_bar",
+                    "exit_price",
+                    "quantity",
+                    "requested_quantity",
+                    "fees",
+                    "pnl",
+                    "exit_reason",
+                )
+            )
+        )
         return [Trade(names[m], SIDE_NAMES[side], *rest) for m, side, *rest in rows]
 
     @cached_property
     def fills(self) -> list[Fill]:
         table, names = self.fill_table, self.markets
-        rows = zip(*(table[name].tolist() for name in (
-            "market", "time", "bar", "side", "price", "quantity", "fee", "maker", "reason")))
-        return [Fill(names[m], time, bar, "buy" if side > 0 else "sell", price, quantity, fee,
-                     "maker" if maker else "taker", reason)
-                for m, time, bar, side, price, quantity, fee, maker, reason in rows]
+        rows = zip(
+            *(table[name].tolist() for name in ("market", "time", "bar", "side", "price", "quantity", "fee", "maker", "reason"))
+        )
+        return [
+            Fill(names[m], time, bar, "buy" if side > 0 else "sell", price, quantity, fee, "maker" if maker else "taker", reason)
+            for m, time, bar, side, price, quantity, fee, maker, reason in rows
+        ]
 
     @property
     def skipped_counts(self) -> dict[str, int]:
@@ -217,5 +256,3 @@ class BacktestResult:
         for order in self.skipped:
             counts[order.reason] = counts.get(order.reason, 0) + 1
         return dict(sorted(counts.items()))
-
-

@@ -101,8 +101,13 @@ def target_exit_price(open_price: float, target: float, is_long: bool) -> float:
 
 
 def stop_came_first(
-    *, detail_open: np.ndarray, detail_high: np.ndarray, detail_low: np.ndarray,
-    stop: float, target: float, is_long: bool,
+    *,
+    detail_open: np.ndarray,
+    detail_high: np.ndarray,
+    detail_low: np.ndarray,
+    stop: float,
+    target: float,
+    is_long: bool,
 ) -> tuple[bool, int]:
     """Which level did the lower-timeframe candles inside one candle touch first?
 
@@ -181,8 +186,13 @@ def _window_indices(first: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def level_touches(
-    prices: PriceSeries, *, side: np.ndarray, first: np.ndarray, end: np.ndarray,
-    stop: np.ndarray, target: np.ndarray,
+    prices: PriceSeries,
+    *,
+    side: np.ndarray,
+    first: np.ndarray,
+    end: np.ndarray,
+    stop: np.ndarray,
+    target: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each window [first, end): the first candle touching the stop or the target.
 
@@ -225,8 +235,12 @@ def stop_first_in_candle(prices: PriceSeries, bar: int, *, is_long: bool, stop: 
     if hi <= lo:
         return True
     stop_first, _ = stop_came_first(
-        detail_open=detail.open[lo:hi], detail_high=detail.high[lo:hi], detail_low=detail.low[lo:hi],
-        stop=stop, target=target, is_long=is_long,
+        detail_open=detail.open[lo:hi],
+        detail_high=detail.high[lo:hi],
+        detail_low=detail.low[lo:hi],
+        stop=stop,
+        target=target,
+        is_long=is_long,
     )
     return stop_first
 
@@ -269,8 +283,15 @@ def _trailing_touches(prices, side, first, end, entry, stop, target, trail):
 
 
 def candidate_exits(
-    prices: PriceSeries, rules: ExitRules, *, side: np.ndarray, entry_price: np.ndarray,
-    first: np.ndarray, signal_exit: np.ndarray, stop: np.ndarray, target: np.ndarray,
+    prices: PriceSeries,
+    rules: ExitRules,
+    *,
+    side: np.ndarray,
+    entry_price: np.ndarray,
+    first: np.ndarray,
+    signal_exit: np.ndarray,
+    stop: np.ndarray,
+    target: np.ndarray,
 ) -> Exits:
     """Exit of each candidate position: the first of stop / target (checked from candle `first`)
     and the signal exit filled at candle `signal_exit` (len(prices) = none), else end of data."""
@@ -288,7 +309,8 @@ def candidate_exits(
     )
     if rules.trailing_pct is not None:
         bar, stop_hit, target_hit, level = _trailing_touches(
-            prices, side, first, end, entry_price, stop, target, rules.trailing_pct)
+            prices, side, first, end, entry_price, stop, target, rules.trailing_pct
+        )
         trailing = ~(level == stop)  # NaN fixed stop or a trailing level above it
     elif np.isfinite(stop).any() or np.isfinite(target).any():
         bar, stop_hit, target_hit = level_touches(prices, side=side, first=first, end=end, stop=stop, target=target)
@@ -310,8 +332,9 @@ def _apply_level_exits(prices, rules, exits, side, bar, stop_hit, target_hit, le
     opened = prices.open[hit_bar]
     wanted = np.where(by_stop, level[hit], target[hit])
     # A stop gapped through fills at the (worse) open; a target gapped through at the (better) open.
-    gapped = np.where(by_stop, np.where(is_long, opened <= wanted, opened >= wanted),
-                      np.where(is_long, opened >= wanted, opened <= wanted))
+    gapped = np.where(
+        by_stop, np.where(is_long, opened <= wanted, opened >= wanted), np.where(is_long, opened >= wanted, opened <= wanted)
+    )
     raw = np.where(gapped, opened, wanted)
     stop_price = market_fill_prices(raw, -side[hit], rules.slippage_bps, rules.tick)
     exits.bar[hit] = hit_bar

@@ -40,8 +40,12 @@ PRESERVE_START_FACTOR, PRESERVE_FULL_FACTOR = 0.7, 0.5
 
 # (upper bound of r, inclusive?, factor), first match wins; above the last: 0.7.
 PACE_BANDS: tuple[tuple[float, bool, float], ...] = (
-    (0.50, False, 1.30), (0.70, False, 1.20), (0.85, False, 1.10),
-    (1.15, True, 1.00), (1.30, True, 0.90), (1.50, True, 0.80),
+    (0.50, False, 1.30),
+    (0.70, False, 1.20),
+    (0.85, False, 1.10),
+    (1.15, True, 1.00),
+    (1.30, True, 0.90),
+    (1.50, True, 0.80),
 )
 AHEAD_FACTOR = 0.70
 
@@ -55,8 +59,13 @@ class Status(StrEnum):
 
 
 # The priority of the event a change to this status records.
-STATUS_PRIORITY = {Status.ACHIEVED: "low", Status.ON_TRACK: "low", Status.AT_RISK: "medium",
-                   Status.BEHIND: "high", Status.CRITICAL: "high"}
+STATUS_PRIORITY = {
+    Status.ACHIEVED: "low",
+    Status.ON_TRACK: "low",
+    Status.AT_RISK: "medium",
+    Status.BEHIND: "high",
+    Status.CRITICAL: "high",
+}
 
 
 @dataclass(frozen=True)
@@ -141,8 +150,15 @@ def monthly_income_progress(*, realized: float, target: float, now: datetime) ->
     return _monthly(realized, target, now)
 
 
-def portfolio_value_progress(*, value_now: float, target: float, now: datetime, set_at: datetime | None = None,
-                             set_value: float | None = None, deadline: datetime | None = None) -> Progress:
+def portfolio_value_progress(
+    *,
+    value_now: float,
+    target: float,
+    now: datetime,
+    set_at: datetime | None = None,
+    set_value: float | None = None,
+    deadline: datetime | None = None,
+) -> Progress:
     progress = value_now / target
     if deadline is None or set_at is None or set_value is None or deadline <= set_at:
         return Progress(value_now, progress, None, None, status_of(progress, None))
@@ -219,8 +235,11 @@ def sizing_factor(*, paces: list[PaceInput], day_of_month: int, portfolio_fracti
 
 
 def _reason(factors, pace, early, preservation, final, day) -> str:
-    parts = [f"pace {pace:.2f} from {len(factors)} goal{'' if len(factors) == 1 else 's'}" if factors
-             else "no monthly goal with a pace"]
+    parts = [
+        f"pace {pace:.2f} from {len(factors)} goal{'' if len(factors) == 1 else 's'}"
+        if factors
+        else "no monthly goal with a pace"
+    ]
     if early != pace:
         parts.append(f"day {day} of the month: pulled halfway to 1.0 ({early:.2f})")
     if preservation is not None:

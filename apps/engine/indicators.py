@@ -48,6 +48,7 @@ def _all_nan(length: int) -> np.ndarray:
 
 # --- TA-Lib wrappers ---------------------------------------------------------------------
 
+
 def sma(values, period: int) -> np.ndarray:
     """Simple moving average of the last `period` values."""
     return talib.SMA(as_float64(values), _check_period(period, minimum=2))
@@ -80,8 +81,11 @@ def bollinger(close, period: int = 20, stddev: float = 2.0):
     if not stddev > 0:
         raise ValueError(f"stddev must be positive, got {stddev!r}")
     return talib.BBANDS(
-        as_float64(close, name="close"), timeperiod=_check_period(period, minimum=2),
-        nbdevup=float(stddev), nbdevdn=float(stddev), matype=0,
+        as_float64(close, name="close"),
+        timeperiod=_check_period(period, minimum=2),
+        nbdevup=float(stddev),
+        nbdevdn=float(stddev),
+        matype=0,
     )
 
 
@@ -125,17 +129,23 @@ def stochastic(high, low, close, k_period: int = 14, k_smooth: int = 3, d_period
     """(slow %K, slow %D), 0..100, both smoothed with an SMA."""
     high, low, close = _columns(high=high, low=low, close=close)
     return talib.STOCH(
-        high, low, close,
+        high,
+        low,
+        close,
         fastk_period=_check_period(k_period, name="k_period"),
-        slowk_period=_check_period(k_smooth, name="k_smooth"), slowk_matype=0,
-        slowd_period=_check_period(d_period, name="d_period"), slowd_matype=0,
+        slowk_period=_check_period(k_smooth, name="k_smooth"),
+        slowk_matype=0,
+        slowd_period=_check_period(d_period, name="d_period"),
+        slowd_matype=0,
     )
 
 
 # --- Our own ---------------------------------------------------------------------------
 
-def anchored_vwap(time, high, low, close, volume, *, anchor_ms: int = DAY_MS,
-                  offset_ms: int = 0, skip_partial_first: bool = True) -> np.ndarray:
+
+def anchored_vwap(
+    time, high, low, close, volume, *, anchor_ms: int = DAY_MS, offset_ms: int = 0, skip_partial_first: bool = True
+) -> np.ndarray:
     """Volume-weighted average of the typical price (h+l+c)/3, restarted at every anchor
     (each UTC day by default). `time` is candle open time in int64 ms.
 
@@ -200,8 +210,7 @@ def volume_profile(price, volume, lookback: int = 100, bins: int = 50, value_are
     for start in range(0, len(price_windows), chunk_rows):
         rows = slice(start, start + chunk_rows)
         out = slice(start + lookback - 1, start + lookback - 1 + len(price_windows[rows]))
-        poc[out], vah[out], val[out] = _profile_windows(
-            price_windows[rows], volume_windows[rows], bins, value_area)
+        poc[out], vah[out], val[out] = _profile_windows(price_windows[rows], volume_windows[rows], bins, value_area)
     return poc, vah, val
 
 
@@ -240,12 +249,13 @@ def cumulative_volume_delta(open_, close, volume) -> np.ndarray:
 
 # --- Array helpers for signal rules ----------------------------------------------------
 
+
 def shift(values, periods: int = 1) -> np.ndarray:
     """Values moved `periods` candles later (value i = input i - periods), NaN-filled."""
     values = as_float64(values)
     shifted = _all_nan(len(values))
     if periods < len(values):
-        shifted[periods:] = values[:len(values) - periods]
+        shifted[periods:] = values[: len(values) - periods]
     return shifted
 
 

@@ -189,8 +189,13 @@ class MarketSim:
         low = np.minimum(open_, close) * np.exp(-wick[:, 1])
         volume = self._volume(spec, returns, sigma, daily.regime[days], normals[:, 3], uniforms[:, 3])
         return _Minutes(
-            open=open_, high=high, low=low, close=close, volume=volume,
-            knot_a=0.1 + 0.35 * uniforms[:, 1], knot_b=0.55 + 0.35 * uniforms[:, 2],
+            open=open_,
+            high=high,
+            low=low,
+            close=close,
+            volume=volume,
+            knot_a=0.1 + 0.35 * uniforms[:, 1],
+            knot_b=0.55 + 0.35 * uniforms[:, 2],
             high_first=uniforms[:, 3] < 0.5,
         )
 

@@ -73,10 +73,15 @@ def max_drawdown(time: np.ndarray, equity: np.ndarray, initial: float) -> dict:
     trough = int(np.argmin(curve / peaks))  # deepest fall relative to its peak
     drawdown_at_trough = 1.0 - curve[trough] / peaks[trough]
     if drawdown_at_trough <= 0:
-        return {"max_drawdown_pct": 0.0, "drawdown_start": None, "drawdown_trough": None,
-                "drawdown_recovery": None, "drawdown_duration_days": None}
+        return {
+            "max_drawdown_pct": 0.0,
+            "drawdown_start": None,
+            "drawdown_trough": None,
+            "drawdown_recovery": None,
+            "drawdown_duration_days": None,
+        }
     peak_value = peaks[trough]
-    start = int(np.flatnonzero(curve[:trough + 1] == peak_value)[-1])
+    start = int(np.flatnonzero(curve[: trough + 1] == peak_value)[-1])
     back = np.flatnonzero(curve[trough:] >= peak_value)
     recovery = trough + int(back[0]) if back.size else None
     times = np.concatenate(([time[0]], time))  # the initial balance stands at the first candle
@@ -199,11 +204,18 @@ def round_trips(side: list[str], quantity: list[float], price: list[float], fee:
             lot = lots[0]
             take = min(lot[1], left)
             fees = take * (lot[3] + fee_per_unit)
-            matched.append({
-                "side": "long" if lot[0] > 0 else "short", "quantity": take, "entry_price": lot[2],
-                "exit_price": at, "fees": fees, "pnl": lot[0] * take * (at - lot[2]) - fees,
-                "entry_fill": lot[4], "exit_fill": index,
-            })
+            matched.append(
+                {
+                    "side": "long" if lot[0] > 0 else "short",
+                    "quantity": take,
+                    "entry_price": lot[2],
+                    "exit_price": at,
+                    "fees": fees,
+                    "pnl": lot[0] * take * (at - lot[2]) - fees,
+                    "entry_fill": lot[4],
+                    "exit_fill": index,
+                }
+            )
             lot[1] -= take
             left -= take
             if lot[1] <= 1e-15:
@@ -217,11 +229,13 @@ def _grouped_stats(table: dict, names: list[str]) -> tuple[dict, dict]:
     holding = table["exit_time"] - table["entry_time"]
     per_market = {
         name: trade_stats(table["pnl"][table["market"] == index], holding[table["market"] == index])
-        for index, name in enumerate(names) if (table["market"] == index).any()
+        for index, name in enumerate(names)
+        if (table["market"] == index).any()
     }
     per_side = {
         label: trade_stats(table["pnl"][table["side"] == sign], holding[table["side"] == sign])
-        for sign, label in ((1, "long"), (-1, "short")) if (table["side"] == sign).any()
+        for sign, label in ((1, "long"), (-1, "short"))
+        if (table["side"] == sign).any()
     }
     return per_market, per_side
 
@@ -254,8 +268,11 @@ def backtest_metrics(result, *, risk_free_rate: float = 0.0) -> dict:
     sharpe = None if "sharpe" in unavailable else sharpe_ratio(daily, risk_free_rate)
     sortino = None if "sortino" in unavailable else sortino_ratio(daily, risk_free_rate)
     metrics = {
-        "start": iso_time(time[0]), "end": iso_time(time[-1]), "days": days,
-        "initial_balance": float(initial), "final_equity": final,
+        "start": iso_time(time[0]),
+        "end": iso_time(time[-1]),
+        "days": days,
+        "initial_balance": float(initial),
+        "final_equity": final,
         "total_return_pct": total_return_pct(initial, final),
         "annualised_return_pct": _number(annualised),
         **drawdown,

@@ -36,8 +36,7 @@ class Protections:
 
     @property
     def active(self) -> bool:
-        return (self.max_open_positions is not None or self.cooldown_after_stop_ms > 0
-                or self.max_drawdown is not None)
+        return self.max_open_positions is not None or self.cooldown_after_stop_ms > 0 or self.max_drawdown is not None
 
 
 @dataclass
@@ -71,7 +70,13 @@ def position_opened(state: ProtectionState) -> None:
 
 
 def position_closed(
-    protections: Protections, state: ProtectionState, *, market: str, now_ms: int, pnl: float, by_stop: bool,
+    protections: Protections,
+    state: ProtectionState,
+    *,
+    market: str,
+    now_ms: int,
+    pnl: float,
+    by_stop: bool,
 ) -> None:
     """Record a closed position: its P&L moves realised equity, a stop starts the cooldown."""
     state.open_positions -= 1

@@ -116,16 +116,26 @@ def rule_kill_switch(p: Proposal, s: DeskState, lim: Limits) -> Check:
 def rule_strategy_running(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
     if p.reduces:
         return None
-    return Check("strategy_status", s.strategy_running, "strategy is running" if s.strategy_running else "strategy is not running")
+    return Check(
+        "strategy_status", s.strategy_running, "strategy is running" if s.strategy_running else "strategy is not running"
+    )
 
 
 def rule_rate_caps(p: Proposal, s: DeskState, lim: Limits) -> Check:
     cap = lim.max_orders_per_minute_strategy
     if cap is not None and s.orders_last_minute_strategy >= cap:
-        return Check("rate_cap_strategy", False, f"strategy order rate cap reached: {s.orders_last_minute_strategy} orders in the last minute (cap {cap}/min)")
+        return Check(
+            "rate_cap_strategy",
+            False,
+            f"strategy order rate cap reached: {s.orders_last_minute_strategy} orders in the last minute (cap {cap}/min)",
+        )
     cap = lim.max_orders_per_minute_account
     if cap is not None and s.orders_last_minute_account >= cap:
-        return Check("rate_cap_account", False, f"account order rate cap reached: {s.orders_last_minute_account} orders in the last minute (cap {cap}/min)")
+        return Check(
+            "rate_cap_account",
+            False,
+            f"account order rate cap reached: {s.orders_last_minute_account} orders in the last minute (cap {cap}/min)",
+        )
     return Check("rate_caps", True, "under the order rate caps")
 
 
@@ -135,8 +145,12 @@ def rule_signal_rate(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
         return None
     seen = s.signals_last_minute_strategy
     if seen >= cap:
-        return Check("signal_rate_strategy", False, f"strategy signal rate cap reached: {seen} signals in the last minute "
-                                                    f"(cap {cap}/min; a strategy sends at most one per market and candle)")
+        return Check(
+            "signal_rate_strategy",
+            False,
+            f"strategy signal rate cap reached: {seen} signals in the last minute "
+            f"(cap {cap}/min; a strategy sends at most one per market and candle)",
+        )
     return Check("signal_rate_strategy", True, f"{seen} signals in the last minute (cap {cap}/min)")
 
 
@@ -144,8 +158,11 @@ def rule_one_position_per_market(p: Proposal, s: DeskState, lim: Limits) -> Chec
     if p.reduces:
         return None
     if s.holding_here:
-        return Check("in_position", False, f"already {s.holding_here}: the desk does not add to an open position "
-                                           "(one position per market, as in the backtest)")
+        return Check(
+            "in_position",
+            False,
+            f"already {s.holding_here}: the desk does not add to an open position (one position per market, as in the backtest)",
+        )
     return Check("in_position", True, "no position in this market")
 
 
@@ -153,7 +170,11 @@ def rule_max_order_notional(p: Proposal, s: DeskState, lim: Limits) -> Check | N
     if p.reduces or lim.max_order_notional is None:
         return None
     ok = p.notional <= lim.max_order_notional
-    return Check("max_order_notional", ok, f"order value {p.notional:.2f} {'<=' if ok else 'exceeds'} max order notional {decimal_text(lim.max_order_notional)}")
+    return Check(
+        "max_order_notional",
+        ok,
+        f"order value {p.notional:.2f} {'<=' if ok else 'exceeds'} max order notional {decimal_text(lim.max_order_notional)}",
+    )
 
 
 def rule_max_position_pct(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
@@ -161,7 +182,11 @@ def rule_max_position_pct(p: Proposal, s: DeskState, lim: Limits) -> Check | Non
         return None
     after = _pct(s.market_exposure + p.notional, s.equity) if s.equity > 0 else Decimal("Infinity")
     ok = after <= lim.max_position_pct
-    return Check("max_position_pct", ok, f"position would be {after:.2f}% of equity {s.equity:.2f} (max {decimal_text(lim.max_position_pct)}%)")
+    return Check(
+        "max_position_pct",
+        ok,
+        f"position would be {after:.2f}% of equity {s.equity:.2f} (max {decimal_text(lim.max_position_pct)}%)",
+    )
 
 
 def rule_max_open_positions(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
@@ -184,7 +209,9 @@ def rule_drawdown(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
         return None
     drawdown = _pct(s.peak_equity - s.equity, s.peak_equity)
     ok = drawdown < lim.max_drawdown_pct
-    return Check("max_drawdown", ok, f"drawdown {drawdown:.2f}% from peak {s.peak_equity:.2f} (max {decimal_text(lim.max_drawdown_pct)}%)")
+    return Check(
+        "max_drawdown", ok, f"drawdown {drawdown:.2f}% from peak {s.peak_equity:.2f} (max {decimal_text(lim.max_drawdown_pct)}%)"
+    )
 
 
 def rule_price_deviation(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
@@ -194,14 +221,22 @@ def rule_price_deviation(p: Proposal, s: DeskState, lim: Limits) -> Check | None
         return Check("price_deviation", False, "no last price to check the order price against")
     deviation = abs(p.price - s.last_price) * HUNDRED / s.last_price
     ok = deviation <= lim.max_price_deviation_pct
-    return Check("price_deviation", ok, f"order price {decimal_text(p.price)} is {deviation:.3f}% from last price {decimal_text(s.last_price)} "
-                                         f"(max {decimal_text(lim.max_price_deviation_pct)}%)")
+    return Check(
+        "price_deviation",
+        ok,
+        f"order price {decimal_text(p.price)} is {deviation:.3f}% from last price {decimal_text(s.last_price)} "
+        f"(max {decimal_text(lim.max_price_deviation_pct)}%)",
+    )
 
 
 def rule_fresh_data(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
     if p.reduces:
         return None
-    return Check("fresh_data", s.data_fresh, "market data is fresh" if s.data_fresh else "market data is stale (older than two candle periods): entries paused")
+    return Check(
+        "fresh_data",
+        s.data_fresh,
+        "market data is fresh" if s.data_fresh else "market data is stale (older than two candle periods): entries paused",
+    )
 
 
 def rule_venue_up(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
@@ -213,12 +248,25 @@ def rule_venue_up(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
 
 
 RULES: tuple[Rule, ...] = (
-    rule_kill_switch, rule_strategy_running, rule_signal_rate, rule_rate_caps, rule_one_position_per_market, rule_venue_up, rule_fresh_data, rule_price_deviation,
-    rule_max_order_notional, rule_max_position_pct, rule_max_open_positions, rule_daily_loss, rule_drawdown,
+    rule_kill_switch,
+    rule_strategy_running,
+    rule_signal_rate,
+    rule_rate_caps,
+    rule_one_position_per_market,
+    rule_venue_up,
+    rule_fresh_data,
+    rule_price_deviation,
+    rule_max_order_notional,
+    rule_max_position_pct,
+    rule_max_open_positions,
+    rule_daily_loss,
+    rule_drawdown,
 )
 # Rejections that say the strategy misbehaves (they count toward pausing it); the others
 # describe the desk's state (halted, stale data) and are no fault of the strategy.
-STRATEGY_FAULTS = frozenset({"signal_rate_strategy", "rate_cap_strategy", "rate_cap_account", "max_order_notional", "price_deviation"})
+STRATEGY_FAULTS = frozenset(
+    {"signal_rate_strategy", "rate_cap_strategy", "rate_cap_account", "max_order_notional", "price_deviation"}
+)
 
 
 def risk_evaluate(proposal: Proposal, state: DeskState, limits: Limits) -> Decision:

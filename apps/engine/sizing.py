@@ -33,8 +33,13 @@ class Sizing:
 
 
 def order_quantity(
-    sizing: Sizing, *, equity: float, price: float, fee_rate: float,
-    stop_price: float = float("nan"), fraction: float = 1.0,
+    sizing: Sizing,
+    *,
+    equity: float,
+    price: float,
+    fee_rate: float,
+    stop_price: float = float("nan"),
+    fraction: float = 1.0,
 ) -> float:
     """Quantity wanted for one entry at `price` (0.0 when the mode cannot size it, e.g.
     risk_percent without a stop). `fraction` is the strategy's own size in (0, 1]."""

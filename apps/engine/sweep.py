@@ -35,8 +35,12 @@ def _run_one(params: dict) -> SweepResult:
 
 
 def sweep_run(
-    *, candles: Mapping[str, Candles], make_signals: SignalFactory, param_sets: Sequence[Mapping[str, Any]],
-    config: BacktestConfig | None = None, processes: int = 2,
+    *,
+    candles: Mapping[str, Candles],
+    make_signals: SignalFactory,
+    param_sets: Sequence[Mapping[str, Any]],
+    config: BacktestConfig | None = None,
+    processes: int = 2,
 ) -> list[SweepResult]:
     """Backtest every parameter set; `make_signals(candles, params)` builds one market's signals
     (e.g. lambda candles, params: SomeStrategy(**params).signals(candles))."""

@@ -14,10 +14,12 @@ from apps.exchanges.selectors import account_scoped, accounts_visible_to
 class ExchangeAccountForm(forms.ModelForm):
     """Secrets are write-only; keys are checked with the exchange before they are saved."""
 
-    api_key = forms.CharField(required=False, widget=forms.TextInput(attrs={"autocomplete": "off"}),
-                              help_text="Leave blank to keep the stored key.")
-    api_secret = forms.CharField(required=False, widget=forms.PasswordInput(render_value=False),
-                                 help_text="Leave blank to keep the stored secret.")
+    api_key = forms.CharField(
+        required=False, widget=forms.TextInput(attrs={"autocomplete": "off"}), help_text="Leave blank to keep the stored key."
+    )
+    api_secret = forms.CharField(
+        required=False, widget=forms.PasswordInput(render_value=False), help_text="Leave blank to keep the stored secret."
+    )
 
     class Meta:
         model = ExchangeAccount
@@ -39,8 +41,12 @@ class ExchangeAccountForm(forms.ModelForm):
 
     def _check_keys(self, cleaned):
         base_url = cleaned.get("base_url") or cleaned["exchange"].api_url
-        client = ccxt_client_build(ccxt_id=cleaned["exchange"].ccxt_id, api_key=cleaned.get("api_key", ""),
-                                   secret=cleaned.get("api_secret", ""), base_url=base_url)
+        client = ccxt_client_build(
+            ccxt_id=cleaned["exchange"].ccxt_id,
+            api_key=cleaned.get("api_key", ""),
+            secret=cleaned.get("api_secret", ""),
+            base_url=base_url,
+        )
         client.timeout = 5000
         try:
             call_exchange(client.fetch_balance)

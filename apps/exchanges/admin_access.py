@@ -22,8 +22,9 @@ class AccountScopedAdmin:
     shared_rows = False
 
     def get_queryset(self, request):
-        return account_scoped(super().get_queryset(request), user=request.user, paths=self.account_paths,
-                              shared_rows=self.shared_rows)
+        return account_scoped(
+            super().get_queryset(request), user=request.user, paths=self.account_paths, shared_rows=self.shared_rows
+        )
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
@@ -74,8 +75,7 @@ class AccountScopedAdmin:
         """Choices are the user's accounts (and what belongs to them), so a POST cannot name another's."""
         path = account_path_of(db_field.related_model)
         if path is not None and "queryset" not in kwargs:
-            kwargs["queryset"] = account_scoped(db_field.related_model._default_manager.all(), user=request.user,
-                                                paths=(path,))
+            kwargs["queryset"] = account_scoped(db_field.related_model._default_manager.all(), user=request.user, paths=(path,))
         if self.shared_rows and self.account_paths == (db_field.name,) and not request.user.is_superuser:
             kwargs["required"] = True  # leaving it blank would make the row everybody's
         return super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -24,5 +24,7 @@ def account_action_authorize(*, actor, account_id: int | None, role: Role, doing
         raise NotFound(missing)
     if not user_has_role(actor, role):
         held = user_role(actor)
-        raise NotAllowed(f"{actor.get_username()} may not {doing}: that needs the {role.group_name} role "
-                         f"({'yours is ' + held.group_name if held else 'you hold no role on the desk'}).")
+        raise NotAllowed(
+            f"{actor.get_username()} may not {doing}: that needs the {role.group_name} role "
+            f"({'yours is ' + held.group_name if held else 'you hold no role on the desk'})."
+        )

@@ -82,7 +82,7 @@ def call_exchange(fn: Callable[[], T]) -> T:
     """Call once; any failure comes out as our taxonomy."""
     try:
         return fn()
-    except Exception as exc:  # noqa: BLE001 - classified and re-raised
+    except Exception as exc:
         raise classify(exc) from exc
 
 

@@ -60,8 +60,12 @@ class GoalAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
         except ApplicationError as error:
             self.message_user(request, error.message, messages.ERROR)
             return
-        self.message_user(request, f"{counts['snapshots']} goal snapshots taken, {counts['status_changes']} status changes"
-                                   + (f", {counts['failed']} failed (see the log)" if counts["failed"] else "") + ".")
+        self.message_user(
+            request,
+            f"{counts['snapshots']} goal snapshots taken, {counts['status_changes']} status changes"
+            + (f", {counts['failed']} failed (see the log)" if counts["failed"] else "")
+            + ".",
+        )
 
 
 @admin.register(GoalSnapshot)
@@ -80,6 +84,16 @@ class GoalSnapshotAdmin(AccountScopedAdmin, ReadOnlyAdmin):
 
 @admin.register(GoalAdjustment)
 class GoalAdjustmentAdmin(AccountScopedAdmin, ReadOnlyAdmin):
-    list_display = ("created_at", "account", "signal", "base_size", "pace_factor", "early_month_factor",
-                    "preservation_factor", "final_factor", "final_size", "capped_by")
+    list_display = (
+        "created_at",
+        "account",
+        "signal",
+        "base_size",
+        "pace_factor",
+        "early_month_factor",
+        "preservation_factor",
+        "final_factor",
+        "final_size",
+        "capped_by",
+    )
     list_filter = ("account", "capped_by")

@@ -18,17 +18,32 @@ class Goal(TimeStampedModel):
         MONTHLY_INCOME = rules.MONTHLY_INCOME, "Monthly income"
         PORTFOLIO_VALUE = rules.PORTFOLIO_VALUE, "Portfolio value"
 
-    account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, null=True, blank=True,
-                                related_name="goals", help_text="Blank: all accounts together")
+    account = models.ForeignKey(
+        "exchanges.ExchangeAccount",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="goals",
+        help_text="Blank: all accounts together",
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     target = models.DecimalField(**MONEY, help_text="Monthly return: a fraction (0.10 = 10 %); income and value: quote currency")
     deadline = models.DateTimeField(null=True, blank=True, help_text="Portfolio value only: when the target is due")
-    set_value = models.DecimalField(**MONEY, null=True, blank=True, editable=False,
-                                    help_text="Equity when the goal was activated: the start of the path to the deadline")
+    set_value = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Equity when the goal was activated: the start of the path to the deadline",
+    )
     set_at = models.DateTimeField(null=True, blank=True, editable=False)
     active = models.BooleanField(default=False)
-    catch_up_enabled = models.BooleanField(default=False, help_text=(
-        "Let this goal raise entry sizes (up to x1.3) when behind pace. Off: a goal only ever makes the desk more careful."))
+    catch_up_enabled = models.BooleanField(
+        default=False,
+        help_text=(
+            "Let this goal raise entry sizes (up to x1.3) when behind pace. Off: a goal only ever makes the desk more careful."
+        ),
+    )
 
     class Meta:
         ordering = ["kind", "id"]
@@ -66,7 +81,9 @@ class GoalAdjustment(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="goal_adjustments")
-    signal = models.ForeignKey("trading.Signal", on_delete=models.SET_NULL, null=True, blank=True, related_name="goal_adjustments")
+    signal = models.ForeignKey(
+        "trading.Signal", on_delete=models.SET_NULL, null=True, blank=True, related_name="goal_adjustments"
+    )
     base_size = models.DecimalField(**MONEY, help_text="The entry's value in quote before the goal factor")
     pace_factor = models.FloatField(null=True, blank=True)
     early_month_factor = models.FloatField(null=True, blank=True)

@@ -52,8 +52,10 @@ def _snapshot_at(account_id: int, when: datetime) -> PortfolioSnapshot | None:
     """The last snapshot taken at or before `when`, else the first after it (an account that
     started later)."""
     snapshots = PortfolioSnapshot.objects.filter(account_id=account_id)
-    return (snapshots.filter(taken_at__lte=when).order_by("-taken_at").first()
-            or snapshots.filter(taken_at__gt=when).order_by("taken_at").first())
+    return (
+        snapshots.filter(taken_at__lte=when).order_by("-taken_at").first()
+        or snapshots.filter(taken_at__gt=when).order_by("taken_at").first()
+    )
 
 
 def goal_figures(*, account_ids: list[int], month_start: datetime, at: datetime | None = None) -> Figures:

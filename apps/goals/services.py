@@ -37,13 +37,19 @@ def goal_measure(*, goal: Goal, now: datetime, at: datetime | None = None) -> Me
 def _progress(goal: Goal, figures: Figures, now: datetime) -> rules.Progress:
     target = float(goal.target)
     if goal.kind == Goal.Kind.MONTHLY_RETURN:
-        return rules.monthly_return_progress(value_now=float(figures.equity), month_start_value=float(figures.month_start_equity),
-                                             target=target, now=now)
+        return rules.monthly_return_progress(
+            value_now=float(figures.equity), month_start_value=float(figures.month_start_equity), target=target, now=now
+        )
     if goal.kind == Goal.Kind.MONTHLY_INCOME:
         return rules.monthly_income_progress(realized=float(figures.month_realized), target=target, now=now)
-    return rules.portfolio_value_progress(value_now=float(figures.equity), target=target, now=now, set_at=goal.set_at,
-                                          set_value=float(goal.set_value) if goal.set_value is not None else None,
-                                          deadline=goal.deadline)
+    return rules.portfolio_value_progress(
+        value_now=float(figures.equity),
+        target=target,
+        now=now,
+        set_at=goal.set_at,
+        set_value=float(goal.set_value) if goal.set_value is not None else None,
+        deadline=goal.deadline,
+    )
 
 
 # --- snapshots ------------------------------------------------------------------------------
@@ -64,7 +70,7 @@ def goals_snapshot(*, on: date | None = None) -> dict[str, int]:
     for goal in goals_active():
         try:
             changed = goal_snapshot_take(goal=goal, day=day, now=now if at is None else end_of_day, at=at)
-        except Exception:  # noqa: BLE001 - one goal's bad data must not stop the others
+        except Exception:
             log.exception("goal snapshot failed", goal=goal.pk)
             counts["failed"] += 1
             continue
@@ -78,14 +84,27 @@ def goal_snapshot_take(*, goal: Goal, day: date, now: datetime, at: datetime | N
     """Write the goal's snapshot for `day`; True when its status changed (and was evented)."""
     measured = goal_measure(goal=goal, now=now, at=at)
     progress, figures = measured.progress, measured.figures
-    current = {Goal.Kind.MONTHLY_RETURN: Decimal(str(progress.current)), Goal.Kind.MONTHLY_INCOME: figures.month_realized,
-               Goal.Kind.PORTFOLIO_VALUE: figures.equity}[goal.kind]
+    current = {
+        Goal.Kind.MONTHLY_RETURN: Decimal(str(progress.current)),
+        Goal.Kind.MONTHLY_INCOME: figures.month_realized,
+        Goal.Kind.PORTFOLIO_VALUE: figures.equity,
+    }[goal.kind]
     with transaction.atomic():
         previous = GoalSnapshot.objects.select_for_update().filter(goal=goal, day__lte=day).order_by("-day").first()
-        GoalSnapshot.objects.update_or_create(goal=goal, day=day, defaults={
-            "taken_at": now, "value": figures.equity, "current": current, "month_start_value": figures.month_start_equity,
-            "progress": progress.progress, "expected": progress.expected, "pace_ratio": progress.pace_ratio,
-            "status": progress.status.value})
+        GoalSnapshot.objects.update_or_create(
+            goal=goal,
+            day=day,
+            defaults={
+                "taken_at": now,
+                "value": figures.equity,
+                "current": current,
+                "month_start_value": figures.month_start_equity,
+                "progress": progress.progress,
+                "expected": progress.expected,
+                "pace_ratio": progress.pace_ratio,
+                "status": progress.status.value,
+            },
+        )
         changed = previous is None or previous.status != progress.status.value
         if changed:
             _status_event(goal, previous.status if previous else "", progress)
@@ -93,10 +112,18 @@ def goal_snapshot_take(*, goal: Goal, day: date, now: datetime, at: datetime | N
 
 
 def _status_event(goal: Goal, before: str, progress: rules.Progress) -> None:
-    reason = (f"{goal}: {progress.progress:.0%} of the target"
-              + (f", pace {progress.pace_ratio:.2f} of the expected" if progress.pace_ratio is not None else ""))
-    payload = {"goal": goal.pk, "kind": goal.kind, "from": before, "to": progress.status.value,
-               "priority": rules.STATUS_PRIORITY[progress.status], "progress": round(progress.progress, 6), "reason": reason}
+    reason = f"{goal}: {progress.progress:.0%} of the target" + (
+        f", pace {progress.pace_ratio:.2f} of the expected" if progress.pace_ratio is not None else ""
+    )
+    payload = {
+        "goal": goal.pk,
+        "kind": goal.kind,
+        "from": before,
+        "to": progress.status.value,
+        "priority": rules.STATUS_PRIORITY[progress.status],
+        "progress": round(progress.progress, 6),
+        "reason": reason,
+    }
     event_record("goal.status_changed", payload, **({"account": goal.account_id} if goal.account_id else {}))
 
 
@@ -118,9 +145,12 @@ def sizing_stance_refresh(*, account_id: int, now: datetime) -> SizingStance:
     """The factor from the account's active goals; on any failure factor 1.0, with the reason."""
     try:
         factors = _sizing_factors(account_id, now)
-        values = {"factor": Decimal(str(factors.final)).quantize(FACTOR_PLACES), "reason": factors.reason,
-                  "factors": {"pace": factors.pace, "early_month": factors.early_month, "preservation": factors.preservation}}
-    except Exception as error:  # noqa: BLE001 - goals never block trading: size as set
+        values = {
+            "factor": Decimal(str(factors.final)).quantize(FACTOR_PLACES),
+            "reason": factors.reason,
+            "factors": {"pace": factors.pace, "early_month": factors.early_month, "preservation": factors.preservation},
+        }
+    except Exception as error:
         log.exception("goal sizing factor failed: 1.0 in force", account=account_id)
         values = {"factor": Decimal(1), "factors": {}, "reason": f"goal sizing failed ({type(error).__name__}): factor 1.0"}
     stance, _ = SizingStance.objects.update_or_create(account_id=account_id, defaults=values)
@@ -145,11 +175,18 @@ def goal_adjustment_record(*, sizing) -> GoalAdjustment | None:
     try:
         with transaction.atomic():
             return GoalAdjustment.objects.create(
-                account_id=sizing.account_id, signal_id=sizing.signal_id, base_size=sizing.base_size,
-                pace_factor=parts.get("pace"), early_month_factor=parts.get("early_month"),
-                preservation_factor=parts.get("preservation"), final_factor=sizing.factor, final_size=sizing.final_size,
-                capped_by=sizing.capped_by, reason=sizing.reason[:4000])
-    except Exception:  # noqa: BLE001
+                account_id=sizing.account_id,
+                signal_id=sizing.signal_id,
+                base_size=sizing.base_size,
+                pace_factor=parts.get("pace"),
+                early_month_factor=parts.get("early_month"),
+                preservation_factor=parts.get("preservation"),
+                final_factor=sizing.factor,
+                final_size=sizing.final_size,
+                capped_by=sizing.capped_by,
+                reason=sizing.reason[:4000],
+            )
+    except Exception:
         log.exception("goal adjustment not recorded", account=sizing.account_id, signal=sizing.signal_id)
         return None
 
@@ -160,4 +197,3 @@ def goal_activated(*, goal: Goal) -> None:
         figures = goal_figures(account_ids=goal_account_ids(goal), month_start=rules.month_start(timezone.now()))
         goal.set_at, goal.set_value = timezone.now(), figures.equity
         Goal.objects.filter(pk=goal.pk).update(set_at=goal.set_at, set_value=goal.set_value)
-

@@ -11,12 +11,18 @@ from apps.common.validation import NumberRule, numbers_check, raise_if_any
 from apps.engine import goals as rules
 
 TARGETS = {
-    rules.MONTHLY_RETURN: NumberRule("monthly return target", Decimal(0), Decimal(10),
-                                     meaning="a fraction of the month's starting equity, e.g. 0.10 for 10 %"),
-    rules.MONTHLY_INCOME: NumberRule("monthly income target", Decimal(0), Decimal("1e15"),
-                                     meaning="realized profit per calendar month in quote currency, e.g. 4000"),
-    rules.PORTFOLIO_VALUE: NumberRule("portfolio value target", Decimal(0), Decimal("1e15"),
-                                      meaning="the equity to reach in quote currency, e.g. 1000000"),
+    rules.MONTHLY_RETURN: NumberRule(
+        "monthly return target", Decimal(0), Decimal(10), meaning="a fraction of the month's starting equity, e.g. 0.10 for 10 %"
+    ),
+    rules.MONTHLY_INCOME: NumberRule(
+        "monthly income target",
+        Decimal(0),
+        Decimal("1e15"),
+        meaning="realized profit per calendar month in quote currency, e.g. 4000",
+    ),
+    rules.PORTFOLIO_VALUE: NumberRule(
+        "portfolio value target", Decimal(0), Decimal("1e15"), meaning="the equity to reach in quote currency, e.g. 1000000"
+    ),
 }
 
 

@@ -33,8 +33,11 @@ class MarketForm(forms.ModelForm):
         except MarketNotOfferedError as exc:
             self.add_error("symbol", str(exc))
         except ExchangeCallError as exc:
-            self.add_error(None, f"Could not check {symbol} with {exchange.name} ({exc.error_class}): {exc}. "
-                                 "Nothing was saved; try again when the exchange answers.")
+            self.add_error(
+                None,
+                f"Could not check {symbol} with {exchange.name} ({exc.error_class}): {exc}. "
+                "Nothing was saved; try again when the exchange answers.",
+            )
         return cleaned
 
     def save(self, commit=True):
@@ -83,19 +86,37 @@ class CollectorStatusForm(forms.ModelForm):
             offered = timeframes_offered(exchange=market.exchange)
             if timeframe not in offered or timeframe not in TIMEFRAME_SECONDS:
                 choices = ", ".join(t for t in offered if t in TIMEFRAME_SECONDS)
-                self.add_error("timeframe", f"{market.exchange.name} does not offer {timeframe} candles. Choose one of: {choices}")
+                self.add_error(
+                    "timeframe", f"{market.exchange.name} does not offer {timeframe} candles. Choose one of: {choices}"
+                )
         return cleaned
 
 
 @admin.register(CollectorStatus)
 class CollectorStatusAdmin(admin.ModelAdmin):
     form = CollectorStatusForm
-    list_display = ("__str__", "active", "freshness", "last_candle_time", "last_success_at",
-                    "candles_stored", "consecutive_errors", "last_error_class")
+    list_display = (
+        "__str__",
+        "active",
+        "freshness",
+        "last_candle_time",
+        "last_success_at",
+        "candles_stored",
+        "consecutive_errors",
+        "last_error_class",
+    )
     list_filter = ("active", "timeframe", "last_error_class", "market__exchange")
     search_fields = ("market__symbol",)
-    readonly_fields = ("last_candle_time", "last_success_at", "last_error_at", "last_error_class",
-                       "last_error", "consecutive_errors", "error_counts", "candles_stored")
+    readonly_fields = (
+        "last_candle_time",
+        "last_success_at",
+        "last_error_at",
+        "last_error_class",
+        "last_error",
+        "consecutive_errors",
+        "error_counts",
+        "candles_stored",
+    )
     list_select_related = ("market",)
 
     @admin.display(description="freshness")

@@ -19,12 +19,16 @@ class CollectorMetrics:
         from apps.markets.models import CollectorStatus
 
         stored = CounterMetricFamily("tradedesk_candles_stored", "Closed candles stored", labels=["market", "timeframe"])
-        errors = CounterMetricFamily("tradedesk_collector_fetch_errors", "Candle fetch errors", labels=["market", "timeframe", "error_class"])
-        age = GaugeMetricFamily("tradedesk_candle_data_age_seconds", "Seconds since the newest stored candle closed", labels=["market", "timeframe"])
+        errors = CounterMetricFamily(
+            "tradedesk_collector_fetch_errors", "Candle fetch errors", labels=["market", "timeframe", "error_class"]
+        )
+        age = GaugeMetricFamily(
+            "tradedesk_candle_data_age_seconds", "Seconds since the newest stored candle closed", labels=["market", "timeframe"]
+        )
         now = timezone.now()
         try:
             collectors = list(CollectorStatus.objects.select_related("market"))
-        except Exception:  # noqa: BLE001 - a scrape before migrations must not fail
+        except Exception:
             collectors = []
         for collector in collectors:
             labels = [collector.market.symbol, collector.timeframe]

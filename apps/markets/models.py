@@ -33,8 +33,12 @@ class Market(TimeStampedModel):
     price_precision = models.DecimalField(**PRICE, default=Decimal("0.01"), help_text="Price tick size")
     amount_precision = models.DecimalField(**PRICE, default=Decimal("0.00001"), help_text="Amount step size")
     min_notional = models.DecimalField(**PRICE, default=Decimal("5"), help_text="Smallest order value in quote")
-    taker_fee = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal("0.001"),
-                                    help_text="Taker fee as a fraction (0.001 = 0.1 %); entries are sized so the fee fits the allocation")
+    taker_fee = models.DecimalField(
+        max_digits=10,
+        decimal_places=6,
+        default=Decimal("0.001"),
+        help_text="Taker fee as a fraction (0.001 = 0.1 %); entries are sized so the fee fits the allocation",
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -64,9 +68,7 @@ class Candle(models.Model):
     volume = models.DecimalField(max_digits=36, decimal_places=12)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["market", "timeframe", "open_time"], name="candle_unique_open_time")
-        ]
+        constraints = [models.UniqueConstraint(fields=["market", "timeframe", "open_time"], name="candle_unique_open_time")]
         ordering = ["market", "timeframe", "open_time"]
 
     def __str__(self):

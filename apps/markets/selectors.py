@@ -30,8 +30,12 @@ def candle_gaps(*, collector: CollectorStatus, lookback: timedelta, now: datetim
     if collector.last_candle_time is None:
         return
     window_start = now - lookback
-    candles = Candle.objects.filter(market_id=collector.market_id, timeframe=collector.timeframe,
-                                    open_time__gte=window_start, open_time__lte=collector.last_candle_time)
+    candles = Candle.objects.filter(
+        market_id=collector.market_id,
+        timeframe=collector.timeframe,
+        open_time__gte=window_start,
+        open_time__lte=collector.last_candle_time,
+    )
     first = candles.order_by("open_time").values_list("open_time", flat=True).first()
     if first is None:
         return
@@ -69,22 +73,27 @@ def market_find(*, key: str) -> Market | None:
 def candles_window(*, market: Market | int, timeframe: str, end: datetime, count: int) -> Candles:
     """The `count` newest stored candles with open_time <= end, oldest first: what a strategy
     sees when it evaluates the candle at `end`."""
-    rows = list(Candle.objects.filter(market=market, timeframe=timeframe, open_time__lte=end)
-                .order_by("-open_time").values_list("open_time", *_PRICE_COLUMNS)[:count])
+    rows = list(
+        Candle.objects.filter(market=market, timeframe=timeframe, open_time__lte=end)
+        .order_by("-open_time")
+        .values_list("open_time", *_PRICE_COLUMNS)[:count]
+    )
     rows.reverse()
     return _as_arrays(rows, timeframe)
 
 
-def candles_between(*, market: Market | int, timeframe: str, start: datetime | None = None,
-                    end: datetime | None = None) -> Candles:
+def candles_between(
+    *, market: Market | int, timeframe: str, start: datetime | None = None, end: datetime | None = None
+) -> Candles:
     """Stored candles with start <= open_time < end (either bound optional), oldest first."""
     rows = Candle.objects.filter(market=market, timeframe=timeframe)
     if start is not None:
         rows = rows.filter(open_time__gte=start)
     if end is not None:
         rows = rows.filter(open_time__lt=end)
-    return _as_arrays(list(rows.order_by("open_time").values_list("open_time", *_PRICE_COLUMNS).iterator(chunk_size=20_000)),
-                      timeframe)
+    return _as_arrays(
+        list(rows.order_by("open_time").values_list("open_time", *_PRICE_COLUMNS).iterator(chunk_size=20_000)), timeframe
+    )
 
 
 def _as_arrays(rows: list[tuple], timeframe: str) -> Candles:

@@ -62,8 +62,11 @@ def candle_row_parse(raw) -> CandleRow:
         open_ms, open_, high, low, close, volume = raw[:6]
         row = CandleRow(
             open_time=datetime.fromtimestamp(int(open_ms) / 1000, tz=UTC),
-            open=_decimal(open_), high=_decimal(high), low=_decimal(low),
-            close=_decimal(close), volume=_decimal(volume),
+            open=_decimal(open_),
+            high=_decimal(high),
+            low=_decimal(low),
+            close=_decimal(close),
+            volume=_decimal(volume),
         )
     except (TypeError, ValueError, InvalidOperation, OverflowError) as exc:
         raise MalformedReplyError(f"Malformed candle {raw!r}: {exc}") from exc
@@ -117,9 +120,7 @@ def _upsert_chunk_postgres(market: Market, timeframe: str, rows: list[CandleRow]
     """PostgreSQL: COPY the rows as text into a session temp table, then one INSERT ...
     SELECT ON CONFLICT DO NOTHING. Binding tens of thousands of parameters spent most of the
     time adapting values (~12-23k candles/s); COPY text moves them at memory speed."""
-    text = "".join(
-        f"{r.open_time.isoformat()}\t{r.open}\t{r.high}\t{r.low}\t{r.close}\t{r.volume}\n" for r in rows
-    )
+    text = "".join(f"{r.open_time.isoformat()}\t{r.open}\t{r.high}\t{r.low}\t{r.close}\t{r.volume}\n" for r in rows)
     with connection.cursor() as cursor:
         cursor.execute(_STAGE_DDL)
         with cursor.cursor.copy("COPY candle_stage FROM STDIN") as copy:
@@ -177,8 +178,11 @@ def _record_candle_events(collector: CollectorStatus, rows: list[CandleRow], ins
     topic = {"market": market.slug, "tf": timeframe}
     if len(inserted) > LIVE_EVENT_LIMIT:
         payload = {
-            "market": market.symbol, "timeframe": timeframe, "count": len(inserted),
-            "from": int(min(inserted).timestamp()), "to": int(max(inserted).timestamp()),
+            "market": market.symbol,
+            "timeframe": timeframe,
+            "count": len(inserted),
+            "from": int(min(inserted).timestamp()),
+            "to": int(max(inserted).timestamp()),
         }
         event_record("candles.backfilled", payload, **topic)
         return
@@ -192,8 +196,14 @@ def _record_candle_events(collector: CollectorStatus, rows: list[CandleRow], ins
 
 
 def closed_candles_fetch(
-    *, client, symbol: str, timeframe: str, start: datetime, end: datetime | None = None,
-    server_now: datetime, on_page: Callable[[int], None] | None = None,
+    *,
+    client,
+    symbol: str,
+    timeframe: str,
+    start: datetime,
+    end: datetime | None = None,
+    server_now: datetime,
+    on_page: Callable[[int], None] | None = None,
 ) -> Iterator[list[CandleRow]]:
     """Page through fetch_ohlcv from start; yield pages of CLOSED candles before `end`.
 
@@ -214,10 +224,7 @@ def closed_candles_fetch(
                 f"is {_iso(now_ms)}: the reply was empty or unreadable"
             )
         page = [candle_row_parse(item) for item in raw]
-        closed = [
-            row for row in page
-            if since <= _ms(row.open_time) < end_ms and _ms(row.open_time) + period_ms <= now_ms
-        ]
+        closed = [row for row in page if since <= _ms(row.open_time) < end_ms and _ms(row.open_time) + period_ms <= now_ms]
         if closed:
             yield closed
         if on_page:
@@ -264,10 +271,17 @@ def collector_run(*, collector_id: int, client=None) -> CollectResult:
         return result
     _record_success(collector)
     if result.inserted_times:  # committed by now (one transaction per page)
-        candles_closed.send(sender=CollectorStatus, market_id=collector.market_id, timeframe=collector.timeframe,
-                            open_times=result.inserted_times)
-    log.info("candles collected", market=collector.market.symbol, timeframe=collector.timeframe,
-             fetched=result.fetched, inserted=result.inserted, gaps_repaired=result.gaps_repaired)
+        candles_closed.send(
+            sender=CollectorStatus, market_id=collector.market_id, timeframe=collector.timeframe, open_times=result.inserted_times
+        )
+    log.info(
+        "candles collected",
+        market=collector.market.symbol,
+        timeframe=collector.timeframe,
+        fetched=result.fetched,
+        inserted=result.inserted,
+        gaps_repaired=result.gaps_repaired,
+    )
     return result
 
 
@@ -282,8 +296,12 @@ def _collect_new(collector: CollectorStatus, client, server_now: datetime, resul
 def _fetch_and_store(collector, client, start, end, server_now, result: CollectResult) -> int:
     inserted_here = 0
     for page in closed_candles_fetch(
-        client=client, symbol=collector.market.symbol, timeframe=collector.timeframe,
-        start=start, end=end, server_now=server_now,
+        client=client,
+        symbol=collector.market.symbol,
+        timeframe=collector.timeframe,
+        start=start,
+        end=end,
+        server_now=server_now,
     ):
         inserted = candles_store(collector=collector, rows=page)
         result.fetched += len(page)
@@ -318,12 +336,22 @@ def collector_error_record(*, collector: CollectorStatus, error: ExchangeCallErr
         locked.last_error = str(error)[:2000]
         locked.consecutive_errors += 1
         locked.save()
-    log.warning("candle collection failed", market=collector.market.symbol, timeframe=collector.timeframe,
-                error_class=error.error_class, error=str(error)[:300])
+    log.warning(
+        "candle collection failed",
+        market=collector.market.symbol,
+        timeframe=collector.timeframe,
+        error_class=error.error_class,
+        error=str(error)[:300],
+    )
 
 
 def candles_backfill(
-    *, market: Market, timeframe: str, start: datetime, end: datetime, client=None,
+    *,
+    market: Market,
+    timeframe: str,
+    start: datetime,
+    end: datetime,
+    client=None,
     on_page: Callable[[int], None] | None = None,
 ) -> CollectResult:
     """Fetch and store every closed candle in [start, end) (manage.py fetch_candles)."""
@@ -332,8 +360,13 @@ def candles_backfill(
     result = CollectResult()
     server_now = exchange_now(client)
     for page in closed_candles_fetch(
-        client=client, symbol=market.symbol, timeframe=timeframe, start=start, end=end,
-        server_now=server_now, on_page=on_page,
+        client=client,
+        symbol=market.symbol,
+        timeframe=timeframe,
+        start=start,
+        end=end,
+        server_now=server_now,
+        on_page=on_page,
     ):
         inserted = candles_store(collector=collector, rows=page)
         result.fetched += len(page)

@@ -37,8 +37,17 @@ class RiskLimitsAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     form = RiskLimitsForm
     account_paths = ("account", "strategy__account")
     shared_rows = True  # the desk-wide limits
-    list_display = ("__str__", "max_order_notional", "max_position_pct", "max_open_positions", "max_daily_loss_pct",
-                    "max_drawdown_pct", "max_price_deviation_pct", "max_orders_per_minute", "max_consecutive_failures")
+    list_display = (
+        "__str__",
+        "max_order_notional",
+        "max_position_pct",
+        "max_open_positions",
+        "max_daily_loss_pct",
+        "max_drawdown_pct",
+        "max_price_deviation_pct",
+        "max_orders_per_minute",
+        "max_consecutive_failures",
+    )
 
 
 @admin.register(KillSwitch)
@@ -76,8 +85,13 @@ class KillSwitchAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
         done = 0
         for switch in queryset:
             try:
-                kill_switch_set(actor=request.user, via=Via.ADMIN, account=switch.account, state=state,
-                                reason=f"set from the admin by {request.user}")
+                kill_switch_set(
+                    actor=request.user,
+                    via=Via.ADMIN,
+                    account=switch.account,
+                    state=state,
+                    reason=f"set from the admin by {request.user}",
+                )
                 done += 1
             except ApplicationError as error:
                 self.message_user(request, f"{switch}: {error.message}", messages.ERROR)

@@ -10,16 +10,30 @@ PCT = {"max_digits": 8, "decimal_places": 4, "null": True, "blank": True}
 class RiskLimits(models.Model):
     """Limits for an account, or for one strategy (its values override the account's where set)."""
 
-    account = models.OneToOneField("exchanges.ExchangeAccount", on_delete=models.CASCADE, null=True, blank=True, related_name="risk_limits")
-    strategy = models.OneToOneField("strategies.Strategy", on_delete=models.CASCADE, null=True, blank=True, related_name="risk_limits")
-    max_order_notional = models.DecimalField(max_digits=30, decimal_places=12, null=True, blank=True, help_text="Quote currency; blank = no limit")
+    account = models.OneToOneField(
+        "exchanges.ExchangeAccount", on_delete=models.CASCADE, null=True, blank=True, related_name="risk_limits"
+    )
+    strategy = models.OneToOneField(
+        "strategies.Strategy", on_delete=models.CASCADE, null=True, blank=True, related_name="risk_limits"
+    )
+    max_order_notional = models.DecimalField(
+        max_digits=30, decimal_places=12, null=True, blank=True, help_text="Quote currency; blank = no limit"
+    )
     max_position_pct = models.DecimalField(**PCT, help_text="Largest position per market, % of equity")
     max_open_positions = models.PositiveIntegerField(null=True, blank=True)
-    max_daily_loss_pct = models.DecimalField(**PCT, help_text="Entries stop once today's loss reaches this % of the day's starting equity")
+    max_daily_loss_pct = models.DecimalField(
+        **PCT, help_text="Entries stop once today's loss reaches this % of the day's starting equity"
+    )
     max_drawdown_pct = models.DecimalField(**PCT, help_text="Entries stop once equity is this % below its peak")
-    max_price_deviation_pct = models.DecimalField(**PCT, help_text="Refuse entries whose price is this % away from the last price (default 0.5)")
-    max_orders_per_minute = models.PositiveIntegerField(null=True, blank=True, help_text="Order rate cap (default 100/min); also caps each strategy's signals a minute")
-    max_consecutive_failures = models.PositiveIntegerField(null=True, blank=True, help_text="Pause the strategy after this many failures in a row (default 10)")
+    max_price_deviation_pct = models.DecimalField(
+        **PCT, help_text="Refuse entries whose price is this % away from the last price (default 0.5)"
+    )
+    max_orders_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Order rate cap (default 100/min); also caps each strategy's signals a minute"
+    )
+    max_consecutive_failures = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Pause the strategy after this many failures in a row (default 10)"
+    )
 
     class Meta:
         verbose_name_plural = "risk limits"
@@ -35,8 +49,12 @@ class KillSwitch(models.Model):
     """One per account, and one global (account empty). Read under the account's lock before
     every order, so a change takes effect before the next order."""
 
-    account = models.OneToOneField("exchanges.ExchangeAccount", on_delete=models.CASCADE, null=True, blank=True, related_name="kill_switch")
-    state = models.CharField(max_length=12, choices=[(s.value, s.name.replace("_", " ")) for s in KillState], default=KillState.ACTIVE.value)
+    account = models.OneToOneField(
+        "exchanges.ExchangeAccount", on_delete=models.CASCADE, null=True, blank=True, related_name="kill_switch"
+    )
+    state = models.CharField(
+        max_length=12, choices=[(s.value, s.name.replace("_", " ")) for s in KillState], default=KillState.ACTIVE.value
+    )
     reason = models.CharField(max_length=300, blank=True)
     changed_at = models.DateTimeField(auto_now=True)
 
@@ -57,8 +75,12 @@ class RiskEvent(models.Model):
         ACTION = "action", "Action taken"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, null=True, blank=True, related_name="risk_events")
-    strategy = models.ForeignKey("strategies.Strategy", on_delete=models.SET_NULL, null=True, blank=True, related_name="risk_events")
+    account = models.ForeignKey(
+        "exchanges.ExchangeAccount", on_delete=models.CASCADE, null=True, blank=True, related_name="risk_events"
+    )
+    strategy = models.ForeignKey(
+        "strategies.Strategy", on_delete=models.SET_NULL, null=True, blank=True, related_name="risk_events"
+    )
     signal = models.ForeignKey("trading.Signal", on_delete=models.SET_NULL, null=True, blank=True, related_name="risk_events")
     decision = models.CharField(max_length=8, choices=Decision.choices)
     rules = models.JSONField(default=list, blank=True, help_text="The rules that failed (or the action)")

@@ -8,8 +8,16 @@ from apps.engine.risk_rules import KillState, Limits, kill_state_combine
 from apps.risk.models import KillSwitch, RiskLimits, SizingStance
 
 DEFAULTS = {"max_price_deviation_pct": Decimal("0.5"), "max_orders_per_minute": 100, "max_consecutive_failures": 10}
-_FIELDS = ("max_order_notional", "max_position_pct", "max_open_positions", "max_daily_loss_pct", "max_drawdown_pct",
-           "max_price_deviation_pct", "max_orders_per_minute", "max_consecutive_failures")
+_FIELDS = (
+    "max_order_notional",
+    "max_position_pct",
+    "max_open_positions",
+    "max_daily_loss_pct",
+    "max_drawdown_pct",
+    "max_price_deviation_pct",
+    "max_orders_per_minute",
+    "max_consecutive_failures",
+)
 
 
 def _rows(account_id, strategy) -> list[RiskLimits]:
@@ -50,9 +58,12 @@ def _limits(rows: list[RiskLimits]) -> Limits:
     values = {name: _first_set(rows, name) for name in _FIELDS}
     account_rate = next((row.max_orders_per_minute for row in rows if row.account_id and row.max_orders_per_minute), None)
     return Limits(
-        max_order_notional=values["max_order_notional"], max_position_pct=values["max_position_pct"],
-        max_open_positions=values["max_open_positions"], max_daily_loss_pct=values["max_daily_loss_pct"],
-        max_drawdown_pct=values["max_drawdown_pct"], max_price_deviation_pct=values["max_price_deviation_pct"],
+        max_order_notional=values["max_order_notional"],
+        max_position_pct=values["max_position_pct"],
+        max_open_positions=values["max_open_positions"],
+        max_daily_loss_pct=values["max_daily_loss_pct"],
+        max_drawdown_pct=values["max_drawdown_pct"],
+        max_price_deviation_pct=values["max_price_deviation_pct"],
         max_orders_per_minute_strategy=values["max_orders_per_minute"],
         max_orders_per_minute_account=account_rate or DEFAULTS["max_orders_per_minute"],
         max_signals_per_minute_strategy=values["max_orders_per_minute"],

@@ -27,31 +27,56 @@ def risk_decide(*, state: DeskState, proposal: Proposal, limits) -> Decision:
     return risk_evaluate(proposal, state, limits)
 
 
-def risk_event_build(*, signal, account_id, strategy_id, decision: Decision | None = None, rule: str = "",
-                     reason: str = "") -> RiskEvent:
+def risk_event_build(
+    *, signal, account_id, strategy_id, decision: Decision | None = None, rule: str = "", reason: str = ""
+) -> RiskEvent:
     """An unsaved RiskEvent for a decision of the rules, or for a refusal decided outside them
     (nothing to close, shorting on spot...); the caller saves it with its outbox event."""
     if decision is None:
-        return RiskEvent(account_id=account_id, strategy_id=strategy_id, signal=signal, decision=RiskEvent.Decision.REJECTED,
-                         rules=[rule], reason=reason)
-    return RiskEvent(account_id=account_id, strategy_id=strategy_id, signal=signal, rules=[check.rule for check in decision.failed],
-                     reason=decision.reason, checks=[asdict(check) for check in decision.checks],
-                     decision=RiskEvent.Decision.ALLOWED if decision.allowed else RiskEvent.Decision.REJECTED)
+        return RiskEvent(
+            account_id=account_id,
+            strategy_id=strategy_id,
+            signal=signal,
+            decision=RiskEvent.Decision.REJECTED,
+            rules=[rule],
+            reason=reason,
+        )
+    return RiskEvent(
+        account_id=account_id,
+        strategy_id=strategy_id,
+        signal=signal,
+        rules=[check.rule for check in decision.failed],
+        reason=decision.reason,
+        checks=[asdict(check) for check in decision.checks],
+        decision=RiskEvent.Decision.ALLOWED if decision.allowed else RiskEvent.Decision.REJECTED,
+    )
 
 
 def risk_event_outbox(event: RiskEvent) -> Event:
     """The (unsaved) outbox event of a saved decision."""
     kind = "risk.allowed" if event.decision == RiskEvent.Decision.ALLOWED else "risk.rejected"
-    return event_build(kind, {
-        "risk_event": event.pk, "signal": event.signal_id, "strategy": event.strategy_id, "rules": event.rules,
-        "reason": event.reason}, **_topic(event.account_id))
+    return event_build(
+        kind,
+        {
+            "risk_event": event.pk,
+            "signal": event.signal_id,
+            "strategy": event.strategy_id,
+            "rules": event.rules,
+            "reason": event.reason,
+        },
+        **_topic(event.account_id),
+    )
 
 
 def risk_action_record(*, account_id, strategy_id=None, rule: str, reason: str) -> RiskEvent:
-    event = RiskEvent.objects.create(account_id=account_id, strategy_id=strategy_id, decision=RiskEvent.Decision.ACTION,
-                                     rules=[rule], reason=reason)
-    event_record("risk.action_taken", {"risk_event": event.pk, "rule": rule, "reason": reason, "strategy": strategy_id},
-                 **_topic(account_id))
+    event = RiskEvent.objects.create(
+        account_id=account_id, strategy_id=strategy_id, decision=RiskEvent.Decision.ACTION, rules=[rule], reason=reason
+    )
+    event_record(
+        "risk.action_taken",
+        {"risk_event": event.pk, "rule": rule, "reason": reason, "strategy": strategy_id},
+        **_topic(account_id),
+    )
     return event
 
 
@@ -60,13 +85,23 @@ def kill_switch_set(*, actor, account=None, state: str, reason: str = "", via: s
     read the switch there; a submit that has not left yet re-checks it. An account's switch
     needs the trader role on it, the global one (account None) an admin. Audited, refusals too."""
     account_id = account.pk if account else None
-    with audit_refusals(actor=actor, via=via, action="kill_switch.set", object_type=KillSwitch._meta.label_lower,
-                        object_id=f"account {account_id}" if account else "global", reason=reason):
+    with audit_refusals(
+        actor=actor,
+        via=via,
+        action="kill_switch.set",
+        object_type=KillSwitch._meta.label_lower,
+        object_id=f"account {account_id}" if account else "global",
+        reason=reason,
+    ):
         if state not in {kill.value for kill in KillState}:
             raise Invalid.from_fields({"state": f"choose one of {', '.join(kill.value for kill in KillState)} (not {state!r})"})
-        account_action_authorize(actor=actor, account_id=account_id, role=Role.TRADER,
-                                 doing="set the global kill switch" if account is None else "set the kill switch",
-                                 missing=f"no account #{account_id} among your accounts")
+        account_action_authorize(
+            actor=actor,
+            account_id=account_id,
+            role=Role.TRADER,
+            doing="set the global kill switch" if account is None else "set the kill switch",
+            missing=f"no account #{account_id} among your accounts",
+        )
         return _kill_switch_change(actor=actor, account=account, state=state, reason=reason, via=via)
 
 
@@ -77,10 +112,20 @@ def _kill_switch_change(*, actor, account, state: str, reason: str, via: str | N
         switch.state, switch.reason = state, reason[:300]
         switch.save()
         scope = f"account {account.name}" if account else "global"
-        risk_action_record(account_id=account.pk if account else None, rule="kill_switch",
-                           reason=f"{scope} kill switch set to {state.upper()}" + (f": {reason}" if reason else ""))
-        audit_record(actor=actor, via=via, action="kill_switch.set", obj=switch, reason=reason, before=before,
-                     after={"state": switch.state, "reason": switch.reason})
+        risk_action_record(
+            account_id=account.pk if account else None,
+            rule="kill_switch",
+            reason=f"{scope} kill switch set to {state.upper()}" + (f": {reason}" if reason else ""),
+        )
+        audit_record(
+            actor=actor,
+            via=via,
+            action="kill_switch.set",
+            obj=switch,
+            reason=reason,
+            before=before,
+            after={"state": switch.state, "reason": switch.reason},
+        )
     return switch
 
 
@@ -88,24 +133,36 @@ def risk_event_acknowledge(*, actor, risk_event_id: int, via: str | None = None)
     """A person says they have seen a risk event (it leaves the unacknowledged count). An
     account's event needs the trader role on it, a desk-wide one (no account) an admin.
     Audited, refusals too; acknowledging twice is a Conflict naming who did it first."""
-    with audit_refusals(actor=actor, via=via, action="risk_event.acknowledge", object_type=RiskEvent._meta.label_lower,
-                        object_id=risk_event_id):
+    with audit_refusals(
+        actor=actor, via=via, action="risk_event.acknowledge", object_type=RiskEvent._meta.label_lower, object_id=risk_event_id
+    ):
         event = RiskEvent.objects.filter(pk=risk_event_id).first()
         missing = f"no risk event #{risk_event_id} on your accounts"
         if event is None:
             raise NotFound(missing)
-        account_action_authorize(actor=actor, account_id=event.account_id, role=Role.TRADER,
-                                 doing="acknowledge desk-wide risk events" if event.account_id is None else "acknowledge risk events",
-                                 missing=missing)
+        account_action_authorize(
+            actor=actor,
+            account_id=event.account_id,
+            role=Role.TRADER,
+            doing="acknowledge desk-wide risk events" if event.account_id is None else "acknowledge risk events",
+            missing=missing,
+        )
         with transaction.atomic():
             locked = RiskEvent.objects.select_for_update().get(pk=event.pk)
             if locked.acknowledged_at is not None:
                 who = locked.acknowledged_by.get_username() if locked.acknowledged_by else "someone"
-                raise Conflict(f"risk event #{locked.pk} was already acknowledged by {who} at "
-                               f"{locked.acknowledged_at:%Y-%m-%d %H:%M:%S} UTC")
+                raise Conflict(
+                    f"risk event #{locked.pk} was already acknowledged by {who} at {locked.acknowledged_at:%Y-%m-%d %H:%M:%S} UTC"
+                )
             locked.acknowledged_at = timezone.now()
             locked.acknowledged_by = actor if actor is not None and actor.is_authenticated else None
             locked.save(update_fields=["acknowledged_at", "acknowledged_by"])
-            audit_record(actor=actor, via=via, action="risk_event.acknowledge", obj=locked, before={"acknowledged_at": None},
-                         after={"acknowledged_at": locked.acknowledged_at})
+            audit_record(
+                actor=actor,
+                via=via,
+                action="risk_event.acknowledge",
+                obj=locked,
+                before={"acknowledged_at": None},
+                after={"acknowledged_at": locked.acknowledged_at},
+            )
         return locked

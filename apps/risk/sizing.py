@@ -46,7 +46,7 @@ class EntrySizer:
             if stance is None:  # no active goal
                 return quote
             sizing = _sized(self.account_id, signal, quote, stance, limits, equity, exposure)
-        except Exception:  # noqa: BLE001 - a goal must never stop an entry: size it as set
+        except Exception:
             log.exception("goal sizing failed: entry sized at factor 1.0", account=self.account_id, signal=signal.pk)
             return quote
         entry_sized.send_robust(sender=EntrySizer, sizing=sizing)
@@ -65,8 +65,16 @@ def _sized(account_id, signal, quote, stance, limits: Limits, equity: Decimal, e
         for limit, room in _rooms(limits, equity, exposure):
             if final > room:
                 final, capped_by = max(quote, room), limit
-    return EntrySizing(account_id=account_id, signal_id=signal.pk, base_size=quote, factor=factor, final_size=final,
-                       capped_by=capped_by, factors=dict(stance.factors), reason=stance.reason)
+    return EntrySizing(
+        account_id=account_id,
+        signal_id=signal.pk,
+        base_size=quote,
+        factor=factor,
+        final_size=final,
+        capped_by=capped_by,
+        factors=dict(stance.factors),
+        reason=stance.reason,
+    )
 
 
 def _rooms(limits: Limits, equity: Decimal, exposure: Decimal) -> list[tuple[str, Decimal]]:

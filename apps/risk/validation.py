@@ -21,20 +21,29 @@ def _count(label: str, meaning: str, high: int) -> NumberRule:
 
 
 LIMITS = {
-    "max_order_notional": NumberRule("max order notional", ZERO, Decimal("1e15"),
-                                     meaning="the largest order value in quote currency, e.g. 500 for 500 USDT; "
-                                             "leave it blank for no limit"),
+    "max_order_notional": NumberRule(
+        "max order notional",
+        ZERO,
+        Decimal("1e15"),
+        meaning="the largest order value in quote currency, e.g. 500 for 500 USDT; leave it blank for no limit",
+    ),
     "max_position_pct": _pct("max position", "the largest position in one market, as a percentage of equity"),
-    "max_daily_loss_pct": _pct("max daily loss", "entries stop once today's loss reaches this percentage of the day's "
-                                                 "starting equity"),
+    "max_daily_loss_pct": _pct(
+        "max daily loss", "entries stop once today's loss reaches this percentage of the day's starting equity"
+    ),
     "max_drawdown_pct": _pct("max drawdown", "entries stop once equity is this percentage below its peak"),
-    "max_price_deviation_pct": _pct("max price deviation", "entries whose price is this percentage away from the last "
-                                                           "price are refused"),
+    "max_price_deviation_pct": _pct(
+        "max price deviation", "entries whose price is this percentage away from the last price are refused"
+    ),
     "max_open_positions": _count("max open positions", "leave it blank for no limit", 10_000),
-    "max_orders_per_minute": _count("max orders per minute", "zero would refuse every order; leave it blank for the "
-                                                             "default of 100", 100_000),
-    "max_consecutive_failures": _count("max consecutive failures", "the strategy pauses after this many failures in a "
-                                                                   "row; leave it blank for the default of 10", 10_000),
+    "max_orders_per_minute": _count(
+        "max orders per minute", "zero would refuse every order; leave it blank for the default of 100", 100_000
+    ),
+    "max_consecutive_failures": _count(
+        "max consecutive failures",
+        "the strategy pauses after this many failures in a row; leave it blank for the default of 10",
+        10_000,
+    ),
 }
 
 

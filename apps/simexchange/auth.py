@@ -20,7 +20,7 @@ def _strip_signature(raw: str) -> tuple[str, str | None]:
     kept, signature = [], None
     for part in raw.split("&") if raw else []:
         if part.startswith("signature="):
-            signature = part[len("signature="):]
+            signature = part[len("signature=") :]
         else:
             kept.append(part)
     return "&".join(kept), signature

@@ -66,7 +66,7 @@ async def account_create(request):
     balances = data.get("balances")
     if balances is not None:
         if not isinstance(balances, dict):
-            raise ControlError("balances must be an object like {\"USDT\": \"100000\"}")
+            raise ControlError('balances must be an object like {"USDT": "100000"}')
         balances = {asset: _decimal(amount, f"balance {asset}") for asset, amount in balances.items()}
     try:
         account = sim.account_create(api_key=str(data.get("api_key", "")), secret=str(data.get("secret", "")), balances=balances)
@@ -96,10 +96,17 @@ async def orders_list(request):
 @routes.get("/sim/status")
 async def status(request):
     sim = request.app[SIM]
-    return web.json_response({
-        "url": sim.url, "now": sim.clock.now_ms(), "speed": sim.clock.speed, "seed": sim.market.seed,
-        "symbols": list(sim.rules), "history_start": sim.history_start_ms, "faults": sim.faults.describe(),
-    })
+    return web.json_response(
+        {
+            "url": sim.url,
+            "now": sim.clock.now_ms(),
+            "speed": sim.clock.speed,
+            "seed": sim.market.seed,
+            "symbols": list(sim.rules),
+            "history_start": sim.history_start_ms,
+            "faults": sim.faults.describe(),
+        }
+    )
 
 
 @routes.get("/sim/faults")
@@ -121,8 +128,13 @@ def _int(data: dict, name: str, default=None, *, allow_none: bool = False):
 async def fault_error(request):
     data = await _body(request)
     fault = ErrorFault(
-        status=_int(data, "status", 500), code=_int(data, "code", None, allow_none=True), msg=str(data.get("msg", "")),
-        remaining=_int(data, "count", 1), path=data.get("path"), method=data.get("method"), text=data.get("text"),
+        status=_int(data, "status", 500),
+        code=_int(data, "code", None, allow_none=True),
+        msg=str(data.get("msg", "")),
+        remaining=_int(data, "count", 1),
+        path=data.get("path"),
+        method=data.get("method"),
+        text=data.get("text"),
     )
     request.app[SIM].faults.error_add(fault)
     return web.json_response(request.app[SIM].faults.describe())

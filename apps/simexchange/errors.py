@@ -19,7 +19,9 @@ def bad_param(msg: str) -> BinanceError:
 
 
 def illegal_chars(name: str) -> BinanceError:
-    return BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'.")
+    return BinanceError(
+        400, -1100, f"Illegal characters found in parameter '{name}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'."
+    )
 
 
 def filter_failure(name: str) -> BinanceError:

@@ -27,6 +27,7 @@ def _json(data) -> web.Response:
 
 # ---- public ------------------------------------------------------------------------------
 
+
 @routes.get("/api/v3/ping")
 async def ping(request):
     return _json({})
@@ -56,8 +57,13 @@ async def klines(request):
     interval = required(params, "interval")
     with sim.state.lock:
         rows = marketdata.klines(
-            sim.market, rules, interval=interval, start=int_param(params, "startTime"), end=int_param(params, "endTime"),
-            limit=int_param(params, "limit", marketdata.DEFAULT_KLINES), now_ms=sim.clock.now_ms(),
+            sim.market,
+            rules,
+            interval=interval,
+            start=int_param(params, "startTime"),
+            end=int_param(params, "endTime"),
+            limit=int_param(params, "limit", marketdata.DEFAULT_KLINES),
+            now_ms=sim.clock.now_ms(),
             history_start_ms=sim.history_start_ms,
         )
     return _json(rows)
@@ -79,14 +85,19 @@ def _for_symbols(request, render):
 
 @routes.get("/api/v3/ticker/24hr")
 async def ticker_24hr(request):
-    return _for_symbols(request, lambda sim, rules: marketdata.ticker_24hr(
-        sim.market, rules, now_ms=sim.clock.now_ms(), last_price=sim.engine.price_now(rules.symbol)))
+    return _for_symbols(
+        request,
+        lambda sim, rules: marketdata.ticker_24hr(
+            sim.market, rules, now_ms=sim.clock.now_ms(), last_price=sim.engine.price_now(rules.symbol)
+        ),
+    )
 
 
 @routes.get("/api/v3/ticker/price")
 async def ticker_price(request):
-    return _for_symbols(request, lambda sim, rules: {
-        "symbol": rules.market_id, "price": rules.price_text(sim.engine.price_now(rules.symbol))})
+    return _for_symbols(
+        request, lambda sim, rules: {"symbol": rules.market_id, "price": rules.price_text(sim.engine.price_now(rules.symbol))}
+    )
 
 
 @routes.get("/api/v3/ticker/bookTicker")
@@ -111,6 +122,7 @@ async def order_book(request):
 
 # ---- private (signed) ----------------------------------------------------------------------
 
+
 def _account(request) -> Account:
     return request[ACCOUNT]
 
@@ -119,9 +131,14 @@ def _account(request) -> Account:
 async def account_information(request):
     sim = _sim(request)
     with sim.state.lock:
-        return _json(payloads.account_json(
-            _account(request), maker_bps=int(sim.engine.fees.maker * 10000),
-            taker_bps=int(sim.engine.fees.taker * 10000), now_ms=sim.clock.now_ms()))
+        return _json(
+            payloads.account_json(
+                _account(request),
+                maker_bps=int(sim.engine.fees.maker * 10000),
+                taker_bps=int(sim.engine.fees.taker * 10000),
+                now_ms=sim.clock.now_ms(),
+            )
+        )
 
 
 def _order_request(params: dict, rules) -> OrderRequest:
@@ -138,8 +155,16 @@ def _order_request(params: dict, rules) -> OrderRequest:
         price = decimal_param(params, "price", required_=True)
         if order_type == "LIMIT":
             time_in_force = choice(params, "timeInForce", ("GTC",), -1115, "Invalid timeInForce.")
-    return OrderRequest(symbol=rules.symbol, side=side, type=order_type, quantity=quantity, quote_qty=quote_qty,
-                        price=price, time_in_force=time_in_force, client_order_id=client_order_id(params))
+    return OrderRequest(
+        symbol=rules.symbol,
+        side=side,
+        type=order_type,
+        quantity=quantity,
+        quote_qty=quote_qty,
+        price=price,
+        time_in_force=time_in_force,
+        client_order_id=client_order_id(params),
+    )
 
 
 @routes.post("/api/v3/order")
@@ -156,8 +181,15 @@ async def order_create(request):
     kind = (params.get("newOrderRespType") or "FULL").upper()
     with sim.state.lock:
         if kind == "ACK":
-            return _json({"symbol": rules.market_id, "orderId": order.order_id, "orderListId": -1,
-                          "clientOrderId": order.client_order_id, "transactTime": order.time})
+            return _json(
+                {
+                    "symbol": rules.market_id,
+                    "orderId": order.order_id,
+                    "orderListId": -1,
+                    "clientOrderId": order.client_order_id,
+                    "transactTime": order.time,
+                }
+            )
         body = payloads.order_ack_full(order, trades if kind == "FULL" else [], rules)
         if kind == "RESULT":
             body.pop("fills")
@@ -214,7 +246,9 @@ async def open_orders_cancel(request):
     account = _account(request)
     with sim.state.lock:
         orders = [o for o in account.orders.values() if o.is_open and o.symbol == rules.symbol]
-        canceled = [sim.engine.order_cancel(account, symbol=rules.symbol, order_id=o.order_id, client_order_id=None) for o in orders]
+        canceled = [
+            sim.engine.order_cancel(account, symbol=rules.symbol, order_id=o.order_id, client_order_id=None) for o in orders
+        ]
         return _json([payloads.order_canceled(o, rules, client_order_id({})) for o in canceled])
 
 
@@ -225,8 +259,10 @@ def _windowed(items, params, *, time_of, id_of, id_param):
     if not 1 <= limit <= 1000:
         raise bad_param("Param 'limit' must be between 1 and 1000.")
     chosen = [
-        i for i in items
-        if (start is None or time_of(i) >= start) and (end is None or time_of(i) <= end)
+        i
+        for i in items
+        if (start is None or time_of(i) >= start)
+        and (end is None or time_of(i) <= end)
         and (from_id is None or id_of(i) >= from_id)
     ]
     return chosen[:limit] if (start is not None or from_id is not None) else chosen[-limit:]
@@ -248,10 +284,18 @@ async def my_trades(request):
     rules = symbol_rules(params, sim.rules_by_id)
     order_id = int_param(params, "orderId")
     with sim.state.lock:
-        trades = [t for t in _account(request).trades if t.symbol == rules.symbol and (order_id is None or t.order_id == order_id)]
+        trades = [
+            t for t in _account(request).trades if t.symbol == rules.symbol and (order_id is None or t.order_id == order_id)
+        ]
         chosen = _windowed(trades, params, time_of=lambda t: t.time, id_of=lambda t: t.trade_id, id_param="fromId")
         return _json([payloads.trade_json(t, rules) for t in chosen])
 
 
-PRIVATE_PATHS = {"/api/v3/account", "/api/v3/order", "/api/v3/order/test", "/api/v3/openOrders",
-                 "/api/v3/allOrders", "/api/v3/myTrades"}
+PRIVATE_PATHS = {
+    "/api/v3/account",
+    "/api/v3/order",
+    "/api/v3/order/test",
+    "/api/v3/openOrders",
+    "/api/v3/allOrders",
+    "/api/v3/myTrades",
+}

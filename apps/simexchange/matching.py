@@ -42,7 +42,9 @@ class OrderRequest:
 
 
 class MatchingEngine:
-    def __init__(self, *, state: ExchangeState, market: MarketSim, rules: dict[str, MarketRules], clock: SimClock, fees: FeeModel):
+    def __init__(
+        self, *, state: ExchangeState, market: MarketSim, rules: dict[str, MarketRules], clock: SimClock, fees: FeeModel
+    ):
         self.state, self.market, self.rules, self.clock, self.fees = state, market, rules, clock, fees
         self.price_overrides: dict[str, Decimal] = {}  # test hook: pin a symbol's price
 
@@ -96,9 +98,19 @@ class MatchingEngine:
         if qty * price < rules.min_notional:
             raise errors.filter_failure("NOTIONAL")
         order = Order(
-            order_id=0, api_key=account.api_key, symbol=request.symbol, client_order_id=request.client_order_id,
-            side=request.side, type=request.type, time_in_force=request.time_in_force, price=price,
-            orig_qty=qty, orig_quote_qty=request.quote_qty or ZERO, time=now, update_time=now, checked_ms=now,
+            order_id=0,
+            api_key=account.api_key,
+            symbol=request.symbol,
+            client_order_id=request.client_order_id,
+            side=request.side,
+            type=request.type,
+            time_in_force=request.time_in_force,
+            price=price,
+            orig_qty=qty,
+            orig_quote_qty=request.quote_qty or ZERO,
+            time=now,
+            update_time=now,
+            checked_ms=now,
         )
         self._check_funds(account, order, rules)
         order.order_id = self.state.order_id_take()
@@ -164,9 +176,17 @@ class MatchingEngine:
         order.executed_qty, order.cumm_quote_qty = qty, quote
         order.status, order.update_time = "FILLED", now
         trade = Trade(
-            trade_id=self.state.trade_id_take(), order_id=order.order_id, symbol=order.symbol, price=price, qty=qty,
-            quote_qty=quote, commission=commission, commission_asset=asset, time=now,
-            is_buyer=order.side == "BUY", is_maker=maker,
+            trade_id=self.state.trade_id_take(),
+            order_id=order.order_id,
+            symbol=order.symbol,
+            price=price,
+            qty=qty,
+            quote_qty=quote,
+            commission=commission,
+            commission_asset=asset,
+            time=now,
+            is_buyer=order.side == "BUY",
+            is_maker=maker,
         )
         account.trades.append(trade)
         return [trade]

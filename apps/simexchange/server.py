@@ -40,9 +40,19 @@ TICK_SECONDS = 1.0
 
 class SimExchange:
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, seed: int = 7, history_days: float = 3, speed: float = 1.0,
-        start_ms: int | None = None, accounts: Iterable[tuple[str, str]] = (), balances: dict[str, Decimal] | None = None,
-        state_file: str | Path | None = None, fees: FeeModel | None = None, rate_limit_per_minute: int = 6000,
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 7,
+        history_days: float = 3,
+        speed: float = 1.0,
+        start_ms: int | None = None,
+        accounts: Iterable[tuple[str, str]] = (),
+        balances: dict[str, Decimal] | None = None,
+        state_file: str | Path | None = None,
+        fees: FeeModel | None = None,
+        rate_limit_per_minute: int = 6000,
         rules: dict[str, MarketRules] | None = None,
     ):
         self.host, self.port = host, port
@@ -52,7 +62,9 @@ class SimExchange:
         self.rules_by_id = {r.market_id: r for r in self.rules.values()}
         self.state_file = Path(state_file) if state_file else None
         self.state = ExchangeState.load(self.state_file) if self.state_file else ExchangeState()
-        self.engine = MatchingEngine(state=self.state, market=self.market, rules=self.rules, clock=self.clock, fees=fees or FeeModel())
+        self.engine = MatchingEngine(
+            state=self.state, market=self.market, rules=self.rules, clock=self.clock, fees=fees or FeeModel()
+        )
         self.faults = Faults()
         self.limiter = RateLimiter(rate_limit_per_minute)
         now = self.clock.now_ms()
@@ -73,7 +85,9 @@ class SimExchange:
     # ---- direct access (tests, commands) -------------------------------------------------
 
     def account_create(self, *, api_key: str, secret: str, balances: dict[str, Decimal] | None = None) -> Account:
-        return self.state.account_ensure(api_key=api_key, secret=secret, balances=balances if balances is not None else self.default_balances)
+        return self.state.account_ensure(
+            api_key=api_key, secret=secret, balances=balances if balances is not None else self.default_balances
+        )
 
     def price_pin(self, symbol: str, price: Decimal | None) -> None:
         """Test hook: fix a symbol's price (None: back to the synthetic path), then match."""
@@ -130,7 +144,7 @@ class SimExchange:
             site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
             await site.start()
             self.port = site._server.sockets[0].getsockname()[1]
-        except BaseException as error:  # noqa: BLE001 - reported to start()
+        except BaseException as error:
             self._error = error
             self._ready.set()
             await runner.cleanup()
@@ -150,7 +164,7 @@ class SimExchange:
             try:
                 self.engine.resting_match()
                 self.save()
-            except Exception:  # noqa: BLE001 - the tick must survive a bad order
+            except Exception:
                 log.exception("simexchange tick failed")
 
     def save(self) -> None:
@@ -206,7 +220,9 @@ async def _faulted(sim: SimExchange, request: web.Request) -> web.StreamResponse
             return web.Response(status=fault.status, text="Simulated failure")  # no code: ccxt maps the HTTP status
         return web.json_response(body, status=fault.status)
     if not sim.limiter.allow(request.remote or ""):
-        return _error_response(429, -1003, f"Too much request weight used; current limit is {sim.limiter.per_minute:d} request weight per 1 MINUTE.")
+        return _error_response(
+            429, -1003, f"Too much request weight used; current limit is {sim.limiter.per_minute:d} request weight per 1 MINUTE."
+        )
     return None
 
 
@@ -228,8 +244,12 @@ async def binance_middleware(request: web.Request, handler):
         if request.path in handlers.PRIVATE_PATHS:
             with sim.state.lock:
                 request[ACCOUNT] = account_authenticate(
-                    sim.state, api_key=request.headers.get("X-MBX-APIKEY"), raw_query=request.rel_url.raw_query_string,
-                    raw_body=raw_body, params=request[PARAMS], wall_ms=sim.clock.wall_ms(),
+                    sim.state,
+                    api_key=request.headers.get("X-MBX-APIKEY"),
+                    raw_query=request.rel_url.raw_query_string,
+                    raw_body=raw_body,
+                    params=request[PARAMS],
+                    wall_ms=sim.clock.wall_ms(),
                 )
             sim.engine.resting_match()
         return await handler(request)
@@ -239,7 +259,7 @@ async def binance_middleware(request: web.Request, handler):
         raise
     except asyncio.CancelledError:
         raise
-    except Exception:  # noqa: BLE001 - a bug must look like Binance's internal error, not a traceback
+    except Exception:
         log.exception("simexchange handler failed")
         return _error_response(500, -1000, "An unknown error occurred while processing the request.")
 

@@ -83,7 +83,8 @@ class Account:
 
     def orders_by_client_id(self, client_order_id: str, symbol: str | None = None) -> list[Order]:
         return [
-            order for order in self.orders.values()
+            order
+            for order in self.orders.values()
             if order.client_order_id == client_order_id and (symbol is None or order.symbol == symbol)
         ]
 
@@ -164,7 +165,8 @@ class ExchangeState:
 
 def _account_to_json(account: Account) -> dict:
     return {
-        "api_key": account.api_key, "secret": account.secret,
+        "api_key": account.api_key,
+        "secret": account.secret,
         "free": {k: str(v) for k, v in account.free.items()},
         "locked": {k: str(v) for k, v in account.locked.items()},
         "orders": [{k: str(v) if isinstance(v, Decimal) else v for k, v in asdict(o).items()} for o in account.orders.values()],
@@ -185,7 +187,8 @@ def _typed(cls, raw: dict):
 def _account_from_json(raw: dict) -> Account:
     orders = [_typed(Order, o) for o in raw.get("orders", [])]
     return Account(
-        api_key=raw["api_key"], secret=raw["secret"],
+        api_key=raw["api_key"],
+        secret=raw["secret"],
         free={k: Decimal(v) for k, v in raw.get("free", {}).items()},
         locked={k: Decimal(v) for k, v in raw.get("locked", {}).items()},
         orders={o.order_id: o for o in orders},

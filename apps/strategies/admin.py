@@ -16,20 +16,55 @@ EVALUATION_LOG_ROWS = 30
 @admin.register(Strategy)
 class StrategyAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     form = StrategyForm
-    list_display = ("name", "kind", "timeframe", "account", "status", "allocation", "consecutive_failures", "failure_count", "last_evaluated_at")
+    list_display = (
+        "name",
+        "kind",
+        "timeframe",
+        "account",
+        "status",
+        "allocation",
+        "consecutive_failures",
+        "failure_count",
+        "last_evaluated_at",
+    )
     list_filter = ("status", "kind", "timeframe", "account")
     search_fields = ("name", "kind")
     filter_horizontal = ("markets",)
     actions = ("start", "pause", "stop")
-    readonly_fields = ("status", "status_reason", "consecutive_failures", "failure_count", "last_error", "last_evaluated_at", "evaluation_log")
+    readonly_fields = (
+        "status",
+        "status_reason",
+        "consecutive_failures",
+        "failure_count",
+        "last_error",
+        "last_evaluated_at",
+        "evaluation_log",
+    )
 
     def get_fieldsets(self, request, obj=None):
-        fieldsets = [(None, {"fields": ("name", "kind", "params", "account", "markets", "timeframe")}),
-                     ("Allocation and protective exits (emulated by the desk)", {"fields": (
-                         "allocation_type", "allocation_value", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct")})]
+        fieldsets = [
+            (None, {"fields": ("name", "kind", "params", "account", "markets", "timeframe")}),
+            (
+                "Allocation and protective exits (emulated by the desk)",
+                {"fields": ("allocation_type", "allocation_value", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct")},
+            ),
+        ]
         if obj is not None:
-            fieldsets.append(("Status", {"fields": ("status", "status_reason", "consecutive_failures", "failure_count", "last_error",
-                                                    "last_evaluated_at")}))
+            fieldsets.append(
+                (
+                    "Status",
+                    {
+                        "fields": (
+                            "status",
+                            "status_reason",
+                            "consecutive_failures",
+                            "failure_count",
+                            "last_error",
+                            "last_evaluated_at",
+                        )
+                    },
+                )
+            )
             fieldsets.append(("Evaluation log", {"fields": ("evaluation_log",)}))
         return fieldsets
 
@@ -44,10 +79,23 @@ class StrategyAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
         if not rows:
             return "No evaluation yet."
         # format_html escapes each argument into a SafeString first, so numbers are formatted here
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ms</td></tr>",
-                                ((f"{e.candle_time:%Y-%m-%d %H:%M}", e.market.symbol, e.get_outcome_display(), e.detail[:200],
-                                  f"{e.duration_ms:.1f}") for e in rows))
-        return format_html("<table><tr><th>candle</th><th>market</th><th>outcome</th><th>detail</th><th>took</th></tr>{}</table>", body)
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} ms</td></tr>",
+            (
+                (
+                    f"{e.candle_time:%Y-%m-%d %H:%M}",
+                    e.market.symbol,
+                    e.get_outcome_display(),
+                    e.detail[:200],
+                    f"{e.duration_ms:.1f}",
+                )
+                for e in rows
+            ),
+        )
+        return format_html(
+            "<table><tr><th>candle</th><th>market</th><th>outcome</th><th>detail</th><th>took</th></tr>{}</table>", body
+        )
 
     def has_change_status_permission(self, request):
         """Start/pause/stop: the trader's right (editing the strategy itself is an admin's)."""
@@ -58,8 +106,13 @@ class StrategyAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
         done = 0
         for strategy in queryset:
             try:
-                strategy_status_set(actor=request.user, via=Via.ADMIN, strategy=strategy, status=status,
-                                    reason=f"{verb} by {request.user} from the admin")
+                strategy_status_set(
+                    actor=request.user,
+                    via=Via.ADMIN,
+                    strategy=strategy,
+                    status=status,
+                    reason=f"{verb} by {request.user} from the admin",
+                )
                 done += 1
             except ApplicationError as error:
                 self.message_user(request, f"{strategy.name}: {error.message}", messages.ERROR)
@@ -91,4 +144,6 @@ class StrategyEvaluationAdmin(AccountScopedAdmin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
 from apps.strategies import admin_backtests  # noqa: E402,F401  (BacktestRun admin)

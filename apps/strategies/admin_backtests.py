@@ -10,8 +10,22 @@ from apps.strategies.models import BacktestRun
 
 @admin.register(BacktestRun)
 class BacktestRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "created_at", "kind", "strategy", "market_list", "timeframe", "data_start", "data_end",
-                    "total_return", "sharpe", "max_drawdown", "trade_count", "sweep", "report_link")
+    list_display = (
+        "id",
+        "created_at",
+        "kind",
+        "strategy",
+        "market_list",
+        "timeframe",
+        "data_start",
+        "data_end",
+        "total_return",
+        "sharpe",
+        "max_drawdown",
+        "trade_count",
+        "sweep",
+        "report_link",
+    )
     list_filter = ("kind", "timeframe", "is_best")
     search_fields = ("kind", "=sweep_id", "data_hash")
     date_hierarchy = "created_at"

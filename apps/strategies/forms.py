@@ -38,8 +38,12 @@ def params_help(kind: str | None) -> str:
     schemas = strategy_schemas()
     if kind not in schemas:
         return "Choose a kind, save, and its parameters are listed here. Leave {} for the defaults."
-    lines = [f"{name} ({p['type']}, default {p['default']}" + (f", {p['min']}..{p['max']}" if p["min"] is not None else "") + f"): {p['help']}"
-             for name, p in schemas[kind]["params"].items()]
+    lines = [
+        f"{name} ({p['type']}, default {p['default']}"
+        + (f", {p['min']}..{p['max']}" if p["min"] is not None else "")
+        + f"): {p['help']}"
+        for name, p in schemas[kind]["params"].items()
+    ]
     return "Leave out a parameter to use its default. " + " | ".join(lines)
 
 
@@ -49,8 +53,19 @@ class StrategyForm(forms.ModelForm):
 
     class Meta:
         model = Strategy
-        fields = ("name", "kind", "params", "account", "markets", "timeframe", "allocation_type", "allocation_value",
-                  "stop_loss_pct", "take_profit_pct", "trailing_stop_pct")
+        fields = (
+            "name",
+            "kind",
+            "params",
+            "account",
+            "markets",
+            "timeframe",
+            "allocation_type",
+            "allocation_value",
+            "stop_loss_pct",
+            "take_profit_pct",
+            "trailing_stop_pct",
+        )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -94,26 +109,37 @@ class StrategyForm(forms.ModelForm):
             return
         entry = cleaned["params"].get("entry_timeframe")
         if entry and cleaned.get("timeframe") and entry != cleaned["timeframe"]:
-            self.add_error("timeframe", f"This strategy's entry_timeframe is {entry}: run it on {entry} candles, or change the parameter.")
+            self.add_error(
+                "timeframe", f"This strategy's entry_timeframe is {entry}: run it on {entry} candles, or change the parameter."
+            )
 
     def _clean_data_available(self, cleaned):
         markets, timeframe = cleaned.get("markets"), cleaned.get("timeframe")
         if not markets or not timeframe:
             return
-        with_data = set(CollectorStatus.objects.filter(market__in=markets, timeframe=timeframe, last_candle_time__isnull=False)
-                        .values_list("market_id", flat=True))
+        with_data = set(
+            CollectorStatus.objects.filter(market__in=markets, timeframe=timeframe, last_candle_time__isnull=False).values_list(
+                "market_id", flat=True
+            )
+        )
         missing = [market.symbol for market in markets if market.pk not in with_data]
         if missing:
-            self.add_error("timeframe", f"No {timeframe} candles are collected for {', '.join(missing)}. "
-                                        f"Add a collector for that timeframe under Markets > Collector statuses, or pick another timeframe.")
+            self.add_error(
+                "timeframe",
+                f"No {timeframe} candles are collected for {', '.join(missing)}. "
+                f"Add a collector for that timeframe under Markets > Collector statuses, or pick another timeframe.",
+            )
 
     def _clean_allocation_fits_equity(self, cleaned):
         kind, value, account = cleaned.get("allocation_type"), cleaned.get("allocation_value"), cleaned.get("account")
         if kind == Strategy.Allocation.QUOTE and value is not None and account is not None and _account_equity_reader:
             equity = _account_equity_reader(account=account)
             if value > equity:
-                self.add_error("allocation_value", f"{number_text(value)} is more than the account's equity "
-                                                   f"({number_text(equity.quantize(Decimal('0.01')))}). Lower it, or use a % of equity.")
+                self.add_error(
+                    "allocation_value",
+                    f"{number_text(value)} is more than the account's equity "
+                    f"({number_text(equity.quantize(Decimal('0.01')))}). Lower it, or use a % of equity.",
+                )
 
 
 def params_pretty(params: dict) -> str:

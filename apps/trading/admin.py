@@ -79,8 +79,20 @@ class SignalAdmin(AccountScopedAdmin, ReadOnlyAdmin):
 
 @admin.register(Order)
 class OrderAdmin(AccountScopedAdmin, ReadOnlyAdmin):
-    list_display = ("created_at", "client_order_id", "venue_order_id", "account", "market", "side", "type", "amount", "filled",
-                    "average_price", "status", "reason")
+    list_display = (
+        "created_at",
+        "client_order_id",
+        "venue_order_id",
+        "account",
+        "market",
+        "side",
+        "type",
+        "amount",
+        "filled",
+        "average_price",
+        "status",
+        "reason",
+    )
     list_filter = ("status", "side", "account", "market")
     search_fields = ("client_order_id", "venue_order_id")
     inlines = (OrderEventInline, FillInline)
@@ -89,10 +101,13 @@ class OrderAdmin(AccountScopedAdmin, ReadOnlyAdmin):
     @admin.action(description="Cancel the selected orders")
     def cancel(self, request, queryset):
         operator_action_run(
-            self, request, queryset,
+            self,
+            request,
+            queryset,
             lambda order: order_cancel(actor=request.user, via=Via.ADMIN, order_id=order.pk, reason=_reason(request, "canceled")),
             lambda order, result: f"{result.client_order_id}: {result.get_status_display().lower()}",
-            partial=lambda result: result.status == "canceling")
+            partial=lambda result: result.status == "canceling",
+        )
 
 
 class PositionStateFilter(admin.SimpleListFilter):
@@ -116,8 +131,20 @@ class PositionStateFilter(admin.SimpleListFilter):
 
 @admin.register(Position)
 class PositionAdmin(AccountScopedAdmin, ReadOnlyAdmin):
-    list_display = ("account", "market", "state", "amount", "average_entry", "realized_pnl", "unrealized_pnl", "fees",
-                    "stop_loss", "take_profit", "trailing_stop_pct", "protection")
+    list_display = (
+        "account",
+        "market",
+        "state",
+        "amount",
+        "average_entry",
+        "realized_pnl",
+        "unrealized_pnl",
+        "fees",
+        "stop_loss",
+        "take_profit",
+        "trailing_stop_pct",
+        "protection",
+    )
     list_filter = (PositionStateFilter, "account", "market")
     list_select_related = ("account", "market")
 
@@ -126,10 +153,14 @@ class PositionAdmin(AccountScopedAdmin, ReadOnlyAdmin):
     @admin.action(description="Close the selected positions (market exit through the risk rules)")
     def close(self, request, queryset):
         operator_action_run(
-            self, request, queryset,
-            lambda position: position_close(actor=request.user, via=Via.ADMIN, position_id=position.pk,
-                                            reason=_reason(request, "closed")),
-            lambda position, closing: closing.describe())
+            self,
+            request,
+            queryset,
+            lambda position: position_close(
+                actor=request.user, via=Via.ADMIN, position_id=position.pk, reason=_reason(request, "closed")
+            ),
+            lambda position, closing: closing.describe(),
+        )
 
     @admin.display(description="side")
     def state(self, obj):
@@ -182,7 +213,12 @@ class TradingAccountAdmin(ExchangeAccountAdmin):
     @admin.action(description="Flatten the selected accounts: cancel every open order, close every position")
     def flatten(self, request, queryset):
         operator_action_run(
-            self, request, queryset,
-            lambda account: account_flatten(actor=request.user, via=Via.ADMIN, account_id=account.pk,
-                                            reason=_reason(request, "flattened")),
-            lambda account, done: f"{account.name} flattened: {done.summary()}", partial=lambda done: bool(done.failed))
+            self,
+            request,
+            queryset,
+            lambda account: account_flatten(
+                actor=request.user, via=Via.ADMIN, account_id=account.pk, reason=_reason(request, "flattened")
+            ),
+            lambda account, done: f"{account.name} flattened: {done.summary()}",
+            partial=lambda done: bool(done.failed),
+        )

@@ -162,12 +162,16 @@ def account_lock(*, account_id: int) -> LockedAccount:
     snapshots = PortfolioSnapshot.objects.filter(account=OuterRef("pk"))
     start_of_day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     strictest = Case(When(state=KillState.HALTED, then=2), When(state=KillState.REDUCE_ONLY, then=1), default=0).desc()
-    account = (ExchangeAccount.objects.select_for_update(of=("self",)).annotate(
-        kill_account=Subquery(KillSwitch.objects.filter(account=OuterRef("pk")).values("state")[:1]),
-        kill_global=Subquery(KillSwitch.objects.filter(account__isnull=True).order_by(strictest).values("state")[:1]),
-        peak_snapshot=Subquery(snapshots.order_by("-equity").values("equity")[:1]),
-        day_start_snapshot=Subquery(snapshots.filter(taken_at__gte=start_of_day).order_by("taken_at").values("equity")[:1]),
-    ).get(pk=account_id))
+    account = (
+        ExchangeAccount.objects.select_for_update(of=("self",))
+        .annotate(
+            kill_account=Subquery(KillSwitch.objects.filter(account=OuterRef("pk")).values("state")[:1]),
+            kill_global=Subquery(KillSwitch.objects.filter(account__isnull=True).order_by(strictest).values("state")[:1]),
+            peak_snapshot=Subquery(snapshots.order_by("-equity").values("equity")[:1]),
+            day_start_snapshot=Subquery(snapshots.filter(taken_at__gte=start_of_day).order_by("taken_at").values("equity")[:1]),
+        )
+        .get(pk=account_id)
+    )
     kill = kill_state_combine(*filter(None, (account.kill_account, account.kill_global)))
     return LockedAccount(account, kill, account.peak_snapshot, account.day_start_snapshot)
 
@@ -179,21 +183,35 @@ def account_book_load(*, locked: LockedAccount, signals: list) -> AccountBook:
     rate_account, rate_strategy, in_flight, unconfirmed = _orders_read(account_id)
     pairs = {(signal.market_id, signal.strategy.timeframe if signal.strategy else "1m") for signal in signals}
     return AccountBook(
-        account=locked.account, kill_state=locked.kill_state, peak_snapshot=locked.peak_snapshot,
+        account=locked.account,
+        kill_state=locked.kill_state,
+        peak_snapshot=locked.peak_snapshot,
         day_start_snapshot=locked.day_start_snapshot,
-        cash=dict(Balance.objects.filter(account_id=account_id).annotate(total=F("free") + F("used")).values_list("asset", "total")),
-        held=_held_read(account_id), in_flight=in_flight, unconfirmed=unconfirmed, rate_account=rate_account, rate_strategy=rate_strategy,
+        cash=dict(
+            Balance.objects.filter(account_id=account_id).annotate(total=F("free") + F("used")).values_list("asset", "total")
+        ),
+        held=_held_read(account_id),
+        in_flight=in_flight,
+        unconfirmed=unconfirmed,
+        rate_account=rate_account,
+        rate_strategy=rate_strategy,
         venue_down=venue_down_reason(account_id=account_id),
         last_price=last_prices(market_ids={signal.market_id for signal in signals}),
-        **_candle_marks(pairs), signal_rate=_signal_rates(signals), paper=_paper_terms(locked.account), limits=limits_for_many(account_id=account_id, strategies=list(strategies.values())),
+        **_candle_marks(pairs),
+        signal_rate=_signal_rates(signals),
+        paper=_paper_terms(locked.account),
+        limits=limits_for_many(account_id=account_id, strategies=list(strategies.values())),
     )
 
 
 def _held_read(account_id: int) -> dict[int, Held]:
     rows = Position.objects.filter(account_id=account_id).values_list(
-        "market_id", "amount", "last_price", "average_entry", "market__amount_precision", "market__min_notional")
-    return {market: Held(amount=amount, marked_value=amount * (marked or entry), step=step, min_notional=min_notional)
-            for market, amount, marked, entry, step, min_notional in rows}
+        "market_id", "amount", "last_price", "average_entry", "market__amount_precision", "market__min_notional"
+    )
+    return {
+        market: Held(amount=amount, marked_value=amount * (marked or entry), step=step, min_notional=min_notional)
+        for market, amount, marked, entry, step, min_notional in rows
+    }
 
 
 def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, str], Decimal], dict[tuple[int, str], Decimal]]:
@@ -207,11 +225,17 @@ def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, 
     live = Q(status__in=LIVE_STATUSES) | Q(status=OrderStatus.FILLED.value, filled__lt=F("amount"))
     unconfirmed = Q(status=OrderStatus.UNKNOWN.value) | Q(venue_order_id="", status__in=ACKNOWLEDGED)
     recent = Q(created_at__gte=since)
-    rows = (Order.objects.filter(Q(account_id=account_id) & (live | recent)).order_by()
-            .values("market_id", "side", "strategy_id")
-            .annotate(open_amount=Sum(F("amount") - F("filled"), filter=live), live=Count("id", filter=live),
-                      unconfirmed_amount=Sum(F("amount") - F("filled"), filter=unconfirmed),
-                      recent=Count("id", filter=recent)))
+    rows = (
+        Order.objects.filter(Q(account_id=account_id) & (live | recent))
+        .order_by()
+        .values("market_id", "side", "strategy_id")
+        .annotate(
+            open_amount=Sum(F("amount") - F("filled"), filter=live),
+            live=Count("id", filter=live),
+            unconfirmed_amount=Sum(F("amount") - F("filled"), filter=unconfirmed),
+            recent=Count("id", filter=recent),
+        )
+    )
     rate_account, rate_strategy, in_flight, unconfirmed_amounts = 0, {}, {}, {}
     for row in rows:
         rate_account += row["recent"]
@@ -233,14 +257,24 @@ def _signal_rates(signals: list) -> dict[int, int]:
     mine = [signal for signal in signals if signal.strategy_id and signal.source == Signal.Source.STRATEGY]
     if len(mine) == 1:  # the usual case: a count, not rows
         signal = mine[0]
-        return {signal.pk: _strategy_signals(signal.strategy_id, signal.market_id).filter(
-            pk__lt=signal.pk, created_at__gt=signal.created_at - RATE_WINDOW).count()}
+        return {
+            signal.pk: _strategy_signals(signal.strategy_id, signal.market_id)
+            .filter(pk__lt=signal.pk, created_at__gt=signal.created_at - RATE_WINDOW)
+            .count()
+        }
     if not mine:
         return {}
-    rows = (Signal.objects.filter(source=Signal.Source.STRATEGY, strategy_id__in={s.strategy_id for s in mine},
-                                  market_id__in={s.market_id for s in mine},
-                                  created_at__gt=min(s.created_at for s in mine) - RATE_WINDOW, pk__lte=max(s.pk for s in mine))
-            .order_by("pk").values_list("strategy_id", "market_id", "pk", "created_at"))
+    rows = (
+        Signal.objects.filter(
+            source=Signal.Source.STRATEGY,
+            strategy_id__in={s.strategy_id for s in mine},
+            market_id__in={s.market_id for s in mine},
+            created_at__gt=min(s.created_at for s in mine) - RATE_WINDOW,
+            pk__lte=max(s.pk for s in mine),
+        )
+        .order_by("pk")
+        .values_list("strategy_id", "market_id", "pk", "created_at")
+    )
     ids: dict[tuple[int, int], list[int]] = {}
     times: dict[tuple[int, int], list] = {}
     for strategy_id, market_id, pk, created_at in rows:
@@ -278,5 +312,7 @@ def _candle_marks(pairs: set[tuple[int, str]]) -> dict:
     for market_id, timeframe in pairs:
         query |= Q(market_id=market_id, timeframe=timeframe)
     found = {(c.market_id, c.timeframe): c for c in CollectorStatus.objects.filter(query)}
-    return {"fresh": {pair: bool(found.get(pair) and found[pair].is_fresh()) for pair in pairs},
-            "newest_candle": {pair: found[pair].last_candle_time if pair in found else None for pair in pairs}}
+    return {
+        "fresh": {pair: bool(found.get(pair) and found[pair].is_fresh()) for pair in pairs},
+        "newest_candle": {pair: found[pair].last_candle_time if pair in found else None for pair in pairs},
+    }

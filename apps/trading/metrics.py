@@ -33,17 +33,21 @@ class TradingMetrics:
             _orders_and_signals(families)
             _positions(families)
             _controls(families)
-        except Exception:  # noqa: BLE001 - a scrape before migrations must not fail
+        except Exception:
             pass
         yield from families.values()
 
 
 LABELS = {
-    "tradedesk_orders": ["account", "status"], "tradedesk_signals": ["account", "status"],
-    "tradedesk_position_amount": ["account", "market"], "tradedesk_position_realized_pnl": ["account", "market"],
-    "tradedesk_position_unrealized_pnl": ["account", "market"], "tradedesk_open_positions": ["account"],
+    "tradedesk_orders": ["account", "status"],
+    "tradedesk_signals": ["account", "status"],
+    "tradedesk_position_amount": ["account", "market"],
+    "tradedesk_position_realized_pnl": ["account", "market"],
+    "tradedesk_position_unrealized_pnl": ["account", "market"],
+    "tradedesk_open_positions": ["account"],
     "tradedesk_kill_switch": ["account"],
-    "tradedesk_strategy_consecutive_failures": ["strategy"], "tradedesk_reconcile_unknown_orders": ["account"],
+    "tradedesk_strategy_consecutive_failures": ["strategy"],
+    "tradedesk_reconcile_unknown_orders": ["account"],
 }
 
 
@@ -77,7 +81,9 @@ def _controls(families) -> None:
     from apps.trading.services.reconcile import reconcile_last_scan
 
     for switch in KillSwitch.objects.select_related("account"):
-        families["tradedesk_kill_switch"].add_metric([switch.account.name if switch.account else ""], KILL_LEVEL[KillState(switch.state)])
+        families["tradedesk_kill_switch"].add_metric(
+            [switch.account.name if switch.account else ""], KILL_LEVEL[KillState(switch.state)]
+        )
     for name, failures in Strategy.objects.values_list("name", "consecutive_failures"):
         families["tradedesk_strategy_consecutive_failures"].add_metric([name], failures)
     for account_id, name in ExchangeAccount.objects.values_list("pk", "name"):

@@ -93,8 +93,11 @@ class Order(TimeStampedModel):
         ordering = ["-id"]
         # (account, created_at): the rate caps count an account's orders of the last minute;
         # (account, status): the live orders of an account (exposure, positions opening).
-        indexes = [models.Index(fields=["account", "created_at"]), models.Index(fields=["strategy", "created_at"]),
-                   models.Index(fields=["account", "status"])]
+        indexes = [
+            models.Index(fields=["account", "created_at"]),
+            models.Index(fields=["strategy", "created_at"]),
+            models.Index(fields=["account", "status"]),
+        ]
         permissions = [("cancel_order", "Can cancel an order")]
 
     def __str__(self):
@@ -160,8 +163,9 @@ class PositionQuerySet(models.QuerySet):
         return self.annotate(value_marked=F("amount") * Coalesce(F("last_price"), F("average_entry")))
 
     def open(self):
-        return self._valued().filter(amount__gt=0, amount__gte=F("market__amount_precision"),
-                                     value_marked__gte=F("market__min_notional"))
+        return self._valued().filter(
+            amount__gt=0, amount__gte=F("market__amount_precision"), value_marked__gte=F("market__min_notional")
+        )
 
     def tradable(self):
         """What an exit can sell: the open positions (dust cannot be sold)."""
@@ -180,7 +184,9 @@ class Position(TimeStampedModel):
     account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="positions")
     market = models.ForeignKey("markets.Market", on_delete=models.PROTECT, related_name="positions")
     side = models.CharField(max_length=5, choices=PositionSide.choices, default=PositionSide.LONG)
-    strategy = models.ForeignKey("strategies.Strategy", on_delete=models.SET_NULL, null=True, blank=True, related_name="positions")
+    strategy = models.ForeignKey(
+        "strategies.Strategy", on_delete=models.SET_NULL, null=True, blank=True, related_name="positions"
+    )
     amount = models.DecimalField(**MONEY, default=ZERO)
     average_entry = models.DecimalField(**MONEY, default=ZERO)
     realized_pnl = models.DecimalField(**MONEY, default=ZERO)
@@ -208,8 +214,9 @@ class Position(TimeStampedModel):
 
     @property
     def is_open(self) -> bool:
-        return position_is_open(amount=self.amount, value=self.marked_value, step=self.market.amount_precision,
-                                min_notional=self.market.min_notional)
+        return position_is_open(
+            amount=self.amount, value=self.marked_value, step=self.market.amount_precision, min_notional=self.market.min_notional
+        )
 
     @property
     def is_dust(self) -> bool:
@@ -260,8 +267,12 @@ class PaperSettings(models.Model):
 
     account = models.OneToOneField("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="paper_settings")
     fee_rate = models.DecimalField(max_digits=10, decimal_places=6, default=Decimal("0.001"), help_text="0.001 = 0.1%")
-    slippage_bps = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("5"),
-                                       help_text="Market orders fill this many basis points worse than the last price")
+    slippage_bps = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("5"),
+        help_text="Market orders fill this many basis points worse than the last price",
+    )
 
     class Meta:
         verbose_name_plural = "paper settings"

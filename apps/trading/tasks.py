@@ -12,7 +12,6 @@ from apps.exchanges.models import ExchangeAccount
 log = get_logger(__name__)
 
 
-
 def strategies_on_candles_closed(*, market_id: int, timeframe: str, open_times: list[datetime]) -> int:
     """Call after the candles' transaction committed. Queues strategy_evaluate for each running
     strategy on (market, timeframe), for the newest candle only: a burst of older candles is a
@@ -109,7 +108,7 @@ def reconcile_all() -> int:
             sync(account_id=account_id)
             if mode != ExchangeAccount.Mode.PAPER:  # the paper venue is the desk's own book
                 orders_reconcile(account_id=account_id)
-        except Exception:  # noqa: BLE001 - one account's failure must not stop the others
+        except Exception:
             log.exception("reconciliation failed", account=account_id)
         portfolio_snapshot_take(account_id=account_id)  # the daily-loss and drawdown marks need it
     return len(accounts)

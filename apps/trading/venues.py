@@ -90,21 +90,24 @@ class CcxtVenue:
         params = {"newClientOrderId": order.client_order_id, "quantity": f"{order.amount:f}"}
         if price is not None:
             params["price"] = f"{order.price:f}"
-        raw = call_exchange(lambda: self.client.create_order(
-            order.market.symbol, order.type, order.side, float(order.amount), price, params))
+        raw = call_exchange(
+            lambda: self.client.create_order(order.market.symbol, order.type, order.side, float(order.amount), price, params)
+        )
         return self._parse(raw, order)
 
     def order_fetch(self, order: Order) -> VenueOrder:
         """By client_order_id (the only id we have when the create's reply was lost)."""
         self._markets()
-        raw = call_exchange(lambda: self.client.fetch_order(
-            None, order.market.symbol, {"origClientOrderId": order.client_order_id}))
+        raw = call_exchange(
+            lambda: self.client.fetch_order(None, order.market.symbol, {"origClientOrderId": order.client_order_id})
+        )
         return self._parse(raw, order)
 
     def order_cancel(self, order: Order) -> VenueOrder:
         self._markets()
-        raw = call_exchange(lambda: self.client.cancel_order(
-            None, order.market.symbol, {"origClientOrderId": order.client_order_id}))
+        raw = call_exchange(
+            lambda: self.client.cancel_order(None, order.market.symbol, {"origClientOrderId": order.client_order_id})
+        )
         return self._parse(raw, order)
 
     def trades_fetch(self, order: Order, venue_order_id: str) -> list[VenueTrade]:
@@ -122,8 +125,10 @@ class CcxtVenue:
 
     def balances_fetch(self) -> dict[str, tuple[Decimal, Decimal]]:
         raw = call_with_retry(self.client.fetch_balance)
-        return {asset: (_dec(raw["free"].get(asset)) or Decimal(0), _dec(raw["used"].get(asset)) or Decimal(0))
-                for asset in raw.get("total", {})}
+        return {
+            asset: (_dec(raw["free"].get(asset)) or Decimal(0), _dec(raw["used"].get(asset)) or Decimal(0))
+            for asset in raw.get("total", {})
+        }
 
     def last_price(self, symbol: str) -> Decimal | None:
         ticker = call_with_retry(lambda: self.client.fetch_ticker(symbol), attempts=2)
@@ -136,30 +141,45 @@ class CcxtVenue:
         service treats its outcome as unknown and looks the order up, never as acknowledged."""
         venue_order_id, status = str(raw.get("id") or ""), raw.get("status")
         if not venue_order_id or status not in KNOWN_STATUSES:
-            raise MalformedReplyError(f"Malformed exchange reply about {order.client_order_id}: "
-                                      f"order id {venue_order_id or 'missing'}, status {status or 'missing'}")
+            raise MalformedReplyError(
+                f"Malformed exchange reply about {order.client_order_id}: "
+                f"order id {venue_order_id or 'missing'}, status {status or 'missing'}"
+            )
         trades = [self._trade(trade) for trade in raw.get("trades") or [] if trade.get("id")]
         filled = _dec(raw.get("filled")) or Decimal(0)
         return VenueOrder(
-            venue_order_id=venue_order_id, status=status, filled=filled,
-            amount=_dec(raw.get("amount")) or order.amount, average=_dec(raw.get("average")), trades=trades,
+            venue_order_id=venue_order_id,
+            status=status,
+            filled=filled,
+            amount=_dec(raw.get("amount")) or order.amount,
+            average=_dec(raw.get("average")),
+            trades=trades,
             trades_complete=sum((t.amount for t in trades), Decimal(0)) >= filled,
         )
 
     @staticmethod
     def _open_order(raw: dict) -> VenueOpenOrder:
         return VenueOpenOrder(
-            symbol=raw["symbol"], venue_order_id=str(raw["id"]), client_order_id=raw.get("clientOrderId") or "",
-            side=raw.get("side") or "", type=raw.get("type") or "", amount=_dec(raw.get("amount")) or Decimal(0),
-            filled=_dec(raw.get("filled")) or Decimal(0), price=_dec(raw.get("price")),
+            symbol=raw["symbol"],
+            venue_order_id=str(raw["id"]),
+            client_order_id=raw.get("clientOrderId") or "",
+            side=raw.get("side") or "",
+            type=raw.get("type") or "",
+            amount=_dec(raw.get("amount")) or Decimal(0),
+            filled=_dec(raw.get("filled")) or Decimal(0),
+            price=_dec(raw.get("price")),
         )
 
     @staticmethod
     def _trade(trade: dict) -> VenueTrade:
         fee = trade.get("fee") or {}
         return VenueTrade(
-            trade_id=str(trade["id"]), price=_dec(trade["price"]), amount=_dec(trade["amount"]),
-            fee=_dec(fee.get("cost")) or Decimal(0), fee_currency=fee.get("currency") or "", at=_ms_time(trade.get("timestamp")),
+            trade_id=str(trade["id"]),
+            price=_dec(trade["price"]),
+            amount=_dec(trade["amount"]),
+            fee=_dec(fee.get("cost")) or Decimal(0),
+            fee_currency=fee.get("currency") or "",
+            at=_ms_time(trade.get("timestamp")),
         )
 
 
@@ -178,7 +198,9 @@ class PaperVenue:
         if price is None:
             raise InvalidOrderError(f"paper broker: no market price for {order.market.symbol} yet")
         if order.amount * price < order.market.min_notional:
-            raise InvalidOrderError(f"paper broker: order value {order.amount * price:.2f} is below the minimum notional {order.market.min_notional}")
+            raise InvalidOrderError(
+                f"paper broker: order value {order.amount * price:.2f} is below the minimum notional {order.market.min_notional}"
+            )
         venue_id = f"paper-{order.pk}"
         if order.type == Order.Type.LIMIT and not self.crosses(order, price):
             return VenueOrder(venue_id, "open", Decimal(0), order.amount)
@@ -203,8 +225,11 @@ class PaperVenue:
 
     def _check_funds(self, order: Order, price: Decimal) -> None:
         market = order.market
-        asset, needed = (market.quote, order.amount * price * (1 + self.settings.fee_rate)) if order.side == "buy" \
+        asset, needed = (
+            (market.quote, order.amount * price * (1 + self.settings.fee_rate))
+            if order.side == "buy"
             else (market.base, order.amount)
+        )
         balance = Balance.objects.filter(account=self.account, asset=asset).first()
         have = balance.free if balance else Decimal(0)
         if have < needed:
@@ -226,10 +251,24 @@ class PaperVenue:
 
     def open_orders_fetch(self, symbols: list[str]) -> list[VenueOpenOrder]:
         """The paper book's resting orders are the account's own open orders."""
-        resting = (Order.objects.filter(account=self.account, market__symbol__in=symbols, status__in=["open", "partially_filled"])
-                   .exclude(venue_order_id="").select_related("market"))
-        return [VenueOpenOrder(order.market.symbol, order.venue_order_id, order.client_order_id, order.side, order.type,
-                               order.amount, order.filled, order.price) for order in resting]
+        resting = (
+            Order.objects.filter(account=self.account, market__symbol__in=symbols, status__in=["open", "partially_filled"])
+            .exclude(venue_order_id="")
+            .select_related("market")
+        )
+        return [
+            VenueOpenOrder(
+                order.market.symbol,
+                order.venue_order_id,
+                order.client_order_id,
+                order.side,
+                order.type,
+                order.amount,
+                order.filled,
+                order.price,
+            )
+            for order in resting
+        ]
 
     def balances_fetch(self):
         return None  # the paper book IS the balance

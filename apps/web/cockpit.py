@@ -60,10 +60,13 @@ def desk_state(*, user) -> dict:
     for switch in switches.select_related("account").order_by("account_id"):
         scope = f"Account {switch.account.name}" if switch.account_id else "The whole desk"
         words = "HALTED: no orders at all" if switch.state == "halted" else "REDUCE ONLY: exits only, no new entries"
-        banners.append(Banner("halted" if switch.state == "halted" else "reduce",
-                              f"{scope} is {words}" + (f" — {switch.reason}" if switch.reason else "")))
-    stale = [status for status in CollectorStatus.objects.filter(active=True).select_related("market")
-             if not status.is_fresh()]
+        banners.append(
+            Banner(
+                "halted" if switch.state == "halted" else "reduce",
+                f"{scope} is {words}" + (f" — {switch.reason}" if switch.reason else ""),
+            )
+        )
+    stale = [status for status in CollectorStatus.objects.filter(active=True).select_related("market") if not status.is_fresh()]
     if stale:
         names = ", ".join(f"{status.market.symbol} {status.timeframe}" for status in stale[:5])
         more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
@@ -97,19 +100,29 @@ def accounts_equity(*, user, now: datetime | None = None) -> list[dict]:
     for account in accounts_visible_to(user=user).select_related("exchange").order_by("name"):
         snapshots = PortfolioSnapshot.objects.filter(account=account)
         newest = snapshots.order_by("-taken_at").first()
-        opening = (snapshots.filter(taken_at__lt=start).order_by("-taken_at").first()
-                   or snapshots.filter(taken_at__gte=start).order_by("taken_at").first())
+        opening = (
+            snapshots.filter(taken_at__lt=start).order_by("-taken_at").first()
+            or snapshots.filter(taken_at__gte=start).order_by("taken_at").first()
+        )
         today = newest.equity - opening.equity if newest and opening else None
-        rows.append({"account": account, "equity": newest.equity if newest else None,
-                     "equity_at": newest.taken_at if newest else None, "today_pnl": today,
-                     "today_pct": (today / opening.equity * 100) if today is not None and opening.equity else None})
+        rows.append(
+            {
+                "account": account,
+                "equity": newest.equity if newest else None,
+                "equity_at": newest.taken_at if newest else None,
+                "today_pnl": today,
+                "today_pct": (today / opening.equity * 100) if today is not None and opening.equity else None,
+            }
+        )
     return rows
 
 
 def equity_totals(rows: list[dict]) -> dict:
     known = [row for row in rows if row["equity"] is not None]
-    return {"equity": sum((row["equity"] for row in known), ZERO) if known else None,
-            "today_pnl": sum((row["today_pnl"] or ZERO for row in known), ZERO) if known else None}
+    return {
+        "equity": sum((row["equity"] for row in known), ZERO) if known else None,
+        "today_pnl": sum((row["today_pnl"] or ZERO for row in known), ZERO) if known else None,
+    }
 
 
 def strategies_running(*, user) -> list[Strategy]:
@@ -134,7 +147,9 @@ def positions(*, user, closed: bool = False, account_id: int | None = None) -> l
     found = list(queryset.select_related("account", "market", "strategy", "market__last_price").order_by("-updated_at")[:500])
     for position in found:
         position.mark = _mark_price(position)
-        position.unrealized_now = (position.mark - position.average_entry) * position.amount if position.mark else position.unrealized_pnl
+        position.unrealized_now = (
+            (position.mark - position.average_entry) * position.amount if position.mark else position.unrealized_pnl
+        )
         cost = position.average_entry * position.amount
         position.unrealized_pct = position.unrealized_now / cost * 100 if cost else None
     return found
@@ -147,8 +162,12 @@ def _mark_price(position: Position) -> Decimal | None:
 
 
 def positions_totals(found: list[Position]) -> dict:
-    return {"unrealized": sum((p.unrealized_now for p in found), ZERO), "realized": sum((p.realized_pnl for p in found), ZERO),
-            "fees": sum((p.fees for p in found), ZERO), "count": len(found)}
+    return {
+        "unrealized": sum((p.unrealized_now for p in found), ZERO),
+        "realized": sum((p.realized_pnl for p in found), ZERO),
+        "fees": sum((p.fees for p in found), ZERO),
+        "count": len(found),
+    }
 
 
 # --- Orders ----------------------------------------------------------------------------------
@@ -175,9 +194,11 @@ def orders(*, user, filters: OrderFilters, limit: int = ORDERS_PAGE) -> list[Ord
     if filters.day:
         start = datetime.combine(filters.day, time.min, tzinfo=UTC)
         queryset = queryset.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
-    found = list(queryset.select_related("account", "market", "strategy", "signal")
-                 .prefetch_related(Prefetch("events", queryset=OrderEvent.objects.order_by("id")))
-                 .order_by("-created_at", "-id")[:limit])
+    found = list(
+        queryset.select_related("account", "market", "strategy", "signal")
+        .prefetch_related(Prefetch("events", queryset=OrderEvent.objects.order_by("id")))
+        .order_by("-created_at", "-id")[:limit]
+    )
     for order in found:
         order.slippage, order.slippage_pct = order_slippage(order)
         order.latency_ms = order_latency_ms(order)
@@ -210,10 +231,12 @@ def order_filter_choices(*, user) -> dict:
 
     accounts = accounts_visible_to(user=user)
     traded = account_scoped(Order.objects.all(), user=user).values("market_id")
-    return {"accounts": list(accounts.order_by("name")),
-            "strategies": list(Strategy.objects.filter(account__in=accounts).order_by("name")),
-            "markets": list(Market.objects.filter(pk__in=traded).order_by("symbol")),
-            "statuses": [("live", "Live (working)"), *Order._meta.get_field("status").choices]}
+    return {
+        "accounts": list(accounts.order_by("name")),
+        "strategies": list(Strategy.objects.filter(account__in=accounts).order_by("name")),
+        "markets": list(Market.objects.filter(pk__in=traded).order_by("symbol")),
+        "statuses": [("live", "Live (working)"), *Order._meta.get_field("status").choices],
+    }
 
 
 def order_status_counts(*, user) -> dict[str, int]:
@@ -230,9 +253,11 @@ def signals(*, user, strategy_id: int | None = None, limit: int = SIGNALS_PAGE) 
     queryset = account_scoped(Signal.objects.all(), user=user)
     if strategy_id:
         queryset = queryset.filter(strategy_id=strategy_id)
-    found = list(queryset.select_related("strategy", "market", "account", "order")
-                 .prefetch_related(Prefetch("risk_events", queryset=RiskEvent.objects.order_by("-id")))
-                 .order_by("-created_at", "-id")[:limit])
+    found = list(
+        queryset.select_related("strategy", "market", "account", "order")
+        .prefetch_related(Prefetch("risk_events", queryset=RiskEvent.objects.order_by("-id")))
+        .order_by("-created_at", "-id")[:limit]
+    )
     for signal in found:
         signal.decision = next(iter(signal.risk_events.all()), None)
         signal.placed_order = getattr(signal, "order", None) if _has_order(signal) else None
@@ -250,18 +275,26 @@ def _has_order(signal: Signal) -> bool:
 
 
 def risk_events(*, user, limit: int = RISK_PAGE) -> list[RiskEvent]:
-    return list(risk_events_visible(user=user).exclude(decision=RiskEvent.Decision.ALLOWED)
-                .select_related("account", "strategy", "acknowledged_by").order_by("-id")[:limit])
+    return list(
+        risk_events_visible(user=user)
+        .exclude(decision=RiskEvent.Decision.ALLOWED)
+        .select_related("account", "strategy", "acknowledged_by")
+        .order_by("-id")[:limit]
+    )
 
 
 def kill_switches(*, user) -> dict:
     """The global switch and one per visible account (ACTIVE when never set)."""
     accounts = list(accounts_visible_to(user=user).select_related("kill_switch", "risk_limits").order_by("name"))
     global_switch = KillSwitch.objects.filter(account__isnull=True).first()
-    return {"global": global_switch.state if global_switch else "active",
-            "global_reason": global_switch.reason if global_switch else "",
-            "accounts": [{"account": account, "state": _switch_of(account), "limits": getattr(account, "risk_limits", None)}
-                         for account in accounts]}
+    return {
+        "global": global_switch.state if global_switch else "active",
+        "global_reason": global_switch.reason if global_switch else "",
+        "accounts": [
+            {"account": account, "state": _switch_of(account), "limits": getattr(account, "risk_limits", None)}
+            for account in accounts
+        ],
+    }
 
 
 def _switch_of(account) -> str:
@@ -275,5 +308,10 @@ def _switch_of(account) -> str:
 
 
 def strategy_for(*, user, strategy_id: int) -> Strategy | None:
-    return account_scoped(Strategy.objects.all(), user=user).select_related("account").prefetch_related("markets").filter(
-        pk=strategy_id).first()
+    return (
+        account_scoped(Strategy.objects.all(), user=user)
+        .select_related("account")
+        .prefetch_related("markets")
+        .filter(pk=strategy_id)
+        .first()
+    )

@@ -98,7 +98,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             last_id = await database_sync_to_async(selectors.event_last_id)()
             return selectors.MissedEvents(events=[], truncated=False, last_id=last_id)
         return await database_sync_to_async(selectors.events_missed)(
-            user=self.scope["user"], topics=topics, since=since, limit=RESYNC_LIMIT)
+            user=self.scope["user"], topics=topics, since=since, limit=RESYNC_LIMIT
+        )
 
     async def _groups_replace(self, topics: list[str]) -> None:
         wanted = {topic_group(topic) for topic in topics}

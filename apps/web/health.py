@@ -25,8 +25,10 @@ def metrics(request):
     if not _bearer_token_matches(request.headers.get("Authorization", ""), settings.METRICS_TOKEN):
         response = HttpResponse(
             "401 Unauthorized: /metrics needs the header 'Authorization: Bearer <METRICS_TOKEN>'"
-            + ("" if settings.METRICS_TOKEN else " (METRICS_TOKEN is not set on this desk)") + ".\n",
-            status=401, content_type="text/plain; charset=utf-8",
+            + ("" if settings.METRICS_TOKEN else " (METRICS_TOKEN is not set on this desk)")
+            + ".\n",
+            status=401,
+            content_type="text/plain; charset=utf-8",
         )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

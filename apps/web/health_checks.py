@@ -17,7 +17,7 @@ def _timed(check) -> dict:
     try:
         detail = check()
         return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1), "detail": detail or ""}
-    except Exception as exc:  # noqa: BLE001 - a probe reports, never raises
+    except Exception as exc:
         return {"ok": False, "ms": round((time.perf_counter() - started) * 1000, 1), "detail": f"{type(exc).__name__}: {exc}"}
 
 

@@ -32,12 +32,20 @@ PAGE = AuditEntry.Via.PAGE
 def desk(request):
     accounts = cockpit.accounts_equity(user=request.user)
     open_positions = cockpit.positions(user=request.user)
-    return render(request, "web/desk.html", {
-        "accounts": accounts, "totals": cockpit.equity_totals(accounts), "positions": open_positions[:20],
-        "positions_totals": cockpit.positions_totals(open_positions),
-        "orders": cockpit.orders(user=request.user, filters=cockpit.OrderFilters(), limit=10),
-        "strategies": cockpit.strategies_running(user=request.user), "rows": selectors.markets_overview(),
-        "page_topics": _candle_topics(open_positions)})
+    return render(
+        request,
+        "web/desk.html",
+        {
+            "accounts": accounts,
+            "totals": cockpit.equity_totals(accounts),
+            "positions": open_positions[:20],
+            "positions_totals": cockpit.positions_totals(open_positions),
+            "orders": cockpit.orders(user=request.user, filters=cockpit.OrderFilters(), limit=10),
+            "strategies": cockpit.strategies_running(user=request.user),
+            "rows": selectors.markets_overview(),
+            "page_topics": _candle_topics(open_positions),
+        },
+    )
 
 
 @login_required
@@ -49,10 +57,18 @@ def markets(request):
 def positions(request):
     closed = request.GET.get("tab") == "closed"
     found = cockpit.positions(user=request.user, closed=closed)
-    return render(request, "web/positions.html", {
-        "positions": found, "totals": cockpit.positions_totals(found), "closed": closed,
-        "can_trade": cockpit.can_trade(request.user), "page_topics": [] if closed else _candle_topics(found),
-        "accounts": cockpit.accounts_equity(user=request.user)})
+    return render(
+        request,
+        "web/positions.html",
+        {
+            "positions": found,
+            "totals": cockpit.positions_totals(found),
+            "closed": closed,
+            "can_trade": cockpit.can_trade(request.user),
+            "page_topics": [] if closed else _candle_topics(found),
+            "accounts": cockpit.accounts_equity(user=request.user),
+        },
+    )
 
 
 class OrderFilterForm(forms.Form):
@@ -72,10 +88,19 @@ def orders(request):
     choices = cockpit.order_filter_choices(user=request.user)
     form = OrderFilterForm(request.GET or None, statuses=choices["statuses"])
     valid = form.is_valid() if request.GET else True
-    filters = cockpit.OrderFilters(**{k: v for k, v in form.cleaned_data.items() if v not in (None, "")}) if request.GET and valid else cockpit.OrderFilters()
-    context = {"form": form, "choices": choices, "counts": cockpit.order_status_counts(user=request.user),
-               "orders": cockpit.orders(user=request.user, filters=filters) if valid else [],
-               "can_trade": cockpit.can_trade(request.user), "filters": filters}
+    filters = (
+        cockpit.OrderFilters(**{k: v for k, v in form.cleaned_data.items() if v not in (None, "")})
+        if request.GET and valid
+        else cockpit.OrderFilters()
+    )
+    context = {
+        "form": form,
+        "choices": choices,
+        "counts": cockpit.order_status_counts(user=request.user),
+        "orders": cockpit.orders(user=request.user, filters=filters) if valid else [],
+        "can_trade": cockpit.can_trade(request.user),
+        "filters": filters,
+    }
     return render(request, "web/orders.html", context, status=200 if valid else 400)
 
 
@@ -86,9 +111,16 @@ def signals(request):
 
 @login_required
 def risk(request):
-    return render(request, "web/risk.html", {
-        "events": cockpit.risk_events(user=request.user), "switches": cockpit.kill_switches(user=request.user),
-        "can_trade": cockpit.can_trade(request.user), "is_admin": request.user.is_superuser or _is_admin(request.user)})
+    return render(
+        request,
+        "web/risk.html",
+        {
+            "events": cockpit.risk_events(user=request.user),
+            "switches": cockpit.kill_switches(user=request.user),
+            "can_trade": cockpit.can_trade(request.user),
+            "is_admin": request.user.is_superuser or _is_admin(request.user),
+        },
+    )
 
 
 @login_required
@@ -96,20 +128,33 @@ def strategy(request, strategy_id: int):
     found = cockpit.strategy_for(user=request.user, strategy_id=strategy_id)
     if found is None:
         raise Http404(f"No strategy #{strategy_id} on your accounts.")
-    return render(request, "web/strategy.html", {
-        "strategy": found, "signals": cockpit.signals(user=request.user, strategy_id=found.pk, limit=50),
-        "orders": cockpit.orders(user=request.user, filters=cockpit.OrderFilters(strategy=found.pk), limit=50),
-        "evaluations": found.evaluations.select_related("market").order_by("-candle_time")[:50],
-        "can_trade": cockpit.can_trade(request.user)})
+    return render(
+        request,
+        "web/strategy.html",
+        {
+            "strategy": found,
+            "signals": cockpit.signals(user=request.user, strategy_id=found.pk, limit=50),
+            "orders": cockpit.orders(user=request.user, filters=cockpit.OrderFilters(strategy=found.pk), limit=50),
+            "evaluations": found.evaluations.select_related("market").order_by("-candle_time")[:50],
+            "can_trade": cockpit.can_trade(request.user),
+        },
+    )
 
 
 @login_required
 def performance_page(request):
     account_id = _int_or_none(request.GET.get("account"))
     report = performance.performance_for(user=request.user, account_id=account_id)
-    return render(request, "web/performance.html", {
-        "report": report, "account_id": account_id, "accounts": cockpit.accounts_equity(user=request.user),
-        "chart": performance.chart_series(report)})
+    return render(
+        request,
+        "web/performance.html",
+        {
+            "report": report,
+            "account_id": account_id,
+            "accounts": cockpit.accounts_equity(user=request.user),
+            "chart": performance.chart_series(report),
+        },
+    )
 
 
 def _candle_topics(found) -> list[str]:
@@ -137,17 +182,23 @@ def _reason(request) -> str:
 @login_required
 @require_POST
 def position_close_action(request, position_id: int):
-    return _act(request, lambda: position_close(actor=request.user, position_id=position_id, via=PAGE,
-                                                reason=_reason(request) or "closed from the positions page").describe())
+    return _act(
+        request,
+        lambda: position_close(
+            actor=request.user, position_id=position_id, via=PAGE, reason=_reason(request) or "closed from the positions page"
+        ).describe(),
+    )
 
 
 @login_required
 @require_POST
 def account_flatten_action(request, account_id: int):
     def run():
-        done = account_flatten(actor=request.user, account_id=account_id, via=PAGE,
-                               reason=_reason(request) or "flattened from the positions page")
+        done = account_flatten(
+            actor=request.user, account_id=account_id, via=PAGE, reason=_reason(request) or "flattened from the positions page"
+        )
         return f"Flatten {done.account.name}: {done.summary()}"
+
     return _act(request, run)
 
 
@@ -155,8 +206,11 @@ def account_flatten_action(request, account_id: int):
 @require_POST
 def order_cancel_action(request, order_id: int):
     def run():
-        order = order_cancel(actor=request.user, order_id=order_id, via=PAGE, reason=_reason(request) or "canceled from the orders page")
+        order = order_cancel(
+            actor=request.user, order_id=order_id, via=PAGE, reason=_reason(request) or "canceled from the orders page"
+        )
         return f"Order {order.client_order_id}: {Order.objects.get(pk=order.pk).get_status_display().lower()}"
+
     return _act(request, run)
 
 
@@ -169,17 +223,24 @@ def kill_switch_action(request, account_id: int | None = None):
             account = ExchangeAccount.objects.filter(pk=account_id).first()
             if account is None:
                 raise NotFound(f"no account #{account_id} among your accounts")
-        switch = kill_switch_set(actor=request.user, account=account, state=request.POST.get("state", ""),
-                                 reason=_reason(request), via=PAGE)
+        switch = kill_switch_set(
+            actor=request.user, account=account, state=request.POST.get("state", ""), reason=_reason(request), via=PAGE
+        )
         scope = f"account {account.name}" if account else "the whole desk"
         return f"Kill switch of {scope}: {switch.get_state_display()}"
+
     return _act(request, run)
 
 
 @login_required
 @require_POST
 def risk_acknowledge_action(request, risk_event_id: int):
-    return _act(request, lambda: f"Risk event #{risk_event_acknowledge(actor=request.user, risk_event_id=risk_event_id, via=PAGE).pk} acknowledged")
+    return _act(
+        request,
+        lambda: (
+            f"Risk event #{risk_event_acknowledge(actor=request.user, risk_event_id=risk_event_id, via=PAGE).pk} acknowledged"
+        ),
+    )
 
 
 @login_required
@@ -189,9 +250,15 @@ def strategy_status_action(request, strategy_id: int):
         found = Strategy.objects.filter(pk=strategy_id).first()
         if found is None:
             raise NotFound(f"no strategy #{strategy_id} on your accounts")
-        changed = strategy_status_set(actor=request.user, strategy=found, status=request.POST.get("status", ""),
-                                      reason=_reason(request) or "from the strategy page", via=PAGE)
+        changed = strategy_status_set(
+            actor=request.user,
+            strategy=found,
+            status=request.POST.get("status", ""),
+            reason=_reason(request) or "from the strategy page",
+            via=PAGE,
+        )
         return f"Strategy {changed.name}: {changed.get_status_display().lower()}"
+
     return _act(request, run)
 
 

@@ -31,11 +31,17 @@ def performance_of(snapshots: list[tuple]) -> dict:
     equity = np.array([float(value) for _, value in snapshots], dtype=np.float64)
     initial = equity[0]
     peaks = np.maximum.accumulate(equity)
-    points = [{"time": int(t // 1000), "equity": float(e), "peak": float(p), "drawdown_pct": float((1 - e / p) * 100) if p else 0.0}
-              for t, e, p in zip(times, equity, peaks, strict=True)]
-    return {"points": points, "total_return_pct": metrics.total_return_pct(initial, float(equity[-1])),
-            "max_drawdown_pct": metrics.max_drawdown(times, equity, initial)["max_drawdown_pct"],
-            "daily_pnl": daily_pnl(snapshots), "monthly": metrics.monthly_returns(times, equity, initial)}
+    points = [
+        {"time": int(t // 1000), "equity": float(e), "peak": float(p), "drawdown_pct": float((1 - e / p) * 100) if p else 0.0}
+        for t, e, p in zip(times, equity, peaks, strict=True)
+    ]
+    return {
+        "points": points,
+        "total_return_pct": metrics.total_return_pct(initial, float(equity[-1])),
+        "max_drawdown_pct": metrics.max_drawdown(times, equity, initial)["max_drawdown_pct"],
+        "daily_pnl": daily_pnl(snapshots),
+        "monthly": metrics.monthly_returns(times, equity, initial),
+    }
 
 
 def daily_pnl(snapshots: list[tuple]) -> list[dict]:
@@ -64,6 +70,8 @@ def performance_for(*, user, account_id: int | None) -> Performance:
 
 
 def chart_series(report: Performance) -> dict:
-    return {"equity": [{"time": p["time"], "value": p["equity"]} for p in report.points],
-            "peak": [{"time": p["time"], "value": p["peak"]} for p in report.points],
-            "drawdown": [{"time": p["time"], "value": -p["drawdown_pct"]} for p in report.points]}
+    return {
+        "equity": [{"time": p["time"], "value": p["equity"]} for p in report.points],
+        "peak": [{"time": p["time"], "value": p["peak"]} for p in report.points],
+        "drawdown": [{"time": p["time"], "value": -p["drawdown_pct"]} for p in report.points],
+    }

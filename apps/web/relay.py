@@ -115,8 +115,9 @@ def relay_start_cursor(name: str = CURSOR_NAME) -> RelayCursor:
 relay_cursor_save = database_sync_to_async(cursor_advance)
 
 
-async def relay_run(layer, *, poll_seconds: float = POLL_SECONDS, stop: asyncio.Event | None = None,
-                    name: str = CURSOR_NAME) -> None:
+async def relay_run(
+    layer, *, poll_seconds: float = POLL_SECONDS, stop: asyncio.Event | None = None, name: str = CURSOR_NAME
+) -> None:
     """Loop over relay_pass until `stop` is set (or the task is cancelled), saving the cursor
     after each batch. A failing pass (database or Redis unavailable) is logged and retried
     with backoff; the cursor is kept."""
@@ -131,7 +132,7 @@ async def relay_run(layer, *, poll_seconds: float = POLL_SECONDS, stop: asyncio.
                 await relay_cursor_save(name=name, last_event_id=cursor.last_id)
                 saved_id = cursor.last_id
             failures = 0
-        except Exception:  # noqa: BLE001 - the relay must outlive a database or Redis blip
+        except Exception:
             failures += 1
             logger.exception("relay pass failed (%s in a row); retrying", failures)
         delay = poll_seconds if failures == 0 else min(5.0, poll_seconds * 2**failures)
@@ -146,7 +147,7 @@ async def _start_cursor_with_retry(stop: asyncio.Event, name: str) -> RelayCurso
     while True:
         try:
             return await relay_start_cursor(name)
-        except Exception:  # noqa: BLE001
+        except Exception:
             logger.exception("relay cannot read the outbox yet; retrying in %.1fs", delay)
             if stop.is_set():
                 raise

@@ -90,15 +90,23 @@ def accounts_overview(*, user) -> list:
     """The user's accounts (membership; superusers all) with their newest equity, kill switch
     and running strategies. Another account's figures are never read, let alone shown."""
     newest = PortfolioSnapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at")
-    running = (Strategy.objects.filter(account=OuterRef("pk"), status=Strategy.Status.RUNNING).order_by()
-               .values("account").annotate(n=Count("pk")).values("n"))
+    running = (
+        Strategy.objects.filter(account=OuterRef("pk"), status=Strategy.Status.RUNNING)
+        .order_by()
+        .values("account")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
     return list(
-        accounts_visible_to(user=user).select_related("exchange").annotate(
+        accounts_visible_to(user=user)
+        .select_related("exchange")
+        .annotate(
             equity=Subquery(newest.values("equity")[:1]),
             equity_at=Subquery(newest.values("taken_at")[:1]),
             kill_state=Subquery(KillSwitch.objects.filter(account=OuterRef("pk")).values("state")[:1]),
             strategies_running=Subquery(running, output_field=IntegerField()),
-        ).order_by("name")
+        )
+        .order_by("name")
     )
 
 

@@ -107,6 +107,8 @@ def _error(message: str, status: int) -> JsonResponse:
 
 def password_reset_off(request):
     """Shown instead of the reset form when the desk has no mail server (EMAIL_URL unset)."""
-    message = ("Password reset by email is off on this desk: no mail server is configured. "
-               "An administrator can set a new password in the admin or with `python manage.py changepassword USERNAME`.")
+    message = (
+        "Password reset by email is off on this desk: no mail server is configured. "
+        "An administrator can set a new password in the admin or with `python manage.py changepassword USERNAME`."
+    )
     return render(request, "web/error.html", {"message": message}, status=404)

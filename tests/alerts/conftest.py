@@ -31,8 +31,13 @@ def channel_make(receivers, kind: str, **values) -> Channel:
         Channel.Kind.DISCORD: {"url": base + DISCORD_PATH},
         Channel.Kind.SLACK: {"url": base + SLACK_PATH},
         Channel.Kind.WEBHOOK: {"url": base + WEBHOOK_PATH, "secret": "hmac-key"},
-        Channel.Kind.EMAIL: {"smtp_host": "127.0.0.1", "smtp_port": receivers.smtp_port, "smtp_tls": False,
-                             "email_from": "desk@example.com", "address": "ops@example.com"},
+        Channel.Kind.EMAIL: {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": receivers.smtp_port,
+            "smtp_tls": False,
+            "email_from": "desk@example.com",
+            "address": "ops@example.com",
+        },
     }[kind]
     return Channel.objects.create(name=f"desk {kind}", kind=kind, **{**defaults, **values})
 

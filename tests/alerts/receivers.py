@@ -91,8 +91,11 @@ def _handler(receivers: Receivers):
                 return 0
             if answer[0] == "429":
                 seconds = answer[1]
-                payload = ({"ok": False, "error_code": 429, "parameters": {"retry_after": seconds}}
-                           if self.path.startswith("/bot") else {"message": "rate limited", "retry_after": seconds})
+                payload = (
+                    {"ok": False, "error_code": 429, "parameters": {"retry_after": seconds}}
+                    if self.path.startswith("/bot")
+                    else {"message": "rate limited", "retry_after": seconds}
+                )
                 self._reply(429, payload, {"Retry-After": str(seconds)})
                 return 429
             if answer[0] == "503":
@@ -128,8 +131,15 @@ class _SmtpHandler:
         message = message_from_bytes(envelope.content, policy=policy.default)
         html_part = message.get_body(preferencelist=("html",))
         with self.receivers.lock:
-            self.receivers.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), str(message["Subject"]),
-                                             html_part.get_content() if html_part else "", time.monotonic()))
+            self.receivers.mails.append(
+                Mail(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    str(message["Subject"]),
+                    html_part.get_content() if html_part else "",
+                    time.monotonic(),
+                )
+            )
         return "250 OK"
 
 

@@ -19,9 +19,20 @@ def logged_in(user) -> Client:
 
 
 def webhook_form(account) -> dict:
-    return {"name": "ops hook", "kind": "webhook", "account": account.pk, "min_priority": 20,
-            "url": "http://127.0.0.1:9/hooks/desk", "secret": "signing-key-never-shown", "address": "",
-            "smtp_host": "", "smtp_port": "", "smtp_user": "", "email_from": "", "active": "on"}
+    return {
+        "name": "ops hook",
+        "kind": "webhook",
+        "account": account.pk,
+        "min_priority": 20,
+        "url": "http://127.0.0.1:9/hooks/desk",
+        "secret": "signing-key-never-shown",
+        "address": "",
+        "smtp_host": "",
+        "smtp_port": "",
+        "smtp_user": "",
+        "email_from": "",
+        "active": "on",
+    }
 
 
 @pytest.mark.parametrize("role", ["viewer", "trader"])
@@ -32,8 +43,12 @@ def test_a_viewer_or_a_trader_cannot_create_a_channel_or_a_rule(role):
     assert client.get("/admin/alerts/channel/").status_code == 200
     assert client.get("/admin/alerts/channel/add/").status_code == 403
     assert client.post("/admin/alerts/channel/add/", webhook_form(account)).status_code == 403
-    assert client.post("/admin/alerts/alertrule/add/", {"name": "mine", "event_kinds": "[]", "priority": 20,
-                                                        "min_priority": 10}).status_code == 403
+    assert (
+        client.post(
+            "/admin/alerts/alertrule/add/", {"name": "mine", "event_kinds": "[]", "priority": 20, "min_priority": 10}
+        ).status_code
+        == 403
+    )
     assert not Channel.objects.exists() and not AlertRule.objects.exists()
 
 
@@ -66,9 +81,17 @@ def test_a_rule_naming_an_event_kind_that_does_not_exist_is_refused_in_words():
     account = account_make()
     client = logged_in(desk_user("ada", role="admin", accounts=[account]))
 
-    page = client.post("/admin/alerts/alertrule/add/", {"name": "typo", "account": account.pk,
-                                                        "event_kinds": '["order.fild"]', "priority": 20,
-                                                        "min_priority": 10, "active": "on"}).content.decode()
+    page = client.post(
+        "/admin/alerts/alertrule/add/",
+        {
+            "name": "typo",
+            "account": account.pk,
+            "event_kinds": '["order.fild"]',
+            "priority": 20,
+            "min_priority": 10,
+            "active": "on",
+        },
+    ).content.decode()
 
     assert "No such event kind: order.fild." in page
     assert not AlertRule.objects.exists()

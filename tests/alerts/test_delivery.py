@@ -25,23 +25,23 @@ def test_halting_the_kill_switch_tells_every_channel_once_with_the_account_and_t
     kill_switch_set(actor=None, account=account, state="halted", reason=REASON)
     pipeline_until(lambda: receivers.delivered_count() >= 5)
 
-    telegram, = receivers.delivered(TELEGRAM_PATH)
+    (telegram,) = receivers.delivered(TELEGRAM_PATH)
     assert telegram.body["parse_mode"] == "HTML" and telegram.body["chat_id"] == "-10042"
     assert "spread &gt; 5% on &lt;BTC/USDT&gt; &amp; the book is thin" in telegram.body["text"]
     assert "main &amp; co" in telegram.body["text"] and "HALTED" in telegram.body["text"]
-    discord, = receivers.delivered(DISCORD_PATH)
-    embed, = discord.body["embeds"]
+    (discord,) = receivers.delivered(DISCORD_PATH)
+    (embed,) = discord.body["embeds"]
     assert "HALTED" in embed["description"] and "the book is thin" in embed["description"]
     assert {"name": "Account", "value": "main & co", "inline": True} in embed["fields"]
     assert discord.body["allowed_mentions"] == {"parse": []}
-    slack, = receivers.delivered(SLACK_PATH)
+    (slack,) = receivers.delivered(SLACK_PATH)
     section = slack.body["blocks"][1]["text"]["text"]
     assert "spread &gt; 5% on &lt;BTC/USDT&gt; &amp; the book is thin" in section
     assert "main &amp; co" in slack.body["blocks"][2]["elements"][0]["text"]
-    webhook, = receivers.delivered(WEBHOOK_PATH)
+    (webhook,) = receivers.delivered(WEBHOOK_PATH)
     assert (webhook.body["kind"], webhook.body["priority"], webhook.body["account"]) == ("kill_switch", "critical", "main & co")
     assert REASON in webhook.body["body"]
-    mail, = receivers.mails
+    (mail,) = receivers.mails
     assert mail.subject.startswith("[CRITICAL] Kill switch changed")
     assert mail.recipients == ["ops@example.com"]
     assert "spread &gt; 5% on &lt;BTC/USDT&gt; &amp; the book is thin" in mail.html and "main &amp; co" in mail.html
@@ -56,9 +56,11 @@ def test_a_webhook_is_signed_with_its_key_and_carries_the_alert_key(receivers):
     kill_switch_set(actor=None, account=account, state="halted", reason="test")
     pipeline_until(lambda: receivers.delivered(WEBHOOK_PATH))
 
-    request, = receivers.delivered(WEBHOOK_PATH)
+    (request,) = receivers.delivered(WEBHOOK_PATH)
     raw = json.dumps(request.body, separators=(",", ":")).encode()
-    assert request.headers["X-Tradedesk-Signature"] == "sha256=" + hmac.new(channel.secret.encode(), raw, hashlib.sha256).hexdigest()
+    assert (
+        request.headers["X-Tradedesk-Signature"] == "sha256=" + hmac.new(channel.secret.encode(), raw, hashlib.sha256).hexdigest()
+    )
     assert request.headers["Idempotency-Key"] == Alert.objects.get().dedup_key
 
 

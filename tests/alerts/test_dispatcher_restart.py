@@ -26,12 +26,24 @@ ROOT = Path(settings.BASE_DIR)
 
 def dispatcher_start() -> subprocess.Popen:
     db = connection.settings_dict
-    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "ALERTS_SEND_THREADS": "1", "ALERTS_SENDING_STALE_SECONDS": "1", "ALERTS_GAP_WAIT_SECONDS": "0.5",
-           "ALERTS_RETRY_SECONDS": "0.2", "LOG_FORMAT": "console"}
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "ALERTS_SEND_THREADS": "1",
+        "ALERTS_SENDING_STALE_SECONDS": "1",
+        "ALERTS_GAP_WAIT_SECONDS": "0.5",
+        "ALERTS_RETRY_SECONDS": "0.2",
+        "LOG_FORMAT": "console",
+    }
     env.pop("TEST_DATABASE_NAME", None)
-    return subprocess.Popen([sys.executable, "manage.py", "alerts_dispatch", "--every", "0.05"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "alerts_dispatch", "--every", "0.05"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def kill_switch_changes(account, first: int, count: int) -> None:

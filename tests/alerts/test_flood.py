@@ -18,11 +18,23 @@ pytestmark = pytest.mark.django_db
 
 def rejections_record(account, count: int, *, first_order: int = 1) -> None:
     """`count` order.rejected events as the order service records them, in one transaction."""
-    events = [event_build("order.rejected", {**dict.fromkeys(ORDER_FIELDS, ""), "order": number,
-                                             "client_order_id": f"td-{number}", "market": "BTC-USDT", "side": "buy",
-                                             "amount": "0.1", "status": "rejected", "reason": "insufficient balance"},
-                          account=account.pk)
-              for number in range(first_order, first_order + count)]
+    events = [
+        event_build(
+            "order.rejected",
+            {
+                **dict.fromkeys(ORDER_FIELDS, ""),
+                "order": number,
+                "client_order_id": f"td-{number}",
+                "market": "BTC-USDT",
+                "side": "buy",
+                "amount": "0.1",
+                "status": "rejected",
+                "reason": "insufficient balance",
+            },
+            account=account.pk,
+        )
+        for number in range(first_order, first_order + count)
+    ]
     with transaction.atomic():
         events_save(events)
 

@@ -28,22 +28,40 @@ def test_every_bad_filter_is_named_at_once(desk, viewer):
     assert set(error["fields"]) == {"account", "status", "start"}
 
 
-@pytest.mark.parametrize("params", [{"account": "1\x00"}, {"client_order_id": "a\x00b"}, {"account": "9" * 400},
-                                    {"account": "1e400"}, {"account": "-1"}, {"ordering": "secret"},
-                                    {"start": "2026-13-45T99:00"}, {"account": "1.5"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"account": "1\x00"},
+        {"client_order_id": "a\x00b"},
+        {"account": "9" * 400},
+        {"account": "1e400"},
+        {"account": "-1"},
+        {"ordering": "secret"},
+        {"start": "2026-13-45T99:00"},
+        {"account": "1.5"},
+    ],
+)
 def test_nul_bytes_huge_numbers_and_wrong_types_in_a_query_are_a_400(desk, viewer, params):
     error_of(viewer.get("/api/v1/orders/", params), 400)
 
 
-@pytest.mark.parametrize("path", ["/api/v1/orders/99999999999999999999999/", "/api/v1/orders/abc/",
-                                  "/api/v1/nothing-here/", "/api/v1/orders/?cursor=garbage"])
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/orders/99999999999999999999999/", "/api/v1/orders/abc/", "/api/v1/nothing-here/", "/api/v1/orders/?cursor=garbage"],
+)
 def test_a_path_that_names_nothing_is_a_404_in_the_same_shape(desk, viewer, path):
     assert error_of(viewer.get(path), 404)["code"] == "not_found"
 
 
-@pytest.mark.parametrize("body", [{"account": "x", "state": "maybe"}, {"account": 10**30, "state": "halted"},
-                                  {"account": None, "state": "halted", "reason": "a\x00b"},
-                                  {"account": [1], "state": {"nested": True}}])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"account": "x", "state": "maybe"},
+        {"account": 10**30, "state": "halted"},
+        {"account": None, "state": "halted", "reason": "a\x00b"},
+        {"account": [1], "state": {"nested": True}},
+    ],
+)
 def test_a_command_with_wrong_types_huge_numbers_or_nul_bytes_is_a_400_naming_each_field(desk, trader, body):
     error = error_of(trader.post("/api/v1/kill-switches/set/", body, format="json"), 400)
 
@@ -57,8 +75,12 @@ def test_a_body_that_is_not_json_is_a_400(desk, trader):
 
 
 def test_a_bad_idempotency_key_is_a_400(desk, trader):
-    response = trader.post("/api/v1/kill-switches/set/", {"account": desk.ours.account.pk, "state": "halted"},
-                           format="json", HTTP_IDEMPOTENCY_KEY="x" * 300)
+    response = trader.post(
+        "/api/v1/kill-switches/set/",
+        {"account": desk.ours.account.pk, "state": "halted"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="x" * 300,
+    )
 
     assert "Idempotency-Key" in error_of(response, 400)["fields"]
 

@@ -39,9 +39,11 @@ def desk(sim):
 @pytest.fixture
 def commit(django_capture_on_commit_callbacks):
     """Run what the service queued on commit (the order's submission), as a worker would."""
+
     def run(call):
         with django_capture_on_commit_callbacks(execute=True):
             return call()
+
     return run
 
 
@@ -89,8 +91,9 @@ def test_a_refusal_is_an_answer_too_a_retry_gets_the_same_conflict(desk, sim, co
     position = bought(strategy, market)
     commit(lambda: trader.post(f"/api/v1/positions/{position.pk}/close/", {}, format="json"))
 
-    again = [trader.post(f"/api/v1/positions/{position.pk}/close/", {}, format="json", HTTP_IDEMPOTENCY_KEY="k2")
-             for _ in range(2)]
+    again = [
+        trader.post(f"/api/v1/positions/{position.pk}/close/", {}, format="json", HTTP_IDEMPOTENCY_KEY="k2") for _ in range(2)
+    ]
 
     assert [response.status_code for response in again] == [409, 409]
     assert again[0].json() == again[1].json() and again[0].json()["error"]["code"] == "conflict"
@@ -102,10 +105,15 @@ def test_a_viewer_token_may_send_no_command(desk, sim):
     position = bought(strategy, market)
     viewer = client_with(token_for(person_make("victor", role="viewer", accounts=[account]), "read"))
     order = Order.objects.filter(account=account).first()
-    posts = [f"/api/v1/positions/{position.pk}/close/", f"/api/v1/orders/{order.pk}/cancel/",
-             f"/api/v1/accounts/{account.pk}/flatten/", f"/api/v1/strategies/{strategy.pk}/start/",
-             f"/api/v1/strategies/{strategy.pk}/pause/", f"/api/v1/strategies/{strategy.pk}/stop/",
-             "/api/v1/kill-switches/set/"]
+    posts = [
+        f"/api/v1/positions/{position.pk}/close/",
+        f"/api/v1/orders/{order.pk}/cancel/",
+        f"/api/v1/accounts/{account.pk}/flatten/",
+        f"/api/v1/strategies/{strategy.pk}/start/",
+        f"/api/v1/strategies/{strategy.pk}/pause/",
+        f"/api/v1/strategies/{strategy.pk}/stop/",
+        "/api/v1/kill-switches/set/",
+    ]
     orders_before = len(sim_orders(sim))
 
     answers = [viewer.post(url, {"state": "halted", "account": account.pk}, format="json") for url in posts]
@@ -134,8 +142,9 @@ def test_a_trader_pauses_a_strategy_and_halts_the_account_answered_with_the_obje
     trader = client_with(token_for(person_make("tina", role="trader", accounts=[account]), "trade"))
 
     paused = trader.post(f"/api/v1/strategies/{strategy.pk}/pause/", {"reason": "vol"}, format="json")
-    halted = trader.post("/api/v1/kill-switches/set/", {"account": account.pk, "state": "halted", "reason": "news"},
-                         format="json")
+    halted = trader.post(
+        "/api/v1/kill-switches/set/", {"account": account.pk, "state": "halted", "reason": "news"}, format="json"
+    )
     global_switch = trader.post("/api/v1/kill-switches/set/", {"account": None, "state": "halted"}, format="json")
 
     assert paused.status_code == 200 and paused.json()["status"] == "paused"
@@ -149,9 +158,11 @@ def test_commands_on_another_accounts_objects_are_not_found(desk, sim):
     stranger = client_with(token_for(person_make("sam", role="trader"), "trade"))
     position = bought(strategy, market)
 
-    answers = [stranger.post(f"/api/v1/positions/{position.pk}/close/", {}, format="json"),
-               stranger.post(f"/api/v1/strategies/{strategy.pk}/stop/", {}, format="json"),
-               stranger.post("/api/v1/kill-switches/set/", {"account": account.pk, "state": "halted"}, format="json")]
+    answers = [
+        stranger.post(f"/api/v1/positions/{position.pk}/close/", {}, format="json"),
+        stranger.post(f"/api/v1/strategies/{strategy.pk}/stop/", {}, format="json"),
+        stranger.post("/api/v1/kill-switches/set/", {"account": account.pk, "state": "halted"}, format="json"),
+    ]
 
     assert [answer.status_code for answer in answers] == [404, 404, 404]
     position.refresh_from_db()
@@ -162,8 +173,15 @@ def test_a_trader_flattens_the_account_and_cancels_an_order_through_the_api(desk
     account, market, strategy = desk
     trader = client_with(token_for(person_make("tina", role="trader", accounts=[account]), "trade"))
     position = bought(strategy, market)
-    resting = Order.objects.create(account=account, market=market, client_order_id="api-limit-1", side="buy",
-                                   type=Order.Type.LIMIT, price=D("50000"), amount=D("0.01"))
+    resting = Order.objects.create(
+        account=account,
+        market=market,
+        client_order_id="api-limit-1",
+        side="buy",
+        type=Order.Type.LIMIT,
+        price=D("50000"),
+        amount=D("0.01"),
+    )
     order_submit(order_id=resting.pk)
 
     canceled = trader.post(f"/api/v1/orders/{resting.pk}/cancel/", {"reason": "stale"}, format="json")
@@ -175,5 +193,8 @@ def test_a_trader_flattens_the_account_and_cancels_an_order_through_the_api(desk
     position.refresh_from_db()
     assert position.amount < market.amount_precision
     assert set(AuditEntry.objects.filter(via="api").values_list("action", flat=True)) >= {
-        "order.cancel", "account.flatten", "position.close"}
+        "order.cancel",
+        "account.flatten",
+        "position.close",
+    }
     books_agree_with_the_exchange(sim, account, TEST_API_KEY)

@@ -15,15 +15,32 @@ pytestmark = pytest.mark.django_db
 def orders_make(desk, n: int) -> None:
     ours = desk.ours
     for i in range(n):
-        signal = Signal.objects.create(strategy=ours.strategy, account=ours.account, market=ours.order.market,
-                                       candle_time=timezone.now(), side="buy", intent="open", price=Decimal("100"),
-                                       key=f"qc-{i}")
-        order = Order.objects.create(account=ours.account, market=ours.order.market, strategy=ours.strategy,
-                                     signal=signal, client_order_id=f"qc-{i}", side="buy", amount=Decimal("1"),
-                                     filled=Decimal("1"), average_price=Decimal("100.5"), status="filled")
+        signal = Signal.objects.create(
+            strategy=ours.strategy,
+            account=ours.account,
+            market=ours.order.market,
+            candle_time=timezone.now(),
+            side="buy",
+            intent="open",
+            price=Decimal("100"),
+            key=f"qc-{i}",
+        )
+        order = Order.objects.create(
+            account=ours.account,
+            market=ours.order.market,
+            strategy=ours.strategy,
+            signal=signal,
+            client_order_id=f"qc-{i}",
+            side="buy",
+            amount=Decimal("1"),
+            filled=Decimal("1"),
+            average_price=Decimal("100.5"),
+            status="filled",
+        )
         OrderEvent.objects.create(order=order, from_status="submitting", to_status="filled", cause="test")
-        Fill.objects.create(order=order, venue_trade_id=f"t{i}", price=Decimal("100.5"), amount=Decimal("1"),
-                            traded_at=timezone.now())
+        Fill.objects.create(
+            order=order, venue_trade_id=f"t{i}", price=Decimal("100.5"), amount=Decimal("1"), traded_at=timezone.now()
+        )
 
 
 def queries_for(client, url: str) -> int:

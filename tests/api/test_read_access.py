@@ -13,8 +13,19 @@ from .conftest import client_with, token_for
 
 pytestmark = pytest.mark.django_db
 
-LISTS = ["accounts", "markets", "strategies", "signals", "orders", "fills", "positions", "risk-limits", "risk-events",
-         "kill-switches", "portfolio-snapshots"]
+LISTS = [
+    "accounts",
+    "markets",
+    "strategies",
+    "signals",
+    "orders",
+    "fills",
+    "positions",
+    "risk-limits",
+    "risk-events",
+    "kill-switches",
+    "portfolio-snapshots",
+]
 
 
 def test_a_viewer_token_lists_only_its_own_accounts_with_equity_and_kill_switch(desk, viewer):
@@ -43,9 +54,19 @@ def test_no_list_shows_a_row_of_another_account(desk, viewer, resource):
         assert theirs.order.client_order_id not in text
 
 
-@pytest.mark.parametrize("resource,obj", [("orders", "order"), ("positions", "position"), ("strategies", "strategy"),
-                                          ("signals", "signal"), ("accounts", "account"), ("risk-events", "risk_event"),
-                                          ("kill-switches", "kill_switch"), ("risk-limits", "limits")])
+@pytest.mark.parametrize(
+    "resource,obj",
+    [
+        ("orders", "order"),
+        ("positions", "position"),
+        ("strategies", "strategy"),
+        ("signals", "signal"),
+        ("accounts", "account"),
+        ("risk-events", "risk_event"),
+        ("kill-switches", "kill_switch"),
+        ("risk-limits", "limits"),
+    ],
+)
 def test_another_accounts_object_is_not_found(desk, viewer, resource, obj):
     theirs = getattr(desk.theirs, obj)
 

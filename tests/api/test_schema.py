@@ -70,8 +70,8 @@ def test_every_get_endpoint_fuzzed_as_a_trader_answers_as_its_schema_says(desk, 
     assert len(operations) >= 28
 
     for operation in operations:
-        @settings(max_examples=8, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+
+        @settings(max_examples=8, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def answers_per_schema(case):
             response = case.call(headers=headers)

@@ -57,10 +57,20 @@ def test_an_account_edit_is_audited_without_its_secrets(admin_client, admin_user
     account.api_secret = "old-secret-never-shown"
     account.save()
 
-    response = admin_client.post(f"/admin/exchanges/exchangeaccount/{account.pk}/change/", {
-        "name": "paper two", "exchange": account.exchange_id, "mode": "paper", "api_key": "",
-        "api_secret": "new-secret-never-shown", "base_url": "", "active": "on",
-        "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0"})
+    response = admin_client.post(
+        f"/admin/exchanges/exchangeaccount/{account.pk}/change/",
+        {
+            "name": "paper two",
+            "exchange": account.exchange_id,
+            "mode": "paper",
+            "api_key": "",
+            "api_secret": "new-secret-never-shown",
+            "base_url": "",
+            "active": "on",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
 
     assert response.status_code == 302, response.content
     entry = AuditEntry.objects.get()
@@ -74,12 +84,28 @@ def test_an_account_edit_is_audited_without_its_secrets(admin_client, admin_user
 def test_a_strategy_edit_is_audited_with_its_markets(admin_client):
     account = account_make()
     market, ether = fresh_market(), fresh_market(symbol="ETH/USDT")
-    strategy = strategy_make(account=account, markets=[market], kind="ema_cross", params={"fast": 9, "slow": 21, "allow_short": False},
-                             allocation=D("100"), status=Strategy.Status.STOPPED)
+    strategy = strategy_make(
+        account=account,
+        markets=[market],
+        kind="ema_cross",
+        params={"fast": 9, "slow": 21, "allow_short": False},
+        allocation=D("100"),
+        status=Strategy.Status.STOPPED,
+    )
 
-    response = admin_client.post(f"/admin/strategies/strategy/{strategy.pk}/change/", {
-        "name": strategy.name, "kind": "ema_cross", "params": '{"fast": 9, "slow": 21}', "account": account.pk,
-        "markets": [market.pk, ether.pk], "timeframe": "1m", "allocation_type": "quote", "allocation_value": "250"})
+    response = admin_client.post(
+        f"/admin/strategies/strategy/{strategy.pk}/change/",
+        {
+            "name": strategy.name,
+            "kind": "ema_cross",
+            "params": '{"fast": 9, "slow": 21}',
+            "account": account.pk,
+            "markets": [market.pk, ether.pk],
+            "timeframe": "1m",
+            "allocation_type": "quote",
+            "allocation_value": "250",
+        },
+    )
 
     assert response.status_code == 302, response.content
     entry = AuditEntry.objects.get()
@@ -127,7 +153,12 @@ def test_a_strategy_started_from_the_admin_is_audited(admin_client, admin_user):
 
     entry = AuditEntry.objects.get()
     assert (entry.who, entry.via, entry.action, entry.before, entry.after) == (
-        admin_user, "admin", "strategy.status_set", {"status": "stopped"}, {"status": "running"})
+        admin_user,
+        "admin",
+        "strategy.status_set",
+        {"status": "stopped"},
+        {"status": "running"},
+    )
 
 
 @pytest.fixture
@@ -156,17 +187,28 @@ def test_positions_close_from_the_admin_with_a_message_per_position(admin_client
 
 def test_an_order_canceled_and_an_account_flattened_from_the_admin(admin_client, held, django_capture_on_commit_callbacks):
     account, market, position = held
-    bid = Order.objects.create(account=account, market=market, client_order_id="paper-bid", side="buy",
-                               type=Order.Type.LIMIT, price=D("90"), amount=D("1"))
+    bid = Order.objects.create(
+        account=account,
+        market=market,
+        client_order_id="paper-bid",
+        side="buy",
+        type=Order.Type.LIMIT,
+        price=D("90"),
+        amount=D("1"),
+    )
     order_submit(order_id=bid.pk)
 
     canceled = admin_client.post("/admin/trading/order/", {"action": "cancel", "_selected_action": [bid.pk]}, follow=True)
     with django_capture_on_commit_callbacks(execute=True):
-        flattened = admin_client.post("/admin/exchanges/exchangeaccount/", {"action": "flatten",
-                                                                            "_selected_action": [account.pk]})
+        flattened = admin_client.post(
+            "/admin/exchanges/exchangeaccount/", {"action": "flatten", "_selected_action": [account.pk]}
+        )
 
     assert "paper-bid: canceled" in shown(canceled)
     assert "paper flattened: 0 orders canceled, 1 position closing" in shown(flattened)
     assert Position.objects.get().amount == 0
     assert list(AuditEntry.objects.order_by("id").values_list("action", flat=True)) == [
-        "order.cancel", "position.close", "account.flatten"]
+        "order.cancel",
+        "position.close",
+        "account.flatten",
+    ]

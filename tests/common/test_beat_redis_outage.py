@@ -84,10 +84,12 @@ def test_beat_during_a_redis_outage_logs_no_restart_and_sends_again_once_redis_a
     app = Celery("beat-outage")
     app.config_from_object("django.conf:settings", namespace="CELERY")
     app.conf.update(
-        broker_url=relayed_url, result_backend=relayed_url,
+        broker_url=relayed_url,
+        result_backend=relayed_url,
         # Fewer reconnect attempts than the default 20 x 1 s, so the give-up comes within the test.
-        result_backend_transport_options={"retry_policy": {"max_retries": 2, "interval_start": 0,
-                                                           "interval_step": 0.1, "interval_max": 0.1}},
+        result_backend_transport_options={
+            "retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
+        },
         beat_schedule={"collect": {"task": "apps.markets.tasks.collect_due", "schedule": 0.2, "options": {"queue": queue}}},
     )
     with app.connection_for_write() as connection:
@@ -99,12 +101,20 @@ def test_beat_during_a_redis_outage_logs_no_restart_and_sends_again_once_redis_a
 
         running.cut()
         caplog.set_level(logging.INFO)
-        wait_until(lambda: beat.tick() is not None and any("No restart is needed" in r.getMessage() for r in caplog.records),
-                   timeout=60, interval=0.3, message="beat to give up a send during the outage")
+        wait_until(
+            lambda: beat.tick() is not None and any("No restart is needed" in r.getMessage() for r in caplog.records),
+            timeout=60,
+            interval=0.3,
+            message="beat to give up a send during the outage",
+        )
         sent_before = queued.llen(queue)
         running.restore()
-        wait_until(lambda: beat.tick() is not None and queued.llen(queue) > sent_before, timeout=30, interval=0.3,
-                   message="beat to send again once Redis answers")
+        wait_until(
+            lambda: beat.tick() is not None and queued.llen(queue) > sent_before,
+            timeout=30,
+            interval=0.3,
+            message="beat to send again once Redis answers",
+        )
     finally:
         queued.delete(queue, f"_kombu.binding.{queue}")
         app.close()

@@ -19,8 +19,16 @@ from apps.common.events import (
 )
 from apps.common.models import Event
 
-FILL = {"fill": 1, "order": 2, "client_order_id": "td1", "side": "buy", "price": "43000.5", "amount": "0.01",
-        "fee": "0.43", "fee_currency": "USDT"}
+FILL = {
+    "fill": 1,
+    "order": 2,
+    "client_order_id": "td1",
+    "side": "buy",
+    "price": "43000.5",
+    "amount": "0.01",
+    "fee": "0.43",
+    "fee_currency": "USDT",
+}
 
 
 def test_an_event_goes_to_the_topic_its_kind_declares():
@@ -30,8 +38,16 @@ def test_an_event_goes_to_the_topic_its_kind_declares():
 
 
 def test_a_candle_event_goes_to_its_market_and_timeframe():
-    payload = {"market": "BTC/USDT", "timeframe": "1m", "time": 0, "open": "1", "high": "1", "low": "1", "close": "1",
-               "volume": "1"}
+    payload = {
+        "market": "BTC/USDT",
+        "timeframe": "1m",
+        "time": 0,
+        "open": "1",
+        "high": "1",
+        "low": "1",
+        "close": "1",
+        "volume": "1",
+    }
 
     assert event_build("candle.closed", payload, market="BTC-USDT", tf="1m").topic == "candles.BTC-USDT.1m"
 
@@ -78,8 +94,9 @@ def test_every_topic_read_back_gives_the_values_it_was_built_from(topic):
     assert match.account_id == (12 if topic.audience == Audience.ACCOUNT else None)
 
 
-@pytest.mark.parametrize("name", ["orders", "orders.", "orders.abc", "orders.0", "orders.7.x", "candles.BTC-USDT",
-                                  "secret.7", "risk.everything"])
+@pytest.mark.parametrize(
+    "name", ["orders", "orders.", "orders.abc", "orders.0", "orders.7.x", "candles.BTC-USDT", "secret.7", "risk.everything"]
+)
 def test_a_name_of_no_declared_shape_is_not_a_topic(name):
     assert topic_parse(name) is None
 
@@ -100,4 +117,3 @@ def test_a_recorded_event_is_stored_and_the_newest_is_read_back_by_payload():
     assert Event.objects.filter(topic="orders.7").count() == 2
     assert event_latest("fill.applied", account=7) == newest
     assert event_latest("fill.applied", payload_match={"fill": 1}, account=7).payload == FILL
-

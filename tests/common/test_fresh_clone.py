@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-NOT_IN_A_CLONE = shutil.ignore_patterns(".git", ".venv", "var", ".env", "__pycache__", ".pytest_cache", ".hypothesis",
-                                        "reports", "node_modules", "staticfiles")
+NOT_IN_A_CLONE = shutil.ignore_patterns(
+    ".git", ".venv", "var", ".env", "__pycache__", ".pytest_cache", ".hypothesis", "reports", "node_modules", "staticfiles"
+)
 
 
 def fresh_clone(target: Path) -> Path:
@@ -25,8 +26,18 @@ def fresh_clone(target: Path) -> Path:
 
 def a_developers_shell() -> dict:
     """The environment `make test` sees in a terminal: no test-suite variables, no services."""
-    dropped = ("DESK_ENV_FILE", "DATABASE_URL", "REDIS_URL", "TRADEDESK_TESTING", "DJANGO_SETTINGS_MODULE",
-               "SECRET_KEY", "FIELD_ENCRYPTION_KEY", "PYTEST_ADDOPTS", "PYTEST_CURRENT_TEST", "CI")
+    dropped = (
+        "DESK_ENV_FILE",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "TRADEDESK_TESTING",
+        "DJANGO_SETTINGS_MODULE",
+        "SECRET_KEY",
+        "FIELD_ENCRYPTION_KEY",
+        "PYTEST_ADDOPTS",
+        "PYTEST_CURRENT_TEST",
+        "CI",
+    )
     return {name: value for name, value in os.environ.items() if name not in dropped}
 
 
@@ -39,7 +50,14 @@ def test_the_settings_tests_pass_after_make_run_wrote_its_env_file(tmp_path):
     assert setup.returncode == 0, setup.stdout + setup.stderr
     assert "SECRET_KEY=" in (clone / ".env").read_text()
 
-    tests = subprocess.run([str(clone / ".venv" / "bin" / "python"), "-m", "pytest", "tests/test_settings.py", "-q",
-                            "-p", "no:cacheprovider"], cwd=clone, env=shell, capture_output=True, text=True, timeout=280, check=False)
+    tests = subprocess.run(
+        [str(clone / ".venv" / "bin" / "python"), "-m", "pytest", "tests/test_settings.py", "-q", "-p", "no:cacheprovider"],
+        cwd=clone,
+        env=shell,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
     assert tests.returncode == 0, tests.stdout[-4000:] + tests.stderr[-2000:]
     assert " passed" in tests.stdout and "failed" not in tests.stdout

@@ -70,12 +70,21 @@ def test_the_generated_admin_password_is_printed_once_and_kept_readable_by_its_o
 
 
 def test_the_embedded_database_is_readable_by_its_owner_only(tmp_path):
-    env = {name: value for name, value in os.environ.items()
-           if name not in ("DATABASE_URL", "REDIS_URL", "TRADEDESK_TESTING", "DJANGO_SETTINGS_MODULE")}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DATABASE_URL", "REDIS_URL", "TRADEDESK_TESTING", "DJANGO_SETTINGS_MODULE")
+    }
     env.update(VAR_DIR=str(tmp_path / "var"), DEBUG="1")
 
-    result = subprocess.run(["sh", "-c", f"umask 022 && {sys.executable} manage.py migrate --verbosity 0"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["sh", "-c", f"umask 022 && {sys.executable} manage.py migrate --verbosity 0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
     assert result.returncode == 0, result.stderr[-2000:]
     database = tmp_path / "var" / "tradedesk.sqlite3"

@@ -58,15 +58,26 @@ class Desk:
         self.env, self.port = env, free_port()
         self.exchange_port = int(env["SIMEXCHANGE_URL"].rsplit(":", 1)[1])
         self.var_dir = Path(env["VAR_DIR"])
-        self.process = subprocess.Popen([sys.executable, "manage.py", "rundesk", "--port", str(self.port)], cwd=ROOT, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-                                        preexec_fn=preexec_fn)
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "rundesk", "--port", str(self.port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            preexec_fn=preexec_fn,
+        )
         self.output = Output(self.process)
         self.banner_at: datetime | None = None
 
     def wait_for_banner(self) -> None:
-        wait_until(lambda: BANNER in self.output.text or self.process.poll() is not None, timeout=240,
-                   interval=0.2, message="the desk to start")
+        wait_until(
+            lambda: BANNER in self.output.text or self.process.poll() is not None,
+            timeout=240,
+            interval=0.2,
+            message="the desk to start",
+        )
         self.banner_at = datetime.now(UTC)
         assert self.process.poll() is None, self.output.text[-3000:]
 
@@ -99,11 +110,23 @@ def db_time(value: str | None) -> datetime:
 
 @pytest.fixture
 def desk_env(tmp_path):
-    env = {name: value for name, value in os.environ.items()
-           if name not in ("DATABASE_URL", "REDIS_URL", "TRADEDESK_TESTING", "DJANGO_SETTINGS_MODULE")}
-    return {**env, "VAR_DIR": str(tmp_path / "var"), "SIMEXCHANGE_URL": f"http://127.0.0.1:{free_port()}",
-            "SECRET_KEY": "rundesk-test-" + "x" * 40, "FIELD_ENCRYPTION_KEY": "q" * 43 + "=", "DESK_ADMIN_PASSWORD": "desk-test-pw",
-            "SIMEXCHANGE_HISTORY_DAYS": "1", "DEMO_BACKFILL_DAYS": "1", "WORKER_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1"}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DATABASE_URL", "REDIS_URL", "TRADEDESK_TESTING", "DJANGO_SETTINGS_MODULE")
+    }
+    return {
+        **env,
+        "VAR_DIR": str(tmp_path / "var"),
+        "SIMEXCHANGE_URL": f"http://127.0.0.1:{free_port()}",
+        "SECRET_KEY": "rundesk-test-" + "x" * 40,
+        "FIELD_ENCRYPTION_KEY": "q" * 43 + "=",
+        "DESK_ADMIN_PASSWORD": "desk-test-pw",
+        "SIMEXCHANGE_HISTORY_DAYS": "1",
+        "DEMO_BACKFILL_DAYS": "1",
+        "WORKER_CONCURRENCY": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 @pytest.fixture
@@ -158,8 +181,12 @@ def test_a_worker_killed_with_sigkill_is_restarted_and_the_desk_keeps_collecting
     assert f"worker (pid {worker}) died with signal SIGKILL; restarting in 1s" in desk.output.text
     with pytest.raises(ProcessLookupError):
         os.killpg(worker, 0)  # nothing is left of the old worker (its pool went with it)
-    wait_until(lambda: db_time(desk.query("select max(last_success_at) from markets_collectorstatus")[0][0]) > restarted_at,
-               timeout=60, interval=1, message="a candle collection by the restarted worker")
+    wait_until(
+        lambda: db_time(desk.query("select max(last_success_at) from markets_collectorstatus")[0][0]) > restarted_at,
+        timeout=60,
+        interval=1,
+        message="a candle collection by the restarted worker",
+    )
     assert desk.process.poll() is None
 
     desk.stop()
@@ -180,9 +207,17 @@ def seed_where_the_demo_enters_in_every_three_candles(minutes: int = 15) -> int:
     start_ms, end_ms = now_ms - 120 * 60_000, now_ms + (minutes + 3) * 60_000
     for seed in range(7, 107):
         sim = MarketSim(seed=seed)
-        entries = np.logical_or.reduce([
-            np.asarray(strategy_build(spec["kind"], spec["params"]).signals(sim.candles_1m(spec["symbol"], start_ms, end_ms))
-                       .entry_long, dtype=bool) for spec in DEMO_STRATEGIES])[-(minutes + 3):]
+        entries = np.logical_or.reduce(
+            [
+                np.asarray(
+                    strategy_build(spec["kind"], spec["params"])
+                    .signals(sim.candles_1m(spec["symbol"], start_ms, end_ms))
+                    .entry_long,
+                    dtype=bool,
+                )
+                for spec in DEMO_STRATEGIES
+            ]
+        )[-(minutes + 3) :]
         if np.lib.stride_tricks.sliding_window_view(entries, 3).any(axis=1).all():
             return seed
     raise AssertionError("no seed of 7..106 gives the demo an entry in every 3 candles: are its strategies still brisk?")
@@ -192,8 +227,12 @@ def seed_where_the_demo_enters_in_every_three_candles(minutes: int = 15) -> int:
 def test_a_fresh_demo_desk_fills_its_first_order_within_3_minutes_of_the_banner(start_desk):
     desk = start_desk(SIMEXCHANGE_SEED=str(seed_where_the_demo_enters_in_every_three_candles()))
 
-    wait_until(lambda: desk.query("select count(*) from trading_fill")[0][0] > 0, timeout=200, interval=1,
-               message="the demo's first fill")
+    wait_until(
+        lambda: desk.query("select count(*) from trading_fill")[0][0] > 0,
+        timeout=200,
+        interval=1,
+        message="the demo's first fill",
+    )
 
     first_fill = db_time(desk.query("select min(created_at) from trading_fill")[0][0])
     assert (first_fill - desk.banner_at).total_seconds() <= 180

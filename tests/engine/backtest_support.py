@@ -9,8 +9,15 @@ MINUTE_MS = 60_000
 START_MS = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 
 
-def random_walk_candles(count: int, *, seed: int = 7, timeframe_ms: int = MINUTE_MS, start_ms: int = START_MS,
-                        volatility: float = 0.002, timeframe: str = "1m") -> Candles:
+def random_walk_candles(
+    count: int,
+    *,
+    seed: int = 7,
+    timeframe_ms: int = MINUTE_MS,
+    start_ms: int = START_MS,
+    volatility: float = 0.002,
+    timeframe: str = "1m",
+) -> Candles:
     """Seeded random-walk OHLC: each open is the previous close, wicks beyond both."""
     rng = np.random.default_rng(seed)
     close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, volatility, count)))
@@ -39,12 +46,14 @@ def ema_cross_signals(candles: Candles, fast: int = 12, slow: int = 26, *, short
     fast_ema, slow_ema = talib.EMA(candles.close, fast), talib.EMA(candles.close, slow)
     up, down = crossed_above(fast_ema, slow_ema), crossed_above(slow_ema, fast_ema)
     nothing = np.zeros(len(candles), dtype=bool)
-    return SignalArrays(up, down, down if shorts else nothing, up if shorts else nothing,
-                        indicators={"ema_fast": fast_ema, "ema_slow": slow_ema})
+    return SignalArrays(
+        up, down, down if shorts else nothing, up if shorts else nothing, indicators={"ema_fast": fast_ema, "ema_slow": slow_ema}
+    )
 
 
 def signals_at(count: int, *, entry_long=(), exit_long=(), entry_short=(), exit_short=(), **prices) -> SignalArrays:
     """Signals true at the given candle indices; prices = stop_loss/take_profit {index: price}."""
+
     def flags(indices):
         values = np.zeros(count, dtype=bool)
         values[list(indices)] = True

@@ -100,11 +100,20 @@ def test_the_strategys_own_stop_price_wins_over_the_configured_percent():
 def test_amounts_are_floored_to_the_step_and_small_orders_are_skipped_with_a_reason():
     rows = [FLAT] * 6
     rules = MarketRules(amount_step=0.01, min_notional=5_000)
-    sized = run(rows, lambda n: signals_at(n, entry_long=[0], exit_long=[1]), precision={"BTC/USDT": rules},
-                sizing=Sizing("fixed_quote", 1234.0), initial_balance=100_000)
+    sized = run(
+        rows,
+        lambda n: signals_at(n, entry_long=[0], exit_long=[1]),
+        precision={"BTC/USDT": rules},
+        sizing=Sizing("fixed_quote", 1234.0),
+        initial_balance=100_000,
+    )
     assert sized.trades == [] and sized.skipped_counts == {"below_min_notional": 1}
-    kept = run(rows, lambda n: signals_at(n, entry_long=[0], exit_long=[1]), precision={"BTC/USDT": MarketRules(amount_step=0.01)},
-               sizing=Sizing("fixed_quote", 1234.0))
+    kept = run(
+        rows,
+        lambda n: signals_at(n, entry_long=[0], exit_long=[1]),
+        precision={"BTC/USDT": MarketRules(amount_step=0.01)},
+        sizing=Sizing("fixed_quote", 1234.0),
+    )
     assert kept.trades[0].quantity == 12.34
 
 
@@ -133,7 +142,7 @@ def test_markets_share_one_cash_balance_and_max_open_positions_holds():
 
 def test_no_entry_during_the_cooldown_after_a_stop():
     rows = [FLAT, FLAT, (99, 100, 96, 97), FLAT, FLAT, FLAT, FLAT]
-    signals = lambda n: signals_at(n, entry_long=[0, 3, 5], exit_long=[4])  # noqa: E731
+    signals = lambda n: signals_at(n, entry_long=[0, 3, 5], exit_long=[4])
     result = run(rows, signals, stop_loss_pct=0.02, protections=Protections(cooldown_after_stop_ms=3 * 3_600_000))
     assert [trade.entry_bar for trade in result.trades] == [1, 6]
     assert result.skipped_counts == {"cooldown_after_stop": 1}
@@ -141,7 +150,7 @@ def test_no_entry_during_the_cooldown_after_a_stop():
 
 def test_entries_pause_after_the_max_drawdown():
     rows = [FLAT, FLAT, (80, 81, 79, 80), FLAT, FLAT, FLAT]
-    signals = lambda n: signals_at(n, entry_long=[0, 3], exit_long=[1, 4])  # noqa: E731
+    signals = lambda n: signals_at(n, entry_long=[0, 3], exit_long=[1, 4])
     result = run(rows, signals, protections=Protections(max_drawdown=0.1, drawdown_pause_ms=10 * 3_600_000))
     assert len(result.trades) == 1 and result.skipped_counts == {"max_drawdown_pause": 1}
 

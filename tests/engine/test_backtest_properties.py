@@ -19,19 +19,31 @@ def random_signals(count: int, seed: int, density: float) -> SignalArrays:
 
 
 def head(candles: Candles, count: int) -> Candles:
-    return Candles(candles.time[:count], candles.open[:count], candles.high[:count], candles.low[:count],
-                   candles.close[:count], candles.volume[:count], candles.timeframe)
+    return Candles(
+        candles.time[:count],
+        candles.open[:count],
+        candles.high[:count],
+        candles.low[:count],
+        candles.close[:count],
+        candles.volume[:count],
+        candles.timeframe,
+    )
 
 
 def head_signals(signals: SignalArrays, count: int) -> SignalArrays:
-    return SignalArrays(signals.entry_long[:count], signals.exit_long[:count], signals.entry_short[:count],
-                        signals.exit_short[:count])
+    return SignalArrays(
+        signals.entry_long[:count], signals.exit_long[:count], signals.entry_short[:count], signals.exit_short[:count]
+    )
 
 
 configs = st.builds(
     BacktestConfig,
-    fees=st.builds(FeeSchedule, maker=st.sampled_from([0.0, 0.0002]), taker=st.sampled_from([0.0, 0.001]),
-                   slippage_bps=st.sampled_from([0.0, 5.0])),
+    fees=st.builds(
+        FeeSchedule,
+        maker=st.sampled_from([0.0, 0.0002]),
+        taker=st.sampled_from([0.0, 0.001]),
+        slippage_bps=st.sampled_from([0.0, 5.0]),
+    ),
     fill_at=st.sampled_from(["next_open", "close"]),
     sizing=st.sampled_from([Sizing(), Sizing("percent_equity", 0.3), Sizing("fixed_quote", 2_500.0)]),
     stop_loss_pct=st.sampled_from([None, 0.01, 0.03]),
@@ -42,18 +54,17 @@ configs = st.builds(
 
 
 @SETTINGS
-@given(seed=st.integers(0, 10_000), density=st.sampled_from([0.01, 0.05, 0.3]), config=configs,
-       cut=st.integers(50, 350))
+@given(seed=st.integers(0, 10_000), density=st.sampled_from([0.01, 0.05, 0.3]), config=configs, cut=st.integers(50, 350))
 def test_appending_future_candles_never_changes_past_trades(seed, density, config, cut):
     candles, signals = random_walk_candles(400, seed=seed), random_signals(400, seed, density)
     full = backtest({"A": candles}, {"A": signals}, config)
     past = backtest({"A": head(candles, cut)}, {"A": head_signals(signals, cut)}, config)
     # Trades that the shorter run closed for real (not at its end of data) are the same trades.
     real = [trade for trade in past.trades if trade.exit_reason != "end_of_data"]
-    assert repr(real) == repr(full.trades[:len(real)])
+    assert repr(real) == repr(full.trades[: len(real)])
     # ... and the fills before its last candle too.
     early = [fill for fill in past.fills if fill.bar < cut - 1]
-    assert repr(early) == repr(full.fills[:len(early)])
+    assert repr(early) == repr(full.fills[: len(early)])
 
 
 @SETTINGS

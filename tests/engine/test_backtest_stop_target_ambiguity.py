@@ -1,6 +1,5 @@
 """A candle that touches both the stop and the target: which came first?"""
 
-
 from apps.engine.backtest import BacktestConfig, backtest
 from apps.engine.fills import FeeSchedule
 from tests.engine.backtest_support import candles_from_rows, signals_at

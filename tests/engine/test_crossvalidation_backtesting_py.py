@@ -30,8 +30,8 @@ from apps.engine.sizing import Sizing
 from tests.engine.backtest_support import ema_cross_signals, random_walk_candles
 
 backtesting = pytest.importorskip("backtesting")
-from backtesting import Strategy as PeerStrategy  # noqa: E402
-from backtesting.lib import FractionalBacktest, crossover  # noqa: E402
+from backtesting import Strategy as PeerStrategy  # noqa: E402 - only once importorskip found the peer
+from backtesting.lib import FractionalBacktest, crossover  # noqa: E402 - only once importorskip found the peer
 
 FEE = 0.001
 ALL_IN = 1.0  # backtesting.py buys with size=1 - float epsilon: the whole margin available
@@ -61,12 +61,10 @@ class PeerEmaCrossLongShort(PeerEmaCross):
 
 def _peer_run(candles, strategy):
     frame = pd.DataFrame(
-        {"Open": candles.open, "High": candles.high, "Low": candles.low, "Close": candles.close,
-         "Volume": candles.volume},
+        {"Open": candles.open, "High": candles.high, "Low": candles.low, "Close": candles.close, "Volume": candles.volume},
         index=pd.to_datetime(candles.time, unit="ms"),
     )
-    peer = FractionalBacktest(frame, strategy, cash=10_000, commission=FEE, fractional_unit=1e-8,
-                              finalize_trades=False)
+    peer = FractionalBacktest(frame, strategy, cash=10_000, commission=FEE, fractional_unit=1e-8, finalize_trades=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return peer.run()
@@ -74,8 +72,12 @@ def _peer_run(candles, strategy):
 
 def _ours(candles, *, shorts: bool):
     config = BacktestConfig(
-        initial_balance=10_000, fees=FeeSchedule(maker=FEE, taker=FEE), sizing=Sizing("percent_equity", ALL_IN),
-        precision={"BTC/USDT": MarketRules(amount_step=1e-8)}, allow_short=shorts, close_at_end=False,
+        initial_balance=10_000,
+        fees=FeeSchedule(maker=FEE, taker=FEE),
+        sizing=Sizing("percent_equity", ALL_IN),
+        precision={"BTC/USDT": MarketRules(amount_step=1e-8)},
+        allow_short=shorts,
+        close_at_end=False,
     )
     return backtest({"BTC/USDT": candles}, {"BTC/USDT": ema_cross_signals(candles, shorts=shorts)}, config)
 

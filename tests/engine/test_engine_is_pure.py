@@ -22,8 +22,7 @@ def _imported_modules(path: Path) -> set[str]:
 
 def test_no_engine_module_imports_a_framework():
     offenders = {
-        str(path.relative_to(ENGINE_DIR)): sorted(_imported_modules(path) & set(FORBIDDEN))
-        for path in ENGINE_DIR.rglob("*.py")
+        str(path.relative_to(ENGINE_DIR)): sorted(_imported_modules(path) & set(FORBIDDEN)) for path in ENGINE_DIR.rglob("*.py")
     }
     assert {name: mods for name, mods in offenders.items() if mods} == {}
 

@@ -47,11 +47,19 @@ def test_days_left_count_today():
 # --- status bands ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("progress", "ratio", "status"), [
-    (1.0, 0.1, Status.ACHIEVED), (0.99, 0.85, Status.ON_TRACK), (0.5, 0.8499, Status.AT_RISK),
-    (0.5, 0.70, Status.AT_RISK), (0.5, 0.6999, Status.BEHIND), (0.5, 0.50, Status.BEHIND),
-    (0.5, 0.4999, Status.CRITICAL), (0.5, 3.0, Status.ON_TRACK),
-])
+@pytest.mark.parametrize(
+    ("progress", "ratio", "status"),
+    [
+        (1.0, 0.1, Status.ACHIEVED),
+        (0.99, 0.85, Status.ON_TRACK),
+        (0.5, 0.8499, Status.AT_RISK),
+        (0.5, 0.70, Status.AT_RISK),
+        (0.5, 0.6999, Status.BEHIND),
+        (0.5, 0.50, Status.BEHIND),
+        (0.5, 0.4999, Status.CRITICAL),
+        (0.5, 3.0, Status.ON_TRACK),
+    ],
+)
 def test_status_follows_the_pace_bands(progress, ratio, status):
     assert status_of(progress, ratio) == status
 
@@ -110,16 +118,23 @@ def test_a_portfolio_goal_without_deadline_has_no_pace():
 
 def test_a_portfolio_goal_with_deadline_follows_a_straight_line_from_where_it_was_set():
     # Set at 400k on June 1st, 1M due on July 1st: 700k expected mid-month.
-    result = portfolio_value_progress(value_now=560_000, target=1_000_000, now=june(16), set_at=JUNE_1,
-                                      set_value=400_000, deadline=datetime(2025, 7, 1, tzinfo=UTC))
+    result = portfolio_value_progress(
+        value_now=560_000,
+        target=1_000_000,
+        now=june(16),
+        set_at=JUNE_1,
+        set_value=400_000,
+        deadline=datetime(2025, 7, 1, tzinfo=UTC),
+    )
     assert result.expected == pytest.approx(0.7)
     assert result.pace_ratio == pytest.approx(0.8)
     assert result.status == Status.AT_RISK
 
 
 def test_after_its_deadline_a_portfolio_goal_expects_the_whole_target():
-    result = portfolio_value_progress(value_now=900_000, target=1_000_000, now=june(20), set_at=JUNE_1 - timedelta(days=60),
-                                      set_value=100_000, deadline=JUNE_1)
+    result = portfolio_value_progress(
+        value_now=900_000, target=1_000_000, now=june(20), set_at=JUNE_1 - timedelta(days=60), set_value=100_000, deadline=JUNE_1
+    )
     assert (result.expected, result.pace_ratio) == (1.0, 0.9)
 
 
@@ -134,10 +149,26 @@ def test_required_daily_return_compounds_to_the_target():
 # --- sizing ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("ratio", "factor"), [
-    (-1.0, 1.3), (0.4999, 1.3), (0.50, 1.2), (0.6999, 1.2), (0.70, 1.1), (0.8499, 1.1), (0.85, 1.0), (1.0, 1.0),
-    (1.15, 1.0), (1.1501, 0.9), (1.30, 0.9), (1.3001, 0.8), (1.50, 0.8), (1.5001, 0.7), (9.0, 0.7),
-])
+@pytest.mark.parametrize(
+    ("ratio", "factor"),
+    [
+        (-1.0, 1.3),
+        (0.4999, 1.3),
+        (0.50, 1.2),
+        (0.6999, 1.2),
+        (0.70, 1.1),
+        (0.8499, 1.1),
+        (0.85, 1.0),
+        (1.0, 1.0),
+        (1.15, 1.0),
+        (1.1501, 0.9),
+        (1.30, 0.9),
+        (1.3001, 0.8),
+        (1.50, 0.8),
+        (1.5001, 0.7),
+        (9.0, 0.7),
+    ],
+)
 def test_pace_factor_bands(ratio, factor):
     assert pace_factor(ratio) == factor
 
@@ -179,37 +210,55 @@ def test_a_goal_without_pace_leaves_the_size_alone():
     assert sizing_factor(paces=[PaceInput(None, catch_up=True)], day_of_month=20).final == 1.0
 
 
-pace_inputs = st.builds(PaceInput, pace_ratio=st.one_of(st.none(), st.floats(allow_nan=True)),
-                        achieved=st.booleans(), catch_up=st.booleans())
+pace_inputs = st.builds(
+    PaceInput, pace_ratio=st.one_of(st.none(), st.floats(allow_nan=True)), achieved=st.booleans(), catch_up=st.booleans()
+)
 
 
-@given(paces=st.lists(pace_inputs, max_size=4), day=st.integers(1, 31),
-       fractions=st.lists(st.floats(min_value=-10, max_value=10), max_size=2))
+@given(
+    paces=st.lists(pace_inputs, max_size=4),
+    day=st.integers(1, 31),
+    fractions=st.lists(st.floats(min_value=-10, max_value=10), max_size=2),
+)
 def test_the_factor_always_stays_within_half_and_one_point_three(paces, day, fractions):
     assert 0.5 <= sizing_factor(paces=paces, day_of_month=day, portfolio_fractions=fractions).final <= 1.3
 
 
-@given(paces=st.lists(st.builds(PaceInput, pace_ratio=st.floats(allow_nan=False), achieved=st.booleans()), max_size=4),
-       day=st.integers(1, 31), fractions=st.lists(st.floats(min_value=-10, max_value=10), max_size=2))
+@given(
+    paces=st.lists(st.builds(PaceInput, pace_ratio=st.floats(allow_nan=False), achieved=st.booleans()), max_size=4),
+    day=st.integers(1, 31),
+    fractions=st.lists(st.floats(min_value=-10, max_value=10), max_size=2),
+)
 def test_without_catch_up_the_factor_never_exceeds_one(paces, day, fractions):
     assert sizing_factor(paces=paces, day_of_month=day, portfolio_fractions=fractions).final <= 1.0
 
 
-@given(start=st.floats(min_value=0, max_value=1e9), now_value=st.floats(min_value=0, max_value=1e9),
-       minute=st.integers(0, 30 * 24 * 60 - 1))
+@given(
+    start=st.floats(min_value=0, max_value=1e9),
+    now_value=st.floats(min_value=0, max_value=1e9),
+    minute=st.integers(0, 30 * 24 * 60 - 1),
+)
 def test_monthly_return_progress_never_fails(start, now_value, minute):
-    result = monthly_return_progress(value_now=now_value, month_start_value=start, target=0.10,
-                                     now=JUNE_1 + timedelta(minutes=minute))
+    result = monthly_return_progress(
+        value_now=now_value, month_start_value=start, target=0.10, now=JUNE_1 + timedelta(minutes=minute)
+    )
     assert result.status in set(Status)
 
 
 # --- goal drawdown protection ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("value", "actions"), [
-    (95.0, ()), (94.99, ("pause_new",)), (92.51, ("pause_new",)), (92.5, ("pause_new", "reduce")),
-    (90.0, ("pause_new", "reduce")), (89.99, ("pause_new", "reduce", "close_all")),
-])
+@pytest.mark.parametrize(
+    ("value", "actions"),
+    [
+        (95.0, ()),
+        (94.99, ("pause_new",)),
+        (92.51, ("pause_new",)),
+        (92.5, ("pause_new", "reduce")),
+        (90.0, ("pause_new", "reduce")),
+        (89.99, ("pause_new", "reduce", "close_all")),
+    ],
+)
 def test_the_monthly_drawdown_pauses_then_reduces_then_closes_all(value, actions):
     check = drawdown_check(month_peak=100.0, value=value)
     assert (check.stance, check.limit, check.actions) == ("normal", 0.05, actions)

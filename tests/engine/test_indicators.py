@@ -28,6 +28,7 @@ def random_candles(seed: int, count: int, *, start_ms: int = 0, step_ms: int = M
 
 # --- Known values --------------------------------------------------------------------------
 
+
 def test_sma_of_one_to_ten_is_the_mean_of_each_window():
     result = ind.sma(np.arange(1, 11), 3)
     np.testing.assert_array_equal(result, [np.nan, np.nan, 2, 3, 4, 5, 6, 7, 8, 9])
@@ -56,8 +57,32 @@ def wilder_rsi_reference(close: list[float], period: int) -> list[float]:
 
 
 def test_rsi_matches_wilders_definition_on_a_crafted_series():
-    close = [44.34, 44.09, 44.15, 43.61, 44.33, 44.83, 45.10, 45.42, 45.84, 46.08, 45.89, 46.03,
-             45.61, 46.28, 46.28, 46.00, 46.03, 46.41, 46.22, 45.64, 46.21, 46.25, 45.71, 46.45]
+    close = [
+        44.34,
+        44.09,
+        44.15,
+        43.61,
+        44.33,
+        44.83,
+        45.10,
+        45.42,
+        45.84,
+        46.08,
+        45.89,
+        46.03,
+        45.61,
+        46.28,
+        46.28,
+        46.00,
+        46.03,
+        46.41,
+        46.22,
+        45.64,
+        46.21,
+        46.25,
+        45.71,
+        46.45,
+    ]
     result = ind.rsi(close, 14)
     np.testing.assert_allclose(result, wilder_rsi_reference(close, 14), rtol=0, atol=1e-9)
     # By hand: the first 14 changes gain 3.34 and lose 1.40 in all, RSI = 100 - 100 / (1 + 3.34 / 1.40)
@@ -100,6 +125,7 @@ def test_cvd_signs_each_candles_volume_by_its_direction():
 
 # --- TA-Lib agreement ----------------------------------------------------------------------
 
+
 @given(seed=st.integers(0, 2**32 - 1))
 @settings(max_examples=10, deadline=None)
 def test_wrappers_agree_with_talib(seed):
@@ -138,6 +164,7 @@ def test_arrays_of_different_lengths_get_a_clear_error():
 
 # --- Our own: pure-Python references ----------------------------------------------------------
 
+
 def vwap_reference(time, high, low, close, volume):
     out, day, pv, vol = [], None, 0.0, 0.0
     first_day, partial = time[0] // DAY, time[0] % DAY != 0
@@ -175,7 +202,7 @@ def test_vwap_is_unknown_for_a_day_the_data_starts_in_the_middle_of():
 def volume_profile_reference(price, volume, lookback, bins, value_area):
     poc, vah, val = ([math.nan] * len(price) for _ in range(3))
     for end in range(lookback - 1, len(price)):
-        window_p, window_v = price[end - lookback + 1:end + 1], volume[end - lookback + 1:end + 1]
+        window_p, window_v = price[end - lookback + 1 : end + 1], volume[end - lookback + 1 : end + 1]
         low, width = min(window_p), (max(window_p) - min(window_p)) / bins
         histogram = [0.0] * bins
         for p, v in zip(window_p, window_v):
@@ -195,8 +222,12 @@ def volume_profile_reference(price, volume, lookback, bins, value_area):
     return poc, vah, val
 
 
-@given(seed=st.integers(0, 2**32 - 1), lookback=st.integers(2, 30), bins=st.integers(2, 12),
-       value_area=st.sampled_from([0.5, 0.7, 0.9, 1.0]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    lookback=st.integers(2, 30),
+    bins=st.integers(2, 12),
+    value_area=st.sampled_from([0.5, 0.7, 0.9, 1.0]),
+)
 @settings(max_examples=40, deadline=None)
 def test_volume_profile_matches_a_pure_python_reference(seed, lookback, bins, value_area):
     c = random_candles(seed, 80)

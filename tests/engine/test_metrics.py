@@ -59,7 +59,7 @@ def test_sharpe_and_sortino_annualise_daily_returns_with_sqrt_365():
     daily = np.array([0.01, -0.01, 0.02, 0.0])
     mean, deviation = 0.005, np.std(daily, ddof=1)
     assert metrics.sharpe_ratio(daily) == pytest.approx(mean / deviation * math.sqrt(365))
-    downside = math.sqrt(0.01 ** 2 / 4)
+    downside = math.sqrt(0.01**2 / 4)
     assert metrics.sortino_ratio(daily) == pytest.approx(mean / downside * math.sqrt(365))
     risk_free = 0.05
     daily_free = 1.05 ** (1 / 365) - 1
@@ -97,15 +97,21 @@ def test_exposure_counts_candles_with_a_position_open():
 def test_monthly_returns_are_in_percent_of_month_start_equity():
     time = np.array([START_MS, START_MS + 20 * DAY, START_MS + 31 * DAY, START_MS + 40 * DAY], dtype=np.int64)
     months = metrics.monthly_returns(time, np.array([105.0, 110.0, 99.0, 121.0]), 100.0)
-    assert months == [{"month": "2024-01", "return_pct": pytest.approx(10.0)},
-                      {"month": "2024-02", "return_pct": pytest.approx(10.0)}]
+    assert months == [
+        {"month": "2024-01", "return_pct": pytest.approx(10.0)},
+        {"month": "2024-02", "return_pct": pytest.approx(10.0)},
+    ]
 
 
 def test_fills_match_first_in_first_out_with_partial_quantities_and_fees():
-    trips = metrics.round_trips(["buy", "buy", "sell", "sell"], [1.0, 1.0, 1.5, 0.5], [100.0, 110.0, 120.0, 90.0],
-                                [1.0, 1.0, 1.5, 0.5])
+    trips = metrics.round_trips(
+        ["buy", "buy", "sell", "sell"], [1.0, 1.0, 1.5, 0.5], [100.0, 110.0, 120.0, 90.0], [1.0, 1.0, 1.5, 0.5]
+    )
     assert [(t["quantity"], t["entry_price"], t["exit_price"]) for t in trips] == [
-        (1.0, 100.0, 120.0), (0.5, 110.0, 120.0), (0.5, 110.0, 90.0)]
+        (1.0, 100.0, 120.0),
+        (0.5, 110.0, 120.0),
+        (0.5, 110.0, 90.0),
+    ]
     assert [t["pnl"] for t in trips] == [pytest.approx(18.0), pytest.approx(4.0), pytest.approx(-11.0)]
 
 
@@ -117,8 +123,11 @@ def test_a_sell_beyond_the_long_opens_a_short_with_the_rest():
 def test_backtest_metrics_are_json_serialisable_with_breakdowns():
     rows = [(100, 101, 99, 100)] * 3 + [(110, 111, 109, 110)] * 3
     candles = {"BTC/USDT": candles_from_rows(rows)}
-    result = backtest(candles, {"BTC/USDT": signals_at(6, entry_long=[0], exit_long=[3], entry_short=[4])},
-                      BacktestConfig(fees=FeeSchedule(0.0, 0.0)))
+    result = backtest(
+        candles,
+        {"BTC/USDT": signals_at(6, entry_long=[0], exit_long=[3], entry_short=[4])},
+        BacktestConfig(fees=FeeSchedule(0.0, 0.0)),
+    )
     document = json.loads(json.dumps(result.metrics))
     assert document["trades"] == 2 and document["per_side"]["long"]["net_pnl"] == pytest.approx(1_000)
     assert document["per_market"]["BTC/USDT"]["trades"] == 2
@@ -136,8 +145,12 @@ def test_figures_over_a_span_too_short_are_none_with_their_reason():
     document = result.metrics
     assert document["annualised_return_pct"] is None and document["calmar"] is None
     assert document["sharpe"] is None and document["sortino"] is None
-    assert document["unavailable"] == {"annualised_return_pct": "span too short", "calmar": "span too short",
-                                       "sharpe": "fewer than 30 daily returns", "sortino": "fewer than 30 daily returns"}
+    assert document["unavailable"] == {
+        "annualised_return_pct": "span too short",
+        "calmar": "span too short",
+        "sharpe": "fewer than 30 daily returns",
+        "sortino": "fewer than 30 daily returns",
+    }
     assert document["total_return_pct"] != 0.0
     # the raw computations stay available for any span
     assert metrics.annualised_return_pct(result.initial_balance, result.final_equity, document["days"]) is not None

@@ -24,10 +24,13 @@ def candles_from_closes(close, *, timeframe="1m", start_ms=0, volume=None) -> Ca
     open_ = np.r_[close[0], close[:-1]]
     step = timeframe_ms(timeframe)
     return Candles(
-        time=start_ms + np.arange(len(close), dtype=np.int64) * step, open=open_,
-        high=np.maximum(open_, close), low=np.minimum(open_, close),
+        time=start_ms + np.arange(len(close), dtype=np.int64) * step,
+        open=open_,
+        high=np.maximum(open_, close),
+        low=np.minimum(open_, close),
         volume=np.ones(len(close)) if volume is None else np.asarray(volume, dtype=np.float64),
-        close=close, timeframe=timeframe,
+        close=close,
+        timeframe=timeframe,
     )
 
 
@@ -55,6 +58,7 @@ def v_shape(count_down: int, count_up: int, step: float = 0.002) -> np.ndarray:
 
 # --- RSI -----------------------------------------------------------------------------------
 
+
 def test_rsi_buys_when_rsi_crosses_back_above_oversold():
     close = np.r_[100 + np.sin(np.arange(150) / 3), 100 * 0.99 ** np.arange(1, 21)]
     close = np.r_[close, close[-1] * 1.01 ** np.arange(1, 21)]
@@ -81,8 +85,10 @@ def test_rsi_sells_when_rsi_crosses_back_below_overbought_and_shorts_only_if_all
 
 # --- Crossovers and MACD ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, fast_key, slow_key", [
-    ("ema_cross", "ema_fast", "ema_slow"), ("sma_cross", "sma_fast", "sma_slow")])
+
+@pytest.mark.parametrize(
+    "name, fast_key, slow_key", [("ema_cross", "ema_fast", "ema_slow"), ("sma_cross", "sma_fast", "sma_slow")]
+)
 def test_a_crossover_buys_once_when_the_fast_average_crosses_above_the_slow_one(name, fast_key, slow_key):
     result = strategy_build(name).signals(candles_from_closes(v_shape(200, 100)))
     [entry] = flags(result.entry_long)
@@ -125,6 +131,7 @@ def test_macd_never_signals_during_warm_up_even_if_the_histogram_flips():
 
 # --- Bollinger -----------------------------------------------------------------------------
 
+
 def calm_then(*moves) -> np.ndarray:
     """100 candles swinging within +/- 1 (inside 2-sigma bands), then the given closes."""
     return np.r_[100 + np.sin(np.arange(100) * 0.7), moves]
@@ -155,6 +162,7 @@ def test_bollinger_skips_entries_when_the_bands_are_narrower_than_the_minimum():
 
 # --- Donchian ------------------------------------------------------------------------------
 
+
 def test_donchian_buys_a_close_above_the_previous_channel_high_and_sells_below_the_exit_low():
     close = np.r_[np.tile([99.0, 101.0], 25), 101.0, 102.0, 101.5, 98.0]
     result = strategy_build("donchian").signals(candles_from_closes(close))
@@ -163,6 +171,7 @@ def test_donchian_buys_a_close_above_the_previous_channel_high_and_sells_below_t
 
 
 # --- VWAP ----------------------------------------------------------------------------------
+
 
 def test_vwap_reversion_buys_the_first_stretch_below_vwap_and_sells_back_at_vwap():
     day_two = np.r_[np.full(600, 100.0), 99.7, 99.7, 99.6, 100.0, np.full(10, 100.0)]
@@ -182,14 +191,14 @@ def test_vwap_reversion_does_not_buy_a_small_dip():
 
 # --- Volume profile --------------------------------------------------------------------------
 
+
 def test_volume_profile_buys_a_bounce_back_into_the_value_area_and_sells_at_the_point_of_control():
     # Volume trades at 100.01; 99 and 101 print now and then with little volume (the range).
     base = np.full(120, 100.01)
     base[::20], base[1::20] = 99.0, 101.0  # jumps over the value area: no bounce into it
     volume = np.where(base == 100.01, 10.0, 0.1)
     close = np.r_[base, 99.5, 100.01, 100.03]
-    result = strategy_build("volume_profile").signals(
-        candles_from_closes(close, volume=np.r_[volume, 0.1, 1.0, 1.0]))
+    result = strategy_build("volume_profile").signals(candles_from_closes(close, volume=np.r_[volume, 0.1, 1.0, 1.0]))
     val, poc = result.indicators["vp_val"], result.indicators["vp_poc"]
     assert val[121] <= 100.01 < poc[121]  # value area = the 100.01 bin [100.00, 100.04)
     assert flags(result.entry_long) == [121]
@@ -197,6 +206,7 @@ def test_volume_profile_buys_a_bounce_back_into_the_value_area_and_sells_at_the_
 
 
 # --- Grid ----------------------------------------------------------------------------------
+
 
 def grid_every_10(closes):
     """Lines 100, 110, ..., 190: one unit is 1/10 of the allocation."""
@@ -307,11 +317,11 @@ def test_mtf_says_which_candles_it_is_missing():
 
 # --- Properties of every registered strategy ----------------------------------------------------
 
+
 def history_for(name: str, seed: int, *, extra: int = 300, start_minute: int = 0) -> tuple:
     strategy = strategy_build(name)
     timeframe = "15m" if name == "mtf_trend" else "1m"
-    candles = random_walk(seed, strategy.warmup_period + extra, timeframe=timeframe,
-                          start_ms=3 * DAY + start_minute * 60_000)
+    candles = random_walk(seed, strategy.warmup_period + extra, timeframe=timeframe, start_ms=3 * DAY + start_minute * 60_000)
     if name == "mtf_trend":
         candles = with_trend_candles(candles, "4h")
     return strategy, candles
@@ -320,14 +330,25 @@ def history_for(name: str, seed: int, *, extra: int = 300, start_minute: int = 0
 def prefix(candles: Candles, count: int) -> Candles:
     """The first `count` candles, with 4h candles built from those only, as a live loader would
     have them then: a 4h candle still open at the end is left out."""
-    head = Candles(candles.time[:count], candles.open[:count], candles.high[:count], candles.low[:count],
-                   candles.close[:count], candles.volume[:count], candles.timeframe)
+    head = Candles(
+        candles.time[:count],
+        candles.open[:count],
+        candles.high[:count],
+        candles.low[:count],
+        candles.close[:count],
+        candles.volume[:count],
+        candles.timeframe,
+    )
     return with_trend_candles(head, "4h") if candles.informative else head
 
 
 def signal_fields(result) -> dict[str, np.ndarray]:
-    fields = {"entry_long": result.entry_long, "exit_long": result.exit_long,
-              "entry_short": result.entry_short, "exit_short": result.exit_short}
+    fields = {
+        "entry_long": result.entry_long,
+        "exit_long": result.exit_long,
+        "entry_short": result.entry_short,
+        "exit_short": result.exit_short,
+    }
     for key in ("stop_loss", "take_profit", "size"):
         if getattr(result, key) is not None:
             fields[key] = getattr(result, key)
@@ -357,7 +378,7 @@ def test_strategy_signals_nothing_before_its_warm_up_and_returns_one_flag_per_ca
         assert len(values) == len(candles), key
     for flag_array in (result.entry_long, result.exit_long, result.entry_short, result.exit_short):
         assert flag_array.dtype == bool
-        assert not flag_array[:strategy.warmup_period - 1].any()
+        assert not flag_array[: strategy.warmup_period - 1].any()
 
 
 # Strategies whose indicators depend only on a bounded window decide the last candle of a
@@ -369,8 +390,7 @@ NEARLY_IN_A_WINDOW = ["rsi", "ema_cross", "macd", "mtf_trend"]
 @pytest.mark.parametrize("name", EXACT_IN_A_WINDOW)
 @given(seed=st.integers(0, 2**32 - 1), start_minute=st.integers(0, 1439))
 @settings(max_examples=5, deadline=None)
-def test_a_live_window_of_warmup_period_candles_decides_the_last_candle_like_the_full_history(
-        name, seed, start_minute):
+def test_a_live_window_of_warmup_period_candles_decides_the_last_candle_like_the_full_history(name, seed, start_minute):
     strategy, candles = history_for(name, seed, start_minute=start_minute)
     on_window = signal_fields(strategy.signals(candles.tail(strategy.warmup_period)))
     on_full = signal_fields(strategy.signals(candles))

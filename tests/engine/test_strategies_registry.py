@@ -19,8 +19,18 @@ from apps.engine.strategies.registry import (
     strategy_schemas,
 )
 
-EXPECTED_NAMES = {"rsi", "grid", "macd", "bollinger", "ema_cross", "sma_cross", "vwap_reversion",
-                  "volume_profile", "donchian", "mtf_trend"}
+EXPECTED_NAMES = {
+    "rsi",
+    "grid",
+    "macd",
+    "bollinger",
+    "ema_cross",
+    "sma_cross",
+    "vwap_reversion",
+    "volume_profile",
+    "donchian",
+    "mtf_trend",
+}
 
 
 class Valid(Strategy):
@@ -207,6 +217,5 @@ def test_a_timeframe_outside_the_choices_is_refused():
 
 def test_schemas_describe_every_param_with_its_limits_and_help():
     schema = strategy_schemas()["rsi"]["params"]["period"]
-    assert schema == {"type": "int", "default": 14, "min": 2, "max": 500, "help": "RSI length in candles.",
-                      "choices": None}
+    assert schema == {"type": "int", "default": 14, "min": 2, "max": 500, "help": "RSI length in candles.", "choices": None}
     assert all(param["help"] for entry in strategy_schemas().values() for param in entry["params"].values())

@@ -19,7 +19,12 @@ def candles(time, close, timeframe) -> Candles:
 
 def test_timeframes_convert_to_milliseconds():
     assert [timeframe_ms(tf) for tf in ("1m", "15m", "4h", "1d", "1w")] == [
-        MINUTE, 15 * MINUTE, 4 * HOUR, 24 * HOUR, 7 * 24 * HOUR]
+        MINUTE,
+        15 * MINUTE,
+        4 * HOUR,
+        24 * HOUR,
+        7 * 24 * HOUR,
+    ]
 
 
 def test_an_unknown_timeframe_gets_a_clear_error():

@@ -105,10 +105,16 @@ def test_fills_and_evaluations_reach_their_account_through_the_order_and_the_str
 
     market = Market.objects.get()
     for data in (desk.ours, desk.theirs):
-        Fill.objects.create(order=data.order, venue_trade_id=f"{data.account.name}-t1", price=100, amount="0.5",
-                            traded_at=data.order.created_at)
-        StrategyEvaluation.objects.create(strategy=data.strategy, market=market, candle_time=data.order.created_at,
-                                          outcome=StrategyEvaluation.Outcome.NOTHING, duration_ms=1)
+        Fill.objects.create(
+            order=data.order, venue_trade_id=f"{data.account.name}-t1", price=100, amount="0.5", traded_at=data.order.created_at
+        )
+        StrategyEvaluation.objects.create(
+            strategy=data.strategy,
+            market=market,
+            candle_time=data.order.created_at,
+            outcome=StrategyEvaluation.Outcome.NOTHING,
+            duration_ms=1,
+        )
     client.force_login(viewer)
 
     fills = client.get(changelist(Fill)).context["cl"].result_list
@@ -269,9 +275,19 @@ def test_an_admin_who_is_not_a_superuser_cannot_make_a_user_superuser_nor_edit_a
     root.save()
     client.force_login(boss)
 
-    client.post(change_page(viewer), {"username": "viewer", "is_active": "on", "is_staff": "on", "is_superuser": "on",
-                                      "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00",
-                                      "account_memberships-TOTAL_FORMS": 0, "account_memberships-INITIAL_FORMS": 0})
+    client.post(
+        change_page(viewer),
+        {
+            "username": "viewer",
+            "is_active": "on",
+            "is_staff": "on",
+            "is_superuser": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "account_memberships-TOTAL_FORMS": 0,
+            "account_memberships-INITIAL_FORMS": 0,
+        },
+    )
     edit_root = client.post(change_page(root), {"username": "root2"})
 
     viewer.refresh_from_db()
@@ -284,9 +300,17 @@ def test_an_admin_who_adds_an_account_becomes_its_member(client, desk):
     boss = desk_user("boss", role="admin", accounts=[desk.ours.account])
     client.force_login(boss)
 
-    response = client.post(reverse("admin:exchanges_exchangeaccount_add"), {
-        "name": "new paper", "exchange": desk.ours.account.exchange_id, "mode": "paper", "active": "on",
-        "memberships-TOTAL_FORMS": 0, "memberships-INITIAL_FORMS": 0})
+    response = client.post(
+        reverse("admin:exchanges_exchangeaccount_add"),
+        {
+            "name": "new paper",
+            "exchange": desk.ours.account.exchange_id,
+            "mode": "paper",
+            "active": "on",
+            "memberships-TOTAL_FORMS": 0,
+            "memberships-INITIAL_FORMS": 0,
+        },
+    )
 
     assert response.status_code == 302, response.content.decode()[:2000]
     account = ExchangeAccount.objects.get(name="new paper")

@@ -17,9 +17,16 @@ def perms(group_name: str) -> set[str]:
 def test_a_viewer_may_view_the_desks_models_and_change_none():
     viewer = perms("viewer")
 
-    assert {"trading.view_order", "trading.view_position", "strategies.view_strategy", "risk.view_killswitch",
-            "risk.view_risklimits", "trading.view_portfoliosnapshot", "exchanges.view_exchangeaccount",
-            "markets.view_candle"} <= viewer
+    assert {
+        "trading.view_order",
+        "trading.view_position",
+        "strategies.view_strategy",
+        "risk.view_killswitch",
+        "risk.view_risklimits",
+        "trading.view_portfoliosnapshot",
+        "exchanges.view_exchangeaccount",
+        "markets.view_candle",
+    } <= viewer
     assert all(".view_" in name for name in viewer)
     assert "exchanges.view_accountmembership" not in viewer  # who else is a member is the admins' business
 
@@ -27,16 +34,27 @@ def test_a_viewer_may_view_the_desks_models_and_change_none():
 def test_a_trader_adds_strategy_status_position_close_order_cancel_and_the_kill_switch():
     added = perms("trader") - perms("viewer")
 
-    assert added == {"strategies.change_strategy_status", "trading.close_position", "trading.cancel_order",
-                     "risk.set_kill_switch"}
+    assert added == {
+        "strategies.change_strategy_status",
+        "trading.close_position",
+        "trading.cancel_order",
+        "risk.set_kill_switch",
+    }
 
 
 def test_an_admin_may_change_accounts_keys_risk_limits_memberships_and_users():
     admin = perms("admin")
 
     assert perms("trader") <= admin
-    assert {"exchanges.change_exchangeaccount", "exchanges.add_exchangeaccount", "risk.change_risklimits",
-            "exchanges.add_accountmembership", "auth.change_user", "auth.add_user", "strategies.change_strategy"} <= admin
+    assert {
+        "exchanges.change_exchangeaccount",
+        "exchanges.add_exchangeaccount",
+        "risk.change_risklimits",
+        "exchanges.add_accountmembership",
+        "auth.change_user",
+        "auth.add_user",
+        "strategies.change_strategy",
+    } <= admin
     assert "auth.change_permission" not in admin and "auth.change_group" not in admin
 
 

@@ -13,13 +13,15 @@ JUNE_1 = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 def month_started_at(account, equity: Decimal, *, realized: Decimal = Decimal(0), at: datetime = JUNE_1) -> PortfolioSnapshot:
-    return PortfolioSnapshot.objects.create(account=account, taken_at=at, equity=equity, cash=equity, positions_value=0,
-                                            realized_pnl=realized, unrealized_pnl=0)
+    return PortfolioSnapshot.objects.create(
+        account=account, taken_at=at, equity=equity, cash=equity, positions_value=0, realized_pnl=realized, unrealized_pnl=0
+    )
 
 
 def goal_make(*, account=None, kind: str = Goal.Kind.MONTHLY_RETURN, target="0.10", catch_up: bool = False, **fields) -> Goal:
-    return Goal.objects.create(account=account, kind=kind, target=Decimal(target), active=True, catch_up_enabled=catch_up,
-                               **fields)
+    return Goal.objects.create(
+        account=account, kind=kind, target=Decimal(target), active=True, catch_up_enabled=catch_up, **fields
+    )
 
 
 def desk(name: str, *, cash=Decimal("10000"), allocation=Decimal("1000")):

@@ -31,12 +31,16 @@ def test_a_monthly_return_target_is_a_fraction_and_a_monthly_goal_has_no_deadlin
 def test_a_portfolio_deadline_must_lie_ahead():
     with pytest.raises(Invalid, match="must lie ahead"):
         goal_validate({"kind": "portfolio_value", "target": "1000000", "deadline": NOW - timedelta(days=1)}, now=NOW)
-    assert goal_validate({"kind": "portfolio_value", "target": "1000000", "deadline": NOW + timedelta(days=1)}, now=NOW) == D(1000000)
+    assert goal_validate({"kind": "portfolio_value", "target": "1000000", "deadline": NOW + timedelta(days=1)}, now=NOW) == D(
+        1000000
+    )
 
 
 @pytest.mark.django_db
 def test_the_admin_refuses_a_bad_goal_in_the_validations_words_and_audits_a_good_one(admin_client):
-    bad = admin_client.post("/admin/goals/goal/add/", {"kind": "monthly_income", "target": "0", "deadline_0": "2099-01-01", "deadline_1": "00:00"})
+    bad = admin_client.post(
+        "/admin/goals/goal/add/", {"kind": "monthly_income", "target": "0", "deadline_0": "2099-01-01", "deadline_1": "00:00"}
+    )
 
     assert bad.status_code == 200 and not Goal.objects.filter(kind="monthly_income", target=0).exists()
     page = bad.content.decode()

@@ -34,7 +34,11 @@ def test_a_goal_is_snapshot_once_a_day_and_its_status_evented_once():
 
     snapshot = GoalSnapshot.objects.get(goal=goal)
     assert (snapshot.day, snapshot.value, snapshot.month_start_value, snapshot.current) == (
-        date(2025, 6, 20), D(10400), D(10000), D("0.04"))
+        date(2025, 6, 20),
+        D(10400),
+        D(10000),
+        D("0.04"),
+    )
     assert snapshot.status == "behind" and snapshot.pace_ratio == pytest.approx(0.4 / (19.5 / 30))
     assert (first["snapshots"], first["status_changes"], second["status_changes"]) == (1, 1, 0)
     event = Event.objects.get(kind="goal.status_changed")
@@ -53,8 +57,10 @@ def test_a_status_change_from_one_day_to_the_next_is_evented_with_its_priority()
     with time_machine.travel(datetime(2025, 6, 3, 23, 59, tzinfo=UTC), tick=False):
         goals_snapshot()  # +10 %: achieved early
 
-    changes = [(e.payload["from"], e.payload["to"], e.payload["priority"])
-               for e in Event.objects.filter(kind="goal.status_changed").order_by("id")]
+    changes = [
+        (e.payload["from"], e.payload["to"], e.payload["priority"])
+        for e in Event.objects.filter(kind="goal.status_changed").order_by("id")
+    ]
     assert changes == [("", "on_track", "low"), ("on_track", "achieved", "low")]
 
 
@@ -136,8 +142,11 @@ def test_the_command_snapshots_today_and_refuses_a_day_to_come():
 def test_the_seed_goals_wait_inactive_for_a_trader_to_switch_them_on():
     seeded = {(goal.kind, goal.target, goal.active, goal.account_id) for goal in Goal.objects.all()}
 
-    assert seeded == {("monthly_return", D("0.1"), False, None), ("monthly_income", D(4000), False, None),
-                      ("portfolio_value", D(1000000), False, None)}
+    assert seeded == {
+        ("monthly_return", D("0.1"), False, None),
+        ("monthly_income", D(4000), False, None),
+        ("portfolio_value", D(1000000), False, None),
+    }
 
 
 def test_the_daily_snapshot_is_installed_at_23_59_utc():

@@ -49,8 +49,16 @@ def test_a_timeframe_the_exchange_does_not_offer_is_refused():
 
 def test_wrong_api_keys_are_refused_before_they_are_saved(sim):
     exchange = exchange_make(api_url=sim.url)
-    form = ExchangeAccountForm(data={"name": "main", "exchange": exchange.pk, "mode": "sim",
-                                     "api_key": TEST_API_KEY, "api_secret": "not-the-secret", "active": True})
+    form = ExchangeAccountForm(
+        data={
+            "name": "main",
+            "exchange": exchange.pk,
+            "mode": "sim",
+            "api_key": TEST_API_KEY,
+            "api_secret": "not-the-secret",
+            "active": True,
+        }
+    )
 
     assert not form.is_valid()
     assert form.non_field_errors()[0].startswith("The exchange refused these API keys")
@@ -59,7 +67,14 @@ def test_wrong_api_keys_are_refused_before_they_are_saved(sim):
 
 def test_right_api_keys_are_saved_encrypted_and_kept_when_left_blank_on_edit(sim):
     exchange = exchange_make(api_url=sim.url)
-    data = {"name": "main", "exchange": exchange.pk, "mode": "sim", "api_key": TEST_API_KEY, "api_secret": TEST_SECRET, "active": True}
+    data = {
+        "name": "main",
+        "exchange": exchange.pk,
+        "mode": "sim",
+        "api_key": TEST_API_KEY,
+        "api_secret": TEST_SECRET,
+        "active": True,
+    }
     account = ExchangeAccountForm(data=data).save()
 
     edited = ExchangeAccountForm(data={**data, "api_key": "", "api_secret": "", "name": "main-renamed"}, instance=account)

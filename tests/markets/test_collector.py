@@ -19,7 +19,9 @@ def _client(sim):
 
 
 def _stored_times(collector):
-    return list(Candle.objects.filter(market=collector.market, timeframe="1m").order_by("open_time").values_list("open_time", flat=True))
+    return list(
+        Candle.objects.filter(market=collector.market, timeframe="1m").order_by("open_time").values_list("open_time", flat=True)
+    )
 
 
 def test_it_stores_every_closed_candle_once_and_never_the_forming_one(sim, collector):
@@ -63,7 +65,7 @@ def test_a_gap_in_the_stored_candles_is_repaired(sim, collector):
     result = collector_run(collector_id=collector.pk, client=_client(sim))
 
     assert result.gaps_repaired == 10
-    assert _stored_times(collector) == times + _stored_times(collector)[len(times):]
+    assert _stored_times(collector) == times + _stored_times(collector)[len(times) :]
 
 
 def test_a_rate_limit_then_an_outage_is_retried_and_succeeds(sim, collector):

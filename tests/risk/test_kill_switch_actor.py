@@ -31,10 +31,13 @@ def test_a_trader_sets_the_kill_switch_of_their_account_and_it_is_audited(desk):
     assert (entry.before, entry.after) == ({"state": "active", "reason": ""}, {"state": "reduce_only", "reason": "news at 14:00"})
 
 
-@pytest.mark.parametrize("who, refusal, words", [
-    ("viewer", NotAllowed, "victor may not set the kill switch: that needs the trader role (yours is viewer)"),
-    ("stranger", NotFound, "among your accounts"),
-])
+@pytest.mark.parametrize(
+    "who, refusal, words",
+    [
+        ("viewer", NotAllowed, "victor may not set the kill switch: that needs the trader role (yours is viewer)"),
+        ("stranger", NotFound, "among your accounts"),
+    ],
+)
 def test_a_viewer_or_a_stranger_may_not_set_an_accounts_kill_switch(desk, who, refusal, words):
     account, people = desk
 

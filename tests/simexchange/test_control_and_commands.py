@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _post(sim, path, body):
-    request = urllib.request.Request(sim.url + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        sim.url + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
@@ -87,9 +88,22 @@ def test_simfault_command_sets_and_clears_faults(sim, capsys):
 def test_the_simexchange_command_prints_its_url_and_stops_cleanly_on_sigterm(tmp_path):
     env = {**os.environ, "DEBUG": "1", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "simexchange", "--port", "0", "--account", "demo:secret",
-         "--state-file", str(tmp_path / "s.json")],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "manage.py",
+            "simexchange",
+            "--port",
+            "0",
+            "--account",
+            "demo:secret",
+            "--state-file",
+            str(tmp_path / "s.json"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         line = process.stdout.readline()

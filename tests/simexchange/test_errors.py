@@ -66,8 +66,7 @@ def test_an_unknown_order_is_not_found(client):
 
 
 def _raw_order(client, **overrides):
-    request = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC",
-               "quantity": "0.01", "price": "10000.00"}
+    request = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.01", "price": "10000.00"}
     request.update(overrides)
     return client.privatePostOrder(request)
 

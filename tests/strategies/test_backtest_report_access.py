@@ -22,9 +22,19 @@ def run_make(tmp_path, *, strategy=None, owner=None, name="run") -> BacktestRun:
     report = tmp_path / f"{name}.html"
     report.write_text(f"<h1>Backtest {name}</h1>")
     moment = datetime(2026, 1, 1, tzinfo=UTC)
-    return BacktestRun.objects.create(strategy=strategy, owner=owner, kind="rsi", symbols=["BTC/USDT"], timeframe="1m",
-                                      data_start=moment, data_end=moment, initial_balance=10000, data_hash="x",
-                                      code_version="test", report_path=str(report))
+    return BacktestRun.objects.create(
+        strategy=strategy,
+        owner=owner,
+        kind="rsi",
+        symbols=["BTC/USDT"],
+        timeframe="1m",
+        data_start=moment,
+        data_end=moment,
+        initial_balance=10000,
+        data_hash="x",
+        code_version="test",
+        report_path=str(report),
+    )
 
 
 def report_status(client, user, run) -> int:
@@ -69,8 +79,18 @@ def test_the_backtest_command_records_who_ran_it(tmp_path):
     owner = desk_user("researcher", role=None, staff=False)
     market_seeded(symbols=("BTC/USDT",), days=1, timeframes="1m")
 
-    command_output("backtest", "--no-progress", "--strategy", "rsi", "--symbol", "BTC/USDT", "--output", str(tmp_path),
-                   "--owner", "researcher")
+    command_output(
+        "backtest",
+        "--no-progress",
+        "--strategy",
+        "rsi",
+        "--symbol",
+        "BTC/USDT",
+        "--output",
+        str(tmp_path),
+        "--owner",
+        "researcher",
+    )
 
     assert BacktestRun.objects.get().owner == owner
 

@@ -13,8 +13,14 @@ from tests.strategies.backtest_seed import command_output, market_seeded
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOT = Path(settings.BASE_DIR) / "var" / "screenshots" / "backtest_report.png"
 
 # Colours drawn on a chart's biggest canvas: a blank chart has one or two.
@@ -42,7 +48,8 @@ def report_look(url: str) -> dict:
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT), full_page=True)
         seen = {
-            "errors": errors, "remote": [u for u in requests if not u.startswith(("file:", "data:", "blob:"))],
+            "errors": errors,
+            "remote": [u for u in requests if not u.startswith(("file:", "data:", "blob:"))],
             "btc_colours": page.evaluate(CANVAS_COLOURS, "#candles-BTC-USDT"),
             "eth_colours": page.evaluate(CANVAS_COLOURS, "#candles-ETH-USDT"),
             "equity_colours": page.evaluate(CANVAS_COLOURS, "#equity-chart"),
@@ -57,8 +64,22 @@ def report_look(url: str) -> dict:
 
 def test_the_report_shows_candles_equity_heatmap_and_trades_offline(tmp_path):
     market_seeded()
-    command_output("backtest", "--no-progress", "--strategy", "rsi", "--symbol", "BTC/USDT", "--symbol", "ETH/USDT",
-                   "--stop-loss", "1", "--take-profit", "2", "--output", str(tmp_path))
+    command_output(
+        "backtest",
+        "--no-progress",
+        "--strategy",
+        "rsi",
+        "--symbol",
+        "BTC/USDT",
+        "--symbol",
+        "ETH/USDT",
+        "--stop-loss",
+        "1",
+        "--take-profit",
+        "2",
+        "--output",
+        str(tmp_path),
+    )
     run = BacktestRun.objects.get()
     with ThreadPoolExecutor(max_workers=1) as pool:  # Playwright's loop must not share Django's thread
         seen = pool.submit(report_look, (tmp_path / "report.html").as_uri()).result()
@@ -84,8 +105,9 @@ def drawdown_report(tmp_path):
     import json
 
     market_seeded(symbols=("BTC/USDT",))
-    command_output("backtest", "--no-progress", "--strategy", "rsi", "--symbol", "BTC/USDT", "--stop-loss", "1",
-                   "--output", str(tmp_path))
+    command_output(
+        "backtest", "--no-progress", "--strategy", "rsi", "--symbol", "BTC/USDT", "--stop-loss", "1", "--output", str(tmp_path)
+    )
     return tmp_path / "report.html", json.loads((tmp_path / "metrics.json").read_text())["metrics"]
 
 

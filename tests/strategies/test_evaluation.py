@@ -135,6 +135,7 @@ def test_too_few_candles_for_the_warmup_is_logged_as_skipped(collector):
 
 def test_a_candle_that_is_not_stored_is_skipped_not_guessed(collector):
     strategy = strategy_make(account=account_make(), markets=[collector.market], kind="ema_cross", params={})
-    evaluation = strategy_evaluate(strategy_id=strategy.pk, market_id=collector.market_id,
-                                   candle_time=datetime(2030, 1, 1, tzinfo=UTC))
+    evaluation = strategy_evaluate(
+        strategy_id=strategy.pk, market_id=collector.market_id, candle_time=datetime(2030, 1, 1, tzinfo=UTC)
+    )
     assert evaluation.outcome == "skipped" and "not stored" in evaluation.detail

@@ -15,8 +15,16 @@ pytestmark = pytest.mark.django_db
 def form(**overrides):
     account = account_make(cash=D("1000"))
     market = fresh_market()
-    data = {"name": "ema", "kind": "ema_cross", "params": '{"fast": 9, "slow": 21}', "account": account.pk,
-            "markets": [market.pk], "timeframe": "1m", "allocation_type": "quote", "allocation_value": "100"}
+    data = {
+        "name": "ema",
+        "kind": "ema_cross",
+        "params": '{"fast": 9, "slow": 21}',
+        "account": account.pk,
+        "markets": [market.pk],
+        "timeframe": "1m",
+        "allocation_type": "quote",
+        "allocation_value": "100",
+    }
     data.update(overrides)
     return StrategyForm(data=data)
 
@@ -59,20 +67,35 @@ def test_negative_exits_and_an_allocation_below_the_minimum_order_are_all_refuse
     assert not f.is_valid()
     assert set(f.errors) == {"stop_loss_pct", "trailing_stop_pct", "take_profit_pct", "allocation_value"}
     assert f.errors["stop_loss_pct"] == [
-        "Stop-loss must be above 0 and below 100 (a percentage of the entry price, e.g. 5 for 5 %; leave it blank for none); got -5."]
+        "Stop-loss must be above 0 and below 100 (a percentage of the entry price, e.g. 5 for 5 %; leave it blank for none); got -5."
+    ]
     assert "Trailing stop must be above 0 and below 100" in f.errors["trailing_stop_pct"][0]
     assert "Take-profit must be above 0" in f.errors["take_profit_pct"][0]
-    assert f.errors["allocation_value"] == [(
-        "Allocation 3 is below the smallest order the exchange accepts (BTC/USDT 5 USDT): every entry would be refused; "
-        "enter at least 5.")]
+    assert f.errors["allocation_value"] == [
+        (
+            "Allocation 3 is below the smallest order the exchange accepts (BTC/USDT 5 USDT): every entry would be refused; "
+            "enter at least 5."
+        )
+    ]
 
 
 def test_the_admin_add_page_shows_every_bad_setting_at_once(admin_client):
     account, market = account_make(cash=D("1000")), fresh_market()
-    response = admin_client.post("/admin/strategies/strategy/add/", {
-        "name": "ema", "kind": "ema_cross", "params": "{}", "account": account.pk, "markets": [market.pk],
-        "timeframe": "1m", "allocation_type": "quote", "allocation_value": "100", "stop_loss_pct": "-5",
-        "trailing_stop_pct": "-5"})
+    response = admin_client.post(
+        "/admin/strategies/strategy/add/",
+        {
+            "name": "ema",
+            "kind": "ema_cross",
+            "params": "{}",
+            "account": account.pk,
+            "markets": [market.pk],
+            "timeframe": "1m",
+            "allocation_type": "quote",
+            "allocation_value": "100",
+            "stop_loss_pct": "-5",
+            "trailing_stop_pct": "-5",
+        },
+    )
     assert response.status_code == 200 and not Strategy.objects.exists()
     page = response.content.decode()
     assert "Stop-loss must be above 0" in page and "Trailing stop must be above 0" in page
@@ -98,7 +121,10 @@ def test_start_pause_and_stop_record_events():
     for status in ("running", "paused", "stopped"):
         strategy = strategy_status_set(actor=None, strategy=strategy, status=status, reason="admin")
     assert list(Event.objects.filter(kind__startswith="strategy.").values_list("kind", flat=True)) == [
-        "strategy.started", "strategy.paused", "strategy.stopped"]
+        "strategy.started",
+        "strategy.paused",
+        "strategy.stopped",
+    ]
 
 
 def test_the_admin_pages_render(admin_client):
@@ -120,7 +146,13 @@ def test_the_evaluation_log_lists_the_strategys_evaluations(admin_client):
     f = form()
     assert f.is_valid()
     strategy = f.save()
-    StrategyEvaluation.objects.create(strategy=strategy, market=strategy.markets.get(), candle_time=timezone.now(),
-                                      outcome="nothing", detail="no crossover", duration_ms=12.345)
+    StrategyEvaluation.objects.create(
+        strategy=strategy,
+        market=strategy.markets.get(),
+        candle_time=timezone.now(),
+        outcome="nothing",
+        detail="no crossover",
+        duration_ms=12.345,
+    )
     page = admin_client.get(f"/admin/strategies/strategy/{strategy.pk}/change/").content.decode()
     assert "<td>no crossover</td><td>12.3 ms</td>" in page

@@ -24,9 +24,13 @@ def test_the_demo_starts_two_brisk_strategies_on_each_market_once():
 
     assert [s.pk for s in first] == [s.pk for s in again]
     assert sorted((s.kind, s.markets.get().symbol, s.timeframe, s.status) for s in Strategy.objects.all()) == [
-        ("donchian", "BTC/USDT", "1m", "running"), ("donchian", "ETH/USDT", "1m", "running"),
-        ("donchian", "SOL/USDT", "1m", "running"), ("ema_cross", "BTC/USDT", "1m", "running"),
-        ("rsi", "ETH/USDT", "1m", "running"), ("rsi", "SOL/USDT", "1m", "running")]
+        ("donchian", "BTC/USDT", "1m", "running"),
+        ("donchian", "ETH/USDT", "1m", "running"),
+        ("donchian", "SOL/USDT", "1m", "running"),
+        ("ema_cross", "BTC/USDT", "1m", "running"),
+        ("rsi", "ETH/USDT", "1m", "running"),
+        ("rsi", "SOL/USDT", "1m", "running"),
+    ]
     assert Strategy.objects.get(kind="ema_cross").params == {"fast": 2, "slow": 3, "allow_short": False}  # brisk for a demo
     assert Market.objects.count() == 3
 

@@ -51,8 +51,7 @@ def backtest_signals(kind: str, market, timeframe: str, first_live_index: int) -
     found = []
     for index in range(first_live_index, len(history)):
         for wanted in last_bar_signals(arrays, history, index):
-            found.append((int(history.time[index]) // 1000, wanted.side, wanted.intent, wanted.price,
-                          stored_size(wanted.size)))
+            found.append((int(history.time[index]) // 1000, wanted.side, wanted.intent, wanted.price, stored_size(wanted.size)))
     return found
 
 
@@ -62,8 +61,9 @@ def test_live_evaluation_emits_exactly_the_backtests_signals(kind, django_captur
     warmup, timeframe = engine.warmup_period, engine.params.get("entry_timeframe", "1m")
     rows = synthetic_rows(count=warmup - 1 + LIVE_CANDLES, timeframe=timeframe)
     collector = collector_make(timeframe=timeframe)
-    strategy = strategy_make(account=account_make(), markets=[collector.market], kind=kind, params=engine.params,
-                             timeframe=timeframe)
+    strategy = strategy_make(
+        account=account_make(), markets=[collector.market], kind=kind, params=engine.params, timeframe=timeframe
+    )
     kill_switch_set(actor=None, state="halted", reason="parity: signals only, no orders")
     candles_store(collector=collector, rows=rows[: warmup - 1])
 
@@ -72,8 +72,10 @@ def test_live_evaluation_emits_exactly_the_backtests_signals(kind, django_captur
             inserted = candles_store(collector=collector, rows=[row])
             strategies_on_candles_closed(market_id=collector.market_id, timeframe=timeframe, open_times=inserted)
 
-    live = [(int(s.candle_time.timestamp()), s.side, s.intent, s.price, s.size)
-            for s in Signal.objects.filter(strategy=strategy).order_by("candle_time", "id")]
+    live = [
+        (int(s.candle_time.timestamp()), s.side, s.intent, s.price, s.size)
+        for s in Signal.objects.filter(strategy=strategy).order_by("candle_time", "id")
+    ]
     backtest = backtest_signals(kind, collector.market, timeframe, warmup - 1)
     print(f"PARITY {kind}: {len(live)} live, {len(backtest)} backtest signals")
     assert backtest, "no signal in the live window: the comparison would prove nothing"
@@ -94,14 +96,26 @@ def backtest_fills(kind: str, market, timeframe: str) -> list[tuple]:
     from apps.engine.sizing import FIXED_QUOTE, Sizing
 
     history, arrays = backtest_arrays(kind, market, timeframe)
-    rules = MarketRules(amount_step=float(market.amount_precision), price_tick=float(market.price_precision),
-                        min_notional=float(market.min_notional))
-    config = BacktestConfig(initial_balance=10_000.0, fees=FeeSchedule(maker=float(FEE), taker=float(FEE)), fill_at=CLOSE,
-                            sizing=Sizing(FIXED_QUOTE, float(ALLOCATION)), precision={market.symbol: rules},
-                            allow_short=False, close_at_end=False, compute_metrics=False)
+    rules = MarketRules(
+        amount_step=float(market.amount_precision),
+        price_tick=float(market.price_precision),
+        min_notional=float(market.min_notional),
+    )
+    config = BacktestConfig(
+        initial_balance=10_000.0,
+        fees=FeeSchedule(maker=float(FEE), taker=float(FEE)),
+        fill_at=CLOSE,
+        sizing=Sizing(FIXED_QUOTE, float(ALLOCATION)),
+        precision={market.symbol: rules},
+        allow_short=False,
+        close_at_end=False,
+        compute_metrics=False,
+    )
     result = backtest({market.symbol: history}, {market.symbol: arrays}, config)
-    return [(fill.time // 1000, fill.side, Decimal(repr(fill.quantity)).quantize(market.amount_precision).normalize())
-            for fill in result.fills]
+    return [
+        (fill.time // 1000, fill.side, Decimal(repr(fill.quantity)).quantize(market.amount_precision).normalize())
+        for fill in result.fills
+    ]
 
 
 @pytest.mark.parametrize("kind", sorted(strategy_classes()))
@@ -112,18 +126,23 @@ def test_live_paper_trading_fills_exactly_the_backtests_orders(kind, django_capt
     rows = synthetic_rows(count=warmup - 1 + LIVE_CANDLES, timeframe=timeframe)
     collector = collector_make(timeframe=timeframe)
     account = account_make(cash=Decimal("10000"), fee_rate=FEE, slippage_bps=Decimal("0"))
-    strategy = strategy_make(account=account, markets=[collector.market], kind=kind, params=engine.params,
-                             timeframe=timeframe, allocation=ALLOCATION)
+    strategy = strategy_make(
+        account=account, markets=[collector.market], kind=kind, params=engine.params, timeframe=timeframe, allocation=ALLOCATION
+    )
     candles_store(collector=collector, rows=rows[: warmup - 1])
 
     for row in rows[warmup - 1 :]:  # the clock moves with the candles, so the data is fresh as live
-        with time_machine.travel(row.open_time + period + timedelta(seconds=1), tick=False), \
-                django_capture_on_commit_callbacks(execute=True):
+        with (
+            time_machine.travel(row.open_time + period + timedelta(seconds=1), tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
             inserted = candles_store(collector=collector, rows=[row])
             strategies_on_candles_closed(market_id=collector.market_id, timeframe=timeframe, open_times=inserted)
 
-    live = [(int(fill.order.signal.candle_time.timestamp()), fill.order.side, fill.amount.normalize())
-            for fill in Fill.objects.filter(order__strategy=strategy).select_related("order__signal").order_by("id")]
+    live = [
+        (int(fill.order.signal.candle_time.timestamp()), fill.order.side, fill.amount.normalize())
+        for fill in Fill.objects.filter(order__strategy=strategy).select_related("order__signal").order_by("id")
+    ]
     backtest = backtest_fills(kind, collector.market, timeframe)
     print(f"FILL PARITY {kind}: {len(live)} live, {len(backtest)} backtest fills")
     assert backtest, "no fill in the live window: the comparison would prove nothing"
@@ -132,5 +151,7 @@ def test_live_paper_trading_fills_exactly_the_backtests_orders(kind, django_capt
 
 def _diff(live, backtest):
     only_live, only_backtest = set(live) - set(backtest), set(backtest) - set(live)
-    pytest.fail(f"live and backtest differ: {len(live)} vs {len(backtest)} rows; only live: {sorted(only_live, key=repr)[:5]}, "
-                f"only backtest: {sorted(only_backtest, key=repr)[:5]}")
+    pytest.fail(
+        f"live and backtest differ: {len(live)} vs {len(backtest)} rows; only live: {sorted(only_live, key=repr)[:5]}, "
+        f"only backtest: {sorted(only_backtest, key=repr)[:5]}"
+    )

@@ -21,8 +21,7 @@ def test_a_grid_sweep_stores_every_set_under_one_sweep_with_train_and_test_figur
     out = optimize("--strategy", "rsi", "--grid", "period=7,14,21", "--grid", "oversold=25,30", "--processes", "2")
     runs = list(BacktestRun.objects.all())
     assert len(runs) == 6 and len({run.sweep_id for run in runs}) == 1
-    assert {(run.params["period"], run.params["oversold"]) for run in runs} == {
-        (p, o) for p in (7, 14, 21) for o in (25.0, 30.0)}
+    assert {(run.params["period"], run.params["oversold"]) for run in runs} == {(p, o) for p in (7, 14, 21) for o in (25.0, 30.0)}
     for run in runs:
         assert run.data_start < run.split_at < run.data_end
         assert run.metrics["end"] < run.split_at.isoformat() <= run.test_metrics["start"].replace("Z", "+00:00")
@@ -50,8 +49,9 @@ def test_the_test_part_gets_the_same_figures_as_a_backtest_of_that_period_alone(
     optimize("--strategy", "rsi", "--grid", "period=14", "--processes", "1")
     sweep = BacktestRun.objects.get()
     start = sweep.split_at.strftime("%Y-%m-%dT%H:%M")
-    command_output("backtest", "--no-progress", "--strategy", "rsi", "--symbol", "BTC/USDT", "--start", start,
-                   "--output", str(tmp_path))
+    command_output(
+        "backtest", "--no-progress", "--strategy", "rsi", "--symbol", "BTC/USDT", "--start", start, "--output", str(tmp_path)
+    )
     alone = BacktestRun.objects.exclude(pk=sweep.pk).get()
     assert alone.metrics["trades"] == sweep.test_metrics["trades"]
     assert alone.metrics["total_return_pct"] == pytest.approx(sweep.test_metrics["total_return_pct"])
@@ -61,8 +61,9 @@ def test_a_random_search_stays_in_the_schema_ranges_and_repeats_with_its_seed(se
     optimize("--strategy", "ema_cross", "--random", "6", "--seed", "11")
     optimize("--strategy", "ema_cross", "--random", "6", "--seed", "11")
     sweeps = dict.fromkeys(BacktestRun.objects.order_by("id").values_list("sweep_id", flat=True))
-    first, second = ({tuple(sorted(run.params.items())) for run in BacktestRun.objects.filter(sweep_id=sweep)}
-                     for sweep in sweeps)
+    first, second = (
+        {tuple(sorted(run.params.items())) for run in BacktestRun.objects.filter(sweep_id=sweep)} for sweep in sweeps
+    )
     assert first == second
     schema = {param.name: param for param in strategy_get("ema_cross").params_schema}
     for params in first:
@@ -74,14 +75,17 @@ def test_a_random_search_stays_in_the_schema_ranges_and_repeats_with_its_seed(se
                 assert value < dict(params)["slow"]  # combinations breaking the strategy's rules are skipped
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--strategy", "rsi", "--grid", "period=7", "--metric", "luck"], "--metric 'luck' is not one of"),
-    (["--strategy", "rsi"], "nothing to sweep"),
-    (["--strategy", "rsi", "--grid", "period=1,9999"], "--grid period: must be at least 2"),
-    (["--strategy", "rsi", "--grid", "speed=1,2"], "--grid 'speed' is not a parameter"),
-    (["--strategy", "ema_cross", "--grid", "fast=50", "--grid", "slow=20"], "none of the 1 parameter sets is valid"),
-    (["--strategy", "rsi", "--grid", "period=7", "--train-ratio", "1.5"], "--train-ratio must be between"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--strategy", "rsi", "--grid", "period=7", "--metric", "luck"], "--metric 'luck' is not one of"),
+        (["--strategy", "rsi"], "nothing to sweep"),
+        (["--strategy", "rsi", "--grid", "period=1,9999"], "--grid period: must be at least 2"),
+        (["--strategy", "rsi", "--grid", "speed=1,2"], "--grid 'speed' is not a parameter"),
+        (["--strategy", "ema_cross", "--grid", "fast=50", "--grid", "slow=20"], "none of the 1 parameter sets is valid"),
+        (["--strategy", "rsi", "--grid", "period=7", "--train-ratio", "1.5"], "--train-ratio must be between"),
+    ],
+)
 def test_bad_sweep_input_gets_one_clear_line_and_stores_nothing(seeded, args, message):
     with pytest.raises(CommandError, match=message.replace("(", r"\(")):
         optimize(*args)

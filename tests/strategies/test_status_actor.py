@@ -29,7 +29,11 @@ def test_a_trader_starts_a_strategy_of_their_account_and_it_is_audited(desk):
     assert Strategy.objects.get(pk=strategy.pk).status == "running"
     entry = AuditEntry.objects.get()
     assert (entry.who, entry.action, entry.before, entry.after) == (
-        people["trader"], "strategy.status_set", {"status": "stopped"}, {"status": "running"})
+        people["trader"],
+        "strategy.status_set",
+        {"status": "stopped"},
+        {"status": "running"},
+    )
 
 
 @pytest.mark.parametrize("who, refusal", [("viewer", NotAllowed), ("stranger", NotFound)])

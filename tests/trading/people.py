@@ -8,8 +8,13 @@ from django.contrib.auth.models import Group, User
 from apps.exchanges.models import AccountMembership
 from apps.trading.models import Fill, Order, Position
 
-SIM_STATUS = {"NEW": "open", "PARTIALLY_FILLED": "partially_filled", "FILLED": "filled", "CANCELED": "canceled",
-              "EXPIRED": "expired"}
+SIM_STATUS = {
+    "NEW": "open",
+    "PARTIALLY_FILLED": "partially_filled",
+    "FILLED": "filled",
+    "CANCELED": "canceled",
+    "EXPIRED": "expired",
+}
 
 
 def person_make(username: str, *, role: str, accounts=()) -> User:
@@ -21,9 +26,11 @@ def person_make(username: str, *, role: str, accounts=()) -> User:
 
 
 def people_make(account) -> dict[str, User]:
-    return {"trader": person_make("tina", role="trader", accounts=[account]),
-            "viewer": person_make("victor", role="viewer", accounts=[account]),
-            "stranger": person_make("sam", role="trader")}
+    return {
+        "trader": person_make("tina", role="trader", accounts=[account]),
+        "viewer": person_make("victor", role="viewer", accounts=[account]),
+        "stranger": person_make("sam", role="trader"),
+    }
 
 
 def books_agree_with_the_exchange(sim, account, api_key: str) -> None:

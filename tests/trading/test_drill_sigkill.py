@@ -31,13 +31,37 @@ ROOT = Path(settings.BASE_DIR)
 def worker_start(log_name: str) -> subprocess.Popen:
     """`celery -A tradedesk worker` as its own process, on this test's database."""
     db = connection.settings_dict
-    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "REDIS_URL": os.environ["REDIS_URL"], "LOG_FORMAT": "console"}
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "LOG_FORMAT": "console",
+    }
     env.pop("TEST_DATABASE_NAME", None)
-    log = open(ROOT / "var" / log_name, "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([sys.executable, "-m", "celery", "-A", "tradedesk", "worker", "--pool", "solo",
-                             "-Q", "default,strategies,orders", "--loglevel", "INFO", "-n", f"{log_name}@%h"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log = open(ROOT / "var" / log_name, "w")
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tradedesk",
+            "worker",
+            "--pool",
+            "solo",
+            "-Q",
+            "default,strategies,orders",
+            "--loglevel",
+            "INFO",
+            "-n",
+            f"{log_name}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def worker_stop(process: subprocess.Popen) -> None:
@@ -78,8 +102,11 @@ def test_a_worker_killed_mid_submit_leaves_exactly_one_order_after_a_restart(mom
         try:
             time.sleep(6)  # the exchange finishes the request it received (or never does)
             orders_sweep(stuck_after=timedelta(seconds=1))
-            wait_until(lambda: Order.objects.get(pk=order.pk).status in ("filled", "rejected", "expired"), timeout=90,
-                       message="the order is resolved after the restart")
+            wait_until(
+                lambda: Order.objects.get(pk=order.pk).status in ("filled", "rejected", "expired"),
+                timeout=90,
+                message="the order is resolved after the restart",
+            )
         finally:
             worker_stop(second)
 

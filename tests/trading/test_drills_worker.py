@@ -88,8 +88,12 @@ def history(market, until, price: D, count: int = 5):
     collector's newest candle says the same (an entry on an older candle than that is stale)."""
     Candle.objects.filter(market=market).delete()
     for i in range(count, 0, -1):
-        Candle.objects.update_or_create(market=market, timeframe="1m", open_time=until - timedelta(minutes=i), defaults={
-            "open": price, "high": price, "low": price, "close": price, "volume": D(1)})
+        Candle.objects.update_or_create(
+            market=market,
+            timeframe="1m",
+            open_time=until - timedelta(minutes=i),
+            defaults={"open": price, "high": price, "low": price, "close": price, "volume": D(1)},
+        )
     CollectorStatus.objects.filter(market=market, timeframe="1m").update(last_candle_time=until - timedelta(minutes=1))
 
 
@@ -105,8 +109,13 @@ def assert_exchange_matches_database(sim):
 def assert_positions_are_the_sum_of_their_fills():
     for position in Position.objects.select_related("market"):
         fills = Fill.objects.filter(order__account=position.account, order__market=position.market).select_related("order")
-        held = sum(((f.amount - (f.fee if f.fee_currency == position.market.base else 0)) if f.order.side == "buy" else -f.amount
-                    for f in fills), D(0))
+        held = sum(
+            (
+                (f.amount - (f.fee if f.fee_currency == position.market.base else 0)) if f.order.side == "buy" else -f.amount
+                for f in fills
+            ),
+            D(0),
+        )
         assert position.amount == held, position.market.symbol
 
 
@@ -121,10 +130,16 @@ def test_a_running_strategy_trades_and_its_position_matches_a_hand_calculation(s
         for i, price in enumerate(prices):
             candle_close(sim, market, t0 + timedelta(minutes=i), price)
             try:
-                wait_until(lambda i=i: Order.objects.filter(status="filled").count() == i + 1, timeout=30, message=f"order {i + 1} filled")
+                wait_until(
+                    lambda i=i: Order.objects.filter(status="filled").count() == i + 1,
+                    timeout=30,
+                    message=f"order {i + 1} filled",
+                )
             except AssertionError:
-                pytest.fail(f"{list(Order.objects.values_list('status', 'reason', 'side', 'amount'))} "
-                            f"{list(Signal.objects.values_list('status', 'rejection_reason'))}")
+                pytest.fail(
+                    f"{list(Order.objects.values_list('status', 'reason', 'side', 'amount'))} "
+                    f"{list(Signal.objects.values_list('status', 'rejection_reason'))}"
+                )
 
     fills = list(Fill.objects.order_by("traded_at", "id").select_related("order"))
     assert [f.order.side for f in fills] == ["buy", "sell", "buy", "sell"]
@@ -205,10 +220,19 @@ def test_while_the_exchange_is_down_entries_are_refused_and_trading_resumes_by_i
         wait_until(lambda: Signal.objects.filter(status="rejected").exists(), timeout=20, message="the entry refused")
         wait_until(lambda: sim.faults.down_mode_now() is None, timeout=OUTAGE_S + 20, message="the outage ends")
         # After a long outage an UNKNOWN order needs its not-found look-ups (backoff capped at 30 s).
-        wait_until(lambda: not Order.objects.exclude(status__in=TERMINAL).exists(), timeout=60 + OUTAGE_S, message="orders settle")
+        wait_until(
+            lambda: not Order.objects.exclude(status__in=TERMINAL).exists(), timeout=60 + OUTAGE_S, message="orders settle"
+        )
         candle_close(sim, market, t0 + timedelta(minutes=4), D("60000"))  # after the outage
-        wait_until(lambda: Signal.objects.filter(status="pending").count() == 0 and Order.objects.count() == 2
-                   and not Order.objects.exclude(status__in=TERMINAL).exists(), timeout=40, message="trading resumed")
+        wait_until(
+            lambda: (
+                Signal.objects.filter(status="pending").count() == 0
+                and Order.objects.count() == 2
+                and not Order.objects.exclude(status__in=TERMINAL).exists()
+            ),
+            timeout=40,
+            message="trading resumed",
+        )
 
     refused = Signal.objects.get(status="rejected")
     assert "the exchange is not answering" in refused.rejection_reason
@@ -232,7 +256,9 @@ def test_insufficient_balance_on_the_exchange_is_rejected_once_with_its_reason(s
         try:
             wait_until(lambda: Order.objects.filter(status__in=TERMINAL).exists(), timeout=20, message="the order settles")
         except AssertionError:
-            pytest.fail(f"{list(Order.objects.values_list('status', 'reason'))} {list(Signal.objects.values_list('status', 'rejection_reason'))}")
+            pytest.fail(
+                f"{list(Order.objects.values_list('status', 'reason'))} {list(Signal.objects.values_list('status', 'rejection_reason'))}"
+            )
 
     order = Order.objects.get()
     assert order.status == "rejected" and "insufficient balance" in order.reason.lower()
@@ -286,12 +312,17 @@ def test_exits_pending_through_a_60_s_outage_are_all_filled_after_it(sim, desk):
             candle_close(sim, market, t0 + timedelta(minutes=1), price)
         wait_until(lambda: Order.objects.filter(side="sell", status="unknown").count() == 2, timeout=20, message="exits UNKNOWN")
         wait_until(lambda: sim.faults.down_mode_now() is None, timeout=EXITS_OUTAGE_S + 10, message="the outage ends")
-        wait_until(lambda: Order.objects.filter(side="sell").exclude(status__in=LIVE).count() == 2, timeout=60,
-                   message="the exits settle")
+        wait_until(
+            lambda: Order.objects.filter(side="sell").exclude(status__in=LIVE).count() == 2,
+            timeout=60,
+            message="the exits settle",
+        )
 
     exits = Order.objects.filter(side="sell")
-    assert [(o.market.symbol, o.status) for o in exits.order_by("market__symbol")] == [("BTC/USDT", "filled"), ("ETH/USDT", "filled")], [
-        o.reason for o in exits]
+    assert [(o.market.symbol, o.status) for o in exits.order_by("market__symbol")] == [
+        ("BTC/USDT", "filled"),
+        ("ETH/USDT", "filled"),
+    ], [o.reason for o in exits]
     assert not Position.objects.open().exists()
     assert_exchange_matches_database(sim)
     assert_positions_are_the_sum_of_their_fills()

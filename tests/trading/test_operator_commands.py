@@ -36,12 +36,20 @@ def run(django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             call_command(*args, stdout=out)
         return out.getvalue()
+
     return command
 
 
 def resting_limit(account, market) -> Order:
-    order = Order.objects.create(account=account, market=market, client_order_id="paper-limit-1", side="buy",
-                                 type=Order.Type.LIMIT, price=D("90"), amount=D("1"))
+    order = Order.objects.create(
+        account=account,
+        market=market,
+        client_order_id="paper-limit-1",
+        side="buy",
+        type=Order.Type.LIMIT,
+        price=D("90"),
+        amount=D("1"),
+    )
     order_submit(order_id=order.pk)
     return order
 
@@ -52,8 +60,10 @@ def test_position_close_prints_the_order_it_placed_and_audits_the_trader(paper, 
     out = run("position_close", str(position.pk), "--as", "tina", "--reason", "stop out")
 
     order = Order.objects.get(side="sell")
-    assert out == (f"position #{position.pk} BTC/USDT on paper: sell 10 BTC at market, order {order.client_order_id} "
-                   "placed, on its way to the exchange\n")
+    assert out == (
+        f"position #{position.pk} BTC/USDT on paper: sell 10 BTC at market, order {order.client_order_id} "
+        "placed, on its way to the exchange\n"
+    )
     assert order.status == "filled"  # by the order worker
     entry = AuditEntry.objects.get(action="position.close")
     assert (entry.who, entry.via, entry.reason) == (people["trader"], "command", "stop out")

@@ -32,6 +32,7 @@ def commit(django_capture_on_commit_callbacks):
         with django_capture_on_commit_callbacks(execute=True):
             result = call()
         return result
+
     return run
 
 
@@ -41,8 +42,15 @@ def bought(strategy, market, commit) -> Position:
 
 
 def resting_limit(account, market, *, price: D, amount: D = D("1")) -> Order:
-    order = Order.objects.create(account=account, market=market, client_order_id=f"paper-limit-{price}", side="buy",
-                                 type=Order.Type.LIMIT, price=price, amount=amount)
+    order = Order.objects.create(
+        account=account,
+        market=market,
+        client_order_id=f"paper-limit-{price}",
+        side="buy",
+        type=Order.Type.LIMIT,
+        price=price,
+        amount=amount,
+    )
     order_submit(order_id=order.pk)
     order.refresh_from_db()
     assert order.status == "open", order.reason

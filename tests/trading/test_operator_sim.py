@@ -47,10 +47,12 @@ def desk(sim):
 @pytest.fixture
 def commit(django_capture_on_commit_callbacks):
     """Run what the service queued on commit (the order's submission), as a worker would."""
+
     def run(call):
         with django_capture_on_commit_callbacks(execute=True):
             result = call()
         return result
+
     return run
 
 
@@ -63,8 +65,15 @@ def bought(strategy, market) -> Position:
 
 
 def resting_limit(account, market, *, price: D, amount: D = D("0.01"), side: str = "buy") -> Order:
-    order = Order.objects.create(account=account, market=market, client_order_id=f"test-limit-{next(_ids)}", side=side,
-                                 type=Order.Type.LIMIT, price=price, amount=amount)
+    order = Order.objects.create(
+        account=account,
+        market=market,
+        client_order_id=f"test-limit-{next(_ids)}",
+        side=side,
+        type=Order.Type.LIMIT,
+        price=price,
+        amount=amount,
+    )
     order_submit(order_id=order.pk)
     order.refresh_from_db()
     assert order.status == "open", order.reason
@@ -83,8 +92,11 @@ def test_a_trader_closes_a_position_with_a_market_sell_through_the_risk_rules(de
     position = bought(strategy, market)
     held = position.amount
 
-    closing = commit(lambda: position_close(actor=people["trader"], via=Via.COMMAND, position_id=position.pk,
-                                            reason="taking profit before the news"))
+    closing = commit(
+        lambda: position_close(
+            actor=people["trader"], via=Via.COMMAND, position_id=position.pk, reason="taking profit before the news"
+        )
+    )
 
     order = Order.objects.get(pk=closing.order.pk)
     assert (order.side, order.type, order.status, order.reduce_only) == ("sell", "market", "filled", True)

@@ -16,13 +16,16 @@ def test_an_order_walks_the_happy_path_from_new_to_filled():
     assert status == S.FILLED
 
 
-@pytest.mark.parametrize("current,target", [
-    (S.NEW, S.FILLED),  # never sent, cannot be filled
-    (S.FILLED, S.CANCELED),
-    (S.REJECTED, S.SUBMITTING),
-    (S.OPEN, S.SUBMITTING),  # a booked order is never sent again
-    (S.CANCELED, S.OPEN),
-])
+@pytest.mark.parametrize(
+    "current,target",
+    [
+        (S.NEW, S.FILLED),  # never sent, cannot be filled
+        (S.FILLED, S.CANCELED),
+        (S.REJECTED, S.SUBMITTING),
+        (S.OPEN, S.SUBMITTING),  # a booked order is never sent again
+        (S.CANCELED, S.OPEN),
+    ],
+)
 def test_an_illegal_transition_raises(current, target):
     with pytest.raises(IllegalTransitionError, match=f"from {current.value} to {target.value}"):
         transition(current, target)

@@ -63,7 +63,9 @@ def test_an_entry_while_holding_is_refused_as_the_backtest_ignores_it(django_cap
 def test_an_open_position_keeps_its_average_entry_fees_and_protective_levels(django_capture_on_commit_callbacks):
     account = account_make()
     market = fresh_market(price=D("100"))
-    strategy = strategy_make(account=account, markets=[market], allocation=D("1001"), stop_loss_pct=D("2"), trailing_stop_pct=D("3"))
+    strategy = strategy_make(
+        account=account, markets=[market], allocation=D("1001"), stop_loss_pct=D("2"), trailing_stop_pct=D("3")
+    )
 
     trade(signal_make(strategy=strategy, market=market, take_profit=D("110")), django_capture_on_commit_callbacks)
 
@@ -82,8 +84,15 @@ def test_every_change_writes_an_order_event_and_an_outbox_event(django_capture_o
     order = Order.objects.get()
     assert list(OrderEvent.objects.filter(order=order).values_list("to_status", flat=True)) == ["new", "submitting", "filled"]
     kinds = set(Event.objects.values_list("kind", flat=True))
-    assert {"signal.created", "risk.allowed", "order.created", "order.submitting", "order.filled", "fill.applied",
-            "position.changed"} <= kinds
+    assert {
+        "signal.created",
+        "risk.allowed",
+        "order.created",
+        "order.submitting",
+        "order.filled",
+        "fill.applied",
+        "position.changed",
+    } <= kinds
 
 
 def test_a_fill_reported_twice_is_applied_once(django_capture_on_commit_callbacks):
@@ -92,8 +101,14 @@ def test_a_fill_reported_twice_is_applied_once(django_capture_on_commit_callback
     strategy = strategy_make(account=account, markets=[market], allocation=D("1001"))
     order = trade(signal_make(strategy=strategy, market=market), django_capture_on_commit_callbacks)
     order.refresh_from_db()
-    again = VenueOrder(order.venue_order_id, "closed", order.amount, order.amount, D(100),
-                       [VenueTrade(f"{order.venue_order_id}-1", D(100), order.amount, D(1), "USDT", order.created_at)])
+    again = VenueOrder(
+        order.venue_order_id,
+        "closed",
+        order.amount,
+        order.amount,
+        D(100),
+        [VenueTrade(f"{order.venue_order_id}-1", D(100), order.amount, D(1), "USDT", order.created_at)],
+    )
 
     order_report_apply(order_id=order.pk, report=again, cause="a late duplicate report")
 
@@ -135,8 +150,9 @@ def test_a_paper_limit_order_rests_until_the_price_crosses_it():
 
     account = account_make()
     market = fresh_market(price=D("100"))
-    order = Order.objects.create(account=account, market=market, client_order_id="limit-1", side="buy", type="limit",
-                                 price=D("95"), amount=D("1"))
+    order = Order.objects.create(
+        account=account, market=market, client_order_id="limit-1", side="buy", type="limit", price=D("95"), amount=D("1")
+    )
 
     order_submit(order_id=order.pk)
     order.refresh_from_db()

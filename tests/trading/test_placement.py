@@ -89,7 +89,9 @@ def test_a_batch_writes_the_same_rows_and_outbox_events_in_the_same_order_as_one
         signals.append(signal_make(strategy=strategy, market=markets[0], side="sell", intent="open"))
         Event.objects.all().delete()
         place([signal.pk for signal in signals])
-        events = [(event.kind, event.payload.get("reason") or event.payload.get("status")) for event in Event.objects.order_by("id")]
+        events = [
+            (event.kind, event.payload.get("reason") or event.payload.get("status")) for event in Event.objects.order_by("id")
+        ]
         orders = list(OrderEvent.objects.filter(order__account=account).values_list("to_status", "cause"))
         return events, [cause.split(":", 1)[1] for _, cause in orders], Order.objects.filter(account=account).count()
 
@@ -117,9 +119,19 @@ def test_the_last_price_is_the_newest_of_the_ticker_and_any_timeframes_last_clos
     assert last_price(market=market) == D("101")
 
     later = timezone.now() + timedelta(minutes=5)
-    Candle.objects.create(market=market, timeframe="5m", open_time=later, open=D(1), high=D(1), low=D(1), close=D("102.5"), volume=D(1))
-    Candle.objects.create(market=market, timeframe="1h", open_time=later - timedelta(hours=1), open=D(1), high=D(1), low=D(1),
-                          close=D("99"), volume=D(1))
+    Candle.objects.create(
+        market=market, timeframe="5m", open_time=later, open=D(1), high=D(1), low=D(1), close=D("102.5"), volume=D(1)
+    )
+    Candle.objects.create(
+        market=market,
+        timeframe="1h",
+        open_time=later - timedelta(hours=1),
+        open=D(1),
+        high=D(1),
+        low=D(1),
+        close=D("99"),
+        volume=D(1),
+    )
 
     assert last_price(market=market) == D("102.5")
 
@@ -233,8 +245,17 @@ def test_an_entry_may_follow_a_close_already_on_its_way_as_in_the_backtest():
 def test_a_close_the_exchange_may_not_have_does_not_let_a_second_entry_in(close_status, venue_order_id):
     account, [market], strategy = desk(f"phantom-{close_status}")
     Position.objects.create(account=account, market=market, amount=D("2"), average_entry=D("100"))
-    Order.objects.create(account=account, market=market, client_order_id=f"close-{close_status}", side="sell",
-                         reduce_only=True, amount=D("2"), price=D("100"), status=close_status, venue_order_id=venue_order_id)
+    Order.objects.create(
+        account=account,
+        market=market,
+        client_order_id=f"close-{close_status}",
+        side="sell",
+        reduce_only=True,
+        amount=D("2"),
+        price=D("100"),
+        status=close_status,
+        venue_order_id=venue_order_id,
+    )
     entry = signal_make(strategy=strategy, market=market)
 
     placed = signals_place(signal_ids=[entry.pk])
@@ -245,7 +266,9 @@ def test_a_close_the_exchange_may_not_have_does_not_let_a_second_entry_in(close_
 
 def test_dust_is_no_open_position_it_neither_blocks_an_entry_nor_can_be_closed():
     account, [market], strategy = desk("dust")  # step 0.0001, minimum notional 5 USDT, price 100
-    dust = Position.objects.create(account=account, market=market, amount=D("0.0004"), average_entry=D("100"), last_price=D("100"))
+    dust = Position.objects.create(
+        account=account, market=market, amount=D("0.0004"), average_entry=D("100"), last_price=D("100")
+    )
     close = signal_make(strategy=strategy, market=market, side="sell", intent="close")
     entry = signal_make(strategy=strategy, market=market)
 

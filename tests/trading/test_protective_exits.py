@@ -13,8 +13,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
 
 
 def test_each_exit_triggers_at_its_level():
-    position = Position(amount=D(1), average_entry=D(100), stop_loss=D(95), take_profit=D(110),
-                        trailing_stop_pct=D(5), high_water=D(120))
+    position = Position(
+        amount=D(1), average_entry=D(100), stop_loss=D(95), take_profit=D(110), trailing_stop_pct=D(5), high_water=D(120)
+    )
     assert "stop-loss" in protective_trigger(position, D("94.9"))
     assert "trailing stop" in protective_trigger(position, D(114))  # 5% below the high of 120
     position.high_water = D(100)
@@ -46,7 +47,9 @@ def test_a_stop_loss_hit_sends_a_market_exit_marked_as_emulated(django_capture_o
 def test_the_trailing_stop_follows_the_price_up(django_capture_on_commit_callbacks):
     account = account_make()
     market = fresh_market(price=D(100))
-    Position.objects.create(account=account, market=market, amount=D(1), average_entry=D(100), trailing_stop_pct=D(5), high_water=D(100))
+    Position.objects.create(
+        account=account, market=market, amount=D(1), average_entry=D(100), trailing_stop_pct=D(5), high_water=D(100)
+    )
     price_set(market, D(130))
     price_updated(market_id=market.pk)
     assert Position.objects.get().high_water == D(130)

@@ -49,8 +49,15 @@ def market_buy(strategy, market) -> Order:
 
 
 def limit_order(account, market, *, price: D, amount: D = D("0.01"), side: str = "buy") -> Order:
-    order = Order.objects.create(account=account, market=market, client_order_id=f"test-limit-{next(_ids)}", side=side,
-                                 type=Order.Type.LIMIT, price=price, amount=amount)
+    order = Order.objects.create(
+        account=account,
+        market=market,
+        client_order_id=f"test-limit-{next(_ids)}",
+        side=side,
+        type=Order.Type.LIMIT,
+        price=price,
+        amount=amount,
+    )
     order_submit(order_id=order.pk)
     order.refresh_from_db()
     assert order.status == "open", order.reason
@@ -59,8 +66,9 @@ def limit_order(account, market, *, price: D, amount: D = D("0.01"), side: str =
 
 def cancel_on_exchange(sim, order: Order) -> None:
     """What a trader does on the exchange's own site."""
-    sim.engine.order_cancel(sim.state.accounts[TEST_API_KEY], symbol=order.market.symbol, order_id=None,
-                            client_order_id=order.client_order_id)
+    sim.engine.order_cancel(
+        sim.state.accounts[TEST_API_KEY], symbol=order.market.symbol, order_id=None, client_order_id=order.client_order_id
+    )
 
 
 def events(account, kind: str) -> list[dict]:
@@ -129,7 +137,11 @@ def test_an_open_order_the_desk_never_placed_is_reported_once_and_left_open_on_t
 
     [reported] = events(account, "reconcile.unknown_order")
     assert {key: reported[key] for key in ("symbol", "venue_order_id", "client_order_id", "side")} == {
-        "symbol": "BTC/USDT", "venue_order_id": str(by_hand["id"]), "client_order_id": "by-hand-1", "side": "buy"}
+        "symbol": "BTC/USDT",
+        "venue_order_id": str(by_hand["id"]),
+        "client_order_id": "by-hand-1",
+        "side": "buy",
+    }
     assert (D(reported["amount"]), D(reported["price"]), D(reported["filled"])) == (D("0.002"), D("50000"), 0)
     assert len(report.unknown_orders) == len(again.unknown_orders) == 1  # still counted each run, recorded once
     assert [(o.client_order_id, o.status) for o in sim_orders(sim)] == [(ours.client_order_id, "NEW"), ("by-hand-1", "NEW")]
@@ -186,8 +198,16 @@ def test_a_canceled_order_the_exchange_reported_partly_filled_is_checked_again_b
     market = fresh_market(price=D("100"))
 
     def canceled(filled: str, age=timedelta(0)) -> Order:
-        order = Order.objects.create(account=account, market=market, client_order_id=f"test-{next(_ids)}", side="buy",
-                                     type="limit", price=D("100"), amount=D("1"), status="canceled")
+        order = Order.objects.create(
+            account=account,
+            market=market,
+            client_order_id=f"test-{next(_ids)}",
+            side="buy",
+            type="limit",
+            price=D("100"),
+            amount=D("1"),
+            status="canceled",
+        )
         Order.objects.filter(pk=order.pk).update(created_at=timezone.now() - age)
         OrderEvent.objects.create(order=order, from_status="open", to_status="canceled", cause="x", data={"filled": filled})
         return order
@@ -202,8 +222,9 @@ def test_a_canceled_order_the_exchange_reported_partly_filled_is_checked_again_b
 def test_the_paper_venue_lists_its_resting_orders_and_paper_accounts_are_not_reconciled():
     account = account_make()
     market = fresh_market(price=D("100"))
-    order = Order.objects.create(account=account, market=market, client_order_id="paper-limit", side="buy",
-                                 type="limit", price=D("90"), amount=D("1"))
+    order = Order.objects.create(
+        account=account, market=market, client_order_id="paper-limit", side="buy", type="limit", price=D("90"), amount=D("1")
+    )
     order_submit(order_id=order.pk)
 
     [resting] = PaperVenue(account).open_orders_fetch(["BTC/USDT"])
@@ -247,8 +268,15 @@ def test_the_reconcile_beat_survives_the_exchange_being_down(desk, sim):
 def test_a_live_order_the_exchange_keeps_not_finding_is_settled_as_lost_with_a_critical_event(desk, sim):
     account, market, _ = desk
     phantom = Order.objects.create(  # what a malformed create reply used to leave: OPEN, no venue id
-        account=account, market=market, client_order_id="phantom-1", side="sell", amount=D("0.01"), reduce_only=True,
-        status="open", submitted_at=timezone.now() - timedelta(minutes=1))
+        account=account,
+        market=market,
+        client_order_id="phantom-1",
+        side="sell",
+        amount=D("0.01"),
+        reduce_only=True,
+        status="open",
+        submitted_at=timezone.now() - timedelta(minutes=1),
+    )
 
     runs = [orders_reconcile(account_id=account.pk) for _ in range(3)]
 

@@ -22,18 +22,29 @@ def candle_close_record(*, market: Market, open_time: datetime, close: Decimal, 
     """Store a closed candle and record its candle.closed event, like the collector does."""
     with transaction.atomic():
         candle = Candle.objects.create(
-            market=market, timeframe=timeframe, open_time=open_time,
-            open=close - Decimal("5"), high=close + Decimal("12.5"), low=close - Decimal("9.25"),
-            close=close, volume=Decimal("3.125"),
+            market=market,
+            timeframe=timeframe,
+            open_time=open_time,
+            open=close - Decimal("5"),
+            high=close + Decimal("12.5"),
+            low=close - Decimal("9.25"),
+            close=close,
+            volume=Decimal("3.125"),
         )
         event = event_record(
             "candle.closed",
             {
-                "market": market.symbol, "timeframe": timeframe, "time": int(open_time.timestamp()),
-                "open": str(candle.open), "high": str(candle.high), "low": str(candle.low),
-                "close": str(candle.close), "volume": str(candle.volume),
+                "market": market.symbol,
+                "timeframe": timeframe,
+                "time": int(open_time.timestamp()),
+                "open": str(candle.open),
+                "high": str(candle.high),
+                "low": str(candle.low),
+                "close": str(candle.close),
+                "volume": str(candle.volume),
             },
-            market=market.slug, tf=timeframe,
+            market=market.slug,
+            tf=timeframe,
         )
     return candle, event
 
@@ -45,12 +56,18 @@ def candles_seed(*, market: Market, count: int, end: datetime, timeframe: str = 
     for index in range(count):
         open_ = close
         close = (open_ + Decimal(walk.randint(-2400, 2500)) / 100).quantize(Decimal("0.01"))
-        rows.append(Candle(
-            market=market, timeframe=timeframe, open_time=end - timedelta(minutes=count - index),
-            open=open_, close=close, high=max(open_, close) + Decimal(walk.randint(0, 900)) / 100,
-            low=min(open_, close) - Decimal(walk.randint(0, 900)) / 100,
-            volume=Decimal(walk.randint(50, 900)) / 100,
-        ))
+        rows.append(
+            Candle(
+                market=market,
+                timeframe=timeframe,
+                open_time=end - timedelta(minutes=count - index),
+                open=open_,
+                close=close,
+                high=max(open_, close) + Decimal(walk.randint(0, 900)) / 100,
+                low=min(open_, close) - Decimal(walk.randint(0, 900)) / 100,
+                volume=Decimal(walk.randint(50, 900)) / 100,
+            )
+        )
     return Candle.objects.bulk_create(rows)
 
 
@@ -70,8 +87,11 @@ def seeded_market(market):
     end = minute_floor(datetime.now(UTC))
     candles_seed(market=market, count=120, end=end)
     CollectorStatus.objects.create(
-        market=market, timeframe="1m", last_candle_time=end - timedelta(minutes=1),
-        last_success_at=datetime.now(UTC), candles_stored=120,
+        market=market,
+        timeframe="1m",
+        last_candle_time=end - timedelta(minutes=1),
+        last_success_at=datetime.now(UTC),
+        candles_stored=120,
     )
     return market
 

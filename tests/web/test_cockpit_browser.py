@@ -24,8 +24,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SHOTS = Path("/tmp/cockpit-shots")
 WAIT_MS = 15000
-PAGES = {"desk": "/", "positions": "/positions/", "orders": "/orders/", "signals": "/signals/", "risk": "/risk/",
-         "performance": "/performance/", "markets": "/markets/"}
+PAGES = {
+    "desk": "/",
+    "positions": "/positions/",
+    "orders": "/orders/",
+    "signals": "/signals/",
+    "risk": "/risk/",
+    "performance": "/performance/",
+    "markets": "/markets/",
+}
 
 
 @pytest.fixture
@@ -48,13 +55,23 @@ def snapshots_seed(account) -> None:
     equity = D("10000")
     for hour in range(24 * 7, -1, -1):
         equity += D((hour * 37) % 23 - 10)
-        PortfolioSnapshot.objects.create(account=account, taken_at=now - timedelta(hours=hour), equity=equity, cash=equity,
-                                         positions_value=0, realized_pnl=0, unrealized_pnl=0)
+        PortfolioSnapshot.objects.create(
+            account=account,
+            taken_at=now - timedelta(hours=hour),
+            equity=equity,
+            cash=equity,
+            positions_value=0,
+            realized_pnl=0,
+            unrealized_pnl=0,
+        )
 
 
 def watched(page, errors: list):
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(f"{message.text} {message.location.get('url', '')}") if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: errors.append(f"{message.text} {message.location.get('url', '')}") if message.type == "error" else None,
+    )
     return page
 
 
@@ -73,7 +90,7 @@ def halt_the_account(account):
         connection.close()
 
 
-def test_a_trader_closes_a_position_with_the_button_and_sees_it_move_live(paper_desk, server, chromium):  # noqa: F811
+def test_a_trader_closes_a_position_with_the_button_and_sees_it_move_live(paper_desk, server, chromium):  # noqa: F811 - `server` is the fixture of that name, imported above
     account, market, strategy, position, trader = paper_desk
     errors: list = []
     context = chromium.new_context(viewport={"width": 1280, "height": 800})

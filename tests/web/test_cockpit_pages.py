@@ -19,7 +19,7 @@ from tests.trading.factories import account_make, fresh_market, price_set, signa
 pytestmark = pytest.mark.django_db
 
 PAGES = ["/", "/markets/", "/positions/", "/positions/?tab=closed", "/orders/", "/signals/", "/risk/", "/performance/"]
-ACTION_FORMS = ("/close\"", "/flatten\"", "/cancel\"", "/acknowledge\"", "/kill-switch\"", "/status\"")
+ACTION_FORMS = ('/close"', '/flatten"', '/cancel"', '/acknowledge"', '/kill-switch"', '/status"')
 
 
 @pytest.fixture
@@ -214,8 +214,11 @@ def test_a_viewer_may_not_acknowledge_and_the_refusal_is_audited(client, desk, v
 def test_a_halted_kill_switch_set_from_the_risk_page_shows_its_banner_on_every_page(client, desk, trader):
     client.force_login(trader)
 
-    response = client.post(f"/accounts/{desk.ours.account.pk}/kill-switch", {"state": "halted", "reason": "exchange outage"},
-                           headers={"accept": "application/json"})
+    response = client.post(
+        f"/accounts/{desk.ours.account.pk}/kill-switch",
+        {"state": "halted", "reason": "exchange outage"},
+        headers={"accept": "application/json"},
+    )
 
     assert response.status_code == 200
     assert KillSwitch.objects.get(account=desk.ours.account).state == "halted"
@@ -237,7 +240,9 @@ def test_the_global_kill_switch_is_refused_to_a_trader_with_a_403(client, desk, 
 def test_a_bad_kill_switch_state_is_answered_in_words(client, desk, trader):
     client.force_login(trader)
 
-    response = client.post(f"/accounts/{desk.ours.account.pk}/kill-switch", {"state": "off"}, headers={"accept": "application/json"})
+    response = client.post(
+        f"/accounts/{desk.ours.account.pk}/kill-switch", {"state": "off"}, headers={"accept": "application/json"}
+    )
 
     assert response.status_code == 400
     assert "choose one of active, reduce_only, halted" in response.json()["message"]
@@ -254,7 +259,9 @@ def test_a_trader_pauses_a_strategy_from_its_page(client, desk, trader):
     client.force_login(trader)
     Strategy.objects.filter(pk=desk.ours.strategy.pk).update(status="running")
 
-    response = client.post(f"/strategies/{desk.ours.strategy.pk}/status", {"status": "paused"}, headers={"accept": "application/json"})
+    response = client.post(
+        f"/strategies/{desk.ours.strategy.pk}/status", {"status": "paused"}, headers={"accept": "application/json"}
+    )
 
     assert response.status_code == 200
     assert Strategy.objects.get(pk=desk.ours.strategy.pk).status == "paused"
@@ -266,7 +273,9 @@ def test_the_orders_page_shows_slippage_in_quote_and_percent_and_the_latency(cli
     Order.objects.filter(pk=order.pk).update(status="filled", filled=D("0.5"), average_price=D("100.2"), signal=desk.ours.signal)
     Signal.objects.filter(pk=desk.ours.signal.pk).update(created_at=dj_timezone.now() - timedelta(seconds=1))
     ack = OrderEvent.objects.create(order=order, from_status="submitting", to_status="open", cause="booked")
-    OrderEvent.objects.filter(pk=ack.pk).update(created_at=Signal.objects.get(pk=desk.ours.signal.pk).created_at + timedelta(milliseconds=245))
+    OrderEvent.objects.filter(pk=ack.pk).update(
+        created_at=Signal.objects.get(pk=desk.ours.signal.pk).created_at + timedelta(milliseconds=245)
+    )
     client.force_login(trader)
 
     content = client.get("/orders/").content.decode()
@@ -300,7 +309,8 @@ def test_bad_order_filters_are_answered_400_with_every_bad_field(client, desk, t
 def test_the_signals_page_shows_indicators_the_risk_decision_and_its_checks(client, desk, trader):
     Signal.objects.filter(pk=desk.ours.signal.pk).update(indicators={"ema_fast": 101.5, "ema_slow": 99.25})
     RiskEvent.objects.filter(pk=desk.ours.risk_event.pk).update(
-        checks=[{"rule": "daily_loss", "passed": False, "detail": "loss 5.1% over the 5% limit"}])
+        checks=[{"rule": "daily_loss", "passed": False, "detail": "loss 5.1% over the 5% limit"}]
+    )
     client.force_login(trader)
 
     content = client.get("/signals/").content.decode()
@@ -313,8 +323,15 @@ def test_the_desk_shows_todays_pnl_against_the_last_snapshot_before_midnight(cli
     today = dj_timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     PortfolioSnapshot.objects.filter(account=desk.ours.account).delete()
     for at, equity in [(today - timedelta(hours=2), D("1000")), (today + timedelta(minutes=1), D("1010"))]:
-        PortfolioSnapshot.objects.create(account=desk.ours.account, taken_at=at, equity=equity, cash=equity,
-                                         positions_value=0, realized_pnl=0, unrealized_pnl=0)
+        PortfolioSnapshot.objects.create(
+            account=desk.ours.account,
+            taken_at=at,
+            equity=equity,
+            cash=equity,
+            positions_value=0,
+            realized_pnl=0,
+            unrealized_pnl=0,
+        )
     client.force_login(trader)
 
     content = client.get("/").content.decode()
@@ -324,17 +341,24 @@ def test_the_desk_shows_todays_pnl_against_the_last_snapshot_before_midnight(cli
 
 def snapshot_history(account) -> None:
     """Equity 1000 -> 1100 (31 Jan) -> 990 (1 Feb) -> 1089 (28 Feb), hourly snapshots between."""
-    points = [(datetime(2025, 1, 30, 0, tzinfo=UTC), D("1000")), (datetime(2025, 1, 31, 23, tzinfo=UTC), D("1100")),
-              (datetime(2025, 2, 1, 12, tzinfo=UTC), D("990")), (datetime(2025, 2, 28, 12, tzinfo=UTC), D("1089"))]
+    points = [
+        (datetime(2025, 1, 30, 0, tzinfo=UTC), D("1000")),
+        (datetime(2025, 1, 31, 23, tzinfo=UTC), D("1100")),
+        (datetime(2025, 2, 1, 12, tzinfo=UTC), D("990")),
+        (datetime(2025, 2, 28, 12, tzinfo=UTC), D("1089")),
+    ]
     for at, equity in points:
-        PortfolioSnapshot.objects.create(account=account, taken_at=at, equity=equity, cash=equity, positions_value=0,
-                                         realized_pnl=0, unrealized_pnl=0)
+        PortfolioSnapshot.objects.create(
+            account=account, taken_at=at, equity=equity, cash=equity, positions_value=0, realized_pnl=0, unrealized_pnl=0
+        )
 
 
 def test_performance_equals_a_hand_calculation_on_a_seeded_snapshot_history(client, desk, trader):
     PortfolioSnapshot.objects.filter(account=desk.ours.account).delete()
     snapshot_history(desk.ours.account)
-    rows = list(PortfolioSnapshot.objects.filter(account=desk.ours.account).order_by("taken_at").values_list("taken_at", "equity"))
+    rows = list(
+        PortfolioSnapshot.objects.filter(account=desk.ours.account).order_by("taken_at").values_list("taken_at", "equity")
+    )
 
     report = performance_of(rows)
 
@@ -342,7 +366,11 @@ def test_performance_equals_a_hand_calculation_on_a_seeded_snapshot_history(clie
     assert report["max_drawdown_pct"] == pytest.approx(10.0)  # 1100 -> 990
     assert [(m["month"], round(m["return_pct"], 6)) for m in report["monthly"]] == [("2025-01", 10.0), ("2025-02", -1.0)]
     assert [(d["day"].isoformat(), d["pnl"]) for d in report["daily_pnl"]] == [
-        ("2025-01-30", D("0")), ("2025-01-31", D("100")), ("2025-02-01", D("-110")), ("2025-02-28", D("99"))]
+        ("2025-01-30", D("0")),
+        ("2025-01-31", D("100")),
+        ("2025-02-01", D("-110")),
+        ("2025-02-28", D("99")),
+    ]
     client.force_login(trader)
     content = client.get(f"/performance/?account={desk.ours.account.pk}").content.decode()
     assert "▲ +8.90%" in content and "10.00%" in content and "▼ −1.00%" in content and "▼ −110.00" in content

@@ -65,8 +65,13 @@ def test_the_admin_works_without_a_policy_violation(django_user_model, seeded_ma
     log_in(page, f"{desk.url}/admin/login/?next=/admin/", "boss", PASSWORD)
     page.wait_for_selector("#site-name")
 
-    for url in ("/admin/", "/admin/markets/market/", f"/admin/markets/market/{seeded_market.pk}/change/",
-                "/admin/trading/order/?status__exact=open", "/admin/django_celery_beat/periodictask/add/"):
+    for url in (
+        "/admin/",
+        "/admin/markets/market/",
+        f"/admin/markets/market/{seeded_market.pk}/change/",
+        "/admin/trading/order/?status__exact=open",
+        "/admin/django_celery_beat/periodictask/add/",
+    ):
         page.goto(f"{desk.url}{url}")
         assert violations_seen(page, page.console) == [], url
     assert page.errors == []

@@ -34,8 +34,12 @@ def desk(db):
     """Two paper accounts trading BTC/USDT, each with a running strategy."""
     market = fresh_market()
     ours, theirs = account_make(name="ours"), account_make(name="theirs")
-    return {"market": market, "ours": ours, "theirs": theirs,
-            "strategies": {account.pk: strategy_make(account=account, markets=[market]) for account in (ours, theirs)}}
+    return {
+        "market": market,
+        "ours": ours,
+        "theirs": theirs,
+        "strategies": {account.pk: strategy_make(account=account, markets=[market]) for account in (ours, theirs)},
+    }
 
 
 def user_with_cookie(client, django_user_model, username: str, *, member_of=(), superuser: bool = False) -> bytes:
@@ -160,6 +164,8 @@ async def test_a_topic_of_no_known_shape_is_refused_with_the_shapes_a_topic_may_
     socket, replies = await socket_subscribed(viewer, ["orders.all", CANDLES])
 
     assert replies[0]["type"] == "error"
-    assert replies[0]["message"].startswith("Unknown topic 'orders.all'; topics look like candles.<market>.<tf>, orders.<account>")
+    assert replies[0]["message"].startswith(
+        "Unknown topic 'orders.all'; topics look like candles.<market>.<tf>, orders.<account>"
+    )
     assert replies[1]["topics"] == [CANDLES]
     await socket.disconnect()

@@ -15,20 +15,40 @@ from django.core import mail
 ROOT = Path(__file__).resolve().parents[2]
 
 PRODUCTION = {
-    "DEBUG": "0", "ALLOWED_HOSTS": "desk.example.com", "CSRF_TRUSTED_ORIGINS": "https://desk.example.com",
-    "SECURE_SSL_REDIRECT": "1", "SECURE_HSTS_SECONDS": "31536000", "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
-    "SECURE_HSTS_PRELOAD": "1", "SECURE_PROXY_SSL_HEADER": "1", "SESSION_COOKIE_SECURE": "1", "CSRF_COOKIE_SECURE": "1",
+    "DEBUG": "0",
+    "ALLOWED_HOSTS": "desk.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://desk.example.com",
+    "SECURE_SSL_REDIRECT": "1",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "1",
+    "SECURE_HSTS_PRELOAD": "1",
+    "SECURE_PROXY_SSL_HEADER": "1",
+    "SESSION_COOKIE_SECURE": "1",
+    "CSRF_COOKIE_SECURE": "1",
 }
 
 
 def test_check_deploy_reports_nothing_with_the_production_variables(tmp_path):
-    env = {name: value for name, value in os.environ.items()
-           if name not in ("DATABASE_URL", "REDIS_URL", "TRADEDESK_TESTING", "DJANGO_SETTINGS_MODULE")}
-    env.update(PRODUCTION, VAR_DIR=str(tmp_path), SECRET_KEY=secrets.token_urlsafe(50),
-               FIELD_ENCRYPTION_KEY=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("DATABASE_URL", "REDIS_URL", "TRADEDESK_TESTING", "DJANGO_SETTINGS_MODULE")
+    }
+    env.update(
+        PRODUCTION,
+        VAR_DIR=str(tmp_path),
+        SECRET_KEY=secrets.token_urlsafe(50),
+        FIELD_ENCRYPTION_KEY=base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    )
 
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
     assert result.returncode == 0, result.stderr[-3000:]
     assert "System check identified no issues (0 silenced)." in result.stdout

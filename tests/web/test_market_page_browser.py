@@ -54,8 +54,9 @@ class AsgiServer:
         from tradedesk.asgi import application
 
         self.port = free_port()
-        config = uvicorn.Config(application, host="127.0.0.1", port=self.port, lifespan="off",
-                                log_level="warning", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            application, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning", timeout_graceful_shutdown=2
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="uvicorn-test", daemon=True)
 
@@ -121,7 +122,9 @@ def test_a_trader_sees_the_chart_fill_in_live_and_notices_when_the_desk_goes_awa
 
 
 @pytest.mark.slow
-def test_a_socket_that_goes_silent_is_noticed_within_30_seconds_and_the_page_resyncs(trader, seeded_market, server, browser, monkeypatch):
+def test_a_socket_that_goes_silent_is_noticed_within_30_seconds_and_the_page_resyncs(
+    trader, seeded_market, server, browser, monkeypatch
+):
     """A connection can die without a close (a laptop sleeps, a proxy drops it): the desk then
     answers nothing. The page's heartbeat must notice, show it, reconnect and fetch what it missed."""
     from apps.web.consumers import EventsConsumer
@@ -132,7 +135,9 @@ def test_a_socket_that_goes_silent_is_noticed_within_30_seconds_and_the_page_res
     page.fill("#id_password", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_function("() => window.tradedesk && window.tradedesk.connectionState() === 'live'", timeout=WAIT_MS)
-    page.evaluate("() => { window.statesSeen = []; setInterval(() => window.statesSeen.push(window.tradedesk.connectionState()), 200); }")
+    page.evaluate(
+        "() => { window.statesSeen = []; setInterval(() => window.statesSeen.push(window.tradedesk.connectionState()), 200); }"
+    )
 
     answer = EventsConsumer.receive_json
 

@@ -31,7 +31,9 @@ def test_a_nul_byte_in_a_page_address_is_refused_with_a_message(staff, seeded_ma
     assert NUL_MESSAGE in response.content.decode()
 
 
-@pytest.mark.parametrize("url", ["/api/markets/%00/candles", "/api/markets/1/candles?tf=%00", "/api/markets/1/candles?limit=1%00"])
+@pytest.mark.parametrize(
+    "url", ["/api/markets/%00/candles", "/api/markets/1/candles?tf=%00", "/api/markets/1/candles?limit=1%00"]
+)
 def test_a_nul_byte_in_the_candles_api_is_refused_as_json(staff, seeded_market, url):
     response = staff.get(url)
 

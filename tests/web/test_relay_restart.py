@@ -33,8 +33,16 @@ def candles_closed(*closes: int) -> list[int]:
     ids = []
     for close in closes:
         with transaction.atomic():
-            payload = {"market": "BTC/USDT", "timeframe": "1m", "time": close, "open": "1", "high": "1", "low": "1",
-                       "close": str(close), "volume": "1"}
+            payload = {
+                "market": "BTC/USDT",
+                "timeframe": "1m",
+                "time": close,
+                "open": "1",
+                "high": "1",
+                "low": "1",
+                "close": str(close),
+                "volume": "1",
+            }
             ids.append(event_record("candle.closed", payload, **TOPIC_VALUES).id)
     return ids
 
@@ -69,11 +77,22 @@ async def cursor_reaches(event_id: int) -> None:
 
 def relay_process_start(prefix: str) -> subprocess.Popen:
     db = connection.settings_dict
-    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-           "CHANNELS_PREFIX": prefix, "RELAY_IN_PROCESS": "0", "LOG_FORMAT": "console"}
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CHANNELS_PREFIX": prefix,
+        "RELAY_IN_PROCESS": "0",
+        "LOG_FORMAT": "console",
+    }
     env.pop("TEST_DATABASE_NAME", None)
-    return subprocess.Popen([sys.executable, "manage.py", "relay", "--poll", "0.05"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "relay", "--poll", "0.05"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def relay_process_kill(process: subprocess.Popen) -> None:

@@ -8,108 +8,271 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('common', '0003_event_cursor'),
-        ('exchanges', '0003_role_groups'),
+        ("common", "0003_event_cursor"),
+        ("exchanges", "0003_role_groups"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dedup_key', models.CharField(help_text='The same key never raises a second alert (a re-read event, a repeated finding)', max_length=200, unique=True)),
-                ('kind', models.CharField(help_text='The event kind, or the alert kind for rules (kill_switch)', max_length=60)),
-                ('priority', models.PositiveSmallIntegerField(choices=[(10, 'low'), (20, 'normal'), (30, 'high'), (40, 'critical')])),
-                ('title', models.CharField(max_length=200)),
-                ('body', models.TextField(blank=True)),
-                ('status', models.CharField(choices=[('triggered', 'Triggered'), ('acknowledged', 'Acknowledged'), ('resolved', 'Resolved'), ('snoozed', 'Snoozed')], default='triggered', max_length=12)),
-                ('snoozed_until', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='alerts', to='exchanges.exchangeaccount')),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('event', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='common.event')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "dedup_key",
+                    models.CharField(
+                        help_text="The same key never raises a second alert (a re-read event, a repeated finding)",
+                        max_length=200,
+                        unique=True,
+                    ),
+                ),
+                ("kind", models.CharField(help_text="The event kind, or the alert kind for rules (kill_switch)", max_length=60)),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(choices=[(10, "low"), (20, "normal"), (30, "high"), (40, "critical")]),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("body", models.TextField(blank=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("triggered", "Triggered"),
+                            ("acknowledged", "Acknowledged"),
+                            ("resolved", "Resolved"),
+                            ("snoozed", "Snoozed"),
+                        ],
+                        default="triggered",
+                        max_length=12,
+                    ),
+                ),
+                ("snoozed_until", models.DateTimeField(blank=True, null=True)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="alerts",
+                        to="exchanges.exchangeaccount",
+                    ),
+                ),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "event",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to="common.event"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'permissions': [('acknowledge_alert', 'Can acknowledge, resolve and snooze alerts')],
+                "ordering": ["-created_at", "-id"],
+                "permissions": [("acknowledge_alert", "Can acknowledge, resolve and snooze alerts")],
             },
         ),
         migrations.CreateModel(
-            name='Channel',
+            name="Channel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80)),
-                ('kind', models.CharField(choices=[('telegram', 'Telegram'), ('discord', 'Discord'), ('slack', 'Slack'), ('email', 'Email'), ('webhook', 'Webhook (JSON)')], max_length=10)),
-                ('min_priority', models.PositiveSmallIntegerField(choices=[(10, 'low'), (20, 'normal'), (30, 'high'), (40, 'critical')], default=20, help_text='Built-in alerts below this priority are not sent here')),
-                ('url', apps.common.fields.EncryptedTextField(blank=True, help_text='Discord, Slack or generic webhook: its URL. Telegram: the Bot API base URL (blank: https://api.telegram.org)')),
-                ('secret', apps.common.fields.EncryptedTextField(blank=True, help_text='Telegram: the bot token. Email: the SMTP password. Webhook: the HMAC key that signs the body (optional)')),
-                ('address', models.CharField(blank=True, help_text='Telegram: the chat id. Email: the recipients, comma separated', max_length=300)),
-                ('smtp_host', models.CharField(blank=True, max_length=200)),
-                ('smtp_port', models.PositiveIntegerField(blank=True, help_text='Blank: 587 with STARTTLS, 25 without', null=True)),
-                ('smtp_user', models.CharField(blank=True, max_length=200)),
-                ('smtp_tls', models.BooleanField(default=True, help_text='STARTTLS; off only for a trusted local relay')),
-                ('email_from', models.EmailField(blank=True, max_length=254)),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('account', models.ForeignKey(blank=True, help_text='Empty: every account (and desk-wide alerts)', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='alert_channels', to='exchanges.exchangeaccount')),
-                ('owner', models.ForeignKey(blank=True, help_text="Empty: desk-wide. Else only alerts of the owner's accounts reach it", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='alert_channels', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=80)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("telegram", "Telegram"),
+                            ("discord", "Discord"),
+                            ("slack", "Slack"),
+                            ("email", "Email"),
+                            ("webhook", "Webhook (JSON)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "min_priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[(10, "low"), (20, "normal"), (30, "high"), (40, "critical")],
+                        default=20,
+                        help_text="Built-in alerts below this priority are not sent here",
+                    ),
+                ),
+                (
+                    "url",
+                    apps.common.fields.EncryptedTextField(
+                        blank=True,
+                        help_text="Discord, Slack or generic webhook: its URL. Telegram: the Bot API base URL (blank: https://api.telegram.org)",
+                    ),
+                ),
+                (
+                    "secret",
+                    apps.common.fields.EncryptedTextField(
+                        blank=True,
+                        help_text="Telegram: the bot token. Email: the SMTP password. Webhook: the HMAC key that signs the body (optional)",
+                    ),
+                ),
+                (
+                    "address",
+                    models.CharField(
+                        blank=True, help_text="Telegram: the chat id. Email: the recipients, comma separated", max_length=300
+                    ),
+                ),
+                ("smtp_host", models.CharField(blank=True, max_length=200)),
+                (
+                    "smtp_port",
+                    models.PositiveIntegerField(blank=True, help_text="Blank: 587 with STARTTLS, 25 without", null=True),
+                ),
+                ("smtp_user", models.CharField(blank=True, max_length=200)),
+                ("smtp_tls", models.BooleanField(default=True, help_text="STARTTLS; off only for a trusted local relay")),
+                ("email_from", models.EmailField(blank=True, max_length=254)),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: every account (and desk-wide alerts)",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alert_channels",
+                        to="exchanges.exchangeaccount",
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: desk-wide. Else only alerts of the owner's accounts reach it",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="alert_channels",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='AlertRule',
+            name="AlertRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=80)),
-                ('event_kinds', models.JSONField(blank=True, default=list, help_text='Event kinds, e.g. ["order.filled"]; empty: the built-in alert kinds')),
-                ('priority', models.PositiveSmallIntegerField(choices=[(10, 'low'), (20, 'normal'), (30, 'high'), (40, 'critical')], default=20, help_text='The priority of alerts this rule raises from non-built-in kinds')),
-                ('min_priority', models.PositiveSmallIntegerField(choices=[(10, 'low'), (20, 'normal'), (30, 'high'), (40, 'critical')], default=10, help_text='Alerts below this priority are left out')),
-                ('active', models.BooleanField(default=True)),
-                ('account', models.ForeignKey(blank=True, help_text="Whose rule this is (empty: the desk's, changed by superusers only)", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='owned_alert_rules', to='exchanges.exchangeaccount')),
-                ('accounts', models.ManyToManyField(blank=True, related_name='alert_rules', to='exchanges.exchangeaccount')),
-                ('channels', models.ManyToManyField(blank=True, related_name='rules', to='alerts.channel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=80)),
+                (
+                    "event_kinds",
+                    models.JSONField(
+                        blank=True, default=list, help_text='Event kinds, e.g. ["order.filled"]; empty: the built-in alert kinds'
+                    ),
+                ),
+                (
+                    "priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[(10, "low"), (20, "normal"), (30, "high"), (40, "critical")],
+                        default=20,
+                        help_text="The priority of alerts this rule raises from non-built-in kinds",
+                    ),
+                ),
+                (
+                    "min_priority",
+                    models.PositiveSmallIntegerField(
+                        choices=[(10, "low"), (20, "normal"), (30, "high"), (40, "critical")],
+                        default=10,
+                        help_text="Alerts below this priority are left out",
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Whose rule this is (empty: the desk's, changed by superusers only)",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="owned_alert_rules",
+                        to="exchanges.exchangeaccount",
+                    ),
+                ),
+                ("accounts", models.ManyToManyField(blank=True, related_name="alert_rules", to="exchanges.exchangeaccount")),
+                ("channels", models.ManyToManyField(blank=True, related_name="rules", to="alerts.channel")),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('outcome', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending (outcome unknown if it stays so)'), ('sent', 'Sent'), ('failed', 'Failed'), ('throttled', 'Throttled (waits for the digest)'), ('digested', 'In a digest')], db_index=True, default='pending', max_length=10)),
-                ('attempt', models.PositiveSmallIntegerField(default=0, help_text='Attempts made so far')),
-                ('next_attempt_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('digest_count', models.PositiveIntegerField(default=0, help_text='A digest: how many throttled alerts it stands for')),
-                ('response', models.TextField(blank=True, help_text="The receiver's last answer, or the error")),
-                ('at', models.DateTimeField(default=django.utils.timezone.now, help_text='When the last attempt was made (or the row created)')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='alerts.alert')),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='alerts.channel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending (outcome unknown if it stays so)"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                            ("throttled", "Throttled (waits for the digest)"),
+                            ("digested", "In a digest"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempt", models.PositiveSmallIntegerField(default=0, help_text="Attempts made so far")),
+                ("next_attempt_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "digest_count",
+                    models.PositiveIntegerField(default=0, help_text="A digest: how many throttled alerts it stands for"),
+                ),
+                ("response", models.TextField(blank=True, help_text="The receiver's last answer, or the error")),
+                (
+                    "at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, help_text="When the last attempt was made (or the row created)"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "alert",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="alerts.alert"),
+                ),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="alerts.channel"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'deliveries',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name_plural": "deliveries",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddIndex(
-            model_name='alert',
-            index=models.Index(fields=['kind', 'account', 'created_at'], name='alerts_aler_kind_920830_idx'),
+            model_name="alert",
+            index=models.Index(fields=["kind", "account", "created_at"], name="alerts_aler_kind_920830_idx"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['channel', 'outcome', 'created_at'], name='alerts_deli_channel_f8b3b6_idx'),
+            model_name="delivery",
+            index=models.Index(fields=["channel", "outcome", "created_at"], name="alerts_deli_channel_f8b3b6_idx"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('alert', 'channel'), name='alerts_delivery_once_per_channel'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(fields=("alert", "channel"), name="alerts_delivery_once_per_channel"),
         ),
     ]

@@ -4,25 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('topic', models.CharField(db_index=True, help_text='Channels group, e.g. candles.BTC-USDT.1m', max_length=120)),
-                ('kind', models.CharField(help_text='What happened, past tense: candle.closed, order.filled', max_length=60)),
-                ('payload', models.JSONField(default=dict)),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("topic", models.CharField(db_index=True, help_text="Channels group, e.g. candles.BTC-USDT.1m", max_length=120)),
+                ("kind", models.CharField(help_text="What happened, past tense: candle.closed, order.filled", max_length=60)),
+                ("payload", models.JSONField(default=dict)),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['topic', 'id'], name='common_even_topic_77f6dc_idx')],
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["topic", "id"], name="common_even_topic_77f6dc_idx")],
             },
         ),
     ]

@@ -8,34 +8,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('common', '0001_initial'),
+        ("common", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('who_name', models.CharField(blank=True, help_text='Kept when the user is deleted', max_length=150)),
-                ('via', models.CharField(choices=[('admin', 'Admin'), ('page', 'Page'), ('api', 'API'), ('command', 'Command'), ('system', 'System (beat, workers)')], max_length=8)),
-                ('action', models.CharField(help_text='e.g. order.cancel, position.close, admin.change', max_length=60)),
-                ('outcome', models.CharField(choices=[('done', 'Done'), ('refused', 'Refused')], default='done', max_length=8)),
-                ('reason', models.TextField(blank=True, help_text="The person's reason, or why it was refused")),
-                ('object_type', models.CharField(help_text='app_label.model', max_length=100)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('object_repr', models.CharField(blank=True, max_length=200)),
-                ('before', models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True)),
-                ('after', models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True)),
-                ('who', models.ForeignKey(blank=True, help_text='Empty: the system', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='audit_entries', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("who_name", models.CharField(blank=True, help_text="Kept when the user is deleted", max_length=150)),
+                (
+                    "via",
+                    models.CharField(
+                        choices=[
+                            ("admin", "Admin"),
+                            ("page", "Page"),
+                            ("api", "API"),
+                            ("command", "Command"),
+                            ("system", "System (beat, workers)"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("action", models.CharField(help_text="e.g. order.cancel, position.close, admin.change", max_length=60)),
+                ("outcome", models.CharField(choices=[("done", "Done"), ("refused", "Refused")], default="done", max_length=8)),
+                ("reason", models.TextField(blank=True, help_text="The person's reason, or why it was refused")),
+                ("object_type", models.CharField(help_text="app_label.model", max_length=100)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                ("object_repr", models.CharField(blank=True, max_length=200)),
+                ("before", models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True)),
+                ("after", models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, null=True)),
+                (
+                    "who",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: the system",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="audit_entries",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['object_type', 'object_id', 'at'], name='common_audi_object__91828c_idx')],
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-at", "-id"],
+                "indexes": [models.Index(fields=["object_type", "object_id", "at"], name="common_audi_object__91828c_idx")],
             },
         ),
     ]

@@ -4,19 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('common', '0002_audit_entry'),
+        ("common", "0002_audit_entry"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EventCursor',
+            name="EventCursor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, unique=True)),
-                ('last_event_id', models.BigIntegerField(help_text='The last event handled (delivered, or skipped as never committed)')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=60, unique=True)),
+                (
+                    "last_event_id",
+                    models.BigIntegerField(help_text="The last event handled (delivered, or skipped as never committed)"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
     ]

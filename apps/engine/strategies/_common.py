@@ -39,18 +39,30 @@ def must_be_less(values: dict[str, Any], smaller: str, larger: str) -> dict[str,
     return {smaller: f"must be less than {larger} ({values[larger]}), got {values[smaller]}"}
 
 
-def signal_arrays(length: int, warmup: int, *, entry_long, exit_long, entry_short=None,
-                  exit_short=None, indicators: dict[str, np.ndarray], **extra) -> SignalArrays:
+def signal_arrays(
+    length: int,
+    warmup: int,
+    *,
+    entry_long,
+    exit_long,
+    entry_short=None,
+    exit_short=None,
+    indicators: dict[str, np.ndarray],
+    **extra,
+) -> SignalArrays:
     """SignalArrays with nothing before the warm-up is complete (index warmup - 1 is the first
     bar a live window of warmup candles evaluates), missing sides all False."""
 
     def after_warmup(flags) -> np.ndarray:
         flags = np.zeros(length, dtype=bool) if flags is None else np.array(flags, dtype=bool)
-        flags[:max(warmup - 1, 0)] = False
+        flags[: max(warmup - 1, 0)] = False
         return flags
 
     return SignalArrays(
-        entry_long=after_warmup(entry_long), exit_long=after_warmup(exit_long),
-        entry_short=after_warmup(entry_short), exit_short=after_warmup(exit_short),
-        indicators=indicators, **extra,
+        entry_long=after_warmup(entry_long),
+        exit_long=after_warmup(exit_long),
+        entry_short=after_warmup(entry_short),
+        exit_short=after_warmup(exit_short),
+        indicators=indicators,
+        **extra,
     )

@@ -27,8 +27,10 @@ class _MovingAverageCross(Strategy):
         golden = ind.crossed_above(fast, slow)
         death = ind.crossed_below(fast, slow)
         return signal_arrays(
-            len(candles), self.warmup_period,
-            entry_long=golden, exit_long=death,
+            len(candles),
+            self.warmup_period,
+            entry_long=golden,
+            exit_long=death,
             entry_short=death if p["allow_short"] else None,
             exit_short=golden if p["allow_short"] else None,
             indicators={f"{self.short_name}_fast": fast, f"{self.short_name}_slow": slow},

@@ -88,8 +88,14 @@ class Candles:
 
     def tail(self, count: int) -> Candles:
         return Candles(
-            self.time[-count:], self.open[-count:], self.high[-count:], self.low[-count:],
-            self.close[-count:], self.volume[-count:], self.timeframe, self.informative,
+            self.time[-count:],
+            self.open[-count:],
+            self.high[-count:],
+            self.low[-count:],
+            self.close[-count:],
+            self.volume[-count:],
+            self.timeframe,
+            self.informative,
         )
 
 

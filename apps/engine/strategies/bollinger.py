@@ -29,8 +29,14 @@ class BollingerStrategy(Strategy):
     params_schema = (
         Param("period", int, 20, min=2, max=1000, help="Band length in candles."),
         Param("stddev", float, 2.0, min=0.1, max=10, help="Band width in standard deviations."),
-        Param("min_bandwidth", float, 0.0, min=0, max=1,
-              help="Smallest (upper - lower) / middle that allows an entry, e.g. 0.01 = 1%; 0 = no filter."),
+        Param(
+            "min_bandwidth",
+            float,
+            0.0,
+            min=0,
+            max=1,
+            help="Smallest (upper - lower) / middle that allows an entry, e.g. 0.01 = 1%; 0 = no filter.",
+        ),
         allow_short_param(),
     )
 
@@ -48,10 +54,11 @@ class BollingerStrategy(Strategy):
         back_from_below = (previous_close < ind.shift(lower)) & (close >= lower)
         back_from_above = (previous_close > ind.shift(upper)) & (close <= upper)
         return signal_arrays(
-            len(candles), self.warmup_period,
-            entry_long=back_from_below & wide_enough, exit_long=back_from_above,
+            len(candles),
+            self.warmup_period,
+            entry_long=back_from_below & wide_enough,
+            exit_long=back_from_above,
             entry_short=(back_from_above & wide_enough) if p["allow_short"] else None,
             exit_short=back_from_below if p["allow_short"] else None,
             indicators={"bb_upper": upper, "bb_middle": middle, "bb_lower": lower, "bb_bandwidth": bandwidth},
         )
-

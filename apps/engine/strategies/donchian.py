@@ -38,10 +38,11 @@ class DonchianStrategy(Strategy):
         exit_high = ind.shift(ind.highest(candles.high, p["exit_period"]))
         exit_low = ind.shift(ind.lowest(candles.low, p["exit_period"]))
         return signal_arrays(
-            len(candles), self.warmup_period,
-            entry_long=close > entry_high, exit_long=close < exit_low,
+            len(candles),
+            self.warmup_period,
+            entry_long=close > entry_high,
+            exit_long=close < exit_low,
             entry_short=(close < entry_low) if p["allow_short"] else None,
             exit_short=(close > exit_high) if p["allow_short"] else None,
-            indicators={"donchian_high": entry_high, "donchian_low": entry_low,
-                        "exit_high": exit_high, "exit_low": exit_low},
+            indicators={"donchian_high": entry_high, "donchian_low": entry_low, "exit_high": exit_high, "exit_low": exit_low},
         )

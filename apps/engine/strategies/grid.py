@@ -64,7 +64,11 @@ class GridStrategy(Strategy):
         bought = crossed > 0
         size = np.where(bought, crossed / levels, np.nan)
         return signal_arrays(
-            len(candles), self.warmup_period, entry_long=bought, exit_long=crossed < 0, size=size,
+            len(candles),
+            self.warmup_period,
+            entry_long=bought,
+            exit_long=crossed < 0,
+            size=size,
             indicators={"grid_lines_above": above, "grid_target": above / levels},
         )
 

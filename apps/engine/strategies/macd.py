@@ -43,8 +43,10 @@ class MacdStrategy(Strategy):
         turns_positive = ind.crossed_above(histogram, 0.0)
         turns_negative = ind.crossed_below(histogram, 0.0)
         return signal_arrays(
-            len(candles), self.warmup_period,
-            entry_long=turns_positive, exit_long=turns_negative,
+            len(candles),
+            self.warmup_period,
+            entry_long=turns_positive,
+            exit_long=turns_negative,
             entry_short=turns_negative if p["allow_short"] else None,
             exit_short=turns_positive if p["allow_short"] else None,
             indicators={"macd": line, "macd_signal": signal_line, "macd_histogram": histogram},

@@ -45,7 +45,8 @@ class MtfTrendStrategy(Strategy):
         errors = must_be_less(values, "fast", "slow")
         if timeframe_ms(values["trend_timeframe"]) <= timeframe_ms(values["entry_timeframe"]):
             errors["trend_timeframe"] = (
-                f"must be longer than entry_timeframe ({values['entry_timeframe']}), got {values['trend_timeframe']}")
+                f"must be longer than entry_timeframe ({values['entry_timeframe']}), got {values['trend_timeframe']}"
+            )
         return errors
 
     def informative_timeframes(self) -> tuple[str, ...]:
@@ -70,8 +71,10 @@ class MtfTrendStrategy(Strategy):
         golden, death = ind.crossed_above(fast, slow), ind.crossed_below(fast, slow)
         was_up, was_down = np.r_[False, up[:-1]], np.r_[False, down[:-1]]
         return signal_arrays(
-            len(candles), self.warmup_period,
-            entry_long=golden & up, exit_long=death | (was_up & ~up),
+            len(candles),
+            self.warmup_period,
+            entry_long=golden & up,
+            exit_long=death | (was_up & ~up),
             entry_short=(death & down) if p["allow_short"] else None,
             exit_short=(golden | (was_down & ~down)) if p["allow_short"] else None,
             indicators={"ema_fast": fast, "ema_slow": slow, "trend_close": trend_close, "trend_ema": trend_ema},
@@ -80,8 +83,7 @@ class MtfTrendStrategy(Strategy):
     def _trend_candles(self, candles: Candles) -> Candles:
         p = self.params
         if candles.timeframe != p["entry_timeframe"]:
-            raise ValueError(
-                f"mtf_trend is set for {p['entry_timeframe']} candles but was given {candles.timeframe} candles")
+            raise ValueError(f"mtf_trend is set for {p['entry_timeframe']} candles but was given {candles.timeframe} candles")
         trend = candles.informative.get(p["trend_timeframe"])
         if trend is None:
             raise ValueError(f"mtf_trend needs {p['trend_timeframe']} candles in candles.informative")

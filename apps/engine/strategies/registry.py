@@ -77,8 +77,7 @@ def strategy_register(cls: type, *, registry: dict[str, type[Strategy]]) -> None
     name = _checked_name(cls, label)
     if name in registry:
         other = registry[name]
-        raise StrategyContractError(
-            f"{label}: name {name!r} is already used by {other.__module__}.{other.__qualname__}")
+        raise StrategyContractError(f"{label}: name {name!r} is already used by {other.__module__}.{other.__qualname__}")
     _check_implemented(cls, label)
     _check_params_schema(cls, label)
     _check_warmup_period(cls, label)
@@ -96,19 +95,24 @@ def _strategy_modules() -> list[ModuleType]:
 
 def _strategy_classes_in(module: ModuleType) -> list[type]:
     return [
-        obj for obj in vars(module).values()
-        if inspect.isclass(obj) and issubclass(obj, Strategy) and obj is not Strategy
-        and obj.__module__ == module.__name__ and not obj.__name__.startswith("_")
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, Strategy)
+        and obj is not Strategy
+        and obj.__module__ == module.__name__
+        and not obj.__name__.startswith("_")
     ]
 
 
 def _checked_name(cls: type[Strategy], label: str) -> str:
     name = cls.__dict__.get("name")
     if name is None:
-        raise StrategyContractError(f"{label} has no `name` of its own (set e.g. name = \"my_strategy\")")
+        raise StrategyContractError(f'{label} has no `name` of its own (set e.g. name = "my_strategy")')
     if not isinstance(name, str) or not _NAME.match(name):
         raise StrategyContractError(
-            f"{label}: name must be lowercase letters, digits and underscores, starting with a letter; got {name!r}")
+            f"{label}: name must be lowercase letters, digits and underscores, starting with a letter; got {name!r}"
+        )
     return name
 
 

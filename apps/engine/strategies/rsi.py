@@ -42,8 +42,10 @@ class RsiStrategy(Strategy):
         back_above_oversold = ind.crossed_above(rsi, p["oversold"])
         back_below_overbought = ind.crossed_below(rsi, p["overbought"])
         return signal_arrays(
-            len(candles), self.warmup_period,
-            entry_long=back_above_oversold, exit_long=back_below_overbought,
+            len(candles),
+            self.warmup_period,
+            entry_long=back_above_oversold,
+            exit_long=back_below_overbought,
             entry_short=back_below_overbought if p["allow_short"] else None,
             exit_short=back_above_oversold if p["allow_short"] else None,
             indicators={"rsi": rsi},

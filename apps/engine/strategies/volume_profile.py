@@ -44,8 +44,10 @@ class VolumeProfileStrategy(Strategy):
         from_below = (previous_close < ind.shift(val)) & (close >= val) & (close < poc)
         from_above = (previous_close > ind.shift(vah)) & (close <= vah) & (close > poc)
         return signal_arrays(
-            len(candles), self.warmup_period,
-            entry_long=from_below, exit_long=(close >= poc) | (close < val),
+            len(candles),
+            self.warmup_period,
+            entry_long=from_below,
+            exit_long=(close >= poc) | (close < val),
             entry_short=from_above if p["allow_short"] else None,
             exit_short=((close <= poc) | (close > vah)) if p["allow_short"] else None,
             indicators={"vp_poc": poc, "vp_vah": vah, "vp_val": val},

@@ -27,8 +27,14 @@ class VwapReversionStrategy(Strategy):
     name = "vwap_reversion"
     description = "Buy a stretch below the daily VWAP, sell when price is back at VWAP."
     params_schema = (
-        Param("deviation", float, 0.002, min=0.0001, max=0.5,
-              help="How far below (or above) VWAP to trade, as a fraction: 0.002 = 0.2%."),
+        Param(
+            "deviation",
+            float,
+            0.002,
+            min=0.0001,
+            max=0.5,
+            help="How far below (or above) VWAP to trade, as a fraction: 0.002 = 0.2%.",
+        ),
         allow_short_param(),
     )
 
@@ -49,8 +55,10 @@ class VwapReversionStrategy(Strategy):
         first_below = stretched_below & ~(previous <= -p["deviation"])
         first_above = stretched_above & ~(previous >= p["deviation"])
         return signal_arrays(
-            len(candles), self.warmup_period,
-            entry_long=first_below, exit_long=deviation >= 0,
+            len(candles),
+            self.warmup_period,
+            entry_long=first_below,
+            exit_long=deviation >= 0,
             entry_short=first_above if p["allow_short"] else None,
             exit_short=(deviation <= 0) if p["allow_short"] else None,
             indicators={"vwap": vwap, "vwap_deviation": deviation},

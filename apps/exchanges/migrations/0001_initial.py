@@ -6,30 +6,41 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('markets', '0001_initial'),
+        ("markets", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ExchangeAccount',
+            name="ExchangeAccount",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=80, unique=True)),
-                ('mode', models.CharField(choices=[('sim', 'Simulated exchange'), ('paper', 'Paper trading'), ('live', 'Live')], default='sim', max_length=8)),
-                ('api_key', apps.common.fields.EncryptedTextField(blank=True)),
-                ('api_secret', apps.common.fields.EncryptedTextField(blank=True)),
-                ('base_url', models.URLField(blank=True, help_text="Leave blank to use the exchange's API URL")),
-                ('active', models.BooleanField(default=True)),
-                ('exchange', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='accounts', to='markets.exchange')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=80, unique=True)),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("sim", "Simulated exchange"), ("paper", "Paper trading"), ("live", "Live")],
+                        default="sim",
+                        max_length=8,
+                    ),
+                ),
+                ("api_key", apps.common.fields.EncryptedTextField(blank=True)),
+                ("api_secret", apps.common.fields.EncryptedTextField(blank=True)),
+                ("base_url", models.URLField(blank=True, help_text="Leave blank to use the exchange's API URL")),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "exchange",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="accounts", to="markets.exchange"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
     ]

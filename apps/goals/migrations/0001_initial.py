@@ -5,72 +5,175 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('exchanges', '0003_role_groups'),
-        ('trading', '0005_signal_source_operator'),
+        ("exchanges", "0003_role_groups"),
+        ("trading", "0005_signal_source_operator"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Goal',
+            name="Goal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('kind', models.CharField(choices=[('monthly_return', 'Monthly return'), ('monthly_income', 'Monthly income'), ('portfolio_value', 'Portfolio value')], max_length=20)),
-                ('target', models.DecimalField(decimal_places=12, help_text='Monthly return: a fraction (0.10 = 10 %); income and value: quote currency', max_digits=30)),
-                ('deadline', models.DateTimeField(blank=True, help_text='Portfolio value only: when the target is due', null=True)),
-                ('set_value', models.DecimalField(blank=True, decimal_places=12, editable=False, help_text='Equity when the goal was activated: the start of the path to the deadline', max_digits=30, null=True)),
-                ('set_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('active', models.BooleanField(default=False)),
-                ('catch_up_enabled', models.BooleanField(default=False, help_text='Let this goal raise entry sizes (up to x1.3) when behind pace. Off: a goal only ever makes the desk more careful.')),
-                ('account', models.ForeignKey(blank=True, help_text='Blank: all accounts together', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='goals', to='exchanges.exchangeaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("monthly_return", "Monthly return"),
+                            ("monthly_income", "Monthly income"),
+                            ("portfolio_value", "Portfolio value"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "target",
+                    models.DecimalField(
+                        decimal_places=12,
+                        help_text="Monthly return: a fraction (0.10 = 10 %); income and value: quote currency",
+                        max_digits=30,
+                    ),
+                ),
+                (
+                    "deadline",
+                    models.DateTimeField(blank=True, help_text="Portfolio value only: when the target is due", null=True),
+                ),
+                (
+                    "set_value",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=12,
+                        editable=False,
+                        help_text="Equity when the goal was activated: the start of the path to the deadline",
+                        max_digits=30,
+                        null=True,
+                    ),
+                ),
+                ("set_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("active", models.BooleanField(default=False)),
+                (
+                    "catch_up_enabled",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Let this goal raise entry sizes (up to x1.3) when behind pace. Off: a goal only ever makes the desk more careful.",
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Blank: all accounts together",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="goals",
+                        to="exchanges.exchangeaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind', 'id'],
+                "ordering": ["kind", "id"],
             },
         ),
         migrations.CreateModel(
-            name='GoalAdjustment',
+            name="GoalAdjustment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('base_size', models.DecimalField(decimal_places=12, help_text="The entry's value in quote before the goal factor", max_digits=30)),
-                ('pace_factor', models.FloatField(blank=True, null=True)),
-                ('early_month_factor', models.FloatField(blank=True, null=True)),
-                ('preservation_factor', models.FloatField(blank=True, null=True)),
-                ('final_factor', models.DecimalField(decimal_places=4, max_digits=6)),
-                ('final_size', models.DecimalField(decimal_places=12, help_text="The entry's value in quote after the factor and the hard limits", max_digits=30)),
-                ('capped_by', models.CharField(blank=True, help_text='The hard limit that capped the size, if any', max_length=40)),
-                ('reason', models.TextField(blank=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='goal_adjustments', to='exchanges.exchangeaccount')),
-                ('signal', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='goal_adjustments', to='trading.signal')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "base_size",
+                    models.DecimalField(
+                        decimal_places=12, help_text="The entry's value in quote before the goal factor", max_digits=30
+                    ),
+                ),
+                ("pace_factor", models.FloatField(blank=True, null=True)),
+                ("early_month_factor", models.FloatField(blank=True, null=True)),
+                ("preservation_factor", models.FloatField(blank=True, null=True)),
+                ("final_factor", models.DecimalField(decimal_places=4, max_digits=6)),
+                (
+                    "final_size",
+                    models.DecimalField(
+                        decimal_places=12,
+                        help_text="The entry's value in quote after the factor and the hard limits",
+                        max_digits=30,
+                    ),
+                ),
+                (
+                    "capped_by",
+                    models.CharField(blank=True, help_text="The hard limit that capped the size, if any", max_length=40),
+                ),
+                ("reason", models.TextField(blank=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="goal_adjustments",
+                        to="exchanges.exchangeaccount",
+                    ),
+                ),
+                (
+                    "signal",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="goal_adjustments",
+                        to="trading.signal",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='GoalSnapshot',
+            name="GoalSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('taken_at', models.DateTimeField()),
-                ('value', models.DecimalField(decimal_places=12, help_text='Equity (all accounts of the goal) when taken', max_digits=30)),
-                ('current', models.DecimalField(decimal_places=12, help_text="The month's return (fraction), the month's realized income or the equity", max_digits=30)),
-                ('month_start_value', models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
-                ('progress', models.FloatField()),
-                ('expected', models.FloatField(blank=True, null=True)),
-                ('pace_ratio', models.FloatField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('achieved', 'achieved'), ('on_track', 'on track'), ('at_risk', 'at risk'), ('behind', 'behind'), ('critical', 'critical')], max_length=10)),
-                ('goal', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='snapshots', to='goals.goal')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("taken_at", models.DateTimeField()),
+                (
+                    "value",
+                    models.DecimalField(
+                        decimal_places=12, help_text="Equity (all accounts of the goal) when taken", max_digits=30
+                    ),
+                ),
+                (
+                    "current",
+                    models.DecimalField(
+                        decimal_places=12,
+                        help_text="The month's return (fraction), the month's realized income or the equity",
+                        max_digits=30,
+                    ),
+                ),
+                ("month_start_value", models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
+                ("progress", models.FloatField()),
+                ("expected", models.FloatField(blank=True, null=True)),
+                ("pace_ratio", models.FloatField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("achieved", "achieved"),
+                            ("on_track", "on track"),
+                            ("at_risk", "at risk"),
+                            ("behind", "behind"),
+                            ("critical", "critical"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "goal",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="snapshots", to="goals.goal"),
+                ),
             ],
             options={
-                'ordering': ['-day', 'goal_id'],
-                'constraints': [models.UniqueConstraint(fields=('goal', 'day'), name='goal_snapshot_once_a_day')],
+                "ordering": ["-day", "goal_id"],
+                "constraints": [models.UniqueConstraint(fields=("goal", "day"), name="goal_snapshot_once_a_day")],
             },
         ),
     ]

@@ -6,96 +6,162 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Exchange',
+            name="Exchange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('code', models.SlugField(help_text='Our name for it, e.g. sim or binance', max_length=40, unique=True)),
-                ('ccxt_id', models.CharField(default='binance', help_text='The ccxt class that speaks its API', max_length=40)),
-                ('name', models.CharField(max_length=80)),
-                ('api_url', models.URLField(blank=True, help_text="Where its API answers when it is not the venue's own: the simulated exchange's URL")),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("code", models.SlugField(help_text="Our name for it, e.g. sim or binance", max_length=40, unique=True)),
+                ("ccxt_id", models.CharField(default="binance", help_text="The ccxt class that speaks its API", max_length=40)),
+                ("name", models.CharField(max_length=80)),
+                (
+                    "api_url",
+                    models.URLField(
+                        blank=True, help_text="Where its API answers when it is not the venue's own: the simulated exchange's URL"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Market',
+            name="Market",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('symbol', models.CharField(help_text='Unified ccxt symbol, e.g. BTC/USDT', max_length=40)),
-                ('base', models.CharField(max_length=20)),
-                ('quote', models.CharField(max_length=20)),
-                ('price_precision', models.DecimalField(decimal_places=12, default=Decimal('0.01'), help_text='Price tick size', max_digits=30)),
-                ('amount_precision', models.DecimalField(decimal_places=12, default=Decimal('0.00001'), help_text='Amount step size', max_digits=30)),
-                ('min_notional', models.DecimalField(decimal_places=12, default=Decimal('5'), help_text='Smallest order value in quote', max_digits=30)),
-                ('active', models.BooleanField(default=True)),
-                ('exchange', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='markets', to='markets.exchange')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("symbol", models.CharField(help_text="Unified ccxt symbol, e.g. BTC/USDT", max_length=40)),
+                ("base", models.CharField(max_length=20)),
+                ("quote", models.CharField(max_length=20)),
+                (
+                    "price_precision",
+                    models.DecimalField(decimal_places=12, default=Decimal("0.01"), help_text="Price tick size", max_digits=30),
+                ),
+                (
+                    "amount_precision",
+                    models.DecimalField(
+                        decimal_places=12, default=Decimal("0.00001"), help_text="Amount step size", max_digits=30
+                    ),
+                ),
+                (
+                    "min_notional",
+                    models.DecimalField(
+                        decimal_places=12, default=Decimal("5"), help_text="Smallest order value in quote", max_digits=30
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "exchange",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="markets", to="markets.exchange"),
+                ),
             ],
             options={
-                'ordering': ['exchange__code', 'symbol'],
+                "ordering": ["exchange__code", "symbol"],
             },
         ),
         migrations.CreateModel(
-            name='CollectorStatus',
+            name="CollectorStatus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('timeframe', models.CharField(choices=[('1m', '1m'), ('3m', '3m'), ('5m', '5m'), ('15m', '15m'), ('30m', '30m'), ('1h', '1h'), ('2h', '2h'), ('4h', '4h'), ('6h', '6h'), ('12h', '12h'), ('1d', '1d')], max_length=4)),
-                ('active', models.BooleanField(default=True)),
-                ('last_candle_time', models.DateTimeField(blank=True, help_text='Open time of the newest stored candle', null=True)),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error_class', models.CharField(blank=True, max_length=40)),
-                ('last_error', models.TextField(blank=True)),
-                ('consecutive_errors', models.PositiveIntegerField(default=0)),
-                ('error_counts', models.JSONField(blank=True, default=dict, help_text='Fetch errors so far, by class')),
-                ('candles_stored', models.PositiveBigIntegerField(default=0)),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='collectors', to='markets.market')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "timeframe",
+                    models.CharField(
+                        choices=[
+                            ("1m", "1m"),
+                            ("3m", "3m"),
+                            ("5m", "5m"),
+                            ("15m", "15m"),
+                            ("30m", "30m"),
+                            ("1h", "1h"),
+                            ("2h", "2h"),
+                            ("4h", "4h"),
+                            ("6h", "6h"),
+                            ("12h", "12h"),
+                            ("1d", "1d"),
+                        ],
+                        max_length=4,
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "last_candle_time",
+                    models.DateTimeField(blank=True, help_text="Open time of the newest stored candle", null=True),
+                ),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error_class", models.CharField(blank=True, max_length=40)),
+                ("last_error", models.TextField(blank=True)),
+                ("consecutive_errors", models.PositiveIntegerField(default=0)),
+                ("error_counts", models.JSONField(blank=True, default=dict, help_text="Fetch errors so far, by class")),
+                ("candles_stored", models.PositiveBigIntegerField(default=0)),
+                (
+                    "market",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="collectors", to="markets.market"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'collector statuses',
+                "verbose_name_plural": "collector statuses",
             },
         ),
         migrations.CreateModel(
-            name='Candle',
+            name="Candle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('timeframe', models.CharField(choices=[('1m', '1m'), ('3m', '3m'), ('5m', '5m'), ('15m', '15m'), ('30m', '30m'), ('1h', '1h'), ('2h', '2h'), ('4h', '4h'), ('6h', '6h'), ('12h', '12h'), ('1d', '1d')], max_length=4)),
-                ('open_time', models.DateTimeField()),
-                ('open', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('high', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('low', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('close', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('volume', models.DecimalField(decimal_places=12, max_digits=36)),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='candles', to='markets.market')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "timeframe",
+                    models.CharField(
+                        choices=[
+                            ("1m", "1m"),
+                            ("3m", "3m"),
+                            ("5m", "5m"),
+                            ("15m", "15m"),
+                            ("30m", "30m"),
+                            ("1h", "1h"),
+                            ("2h", "2h"),
+                            ("4h", "4h"),
+                            ("6h", "6h"),
+                            ("12h", "12h"),
+                            ("1d", "1d"),
+                        ],
+                        max_length=4,
+                    ),
+                ),
+                ("open_time", models.DateTimeField()),
+                ("open", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("high", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("low", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("close", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("volume", models.DecimalField(decimal_places=12, max_digits=36)),
+                (
+                    "market",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="candles", to="markets.market"),
+                ),
             ],
             options={
-                'ordering': ['market', 'timeframe', 'open_time'],
+                "ordering": ["market", "timeframe", "open_time"],
             },
         ),
         migrations.AddConstraint(
-            model_name='market',
-            constraint=models.UniqueConstraint(fields=('exchange', 'symbol'), name='market_unique_symbol'),
+            model_name="market",
+            constraint=models.UniqueConstraint(fields=("exchange", "symbol"), name="market_unique_symbol"),
         ),
         migrations.AddConstraint(
-            model_name='collectorstatus',
-            constraint=models.UniqueConstraint(fields=('market', 'timeframe'), name='collector_unique_pair'),
+            model_name="collectorstatus",
+            constraint=models.UniqueConstraint(fields=("market", "timeframe"), name="collector_unique_pair"),
         ),
         migrations.AddConstraint(
-            model_name='candle',
-            constraint=models.UniqueConstraint(fields=('market', 'timeframe', 'open_time'), name='candle_unique_open_time'),
+            model_name="candle",
+            constraint=models.UniqueConstraint(fields=("market", "timeframe", "open_time"), name="candle_unique_open_time"),
         ),
     ]

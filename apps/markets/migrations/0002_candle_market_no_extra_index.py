@@ -5,15 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('markets', '0001_initial'),
+        ("markets", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='candle',
-            name='market',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='candles', to='markets.market'),
+            model_name="candle",
+            name="market",
+            field=models.ForeignKey(
+                db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="candles", to="markets.market"
+            ),
         ),
     ]

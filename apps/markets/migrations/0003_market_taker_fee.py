@@ -5,15 +5,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('markets', '0002_candle_market_no_extra_index'),
+        ("markets", "0002_candle_market_no_extra_index"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='market',
-            name='taker_fee',
-            field=models.DecimalField(decimal_places=6, default=Decimal('0.001'), help_text='Taker fee as a fraction (0.001 = 0.1 %); entries are sized so the fee fits the allocation', max_digits=10),
+            model_name="market",
+            name="taker_fee",
+            field=models.DecimalField(
+                decimal_places=6,
+                default=Decimal("0.001"),
+                help_text="Taker fee as a fraction (0.001 = 0.1 %); entries are sized so the fee fits the allocation",
+                max_digits=10,
+            ),
         ),
     ]

@@ -4,20 +4,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('markets', '0003_market_taker_fee'),
+        ("markets", "0003_market_taker_fee"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='candle',
-            name='timeframe',
-            field=models.CharField(choices=[('1m', '1m'), ('3m', '3m'), ('5m', '5m'), ('15m', '15m'), ('30m', '30m'), ('1h', '1h'), ('2h', '2h'), ('4h', '4h'), ('6h', '6h'), ('8h', '8h'), ('12h', '12h'), ('1d', '1d')], max_length=4),
+            model_name="candle",
+            name="timeframe",
+            field=models.CharField(
+                choices=[
+                    ("1m", "1m"),
+                    ("3m", "3m"),
+                    ("5m", "5m"),
+                    ("15m", "15m"),
+                    ("30m", "30m"),
+                    ("1h", "1h"),
+                    ("2h", "2h"),
+                    ("4h", "4h"),
+                    ("6h", "6h"),
+                    ("8h", "8h"),
+                    ("12h", "12h"),
+                    ("1d", "1d"),
+                ],
+                max_length=4,
+            ),
         ),
         migrations.AlterField(
-            model_name='collectorstatus',
-            name='timeframe',
-            field=models.CharField(choices=[('1m', '1m'), ('3m', '3m'), ('5m', '5m'), ('15m', '15m'), ('30m', '30m'), ('1h', '1h'), ('2h', '2h'), ('4h', '4h'), ('6h', '6h'), ('8h', '8h'), ('12h', '12h'), ('1d', '1d')], max_length=4),
+            model_name="collectorstatus",
+            name="timeframe",
+            field=models.CharField(
+                choices=[
+                    ("1m", "1m"),
+                    ("3m", "3m"),
+                    ("5m", "5m"),
+                    ("15m", "15m"),
+                    ("30m", "30m"),
+                    ("1h", "1h"),
+                    ("2h", "2h"),
+                    ("4h", "4h"),
+                    ("6h", "6h"),
+                    ("8h", "8h"),
+                    ("12h", "12h"),
+                    ("1d", "1d"),
+                ],
+                max_length=4,
+            ),
         ),
     ]

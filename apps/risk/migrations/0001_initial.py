@@ -5,57 +5,135 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('exchanges', '0001_initial'),
+        ("exchanges", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RiskLimits',
+            name="RiskLimits",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('max_order_notional', models.DecimalField(blank=True, decimal_places=12, help_text='Quote currency; blank = no limit', max_digits=30, null=True)),
-                ('max_position_pct', models.DecimalField(blank=True, decimal_places=4, help_text='Largest position per market, % of equity', max_digits=8, null=True)),
-                ('max_open_positions', models.PositiveIntegerField(blank=True, null=True)),
-                ('max_daily_loss_pct', models.DecimalField(blank=True, decimal_places=4, help_text="Entries stop once today's loss reaches this % of the day's starting equity", max_digits=8, null=True)),
-                ('max_drawdown_pct', models.DecimalField(blank=True, decimal_places=4, help_text='Entries stop once equity is this % below its peak', max_digits=8, null=True)),
-                ('max_price_deviation_pct', models.DecimalField(blank=True, decimal_places=4, help_text='Refuse entries whose price is this % away from the last price (default 0.5)', max_digits=8, null=True)),
-                ('max_orders_per_minute', models.PositiveIntegerField(blank=True, help_text='Order rate cap (default 100/min)', null=True)),
-                ('max_consecutive_failures', models.PositiveIntegerField(blank=True, help_text='Pause the strategy after this many failures in a row (default 10)', null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "max_order_notional",
+                    models.DecimalField(
+                        blank=True, decimal_places=12, help_text="Quote currency; blank = no limit", max_digits=30, null=True
+                    ),
+                ),
+                (
+                    "max_position_pct",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=4,
+                        help_text="Largest position per market, % of equity",
+                        max_digits=8,
+                        null=True,
+                    ),
+                ),
+                ("max_open_positions", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "max_daily_loss_pct",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=4,
+                        help_text="Entries stop once today's loss reaches this % of the day's starting equity",
+                        max_digits=8,
+                        null=True,
+                    ),
+                ),
+                (
+                    "max_drawdown_pct",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=4,
+                        help_text="Entries stop once equity is this % below its peak",
+                        max_digits=8,
+                        null=True,
+                    ),
+                ),
+                (
+                    "max_price_deviation_pct",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=4,
+                        help_text="Refuse entries whose price is this % away from the last price (default 0.5)",
+                        max_digits=8,
+                        null=True,
+                    ),
+                ),
+                (
+                    "max_orders_per_minute",
+                    models.PositiveIntegerField(blank=True, help_text="Order rate cap (default 100/min)", null=True),
+                ),
+                (
+                    "max_consecutive_failures",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Pause the strategy after this many failures in a row (default 10)", null=True
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'risk limits',
+                "verbose_name_plural": "risk limits",
             },
         ),
         migrations.CreateModel(
-            name='KillSwitch',
+            name="KillSwitch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('state', models.CharField(choices=[('active', 'ACTIVE'), ('reduce_only', 'REDUCE ONLY'), ('halted', 'HALTED')], default='active', max_length=12)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('changed_at', models.DateTimeField(auto_now=True)),
-                ('account', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='kill_switch', to='exchanges.exchangeaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("active", "ACTIVE"), ("reduce_only", "REDUCE ONLY"), ("halted", "HALTED")],
+                        default="active",
+                        max_length=12,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                ("changed_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="kill_switch",
+                        to="exchanges.exchangeaccount",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'kill switches',
+                "verbose_name_plural": "kill switches",
             },
         ),
         migrations.CreateModel(
-            name='RiskEvent',
+            name="RiskEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('decision', models.CharField(choices=[('allowed', 'Allowed'), ('rejected', 'Rejected'), ('action', 'Action taken')], max_length=8)),
-                ('rules', models.JSONField(blank=True, default=list, help_text='The rules that failed (or the action)')),
-                ('reason', models.TextField()),
-                ('checks', models.JSONField(blank=True, default=list)),
-                ('account', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='risk_events', to='exchanges.exchangeaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "decision",
+                    models.CharField(
+                        choices=[("allowed", "Allowed"), ("rejected", "Rejected"), ("action", "Action taken")], max_length=8
+                    ),
+                ),
+                ("rules", models.JSONField(blank=True, default=list, help_text="The rules that failed (or the action)")),
+                ("reason", models.TextField()),
+                ("checks", models.JSONField(blank=True, default=list)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="risk_events",
+                        to="exchanges.exchangeaccount",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
     ]

@@ -5,35 +5,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('exchanges', '0001_initial'),
-        ('risk', '0001_initial'),
-        ('strategies', '0001_initial'),
-        ('trading', '0001_initial'),
+        ("exchanges", "0001_initial"),
+        ("risk", "0001_initial"),
+        ("strategies", "0001_initial"),
+        ("trading", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='riskevent',
-            name='signal',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='risk_events', to='trading.signal'),
+            model_name="riskevent",
+            name="signal",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="risk_events",
+                to="trading.signal",
+            ),
         ),
         migrations.AddField(
-            model_name='riskevent',
-            name='strategy',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='risk_events', to='strategies.strategy'),
+            model_name="riskevent",
+            name="strategy",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="risk_events",
+                to="strategies.strategy",
+            ),
         ),
         migrations.AddField(
-            model_name='risklimits',
-            name='account',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='risk_limits', to='exchanges.exchangeaccount'),
+            model_name="risklimits",
+            name="account",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="risk_limits",
+                to="exchanges.exchangeaccount",
+            ),
         ),
         migrations.AddField(
-            model_name='risklimits',
-            name='strategy',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='risk_limits', to='strategies.strategy'),
+            model_name="risklimits",
+            name="strategy",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="risk_limits",
+                to="strategies.strategy",
+            ),
         ),
     ]

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('risk', '0002_initial'),
+        ("risk", "0002_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='risklimits',
-            name='max_orders_per_minute',
-            field=models.PositiveIntegerField(blank=True, help_text="Order rate cap (default 100/min); also caps each strategy's signals a minute", null=True),
+            model_name="risklimits",
+            name="max_orders_per_minute",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="Order rate cap (default 100/min); also caps each strategy's signals a minute", null=True
+            ),
         ),
     ]

@@ -4,14 +4,16 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('risk', '0003_risklimits_rate_cap_help'),
+        ("risk", "0003_risklimits_rate_cap_help"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='killswitch',
-            options={'permissions': [('set_kill_switch', 'Can set the kill switch of an account')], 'verbose_name_plural': 'kill switches'},
+            name="killswitch",
+            options={
+                "permissions": [("set_kill_switch", "Can set the kill switch of an account")],
+                "verbose_name_plural": "kill switches",
+            },
         ),
     ]

@@ -5,22 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exchanges', '0003_role_groups'),
-        ('risk', '0004_access_permissions'),
+        ("exchanges", "0003_role_groups"),
+        ("risk", "0004_access_permissions"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SizingStance',
+            name="SizingStance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('factor', models.DecimalField(decimal_places=4, default=1, max_digits=6)),
-                ('factors', models.JSONField(blank=True, default=dict, help_text='The parts of the factor (pace, early month, preservation)')),
-                ('reason', models.TextField(blank=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='sizing_stance', to='exchanges.exchangeaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("factor", models.DecimalField(decimal_places=4, default=1, max_digits=6)),
+                (
+                    "factors",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="The parts of the factor (pace, early month, preservation)"
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="sizing_stance", to="exchanges.exchangeaccount"
+                    ),
+                ),
             ],
         ),
     ]

@@ -6,21 +6,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('risk', '0005_sizingstance'),
+        ("risk", "0005_sizingstance"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='riskevent',
-            name='acknowledged_at',
-            field=models.DateTimeField(blank=True, help_text='When a person said they have seen it', null=True),
+            model_name="riskevent",
+            name="acknowledged_at",
+            field=models.DateTimeField(blank=True, help_text="When a person said they have seen it", null=True),
         ),
         migrations.AddField(
-            model_name='riskevent',
-            name='acknowledged_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="riskevent",
+            name="acknowledged_by",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
     ]

@@ -41,8 +41,9 @@ class CandlesWritten:
 # --- The synthetic market -----------------------------------------------------------------
 
 
-def market_generate(*, symbols: list[str], days: int, seed: int, timeframes: list[str], exchange: str = "sim",
-                    end: str | None = None) -> list[CandlesWritten]:
+def market_generate(
+    *, symbols: list[str], days: int, seed: int, timeframes: list[str], exchange: str = "sim", end: str | None = None
+) -> list[CandlesWritten]:
     """Closed candles of the last `days` days before `end` (default: now) for each symbol and
     timeframe; creates the exchange and markets when missing. Same seed, same candles."""
     known = {spec.symbol: spec for spec in DEFAULT_SYMBOLS}
@@ -129,8 +130,15 @@ def candles_import(*, path: str | Path, symbol: str, timeframe: str, exchange: s
         if market is None:
             market, created = _offline_market_create(exchange, symbol, rows)
         inserted = candles_upsert(market=market, timeframe=timeframe, rows=rows)
-    return CandlesWritten(symbol, timeframe, len(rows), len(inserted),
-                          rows[0].open_time if rows else None, rows[-1].open_time if rows else None, created)
+    return CandlesWritten(
+        symbol,
+        timeframe,
+        len(rows),
+        len(inserted),
+        rows[0].open_time if rows else None,
+        rows[-1].open_time if rows else None,
+        created,
+    )
 
 
 def _import_market(symbol: str, exchange: str | None) -> Market | None:
@@ -139,8 +147,10 @@ def _import_market(symbol: str, exchange: str | None) -> Market | None:
         return market_by_symbol(symbol=symbol, exchange=exchange)
     if not exchange:
         known = ", ".join(sorted(set(Market.objects.values_list("symbol", flat=True)))) or "none"
-        raise BacktestError(f"market {symbol!r} is not in the database (markets: {known}); to create it from this file, "
-                            f"name its exchange: --exchange NAME")
+        raise BacktestError(
+            f"market {symbol!r} is not in the database (markets: {known}); to create it from this file, "
+            f"name its exchange: --exchange NAME"
+        )
     base, sep, quote = symbol.partition("/")
     if not (sep and base.strip() and quote.strip()) or len(symbol) > 40:
         raise BacktestError(f"--symbol {symbol!r}: write it as BASE/QUOTE, e.g. BTC/USDT")
@@ -154,11 +164,14 @@ def _offline_market_create(code: str, symbol: str, rows: list[CandleRow]) -> tup
     base, _, quote = symbol.partition("/")
     tick = _finest_unit(value for row in rows for value in (row.open, row.high, row.low, row.close))
     step = _finest_unit(row.volume for row in rows)
-    market = Market.objects.create(exchange=venue, symbol=symbol, base=base, quote=quote, price_precision=tick,
-                                   amount_precision=step)
+    market = Market.objects.create(
+        exchange=venue, symbol=symbol, base=base, quote=quote, price_precision=tick, amount_precision=step
+    )
     made = f"exchange {code!r} (offline) and market {symbol}" if new_exchange else f"market {symbol} on {code!r}"
-    return market, (f"created {made}: tick {tick}, step {step} (the finest in the file), min notional "
-                    f"{market.min_notional.normalize():f}; change them in the admin if the venue's differ")
+    return market, (
+        f"created {made}: tick {tick}, step {step} (the finest in the file), min notional "
+        f"{market.min_notional.normalize():f}; change them in the admin if the venue's differ"
+    )
 
 
 def _finest_unit(values) -> Decimal:
@@ -268,4 +281,4 @@ def _number(value, name: str) -> Decimal:
 def _shown(value, limit: int = 24) -> str:
     """A cell in a message: quoted, and cut when long (a 10 KB cell must not flood the terminal)."""
     text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit - 4]}...' ({len(str(value))} characters)"
+    return text if len(text) <= limit else f"{text[: limit - 4]}...' ({len(str(value))} characters)"

@@ -71,8 +71,7 @@ def summary_rows(metrics: dict | None) -> list[tuple[str, str]]:
 def table_text(headers: list[str], rows: list[list[str]]) -> str:
     """A plain text table, numbers right-aligned."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths)),
-             "  ".join("-" * w for w in widths)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(headers, widths)), "  ".join("-" * w for w in widths)]
     for row in rows:
         lines.append("  ".join(_cell(cell, w, i) for i, (cell, w) in enumerate(zip(row, widths))))
     return "\n".join(lines)

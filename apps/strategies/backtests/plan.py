@@ -74,8 +74,10 @@ def backtest_plan(request: BacktestRequest) -> BacktestPlan:
     symbols = request.symbols or ([m.symbol for m in row.markets.order_by("symbol")] if row else [])
     if not symbols:
         raise BacktestError("no market given: add --symbol (e.g. --symbol BTC/USDT), repeat it for several")
-    markets = [market_by_symbol(symbol=symbol, exchange=request.exchange or (row.account.exchange.code if row else None))
-               for symbol in dict.fromkeys(symbols)]
+    markets = [
+        market_by_symbol(symbol=symbol, exchange=request.exchange or (row.account.exchange.code if row else None))
+        for symbol in dict.fromkeys(symbols)
+    ]
     config, settings = _config(request, row, markets)
     return BacktestPlan(kind, engine.params, engine, row, markets, timeframe, detail, start, end, config, settings)
 
@@ -169,15 +171,32 @@ def _config(request: BacktestRequest, row: Strategy | None, markets: list[Market
     fee = checked["fee_pct"] / 100
     stop, target, trailing = (_fraction(checked.get(name)) for name, _ in EXIT_OPTIONS)
     sizing = _sizing(row, len(markets))
-    precision = {m.symbol: MarketRules(amount_step=float(m.amount_precision), price_tick=float(m.price_precision),
-                                       min_notional=float(m.min_notional)) for m in markets}
-    config = BacktestConfig(initial_balance=float(balance), fees=FeeSchedule(maker=float(fee), taker=float(fee),
-                            slippage_bps=float(slippage)), sizing=sizing, precision=precision,
-                            stop_loss_pct=stop, take_profit_pct=target, trailing_stop_pct=trailing)
-    settings = {"initial_balance": str(balance), "fee": str(fee), "slippage_bps": str(slippage),
-                "sizing": {"mode": sizing.mode, "value": sizing.value}, "stop_loss_pct": stop,
-                "take_profit_pct": target, "trailing_stop_pct": trailing, "fill_at": config.fill_at,
-                "precision": {s: vars(r) for s, r in precision.items()}}
+    precision = {
+        m.symbol: MarketRules(
+            amount_step=float(m.amount_precision), price_tick=float(m.price_precision), min_notional=float(m.min_notional)
+        )
+        for m in markets
+    }
+    config = BacktestConfig(
+        initial_balance=float(balance),
+        fees=FeeSchedule(maker=float(fee), taker=float(fee), slippage_bps=float(slippage)),
+        sizing=sizing,
+        precision=precision,
+        stop_loss_pct=stop,
+        take_profit_pct=target,
+        trailing_stop_pct=trailing,
+    )
+    settings = {
+        "initial_balance": str(balance),
+        "fee": str(fee),
+        "slippage_bps": str(slippage),
+        "sizing": {"mode": sizing.mode, "value": sizing.value},
+        "stop_loss_pct": stop,
+        "take_profit_pct": target,
+        "trailing_stop_pct": trailing,
+        "fill_at": config.fill_at,
+        "precision": {s: vars(r) for s, r in precision.items()},
+    }
     return config, settings
 
 

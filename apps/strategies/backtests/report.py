@@ -35,10 +35,19 @@ def report_render(*, run, plan, data, result) -> str:
     }
     title = f"Sweep {run.sweep_id}: best set (#{run.pk})" if run.sweep_id else f"Backtest #{run.pk}"
     context = {
-        "run": run, "title": title, "plan": plan, "summary": summary_rows(run.metrics), "charts": charts,
-        "chart_js": chart_library(), "heatmap": monthly_heatmap(run.metrics.get("monthly_returns") or []),
-        "trades": _trade_table(run.trades), "trade_count": len(run.trades), "max_trades": MAX_TRADE_ROWS,
-        "start": iso_time(result.time[0]), "end": iso_time(result.time[-1]), "dash": DASH,
+        "run": run,
+        "title": title,
+        "plan": plan,
+        "summary": summary_rows(run.metrics),
+        "charts": charts,
+        "chart_js": chart_library(),
+        "heatmap": monthly_heatmap(run.metrics.get("monthly_returns") or []),
+        "trades": _trade_table(run.trades),
+        "trade_count": len(run.trades),
+        "max_trades": MAX_TRADE_ROWS,
+        "start": iso_time(result.time[0]),
+        "end": iso_time(result.time[-1]),
+        "dash": DASH,
         "per_market": sorted((run.metrics.get("per_market") or {}).items()),
     }
     return render_to_string("strategies/backtest_report.html", context)
@@ -64,15 +73,23 @@ def _market_chart(symbol: str, candles: Candles, trades: list[dict]) -> dict:
     rows = np.column_stack((seconds, shown.open, shown.high, shown.low, shown.close)).tolist()
     mine = [trade for trade in trades if trade["market"] == symbol]
     slot = _slotter(seconds)
-    return {"symbol": symbol, "id": symbol.replace("/", "-"), "timeframe": shown.timeframe,
-            "candles": [[int(r[0]), *r[1:]] for r in rows], "markers": _markers(mine, slot, seconds),
-            "stop": _level_line(mine, "stop", slot, seconds), "target": _level_line(mine, "target", slot, seconds)}
+    return {
+        "symbol": symbol,
+        "id": symbol.replace("/", "-"),
+        "timeframe": shown.timeframe,
+        "candles": [[int(r[0]), *r[1:]] for r in rows],
+        "markers": _markers(mine, slot, seconds),
+        "stop": _level_line(mine, "stop", slot, seconds),
+        "target": _level_line(mine, "target", slot, seconds),
+    }
 
 
 def _slotter(seconds: np.ndarray):
     """Time (ms) -> index of the shown candle that holds it."""
+
     def slot(ms: int) -> int:
         return max(int(np.searchsorted(seconds, ms // 1000, side="right")) - 1, 0)
+
     return slot
 
 
@@ -80,13 +97,25 @@ def _markers(trades: list[dict], slot, seconds: np.ndarray) -> list[dict]:
     markers = []
     for trade in trades:
         long = trade["side"] == "long"
-        markers.append({"time": int(seconds[slot(trade["entry_ms"])]), "position": "belowBar" if long else "aboveBar",
-                        "color": "#1e88e5" if long else "#8e24aa", "shape": "arrowUp" if long else "arrowDown",
-                        "text": "Buy" if long else "Short"})
+        markers.append(
+            {
+                "time": int(seconds[slot(trade["entry_ms"])]),
+                "position": "belowBar" if long else "aboveBar",
+                "color": "#1e88e5" if long else "#8e24aa",
+                "shape": "arrowUp" if long else "arrowDown",
+                "text": "Buy" if long else "Short",
+            }
+        )
         won = trade["pnl"] > 0
-        markers.append({"time": int(seconds[slot(trade["exit_ms"])]), "position": "aboveBar" if long else "belowBar",
-                        "color": "#2e7d32" if won else "#c62828", "shape": "circle",
-                        "text": f"{trade['pnl']:+.2f}"})
+        markers.append(
+            {
+                "time": int(seconds[slot(trade["exit_ms"])]),
+                "position": "aboveBar" if long else "belowBar",
+                "color": "#2e7d32" if won else "#c62828",
+                "shape": "circle",
+                "text": f"{trade['pnl']:+.2f}",
+            }
+        )
     return sorted(markers, key=lambda marker: marker["time"])
 
 
@@ -110,9 +139,11 @@ def _equity_chart(result) -> dict:
     values = np.array([value for _, value in pairs])
     peak = np.maximum.accumulate(np.concatenate(([result.initial_balance], values)))[1:]
     drawdown = (values / peak - 1.0) * 100.0
-    return {"equity": [[t // 1000, v] for t, v in pairs],
-            "peak": [[t // 1000, float(p)] for (t, _), p in zip(pairs, peak)],
-            "drawdown": [[t // 1000, round(float(d), 4)] for (t, _), d in zip(pairs, drawdown)]}
+    return {
+        "equity": [[t // 1000, v] for t, v in pairs],
+        "peak": [[t // 1000, float(p)] for (t, _), p in zip(pairs, peak)],
+        "drawdown": [[t // 1000, round(float(d), 4)] for (t, _), d in zip(pairs, drawdown)],
+    }
 
 
 def monthly_heatmap(monthly: list[dict]) -> dict:
@@ -143,11 +174,20 @@ def _trade_table(trades: list[dict]) -> list[dict]:
     def number(value, digits=6):
         return DASH if value is None else f"{value:,.{digits}g}" if digits > 2 else f"{value:,.2f}"
 
-    return [{**trade, "entry": trade["entry_time"].replace("T", " ").replace("Z", ""),
-             "exit": trade["exit_time"].replace("T", " ").replace("Z", ""),
-             "entry_price_text": number(trade["entry_price"]), "exit_price_text": number(trade["exit_price"]),
-             "quantity_text": number(trade["quantity"]), "pnl_text": number(trade["pnl"], 2),
-             "fees_text": number(trade["fees"], 2), "return_text": DASH if trade["return_pct"] is None else f"{trade['return_pct']:+.2f} %",
-             "stop_text": number(trade["stop"]), "target_text": number(trade["target"]),
-             "won": trade["pnl"] > 0}
-            for trade in trades[:MAX_TRADE_ROWS]]
+    return [
+        {
+            **trade,
+            "entry": trade["entry_time"].replace("T", " ").replace("Z", ""),
+            "exit": trade["exit_time"].replace("T", " ").replace("Z", ""),
+            "entry_price_text": number(trade["entry_price"]),
+            "exit_price_text": number(trade["exit_price"]),
+            "quantity_text": number(trade["quantity"]),
+            "pnl_text": number(trade["pnl"], 2),
+            "fees_text": number(trade["fees"], 2),
+            "return_text": DASH if trade["return_pct"] is None else f"{trade['return_pct']:+.2f} %",
+            "stop_text": number(trade["stop"]),
+            "target_text": number(trade["target"]),
+            "won": trade["pnl"] > 0,
+        }
+        for trade in trades[:MAX_TRADE_ROWS]
+    ]

@@ -48,15 +48,22 @@ class BacktestOutcome:
     files: dict[str, Path]
 
 
-def backtest_execute(request: BacktestRequest, *, output_dir: str | Path | None = None,
-                     progress: bool | None = None, owner=None) -> BacktestOutcome:
+def backtest_execute(
+    request: BacktestRequest, *, output_dir: str | Path | None = None, progress: bool | None = None, owner=None
+) -> BacktestOutcome:
     """Plan, load, run, store and write report.html, trades.csv and metrics.json.
 
     progress: True shows a bar, False never; None shows one on a terminal once a run has taken
     longer than PROGRESS_DELAY seconds (short runs stay quiet). owner: the user who may open the report."""
     plan = backtest_plan(request)
-    with tqdm(total=len(plan.markets) + 2, desc="backtest", unit="step", delay=PROGRESS_DELAY,
-              disable=None if progress is None else not progress, leave=False) as bar:
+    with tqdm(
+        total=len(plan.markets) + 2,
+        desc="backtest",
+        unit="step",
+        delay=PROGRESS_DELAY,
+        disable=None if progress is None else not progress,
+        leave=False,
+    ) as bar:
         data = market_data_load(plan, on_market=bar.update)
         bar.set_description("simulating")
         result = backtest_result(plan, data)
@@ -125,8 +132,15 @@ def _cut(candles: Candles, first: int) -> Candles:
 
 
 def candles_slice(candles: Candles, lo: int, hi: int | None) -> Candles:
-    return Candles(candles.time[lo:hi], candles.open[lo:hi], candles.high[lo:hi], candles.low[lo:hi],
-                   candles.close[lo:hi], candles.volume[lo:hi], candles.timeframe)
+    return Candles(
+        candles.time[lo:hi],
+        candles.open[lo:hi],
+        candles.high[lo:hi],
+        candles.low[lo:hi],
+        candles.close[lo:hi],
+        candles.volume[lo:hi],
+        candles.timeframe,
+    )
 
 
 def _cut_signals(signals: SignalArrays, first: int) -> SignalArrays:
@@ -136,12 +150,20 @@ def _cut_signals(signals: SignalArrays, first: int) -> SignalArrays:
 def signals_slice(signals: SignalArrays, lo: int, hi: int | None) -> SignalArrays:
     """The signals of candles lo..hi-1 (a strategy never looks ahead, so signals computed on a
     longer history and then cut are those of the cut candles with a full warm-up)."""
+
     def cut(values):
         return None if values is None else values[lo:hi]
 
-    return SignalArrays(cut(signals.entry_long), cut(signals.exit_long), cut(signals.entry_short), cut(signals.exit_short),
-                        cut(signals.stop_loss), cut(signals.take_profit), cut(signals.size),
-                        {name: values[lo:hi] for name, values in signals.indicators.items()})
+    return SignalArrays(
+        cut(signals.entry_long),
+        cut(signals.exit_long),
+        cut(signals.entry_short),
+        cut(signals.exit_short),
+        cut(signals.stop_loss),
+        cut(signals.take_profit),
+        cut(signals.size),
+        {name: values[lo:hi] for name, values in signals.indicators.items()},
+    )
 
 
 def _ms(moment: datetime) -> int:
@@ -154,8 +176,9 @@ def _ms(moment: datetime) -> int:
 def backtest_result(plan: BacktestPlan, data: dict[str, MarketData]) -> BacktestResult:
     detail = {symbol: d.detail for symbol, d in data.items() if d.detail is not None}
     try:
-        return backtest({s: d.candles for s, d in data.items()}, {s: d.signals for s, d in data.items()},
-                        plan.config, detail=detail or None)
+        return backtest(
+            {s: d.candles for s, d in data.items()}, {s: d.signals for s, d in data.items()}, plan.config, detail=detail or None
+        )
     except BacktestInputError as exc:
         raise BacktestError(str(exc)) from None
 
@@ -180,8 +203,9 @@ def code_version() -> str:
         digest.update(str(path.relative_to(ENGINE_DIR)).encode() + b"\0" + path.read_bytes())
     engine = f"engine:{digest.hexdigest()[:16]}"
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ENGINE_DIR, capture_output=True,
-                                text=True, timeout=5, check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], cwd=ENGINE_DIR, capture_output=True, text=True, timeout=5, check=True
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return engine
     return f"git:{commit} {engine}" if commit else engine
@@ -195,15 +219,25 @@ def trade_rows(plan: BacktestPlan, data: dict[str, MarketData], result: Backtest
     for trade in result.trades:
         stop, target = _levels(plan, data[trade.market], trade)
         notional = trade.entry_price * trade.quantity
-        rows.append({
-            "market": trade.market, "side": trade.side,
-            "entry_time": iso_time(trade.entry_time), "entry_price": trade.entry_price,
-            "exit_time": iso_time(trade.exit_time), "exit_price": trade.exit_price,
-            "quantity": trade.quantity, "fees": trade.fees, "pnl": trade.pnl,
-            "return_pct": trade.pnl / notional * 100 if notional else None,
-            "exit_reason": trade.exit_reason, "stop": stop, "target": target,
-            "entry_ms": trade.entry_time, "exit_ms": trade.exit_time,
-        })
+        rows.append(
+            {
+                "market": trade.market,
+                "side": trade.side,
+                "entry_time": iso_time(trade.entry_time),
+                "entry_price": trade.entry_price,
+                "exit_time": iso_time(trade.exit_time),
+                "exit_price": trade.exit_price,
+                "quantity": trade.quantity,
+                "fees": trade.fees,
+                "pnl": trade.pnl,
+                "return_pct": trade.pnl / notional * 100 if notional else None,
+                "exit_reason": trade.exit_reason,
+                "stop": stop,
+                "target": target,
+                "entry_ms": trade.entry_time,
+                "exit_ms": trade.exit_time,
+            }
+        )
     return rows
 
 
@@ -218,8 +252,10 @@ def _levels(plan: BacktestPlan, market: MarketData, trade) -> tuple[float | None
             value = trade.entry_price * (1 + direction * sign * pct)
         return None if np.isnan(value) else value
 
-    return (level(market.signals.stop_loss, plan.config.stop_loss_pct, -1),
-            level(market.signals.take_profit, plan.config.take_profit_pct, 1))
+    return (
+        level(market.signals.stop_loss, plan.config.stop_loss_pct, -1),
+        level(market.signals.take_profit, plan.config.take_profit_pct, 1),
+    )
 
 
 def backtest_run_store(plan: BacktestPlan, data: dict[str, MarketData], result: BacktestResult, **extra) -> BacktestRun:
@@ -233,12 +269,23 @@ def backtest_run_build(plan: BacktestPlan, data: dict[str, MarketData], result: 
     candles = {s: d.candles for s, d in data.items()}
     candles.update({f"{s}@detail": d.detail for s, d in data.items() if d.detail is not None})
     return BacktestRun(
-        strategy=plan.strategy, kind=plan.kind, params=plan.params, symbols=plan.symbols, timeframe=plan.timeframe,
-        detail_timeframe=plan.detail_timeframe or "", data_start=_moment(result.time[0]),
-        data_end=_moment(result.time[-1]), candle_count=sum(len(d.candles) for d in data.values()),
-        initial_balance=Decimal(plan.settings["initial_balance"]), settings=plan.settings,
-        data_hash=data_hash(candles), code_version=code_version(), metrics=result.metrics or {},
-        equity_curve=equity_downsampled(result.time, result.equity, EQUITY_POINTS_STORED), trades=trade_rows(plan, data, result), **extra,
+        strategy=plan.strategy,
+        kind=plan.kind,
+        params=plan.params,
+        symbols=plan.symbols,
+        timeframe=plan.timeframe,
+        detail_timeframe=plan.detail_timeframe or "",
+        data_start=_moment(result.time[0]),
+        data_end=_moment(result.time[-1]),
+        candle_count=sum(len(d.candles) for d in data.values()),
+        initial_balance=Decimal(plan.settings["initial_balance"]),
+        settings=plan.settings,
+        data_hash=data_hash(candles),
+        code_version=code_version(),
+        metrics=result.metrics or {},
+        equity_curve=equity_downsampled(result.time, result.equity, EQUITY_POINTS_STORED),
+        trades=trade_rows(plan, data, result),
+        **extra,
     )
 
 
@@ -248,12 +295,32 @@ def _moment(ms) -> datetime:
 
 # --- Files -----------------------------------------------------------------------------------
 
-TRADE_COLUMNS = ("market", "side", "entry_time", "entry_price", "exit_time", "exit_price", "quantity", "fees",
-                 "pnl", "return_pct", "exit_reason", "stop", "target")
+TRADE_COLUMNS = (
+    "market",
+    "side",
+    "entry_time",
+    "entry_price",
+    "exit_time",
+    "exit_price",
+    "quantity",
+    "fees",
+    "pnl",
+    "return_pct",
+    "exit_reason",
+    "stop",
+    "target",
+)
 
 
-def backtest_files_write(*, run: BacktestRun, plan: BacktestPlan, data: dict[str, MarketData],
-                         result: BacktestResult, folder: Path, extra: dict | None = None) -> dict[str, Path]:
+def backtest_files_write(
+    *,
+    run: BacktestRun,
+    plan: BacktestPlan,
+    data: dict[str, MarketData],
+    result: BacktestResult,
+    folder: Path,
+    extra: dict | None = None,
+) -> dict[str, Path]:
     """report.html, trades.csv and metrics.json in `folder`; `extra` is added to metrics.json."""
     from apps.strategies.backtests.report import report_render
 
@@ -269,6 +336,14 @@ def backtest_files_write(*, run: BacktestRun, plan: BacktestPlan, data: dict[str
 
 
 def _metrics_document(run: BacktestRun) -> dict:
-    return {"backtest_run": run.pk, "strategy": run.kind, "params": run.params, "symbols": run.symbols,
-            "timeframe": run.timeframe, "data_hash": run.data_hash, "code_version": run.code_version,
-            "settings": run.settings, "metrics": run.metrics}
+    return {
+        "backtest_run": run.pk,
+        "strategy": run.kind,
+        "params": run.params,
+        "symbols": run.symbols,
+        "timeframe": run.timeframe,
+        "data_hash": run.data_hash,
+        "code_version": run.code_version,
+        "settings": run.settings,
+        "metrics": run.metrics,
+    }

@@ -42,10 +42,16 @@ from apps.strategies.models import BacktestRun
 
 # Name a trader types -> (metrics key, True when higher is better).
 SWEEP_METRICS = {
-    "sharpe": ("sharpe", True), "sortino": ("sortino", True), "calmar": ("calmar", True),
-    "total_return": ("total_return_pct", True), "annualised_return": ("annualised_return_pct", True),
-    "profit_factor": ("profit_factor", True), "win_rate": ("win_rate_pct", True),
-    "expectancy": ("expectancy", True), "net_pnl": ("net_pnl", True), "max_drawdown": ("max_drawdown_pct", False),
+    "sharpe": ("sharpe", True),
+    "sortino": ("sortino", True),
+    "calmar": ("calmar", True),
+    "total_return": ("total_return_pct", True),
+    "annualised_return": ("annualised_return_pct", True),
+    "profit_factor": ("profit_factor", True),
+    "win_rate": ("win_rate_pct", True),
+    "expectancy": ("expectancy", True),
+    "net_pnl": ("net_pnl", True),
+    "max_drawdown": ("max_drawdown_pct", False),
 }
 MAX_PARAM_SETS = 5000
 MIN_PART_CANDLES = 10
@@ -117,7 +123,9 @@ def param_sets_build(plan: BacktestPlan, request: SweepRequest) -> tuple[list[di
             seen.add(key)
             valid.append(params)
     if not valid:
-        raise BacktestError(f"none of the {len(raw_sets)} parameter sets is valid for {plan.kind} (check the ranges against its rules)")
+        raise BacktestError(
+            f"none of the {len(raw_sets)} parameter sets is valid for {plan.kind} (check the ranges against its rules)"
+        )
     swept = [name for name in schema if len({str(p[name]) for p in valid}) > 1]
     return valid, len(raw_sets) - len(valid), swept
 
@@ -201,13 +209,23 @@ def _run_parts(plan, full, train, test, param_sets, processes, progress) -> list
 
     batch = max(processes, 1) * 4
     results = []
-    with tqdm(total=len(param_sets), desc="sweep", unit="set", delay=PROGRESS_DELAY,
-              disable=None if progress is None else not progress, leave=False) as bar:
+    with tqdm(
+        total=len(param_sets),
+        desc="sweep",
+        unit="set",
+        delay=PROGRESS_DELAY,
+        disable=None if progress is None else not progress,
+        leave=False,
+    ) as bar:
         for start in range(0, len(param_sets), batch):
-            chunk = param_sets[start:start + batch]
+            chunk = param_sets[start : start + batch]
             try:
-                trained = sweep_run(candles=train, make_signals=make_signals, param_sets=chunk, config=plan.config, processes=processes)
-                tested = sweep_run(candles=test, make_signals=make_signals, param_sets=chunk, config=plan.config, processes=processes)
+                trained = sweep_run(
+                    candles=train, make_signals=make_signals, param_sets=chunk, config=plan.config, processes=processes
+                )
+                tested = sweep_run(
+                    candles=test, make_signals=make_signals, param_sets=chunk, config=plan.config, processes=processes
+                )
             except ValueError as exc:
                 raise BacktestError(f"{kind}: {exc}") from None
             results += [(a.metrics, b.metrics) for a, b in zip(trained, tested)]
@@ -227,15 +245,40 @@ def _store(plan, request, full, split_ms, param_sets, results, owner) -> list[Ba
     order = sorted(range(len(param_sets)), key=lambda i: _rank_key(results[i][0], key, higher))
     sweep_id, digest, version = uuid.uuid4(), data_hash(full), code_version()
     first, last = min(int(c.time[0]) for c in full.values()), max(int(c.time[-1]) for c in full.values())
-    settings = {**plan.settings, "sweep": {"train_ratio": request.train_ratio, "grid": request.grid,
-                                           "random": request.random, "seed": request.seed, "metric": request.metric}}
-    rows = [BacktestRun(
-        strategy=plan.strategy, kind=plan.kind, params=param_sets[i], symbols=plan.symbols, timeframe=plan.timeframe,
-        data_start=_moment(first), data_end=_moment(last), candle_count=sum(len(c) for c in full.values()),
-        initial_balance=plan.settings["initial_balance"], settings=settings, data_hash=digest, code_version=version,
-        metrics=results[i][0], test_metrics=results[i][1], sweep_id=sweep_id, sweep_metric=key,
-        split_at=_moment(split_ms), is_best=rank == 0, owner=owner,
-    ) for rank, i in enumerate(order)]
+    settings = {
+        **plan.settings,
+        "sweep": {
+            "train_ratio": request.train_ratio,
+            "grid": request.grid,
+            "random": request.random,
+            "seed": request.seed,
+            "metric": request.metric,
+        },
+    }
+    rows = [
+        BacktestRun(
+            strategy=plan.strategy,
+            kind=plan.kind,
+            params=param_sets[i],
+            symbols=plan.symbols,
+            timeframe=plan.timeframe,
+            data_start=_moment(first),
+            data_end=_moment(last),
+            candle_count=sum(len(c) for c in full.values()),
+            initial_balance=plan.settings["initial_balance"],
+            settings=settings,
+            data_hash=digest,
+            code_version=version,
+            metrics=results[i][0],
+            test_metrics=results[i][1],
+            sweep_id=sweep_id,
+            sweep_metric=key,
+            split_at=_moment(split_ms),
+            is_best=rank == 0,
+            owner=owner,
+        )
+        for rank, i in enumerate(order)
+    ]
     with transaction.atomic():
         return BacktestRun.objects.bulk_create(rows)
 
@@ -252,14 +295,30 @@ def sweep_files_write(outcome: SweepOutcome, request: SweepRequest, folder: str 
     plan = replace(plan, params=best.params, engine=engine_strategy_build(plan.kind, best.params))
     data = market_data_load(plan)
     result = backtest_result(plan, data)
-    run = backtest_run_build(plan, data, result, sweep_id=best.sweep_id, sweep_metric=best.sweep_metric,
-                             split_at=best.split_at, test_metrics=best.test_metrics, is_best=True)
+    run = backtest_run_build(
+        plan,
+        data,
+        result,
+        sweep_id=best.sweep_id,
+        sweep_metric=best.sweep_metric,
+        split_at=best.split_at,
+        test_metrics=best.test_metrics,
+        is_best=True,
+    )
     run.pk, run.created_at = best.pk, timezone.now()
-    sweep = {"id": str(best.sweep_id), "metric": request.metric, "split_at": best.split_at.isoformat(),
-             "best_run": best.pk, "train_metrics": best.metrics, "test_metrics": best.test_metrics,
-             "invalid_sets": outcome.invalid_sets,
-             "sets": [{"backtest_run": r.pk, "params": r.params, "train": _headline(r.metrics), "test": _headline(r.test_metrics)}
-                      for r in outcome.runs]}
+    sweep = {
+        "id": str(best.sweep_id),
+        "metric": request.metric,
+        "split_at": best.split_at.isoformat(),
+        "best_run": best.pk,
+        "train_metrics": best.metrics,
+        "test_metrics": best.test_metrics,
+        "invalid_sets": outcome.invalid_sets,
+        "sets": [
+            {"backtest_run": r.pk, "params": r.params, "train": _headline(r.metrics), "test": _headline(r.test_metrics)}
+            for r in outcome.runs
+        ],
+    }
     files = backtest_files_write(run=run, plan=plan, data=data, result=result, folder=Path(folder), extra={"sweep": sweep})
     BacktestRun.objects.filter(pk=best.pk).update(report_path=str(files["report"].resolve()))
     return files

@@ -11,9 +11,16 @@ from apps.strategies.backtests.selectors import backtest_runs_visible_to
 # The stored report is one self-contained file (inline chart library, script and styles, so it
 # also opens offline). Served here it runs sandboxed, as an opaque origin that can load and send
 # nothing: its inline code cannot reach the desk's cookies or pages.
-REPORT_POLICY = {"default-src": [NONE], "script-src": [UNSAFE_INLINE], "style-src": [UNSAFE_INLINE],
-                 "img-src": ["data:"], "connect-src": [NONE], "form-action": [NONE], "base-uri": [NONE],
-                 "sandbox": ["allow-scripts"]}
+REPORT_POLICY = {
+    "default-src": [NONE],
+    "script-src": [UNSAFE_INLINE],
+    "style-src": [UNSAFE_INLINE],
+    "img-src": ["data:"],
+    "connect-src": [NONE],
+    "form-action": [NONE],
+    "base-uri": [NONE],
+    "sandbox": ["allow-scripts"],
+}
 
 
 @login_required

@@ -6,59 +6,135 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('exchanges', '0001_initial'),
-        ('markets', '0001_initial'),
+        ("exchanges", "0001_initial"),
+        ("markets", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Strategy',
+            name="Strategy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=80, unique=True)),
-                ('kind', models.CharField(help_text='The engine strategy (from its registry)', max_length=40)),
-                ('params', models.JSONField(blank=True, default=dict, help_text="Validated against the strategy's schema; defaults filled in")),
-                ('timeframe', models.CharField(choices=[('1m', '1m'), ('3m', '3m'), ('5m', '5m'), ('15m', '15m'), ('30m', '30m'), ('1h', '1h'), ('2h', '2h'), ('4h', '4h'), ('6h', '6h'), ('12h', '12h'), ('1d', '1d')], default='1m', max_length=4)),
-                ('allocation_type', models.CharField(choices=[('quote', 'Fixed quote amount per entry'), ('equity_pct', '% of account equity per entry')], default='quote', max_length=12)),
-                ('allocation_value', models.DecimalField(decimal_places=12, default=Decimal('100'), help_text='Quote amount (e.g. 100 USDT) or percent of equity (e.g. 10)', max_digits=30)),
-                ('stop_loss_pct', models.DecimalField(blank=True, decimal_places=4, help_text='Protective stop below the entry, in %, when the signal gives none', max_digits=8, null=True)),
-                ('take_profit_pct', models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
-                ('trailing_stop_pct', models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
-                ('status', models.CharField(choices=[('running', 'Running'), ('paused', 'Paused'), ('stopped', 'Stopped')], db_index=True, default='stopped', max_length=8)),
-                ('status_reason', models.CharField(blank=True, max_length=300)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('failure_count', models.PositiveIntegerField(default=0, help_text='Evaluation errors and rejected orders so far')),
-                ('last_error', models.TextField(blank=True)),
-                ('last_evaluated_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='strategies', to='exchanges.exchangeaccount')),
-                ('markets', models.ManyToManyField(related_name='strategies', to='markets.market')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=80, unique=True)),
+                ("kind", models.CharField(help_text="The engine strategy (from its registry)", max_length=40)),
+                (
+                    "params",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Validated against the strategy's schema; defaults filled in"
+                    ),
+                ),
+                (
+                    "timeframe",
+                    models.CharField(
+                        choices=[
+                            ("1m", "1m"),
+                            ("3m", "3m"),
+                            ("5m", "5m"),
+                            ("15m", "15m"),
+                            ("30m", "30m"),
+                            ("1h", "1h"),
+                            ("2h", "2h"),
+                            ("4h", "4h"),
+                            ("6h", "6h"),
+                            ("12h", "12h"),
+                            ("1d", "1d"),
+                        ],
+                        default="1m",
+                        max_length=4,
+                    ),
+                ),
+                (
+                    "allocation_type",
+                    models.CharField(
+                        choices=[("quote", "Fixed quote amount per entry"), ("equity_pct", "% of account equity per entry")],
+                        default="quote",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "allocation_value",
+                    models.DecimalField(
+                        decimal_places=12,
+                        default=Decimal("100"),
+                        help_text="Quote amount (e.g. 100 USDT) or percent of equity (e.g. 10)",
+                        max_digits=30,
+                    ),
+                ),
+                (
+                    "stop_loss_pct",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=4,
+                        help_text="Protective stop below the entry, in %, when the signal gives none",
+                        max_digits=8,
+                        null=True,
+                    ),
+                ),
+                ("take_profit_pct", models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
+                ("trailing_stop_pct", models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("running", "Running"), ("paused", "Paused"), ("stopped", "Stopped")],
+                        db_index=True,
+                        default="stopped",
+                        max_length=8,
+                    ),
+                ),
+                ("status_reason", models.CharField(blank=True, max_length=300)),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                (
+                    "failure_count",
+                    models.PositiveIntegerField(default=0, help_text="Evaluation errors and rejected orders so far"),
+                ),
+                ("last_error", models.TextField(blank=True)),
+                ("last_evaluated_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="strategies", to="exchanges.exchangeaccount"
+                    ),
+                ),
+                ("markets", models.ManyToManyField(related_name="strategies", to="markets.market")),
             ],
             options={
-                'verbose_name_plural': 'strategies',
-                'ordering': ['name'],
+                "verbose_name_plural": "strategies",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='StrategyEvaluation',
+            name="StrategyEvaluation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('candle_time', models.DateTimeField(help_text='Open time of the closed candle evaluated')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('outcome', models.CharField(choices=[('signal', 'Signal'), ('nothing', 'No signal'), ('error', 'Error'), ('skipped', 'Skipped')], max_length=8)),
-                ('detail', models.TextField(blank=True)),
-                ('duration_ms', models.FloatField(default=0)),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='markets.market')),
-                ('strategy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='evaluations', to='strategies.strategy')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("candle_time", models.DateTimeField(help_text="Open time of the closed candle evaluated")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("signal", "Signal"), ("nothing", "No signal"), ("error", "Error"), ("skipped", "Skipped")],
+                        max_length=8,
+                    ),
+                ),
+                ("detail", models.TextField(blank=True)),
+                ("duration_ms", models.FloatField(default=0)),
+                ("market", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="markets.market")),
+                (
+                    "strategy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="evaluations", to="strategies.strategy"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-candle_time'],
-                'constraints': [models.UniqueConstraint(fields=('strategy', 'market', 'candle_time'), name='evaluation_once_per_candle')],
+                "ordering": ["-candle_time"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("strategy", "market", "candle_time"), name="evaluation_once_per_candle")
+                ],
             },
         ),
     ]

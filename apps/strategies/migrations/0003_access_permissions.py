@@ -6,20 +6,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('strategies', '0002_backtestrun'),
+        ("strategies", "0002_backtestrun"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='strategy',
-            options={'ordering': ['name'], 'permissions': [('change_strategy_status', 'Can start, pause and stop a strategy')], 'verbose_name_plural': 'strategies'},
+            name="strategy",
+            options={
+                "ordering": ["name"],
+                "permissions": [("change_strategy_status", "Can start, pause and stop a strategy")],
+                "verbose_name_plural": "strategies",
+            },
         ),
         migrations.AddField(
-            model_name='backtestrun',
-            name='owner',
-            field=models.ForeignKey(blank=True, help_text="Who ran it: the owner may open its report (besides the strategy's account members)", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='backtest_runs', to=settings.AUTH_USER_MODEL),
+            model_name="backtestrun",
+            name="owner",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="Who ran it: the owner may open its report (besides the strategy's account members)",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="backtest_runs",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
     ]

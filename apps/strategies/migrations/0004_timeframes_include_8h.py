@@ -4,25 +4,74 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('strategies', '0003_access_permissions'),
+        ("strategies", "0003_access_permissions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='backtestrun',
-            name='detail_timeframe',
-            field=models.CharField(blank=True, choices=[('1m', '1m'), ('3m', '3m'), ('5m', '5m'), ('15m', '15m'), ('30m', '30m'), ('1h', '1h'), ('2h', '2h'), ('4h', '4h'), ('6h', '6h'), ('8h', '8h'), ('12h', '12h'), ('1d', '1d')], max_length=4),
+            model_name="backtestrun",
+            name="detail_timeframe",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("1m", "1m"),
+                    ("3m", "3m"),
+                    ("5m", "5m"),
+                    ("15m", "15m"),
+                    ("30m", "30m"),
+                    ("1h", "1h"),
+                    ("2h", "2h"),
+                    ("4h", "4h"),
+                    ("6h", "6h"),
+                    ("8h", "8h"),
+                    ("12h", "12h"),
+                    ("1d", "1d"),
+                ],
+                max_length=4,
+            ),
         ),
         migrations.AlterField(
-            model_name='backtestrun',
-            name='timeframe',
-            field=models.CharField(choices=[('1m', '1m'), ('3m', '3m'), ('5m', '5m'), ('15m', '15m'), ('30m', '30m'), ('1h', '1h'), ('2h', '2h'), ('4h', '4h'), ('6h', '6h'), ('8h', '8h'), ('12h', '12h'), ('1d', '1d')], max_length=4),
+            model_name="backtestrun",
+            name="timeframe",
+            field=models.CharField(
+                choices=[
+                    ("1m", "1m"),
+                    ("3m", "3m"),
+                    ("5m", "5m"),
+                    ("15m", "15m"),
+                    ("30m", "30m"),
+                    ("1h", "1h"),
+                    ("2h", "2h"),
+                    ("4h", "4h"),
+                    ("6h", "6h"),
+                    ("8h", "8h"),
+                    ("12h", "12h"),
+                    ("1d", "1d"),
+                ],
+                max_length=4,
+            ),
         ),
         migrations.AlterField(
-            model_name='strategy',
-            name='timeframe',
-            field=models.CharField(choices=[('1m', '1m'), ('3m', '3m'), ('5m', '5m'), ('15m', '15m'), ('30m', '30m'), ('1h', '1h'), ('2h', '2h'), ('4h', '4h'), ('6h', '6h'), ('8h', '8h'), ('12h', '12h'), ('1d', '1d')], default='1m', max_length=4),
+            model_name="strategy",
+            name="timeframe",
+            field=models.CharField(
+                choices=[
+                    ("1m", "1m"),
+                    ("3m", "3m"),
+                    ("5m", "5m"),
+                    ("15m", "15m"),
+                    ("30m", "30m"),
+                    ("1h", "1h"),
+                    ("2h", "2h"),
+                    ("4h", "4h"),
+                    ("6h", "6h"),
+                    ("8h", "8h"),
+                    ("12h", "12h"),
+                    ("1d", "1d"),
+                ],
+                default="1m",
+                max_length=4,
+            ),
         ),
     ]

@@ -12,8 +12,14 @@ class BacktestRun(TimeStampedModel):
     A parameter sweep stores one row per parameter set under one `sweep_id`: `metrics` are the
     in-sample (train) figures, `test_metrics` the out-of-sample ones."""
 
-    strategy = models.ForeignKey("strategies.Strategy", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="backtest_runs", help_text="The configured strategy, when run by id")
+    strategy = models.ForeignKey(
+        "strategies.Strategy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backtest_runs",
+        help_text="The configured strategy, when run by id",
+    )
     kind = models.CharField(max_length=40, help_text="The engine strategy")
     params = models.JSONField(default=dict, blank=True)
     symbols = models.JSONField(default=list)
@@ -35,8 +41,14 @@ class BacktestRun(TimeStampedModel):
     split_at = models.DateTimeField(null=True, blank=True, help_text="Sweeps: first open time of the test part")
     test_metrics = models.JSONField(null=True, blank=True, help_text="Sweeps: out-of-sample figures")
     is_best = models.BooleanField(default=False, help_text="Sweeps: the best parameter set by the sweep's metric")
-    owner = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="backtest_runs",
-                              help_text="Who ran it: the owner may open its report (besides the strategy's account members)")
+    owner = models.ForeignKey(
+        "auth.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backtest_runs",
+        help_text="Who ran it: the owner may open its report (besides the strategy's account members)",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

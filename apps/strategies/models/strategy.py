@@ -27,10 +27,16 @@ class Strategy(TimeStampedModel):
     timeframe = models.CharField(max_length=4, choices=TIMEFRAME_CHOICES, default="1m")
     account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.PROTECT, related_name="strategies")
     allocation_type = models.CharField(max_length=12, choices=Allocation.choices, default=Allocation.QUOTE)
-    allocation_value = models.DecimalField(**MONEY, default=Decimal("100"),
-                                           help_text="Quote amount (e.g. 100 USDT) or percent of equity (e.g. 10)")
-    stop_loss_pct = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True,
-                                        help_text="Protective stop below the entry, in %, when the signal gives none")
+    allocation_value = models.DecimalField(
+        **MONEY, default=Decimal("100"), help_text="Quote amount (e.g. 100 USDT) or percent of equity (e.g. 10)"
+    )
+    stop_loss_pct = models.DecimalField(
+        max_digits=8,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Protective stop below the entry, in %, when the signal gives none",
+    )
     take_profit_pct = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
     trailing_stop_pct = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.STOPPED, db_index=True)

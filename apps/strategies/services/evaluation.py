@@ -41,13 +41,17 @@ def evaluation_log_record(*, strategy, market_id, candle_time, outcome, detail, 
     try:
         with transaction.atomic():
             evaluation = StrategyEvaluation.objects.create(
-                strategy=strategy, market_id=market_id, candle_time=candle_time, outcome=outcome,
-                detail=detail[:4000], duration_ms=(time.perf_counter() - started) * 1000)
+                strategy=strategy,
+                market_id=market_id,
+                candle_time=candle_time,
+                outcome=outcome,
+                detail=detail[:4000],
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
     except IntegrityError:
         return None
     Strategy.objects.filter(pk=strategy.pk).update(last_evaluated_at=evaluation.created_at)
     return evaluation
-
 
 
 def strategy_decide(*, strategy: Strategy, market_id: int, candle_time: datetime) -> tuple[str, str, list[WantedSignal]]:
@@ -92,13 +96,20 @@ def last_bar_signals(arrays: SignalArrays, candles: Candles, index: int = -1) ->
         flags = getattr(arrays, action)
         if flags is None or not bool(flags[index]):
             continue
-        indicators = {name: (None if math.isnan(float(values[index])) else float(values[index]))
-                      for name, values in arrays.indicators.items()}
-        wanted.append(WantedSignal(
-            action=action, side=side, intent=intent, price=Decimal(repr(float(candles.close[index]))),
-            stop_loss=_price(arrays.stop_loss, index) if intent == "open" else None,
-            take_profit=_price(arrays.take_profit, index) if intent == "open" else None,
-            size=_price(arrays.size, index) if intent == "open" else None,
-            indicators=indicators,
-        ))
+        indicators = {
+            name: (None if math.isnan(float(values[index])) else float(values[index]))
+            for name, values in arrays.indicators.items()
+        }
+        wanted.append(
+            WantedSignal(
+                action=action,
+                side=side,
+                intent=intent,
+                price=Decimal(repr(float(candles.close[index]))),
+                stop_loss=_price(arrays.stop_loss, index) if intent == "open" else None,
+                take_profit=_price(arrays.take_profit, index) if intent == "open" else None,
+                size=_price(arrays.size, index) if intent == "open" else None,
+                indicators=indicators,
+            )
+        )
     return wanted

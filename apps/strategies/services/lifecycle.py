@@ -16,12 +16,23 @@ log = get_logger(__name__)
 def strategy_status_set(*, actor, strategy: Strategy, status: str, reason: str = "", via: str | None = None) -> Strategy:
     """Start, pause or stop. `actor` None is the system (a pause after failures); a person needs
     the trader role on the strategy's account. Audited, refusals too."""
-    with audit_refusals(actor=actor, via=via, action="strategy.status_set", object_type=Strategy._meta.label_lower,
-                        object_id=strategy.pk, reason=reason):
+    with audit_refusals(
+        actor=actor,
+        via=via,
+        action="strategy.status_set",
+        object_type=Strategy._meta.label_lower,
+        object_id=strategy.pk,
+        reason=reason,
+    ):
         if status not in Strategy.Status.values:
             raise Invalid.from_fields({"status": f"choose one of {', '.join(Strategy.Status.values)} (not {status!r})"})
-        account_action_authorize(actor=actor, account_id=strategy.account_id, role=Role.TRADER,
-                                 doing="start, pause or stop strategies", missing=f"no strategy #{strategy.pk} on your accounts")
+        account_action_authorize(
+            actor=actor,
+            account_id=strategy.account_id,
+            role=Role.TRADER,
+            doing="start, pause or stop strategies",
+            missing=f"no strategy #{strategy.pk} on your accounts",
+        )
         return _status_change(actor=actor, strategy=strategy, status=status, reason=reason, via=via)
 
 
@@ -35,8 +46,18 @@ def _status_change(*, actor, strategy: Strategy, status: str, reason: str, via: 
         if status == Strategy.Status.RUNNING:
             locked.consecutive_failures = 0
         locked.save(update_fields=["status", "status_reason", "consecutive_failures", "updated_at"])
-        event_record(f"strategy.{'started' if status == 'running' else status}",
-                     {"strategy": locked.pk, "from": previous, "to": status, "reason": reason}, account=locked.account_id)
-        audit_record(actor=actor, via=via, action="strategy.status_set", obj=locked, reason=reason,
-                     before={"status": previous}, after={"status": status})
+        event_record(
+            f"strategy.{'started' if status == 'running' else status}",
+            {"strategy": locked.pk, "from": previous, "to": status, "reason": reason},
+            account=locked.account_id,
+        )
+        audit_record(
+            actor=actor,
+            via=via,
+            action="strategy.status_set",
+            obj=locked,
+            reason=reason,
+            before={"status": previous},
+            after={"status": status},
+        )
     return locked

@@ -7,191 +7,357 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('exchanges', '0001_initial'),
-        ('markets', '0001_initial'),
-        ('strategies', '0001_initial'),
+        ("exchanges", "0001_initial"),
+        ("markets", "0001_initial"),
+        ("strategies", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LastPrice',
+            name="LastPrice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('price', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('at', models.DateTimeField()),
-                ('market', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='last_price', to='markets.market')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("price", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("at", models.DateTimeField()),
+                (
+                    "market",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="last_price", to="markets.market"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Order',
+            name="Order",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('client_order_id', models.CharField(max_length=36, unique=True)),
-                ('venue_order_id', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('side', models.CharField(choices=[('buy', 'Buy'), ('sell', 'Sell')], max_length=4)),
-                ('type', models.CharField(choices=[('market', 'Market'), ('limit', 'Limit'), ('stop', 'Stop (emulated)')], default='market', max_length=6)),
-                ('reduce_only', models.BooleanField(default=False)),
-                ('price', models.DecimalField(blank=True, decimal_places=12, help_text='Limit price; the reference price for market orders', max_digits=30, null=True)),
-                ('amount', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('filled', models.DecimalField(decimal_places=12, default=Decimal('0'), max_digits=30)),
-                ('average_price', models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
-                ('status', models.CharField(choices=[('new', 'New'), ('submitting', 'Submitting'), ('open', 'Open'), ('partially_filled', 'Partially Filled'), ('filled', 'Filled'), ('canceling', 'Canceling'), ('canceled', 'Canceled'), ('rejected', 'Rejected'), ('expired', 'Expired'), ('unknown', 'Unknown')], db_index=True, default='new', max_length=17)),
-                ('reason', models.TextField(blank=True, help_text="Why it is in its status (the exchange's words on a rejection)")),
-                ('submit_attempts', models.PositiveSmallIntegerField(default=0)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('resolve_attempts', models.PositiveSmallIntegerField(default=0)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='exchanges.exchangeaccount')),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='markets.market')),
-                ('strategy', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='orders', to='strategies.strategy')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("client_order_id", models.CharField(max_length=36, unique=True)),
+                ("venue_order_id", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("side", models.CharField(choices=[("buy", "Buy"), ("sell", "Sell")], max_length=4)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[("market", "Market"), ("limit", "Limit"), ("stop", "Stop (emulated)")],
+                        default="market",
+                        max_length=6,
+                    ),
+                ),
+                ("reduce_only", models.BooleanField(default=False)),
+                (
+                    "price",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=12,
+                        help_text="Limit price; the reference price for market orders",
+                        max_digits=30,
+                        null=True,
+                    ),
+                ),
+                ("amount", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("filled", models.DecimalField(decimal_places=12, default=Decimal("0"), max_digits=30)),
+                ("average_price", models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("submitting", "Submitting"),
+                            ("open", "Open"),
+                            ("partially_filled", "Partially Filled"),
+                            ("filled", "Filled"),
+                            ("canceling", "Canceling"),
+                            ("canceled", "Canceled"),
+                            ("rejected", "Rejected"),
+                            ("expired", "Expired"),
+                            ("unknown", "Unknown"),
+                        ],
+                        db_index=True,
+                        default="new",
+                        max_length=17,
+                    ),
+                ),
+                (
+                    "reason",
+                    models.TextField(blank=True, help_text="Why it is in its status (the exchange's words on a rejection)"),
+                ),
+                ("submit_attempts", models.PositiveSmallIntegerField(default=0)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("resolve_attempts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="exchanges.exchangeaccount"
+                    ),
+                ),
+                (
+                    "market",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="orders", to="markets.market"),
+                ),
+                (
+                    "strategy",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="orders",
+                        to="strategies.strategy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='OrderEvent',
+            name="OrderEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('from_status', models.CharField(blank=True, max_length=17)),
-                ('to_status', models.CharField(max_length=17)),
-                ('cause', models.TextField()),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='trading.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("from_status", models.CharField(blank=True, max_length=17)),
+                ("to_status", models.CharField(max_length=17)),
+                ("cause", models.TextField()),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "order",
+                    models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="events", to="trading.order"),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='PaperSettings',
+            name="PaperSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fee_rate', models.DecimalField(decimal_places=6, default=Decimal('0.001'), help_text='0.001 = 0.1%', max_digits=10)),
-                ('slippage_bps', models.DecimalField(decimal_places=4, default=Decimal('5'), help_text='Market orders fill this many basis points worse than the last price', max_digits=10)),
-                ('account', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='paper_settings', to='exchanges.exchangeaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "fee_rate",
+                    models.DecimalField(decimal_places=6, default=Decimal("0.001"), help_text="0.001 = 0.1%", max_digits=10),
+                ),
+                (
+                    "slippage_bps",
+                    models.DecimalField(
+                        decimal_places=4,
+                        default=Decimal("5"),
+                        help_text="Market orders fill this many basis points worse than the last price",
+                        max_digits=10,
+                    ),
+                ),
+                (
+                    "account",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="paper_settings", to="exchanges.exchangeaccount"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'paper settings',
+                "verbose_name_plural": "paper settings",
             },
         ),
         migrations.CreateModel(
-            name='PortfolioSnapshot',
+            name="PortfolioSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('taken_at', models.DateTimeField(db_index=True)),
-                ('equity', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('cash', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('positions_value', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('realized_pnl', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('unrealized_pnl', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='snapshots', to='exchanges.exchangeaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("taken_at", models.DateTimeField(db_index=True)),
+                ("equity", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("cash", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("positions_value", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("realized_pnl", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("unrealized_pnl", models.DecimalField(decimal_places=12, max_digits=30)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="snapshots", to="exchanges.exchangeaccount"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-taken_at'],
+                "ordering": ["-taken_at"],
             },
         ),
         migrations.CreateModel(
-            name='Signal',
+            name="Signal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('candle_time', models.DateTimeField(db_index=True)),
-                ('side', models.CharField(choices=[('buy', 'Buy'), ('sell', 'Sell')], max_length=4)),
-                ('intent', models.CharField(choices=[('open', 'Open'), ('close', 'Close')], max_length=5)),
-                ('source', models.CharField(choices=[('strategy', 'Strategy'), ('protective', 'Protective exit (emulated by the desk)')], default='strategy', max_length=10)),
-                ('price', models.DecimalField(decimal_places=12, help_text='The close the strategy saw', max_digits=30)),
-                ('size', models.DecimalField(blank=True, decimal_places=8, help_text='Fraction of the allocation', max_digits=12, null=True)),
-                ('stop_loss', models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
-                ('take_profit', models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('indicators', models.JSONField(blank=True, default=dict)),
-                ('key', models.CharField(help_text='Deterministic id; the client_order_id derives from it', max_length=80, unique=True)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('accepted', 'Accepted (order created)'), ('rejected', 'Rejected')], db_index=True, default='pending', max_length=8)),
-                ('rejection_reason', models.TextField(blank=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='signals', to='exchanges.exchangeaccount')),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='signals', to='markets.market')),
-                ('strategy', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='signals', to='strategies.strategy')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("candle_time", models.DateTimeField(db_index=True)),
+                ("side", models.CharField(choices=[("buy", "Buy"), ("sell", "Sell")], max_length=4)),
+                ("intent", models.CharField(choices=[("open", "Open"), ("close", "Close")], max_length=5)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("strategy", "Strategy"), ("protective", "Protective exit (emulated by the desk)")],
+                        default="strategy",
+                        max_length=10,
+                    ),
+                ),
+                ("price", models.DecimalField(decimal_places=12, help_text="The close the strategy saw", max_digits=30)),
+                (
+                    "size",
+                    models.DecimalField(
+                        blank=True, decimal_places=8, help_text="Fraction of the allocation", max_digits=12, null=True
+                    ),
+                ),
+                ("stop_loss", models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
+                ("take_profit", models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                ("indicators", models.JSONField(blank=True, default=dict)),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="Deterministic id; the client_order_id derives from it", max_length=80, unique=True
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("accepted", "Accepted (order created)"), ("rejected", "Rejected")],
+                        db_index=True,
+                        default="pending",
+                        max_length=8,
+                    ),
+                ),
+                ("rejection_reason", models.TextField(blank=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="signals", to="exchanges.exchangeaccount"
+                    ),
+                ),
+                (
+                    "market",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="signals", to="markets.market"),
+                ),
+                (
+                    "strategy",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signals",
+                        to="strategies.strategy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-candle_time', '-id'],
+                "ordering": ["-candle_time", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='order',
-            name='signal',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='order', to='trading.signal'),
+            model_name="order",
+            name="signal",
+            field=models.OneToOneField(
+                blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name="order", to="trading.signal"
+            ),
         ),
         migrations.CreateModel(
-            name='Balance',
+            name="Balance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('asset', models.CharField(max_length=20)),
-                ('free', models.DecimalField(decimal_places=12, default=Decimal('0'), max_digits=30)),
-                ('used', models.DecimalField(decimal_places=12, default=Decimal('0'), max_digits=30)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='balances', to='exchanges.exchangeaccount')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("asset", models.CharField(max_length=20)),
+                ("free", models.DecimalField(decimal_places=12, default=Decimal("0"), max_digits=30)),
+                ("used", models.DecimalField(decimal_places=12, default=Decimal("0"), max_digits=30)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="balances", to="exchanges.exchangeaccount"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('account', 'asset'), name='balance_unique_asset')],
+                "constraints": [models.UniqueConstraint(fields=("account", "asset"), name="balance_unique_asset")],
             },
         ),
         migrations.CreateModel(
-            name='Fill',
+            name="Fill",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('venue_trade_id', models.CharField(max_length=64)),
-                ('price', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('amount', models.DecimalField(decimal_places=12, max_digits=30)),
-                ('fee', models.DecimalField(decimal_places=12, default=Decimal('0'), max_digits=30)),
-                ('fee_currency', models.CharField(blank=True, max_length=20)),
-                ('traded_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('order', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='fills', to='trading.order')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("venue_trade_id", models.CharField(max_length=64)),
+                ("price", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("amount", models.DecimalField(decimal_places=12, max_digits=30)),
+                ("fee", models.DecimalField(decimal_places=12, default=Decimal("0"), max_digits=30)),
+                ("fee_currency", models.CharField(blank=True, max_length=20)),
+                ("traded_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "order",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="fills", to="trading.order"),
+                ),
             ],
             options={
-                'ordering': ['traded_at', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('order', 'venue_trade_id'), name='fill_once_per_trade')],
+                "ordering": ["traded_at", "id"],
+                "constraints": [models.UniqueConstraint(fields=("order", "venue_trade_id"), name="fill_once_per_trade")],
             },
         ),
         migrations.CreateModel(
-            name='Position',
+            name="Position",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('side', models.CharField(choices=[('long', 'Long')], default='long', max_length=5)),
-                ('amount', models.DecimalField(decimal_places=12, default=Decimal('0'), max_digits=30)),
-                ('average_entry', models.DecimalField(decimal_places=12, default=Decimal('0'), max_digits=30)),
-                ('realized_pnl', models.DecimalField(decimal_places=12, default=Decimal('0'), max_digits=30)),
-                ('unrealized_pnl', models.DecimalField(decimal_places=12, default=Decimal('0'), max_digits=30)),
-                ('fees', models.DecimalField(decimal_places=12, default=Decimal('0'), help_text='Every fee paid, in quote', max_digits=30)),
-                ('last_price', models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
-                ('stop_loss', models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
-                ('take_profit', models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
-                ('trailing_stop_pct', models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
-                ('high_water', models.DecimalField(blank=True, decimal_places=12, help_text='Highest price since entry (trailing stop)', max_digits=30, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='positions', to='exchanges.exchangeaccount')),
-                ('market', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='positions', to='markets.market')),
-                ('strategy', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='positions', to='strategies.strategy')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("side", models.CharField(choices=[("long", "Long")], default="long", max_length=5)),
+                ("amount", models.DecimalField(decimal_places=12, default=Decimal("0"), max_digits=30)),
+                ("average_entry", models.DecimalField(decimal_places=12, default=Decimal("0"), max_digits=30)),
+                ("realized_pnl", models.DecimalField(decimal_places=12, default=Decimal("0"), max_digits=30)),
+                ("unrealized_pnl", models.DecimalField(decimal_places=12, default=Decimal("0"), max_digits=30)),
+                (
+                    "fees",
+                    models.DecimalField(
+                        decimal_places=12, default=Decimal("0"), help_text="Every fee paid, in quote", max_digits=30
+                    ),
+                ),
+                ("last_price", models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
+                ("stop_loss", models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
+                ("take_profit", models.DecimalField(blank=True, decimal_places=12, max_digits=30, null=True)),
+                ("trailing_stop_pct", models.DecimalField(blank=True, decimal_places=4, max_digits=8, null=True)),
+                (
+                    "high_water",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=12,
+                        help_text="Highest price since entry (trailing stop)",
+                        max_digits=30,
+                        null=True,
+                    ),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="positions", to="exchanges.exchangeaccount"
+                    ),
+                ),
+                (
+                    "market",
+                    models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name="positions", to="markets.market"),
+                ),
+                (
+                    "strategy",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="positions",
+                        to="strategies.strategy",
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('account', 'market', 'side'), name='position_unique')],
+                "constraints": [models.UniqueConstraint(fields=("account", "market", "side"), name="position_unique")],
             },
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['account', 'created_at'], name='trading_ord_account_83e20a_idx'),
+            model_name="order",
+            index=models.Index(fields=["account", "created_at"], name="trading_ord_account_83e20a_idx"),
         ),
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['strategy', 'created_at'], name='trading_ord_strateg_b6f425_idx'),
+            model_name="order",
+            index=models.Index(fields=["strategy", "created_at"], name="trading_ord_strateg_b6f425_idx"),
         ),
     ]

@@ -4,25 +4,24 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exchanges', '0001_initial'),
-        ('markets', '0002_candle_market_no_extra_index'),
-        ('strategies', '0002_backtestrun'),
-        ('trading', '0001_initial'),
+        ("exchanges", "0001_initial"),
+        ("markets", "0002_candle_market_no_extra_index"),
+        ("strategies", "0002_backtestrun"),
+        ("trading", "0001_initial"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='order',
-            index=models.Index(fields=['account', 'status'], name='trading_ord_account_f89586_idx'),
+            model_name="order",
+            index=models.Index(fields=["account", "status"], name="trading_ord_account_f89586_idx"),
         ),
         migrations.AddIndex(
-            model_name='portfoliosnapshot',
-            index=models.Index(fields=['account', '-equity'], name='trading_por_account_36f9b6_idx'),
+            model_name="portfoliosnapshot",
+            index=models.Index(fields=["account", "-equity"], name="trading_por_account_36f9b6_idx"),
         ),
         migrations.AddIndex(
-            model_name='portfoliosnapshot',
-            index=models.Index(fields=['account', 'taken_at'], name='trading_por_account_9fcd06_idx'),
+            model_name="portfoliosnapshot",
+            index=models.Index(fields=["account", "taken_at"], name="trading_por_account_9fcd06_idx"),
         ),
     ]

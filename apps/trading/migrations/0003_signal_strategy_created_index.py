@@ -4,17 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exchanges', '0001_initial'),
-        ('markets', '0002_candle_market_no_extra_index'),
-        ('strategies', '0002_backtestrun'),
-        ('trading', '0002_placement_indexes'),
+        ("exchanges", "0001_initial"),
+        ("markets", "0002_candle_market_no_extra_index"),
+        ("strategies", "0002_backtestrun"),
+        ("trading", "0002_placement_indexes"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='signal',
-            index=models.Index(fields=['strategy', 'created_at'], name='trading_sig_strateg_63abc5_idx'),
+            model_name="signal",
+            index=models.Index(fields=["strategy", "created_at"], name="trading_sig_strateg_63abc5_idx"),
         ),
     ]

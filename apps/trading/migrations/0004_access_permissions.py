@@ -4,18 +4,17 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('trading', '0003_signal_strategy_created_index'),
+        ("trading", "0003_signal_strategy_created_index"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='order',
-            options={'ordering': ['-id'], 'permissions': [('cancel_order', 'Can cancel an order')]},
+            name="order",
+            options={"ordering": ["-id"], "permissions": [("cancel_order", "Can cancel an order")]},
         ),
         migrations.AlterModelOptions(
-            name='position',
-            options={'permissions': [('close_position', 'Can close a position')]},
+            name="position",
+            options={"permissions": [("close_position", "Can close a position")]},
         ),
     ]

@@ -4,15 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('trading', '0004_access_permissions'),
+        ("trading", "0004_access_permissions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='signal',
-            name='source',
-            field=models.CharField(choices=[('strategy', 'Strategy'), ('protective', 'Protective exit (emulated by the desk)'), ('operator', "A person's request (position close, account flatten)")], default='strategy', max_length=10),
+            model_name="signal",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("strategy", "Strategy"),
+                    ("protective", "Protective exit (emulated by the desk)"),
+                    ("operator", "A person's request (position close, account flatten)"),
+                ],
+                default="strategy",
+                max_length=10,
+            ),
         ),
     ]

@@ -65,8 +65,17 @@ def portfolio_snapshot_take(*, account_id: int) -> PortfolioSnapshot:
     value = selectors.positions_value(account=account)
     with transaction.atomic():
         snapshot = PortfolioSnapshot.objects.create(
-            account=account, taken_at=timezone.now(), equity=cash + value, cash=cash, positions_value=value,
-            realized_pnl=sum((p.realized_pnl for p in positions), 0), unrealized_pnl=sum((p.unrealized_pnl for p in positions), 0))
-        event_record("portfolio.snapshot_taken", {"account": account.pk, "equity": str(snapshot.equity), "cash": str(cash)},
-                     account=account.pk)
+            account=account,
+            taken_at=timezone.now(),
+            equity=cash + value,
+            cash=cash,
+            positions_value=value,
+            realized_pnl=sum((p.realized_pnl for p in positions), 0),
+            unrealized_pnl=sum((p.unrealized_pnl for p in positions), 0),
+        )
+        event_record(
+            "portfolio.snapshot_taken",
+            {"account": account.pk, "equity": str(snapshot.equity), "cash": str(cash)},
+            account=account.pk,
+        )
     return snapshot

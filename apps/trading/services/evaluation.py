@@ -28,11 +28,16 @@ def strategy_evaluate(*, strategy_id: int, market_id: int, candle_time: datetime
     started = time.perf_counter()
     try:
         outcome, detail, wanted = strategy_decide(strategy=strategy, market_id=market_id, candle_time=candle_time)
-    except Exception as exc:  # noqa: BLE001 - a strategy's bug must not stop the desk
+    except Exception as exc:
         log.exception("strategy raised", strategy=strategy.pk, market=market_id)
-        evaluation = evaluation_log_record(strategy=strategy, market_id=market_id, candle_time=candle_time,
-                                           outcome=StrategyEvaluation.Outcome.ERROR,
-                                           detail=f"{type(exc).__name__}: {exc}", started=started)
+        evaluation = evaluation_log_record(
+            strategy=strategy,
+            market_id=market_id,
+            candle_time=candle_time,
+            outcome=StrategyEvaluation.Outcome.ERROR,
+            detail=f"{type(exc).__name__}: {exc}",
+            started=started,
+        )
         if evaluation:
             strategy_failure_record(strategy_id=strategy.pk, reason=f"evaluation raised {type(exc).__name__}: {exc}")
         return evaluation
@@ -41,8 +46,9 @@ def strategy_evaluate(*, strategy_id: int, market_id: int, candle_time: datetime
 
 def _signals_record(strategy, market_id, candle_time, outcome, detail, wanted, started) -> StrategyEvaluation | None:
     with transaction.atomic():
-        evaluation = evaluation_log_record(strategy=strategy, market_id=market_id, candle_time=candle_time,
-                                           outcome=outcome, detail=detail, started=started)
+        evaluation = evaluation_log_record(
+            strategy=strategy, market_id=market_id, candle_time=candle_time, outcome=outcome, detail=detail, started=started
+        )
         if evaluation is None:
             return None  # another worker evaluated this candle first
         signals = [signal_create(strategy=strategy, market_id=market_id, candle_time=candle_time, **vars(w)) for w in wanted]

@@ -18,8 +18,15 @@ def fill_apply(*, order: Order, trade: VenueTrade) -> Fill | None:
         return None
     try:
         with transaction.atomic():  # a savepoint: a concurrent duplicate only undoes itself
-            fill = Fill.objects.create(order=order, venue_trade_id=trade.trade_id, price=trade.price, amount=trade.amount,
-                                       fee=trade.fee, fee_currency=trade.fee_currency, traded_at=trade.at)
+            fill = Fill.objects.create(
+                order=order,
+                venue_trade_id=trade.trade_id,
+                price=trade.price,
+                amount=trade.amount,
+                fee=trade.fee,
+                fee_currency=trade.fee_currency,
+                traded_at=trade.at,
+            )
     except IntegrityError:
         return None
     order.filled += trade.amount
@@ -27,10 +34,20 @@ def fill_apply(*, order: Order, trade: VenueTrade) -> Fill | None:
     position_apply_fill(order=order, fill=fill)
     if order.account.mode == ExchangeAccount.Mode.PAPER:
         balances_apply_fill(order=order, fill=fill)  # the exchange keeps the others' balances
-    event_record("fill.applied", {
-        "fill": fill.pk, "order": order.pk, "client_order_id": order.client_order_id, "side": order.side,
-        "price": str(fill.price), "amount": str(fill.amount), "fee": str(fill.fee), "fee_currency": fill.fee_currency},
-        account=order.account_id)
+    event_record(
+        "fill.applied",
+        {
+            "fill": fill.pk,
+            "order": order.pk,
+            "client_order_id": order.client_order_id,
+            "side": order.side,
+            "price": str(fill.price),
+            "amount": str(fill.amount),
+            "fee": str(fill.fee),
+            "fee_currency": fill.fee_currency,
+        },
+        account=order.account_id,
+    )
     return fill
 
 

@@ -57,14 +57,16 @@ def order_cancel(*, actor, order_id: int, reason: str = "", via: str | None = No
     PARTIALLY FILLED is canceled on the exchange (CANCELING, then what the exchange says: CANCELED,
     or FILLED when a fill won the race). If the exchange does not answer, the order stays
     CANCELING and reconciliation settles it. Conflict for any other status."""
-    with audit_refusals(actor=actor, via=via, action="order.cancel", object_type=Order._meta.label_lower,
-                        object_id=order_id, reason=reason):
+    with audit_refusals(
+        actor=actor, via=via, action="order.cancel", object_type=Order._meta.label_lower, object_id=order_id, reason=reason
+    ):
         order = Order.objects.select_related("market", "account__exchange").filter(pk=order_id).first()
         missing = f"no order #{order_id} on your accounts"
         if order is None:
             raise NotFound(missing)
-        account_action_authorize(actor=actor, account_id=order.account_id, role=Role.TRADER, doing="cancel orders",
-                                 missing=missing)
+        account_action_authorize(
+            actor=actor, account_id=order.account_id, role=Role.TRADER, doing="cancel orders", missing=missing
+        )
         return _cancel(actor=actor, order=order, reason=reason, via=via)
 
 
@@ -83,8 +85,11 @@ def _cancel(*, actor, order: Order, reason: str, via: str | None) -> Order:
     report, trouble = _cancel_on_venue(locked)
     with transaction.atomic():
         if report is not None:
-            locked = order_report_apply(order_id=locked.pk, report=report,
-                                        cause=f"canceled at the request of {_asked(actor, reason)}: the exchange has it as {report.status}")
+            locked = order_report_apply(
+                order_id=locked.pk,
+                report=report,
+                cause=f"canceled at the request of {_asked(actor, reason)}: the exchange has it as {report.status}",
+            )
         _order_audit(actor, via, locked, reason, before, note=trouble)
     return locked
 
@@ -98,8 +103,10 @@ def _not_cancelable(order: Order) -> str:
     if order.status == S.CANCELING:
         return f"{label} is already being canceled"
     if order.status in (S.SUBMITTING, S.UNKNOWN):
-        return (f"{label} was sent and the exchange has not confirmed it yet ({order.status}): "
-                "cancel it once the desk knows whether it was booked")
+        return (
+            f"{label} was sent and the exchange has not confirmed it yet ({order.status}): "
+            "cancel it once the desk knows whether it was booked"
+        )
     return f"{label} is {order.get_status_display().lower()}: only an open order can be canceled"
 
 
@@ -146,21 +153,30 @@ class Closing:
         if order is None:
             return f"{label}: the close waits for its entry's fills and is placed once they are in"
         state = "placed, on its way to the exchange" if order.status == S.NEW else order.get_status_display().lower()
-        return f"{label}: sell {order.amount.normalize():f} {position.market.base} at market, order {order.client_order_id} {state}"
+        return (
+            f"{label}: sell {order.amount.normalize():f} {position.market.base} at market, order {order.client_order_id} {state}"
+        )
 
 
 def position_close(*, actor, position_id: int, reason: str, via: str | None = None) -> Closing:
     """Sell the tradable amount at market through the normal pipeline (signal -> risk -> order
     -> submission -> fills). Conflict when closed, dust, a close already on its way, no price
     yet, or the risk rules refuse it (the kill switch HALTED...)."""
-    with audit_refusals(actor=actor, via=via, action="position.close", object_type=Position._meta.label_lower,
-                        object_id=position_id, reason=reason):
+    with audit_refusals(
+        actor=actor,
+        via=via,
+        action="position.close",
+        object_type=Position._meta.label_lower,
+        object_id=position_id,
+        reason=reason,
+    ):
         position = Position.objects.select_related("market", "account", "strategy").filter(pk=position_id).first()
         missing = f"no position #{position_id} on your accounts"
         if position is None:
             raise NotFound(missing)
-        account_action_authorize(actor=actor, account_id=position.account_id, role=Role.TRADER, doing="close positions",
-                                 missing=missing)
+        account_action_authorize(
+            actor=actor, account_id=position.account_id, role=Role.TRADER, doing="close positions", missing=missing
+        )
         closing = _close(actor=actor, position=position, reason=reason, via=via)
     if closing.order is not None:
         closing.order.refresh_from_db()  # submitted on commit (in place when tasks run eagerly)
@@ -176,18 +192,38 @@ def _close(*, actor, position: Position, reason: str, via: str | None) -> Closin
     with transaction.atomic():  # the signal, its order and the audit entry together
         now = timezone.now()
         signal = signal_create(
-            strategy=position.strategy, account_id=position.account_id, market_id=position.market_id, candle_time=now,
-            action="operator_close", side="sell", intent="close", price=price, source=Signal.Source.OPERATOR,
-            reason=f"position closed by {_asked(actor, reason)}", key=f"o{position.pk}:{now.timestamp():.6f}")
+            strategy=position.strategy,
+            account_id=position.account_id,
+            market_id=position.market_id,
+            candle_time=now,
+            action="operator_close",
+            side="sell",
+            intent="close",
+            price=price,
+            source=Signal.Source.OPERATOR,
+            reason=f"position closed by {_asked(actor, reason)}",
+            key=f"o{position.pk}:{now.timestamp():.6f}",
+        )
         order = signal_execute(signal_id=signal.pk)
         signal.refresh_from_db()
         if signal.status == Signal.Status.REJECTED:
             refusal = f"the desk refused the close of {position.market.symbol}: {signal.rejection_reason}"
         else:
             refusal = ""
-            audit_record(actor=actor, via=via, action="position.close", obj=position, reason=reason, before=before,
-                         after=before | {"signal": signal.pk, "order": order.client_order_id if order else None,
-                                         "closing_amount": order.amount if order else None})
+            audit_record(
+                actor=actor,
+                via=via,
+                action="position.close",
+                obj=position,
+                reason=reason,
+                before=before,
+                after=before
+                | {
+                    "signal": signal.pk,
+                    "order": order.client_order_id if order else None,
+                    "closing_amount": order.amount if order else None,
+                },
+            )
     if refusal:  # the rejected signal stays, with its reason, as every refused signal does
         raise Conflict(refusal)
     return Closing(position=position, signal=signal, order=order)
@@ -199,20 +235,27 @@ def _closable_check(position: Position) -> None:
     if position.amount <= 0:
         raise Conflict(f"{label} is already closed")
     if position.tradable_amount <= 0:
-        raise Conflict(f"{label} holds only {position.amount.normalize():f} {market.base}: dust (less than one exchange step "
-                       f"of {market.amount_precision.normalize():f}, or worth less than the minimum order of "
-                       f"{market.min_notional.normalize():f} {market.quote}) cannot be sold")
+        raise Conflict(
+            f"{label} holds only {position.amount.normalize():f} {market.base}: dust (less than one exchange step "
+            f"of {market.amount_precision.normalize():f}, or worth less than the minimum order of "
+            f"{market.min_notional.normalize():f} {market.quote}) cannot be sold"
+        )
     selling = selectors.live_orders(account=position.account_id, market=market).filter(side="sell").first()
     if selling is not None:
         raise Conflict(f"a close of {label} is already on its way: order {selling.client_order_id} is {selling.status}")
-    if Signal.objects.filter(account_id=position.account_id, market=market, intent=Signal.Intent.CLOSE,
-                             status=Signal.Status.PENDING).exists():
+    if Signal.objects.filter(
+        account_id=position.account_id, market=market, intent=Signal.Intent.CLOSE, status=Signal.Status.PENDING
+    ).exists():
         raise Conflict(f"a close of {label} is already waiting to be placed")
 
 
 def _position_state(position: Position) -> dict:
-    return {"amount": position.amount, "average_entry": position.average_entry, "realized_pnl": position.realized_pnl,
-            "market": position.market.symbol}
+    return {
+        "amount": position.amount,
+        "average_entry": position.average_entry,
+        "realized_pnl": position.realized_pnl,
+        "market": position.market.symbol,
+    }
 
 
 # --- account_flatten ------------------------------------------------------------------------
@@ -227,8 +270,10 @@ class Flattening:
     failed: list[str] = field(default_factory=list)  # what could not be done, in words
 
     def summary(self) -> str:
-        parts = [f"{len(self.canceled)} order{'s' * (len(self.canceled) != 1)} canceled",
-                 f"{len(self.closing)} position{'s' * (len(self.closing) != 1)} closing"]
+        parts = [
+            f"{len(self.canceled)} order{'s' * (len(self.canceled) != 1)} canceled",
+            f"{len(self.closing)} position{'s' * (len(self.closing) != 1)} closing",
+        ]
         if self.dust:
             parts.append(f"{len(self.dust)} dust position{'s' * (len(self.dust) != 1)} left (too small to sell)")
         if self.failed:
@@ -241,14 +286,19 @@ def account_flatten(*, actor, account_id: int, reason: str, via: str | None = No
     buy would open a new one), then close every tradable position. Each cancel and close is
     audited on its own; one more entry sums the flatten up. What one item could not do is
     reported in `failed` and the others go on."""
-    with audit_refusals(actor=actor, via=via, action="account.flatten", object_type=ExchangeAccount._meta.label_lower,
-                        object_id=account_id, reason=reason):
+    with audit_refusals(
+        actor=actor,
+        via=via,
+        action="account.flatten",
+        object_type=ExchangeAccount._meta.label_lower,
+        object_id=account_id,
+        reason=reason,
+    ):
         account = ExchangeAccount.objects.filter(pk=account_id).first()
         missing = f"no account #{account_id} among your accounts"
         if account is None:
             raise NotFound(missing)
-        account_action_authorize(actor=actor, account_id=account.pk, role=Role.TRADER, doing="flatten accounts",
-                                 missing=missing)
+        account_action_authorize(actor=actor, account_id=account.pk, role=Role.TRADER, doing="flatten accounts", missing=missing)
         return _flatten(actor=actor, account=account, reason=reason, via=via)
 
 
@@ -256,21 +306,41 @@ def _flatten(*, actor, account: ExchangeAccount, reason: str, via: str | None) -
     done = Flattening(account=account)
     orders = list(Order.objects.filter(account=account, status__in=[status.value for status in LIVE]).order_by("pk"))
     positions = list(Position.objects.filter(account=account, amount__gt=0).select_related("market").order_by("pk"))
-    before = {"live_orders": [order.client_order_id for order in orders],
-              "positions": {position.market.symbol: position.amount for position in positions}}
+    before = {
+        "live_orders": [order.client_order_id for order in orders],
+        "positions": {position.market.symbol: position.amount for position in positions},
+    }
     for order in orders:
-        _attempt(done, lambda order=order: done.canceled.append(
-            order_cancel(actor=actor, order_id=order.pk, reason=f"flatten: {reason}", via=via)))
+        _attempt(
+            done,
+            lambda order=order: done.canceled.append(
+                order_cancel(actor=actor, order_id=order.pk, reason=f"flatten: {reason}", via=via)
+            ),
+        )
     for position in positions:
         if position.tradable_amount <= 0:
             done.dust.append(position)
             continue
-        _attempt(done, lambda position=position: done.closing.append(
-            position_close(actor=actor, position_id=position.pk, reason=f"flatten: {reason}", via=via)))
-    audit_record(actor=actor, via=via, action="account.flatten", obj=account, reason=reason, before=before, after={
-        "canceled": [order.client_order_id for order in done.canceled],
-        "closing": [closing.order.client_order_id for closing in done.closing if closing.order],
-        "dust": [position.market.symbol for position in done.dust], "failed": done.failed})
+        _attempt(
+            done,
+            lambda position=position: done.closing.append(
+                position_close(actor=actor, position_id=position.pk, reason=f"flatten: {reason}", via=via)
+            ),
+        )
+    audit_record(
+        actor=actor,
+        via=via,
+        action="account.flatten",
+        obj=account,
+        reason=reason,
+        before=before,
+        after={
+            "canceled": [order.client_order_id for order in done.canceled],
+            "closing": [closing.order.client_order_id for closing in done.closing if closing.order],
+            "dust": [position.market.symbol for position in done.dust],
+            "failed": done.failed,
+        },
+    )
     return done
 
 

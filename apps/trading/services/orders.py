@@ -85,9 +85,16 @@ def resolve_delay(*, outcome: str, lookups: int) -> float | None:
 
 MAX_SUBMIT_ATTEMPTS = 3
 EVENT_KINDS = {
-    S.NEW: "order.created", S.SUBMITTING: "order.submitting", S.OPEN: "order.acknowledged",
-    S.PARTIALLY_FILLED: "order.partially_filled", S.FILLED: "order.filled", S.CANCELING: "order.canceling",
-    S.CANCELED: "order.canceled", S.REJECTED: "order.rejected", S.EXPIRED: "order.expired", S.UNKNOWN: "order.unknown",
+    S.NEW: "order.created",
+    S.SUBMITTING: "order.submitting",
+    S.OPEN: "order.acknowledged",
+    S.PARTIALLY_FILLED: "order.partially_filled",
+    S.FILLED: "order.filled",
+    S.CANCELING: "order.canceling",
+    S.CANCELED: "order.canceled",
+    S.REJECTED: "order.rejected",
+    S.EXPIRED: "order.expired",
+    S.UNKNOWN: "order.unknown",
 }
 
 
@@ -95,10 +102,20 @@ EVENT_KINDS = {
 
 
 def order_payload(order: Order) -> dict:
-    return {"order": order.pk, "client_order_id": order.client_order_id, "venue_order_id": order.venue_order_id,
-            "market": order.market_id, "side": order.side, "type": order.type, "amount": str(order.amount),
-            "filled": str(order.filled), "price": str(order.price) if order.price is not None else None,
-            "status": order.status, "reason": order.reason, "strategy": order.strategy_id}
+    return {
+        "order": order.pk,
+        "client_order_id": order.client_order_id,
+        "venue_order_id": order.venue_order_id,
+        "market": order.market_id,
+        "side": order.side,
+        "type": order.type,
+        "amount": str(order.amount),
+        "filled": str(order.filled),
+        "price": str(order.price) if order.price is not None else None,
+        "status": order.status,
+        "reason": order.reason,
+        "strategy": order.strategy_id,
+    }
 
 
 def order_event_record(order: Order, from_status: str, to_status: str, cause: str, data: dict | None = None) -> None:
@@ -125,7 +142,11 @@ def order_transition(order: Order, target: str, *, cause: str, data: dict | None
 
 
 def order_locked(order_id: int) -> Order:
-    return Order.objects.select_for_update(of=("self",)).select_related("market", "account__exchange", "strategy", "signal").get(pk=order_id)
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("market", "account__exchange", "strategy", "signal")
+        .get(pk=order_id)
+    )
 
 
 def venue_call(account_id: int, call):
@@ -135,8 +156,9 @@ def venue_call(account_id: int, call):
     try:
         result = call()
     except ExchangeCallError as error:
-        (venue_failure_record if error.retryable else venue_success_record)(account_id=account_id, **(
-            {"error": error} if error.retryable else {}))
+        (venue_failure_record if error.retryable else venue_success_record)(
+            account_id=account_id, **({"error": error} if error.retryable else {})
+        )
         raise
     venue_success_record(account_id=account_id)
     return result
@@ -159,7 +181,8 @@ def order_submit(*, order_id: int) -> Order | None:
     with transaction.atomic():
         now = timezone.now()
         claimed = Order.objects.filter(pk=order_id, status=S.NEW.value).update(
-            status=S.SUBMITTING.value, submitted_at=now, submit_attempts=F("submit_attempts") + 1, updated_at=now)
+            status=S.SUBMITTING.value, submitted_at=now, submit_attempts=F("submit_attempts") + 1, updated_at=now
+        )
         if not claimed:
             return None
         order = order_locked(order_id)
@@ -192,17 +215,23 @@ def order_send(order: Order) -> Order:
         return _mark_rejected(order.pk, error)
     except ExchangeCallError as error:
         return order_mark_unknown(order.pk, f"create sent, outcome unknown ({error.error_class}): {error}")
-    except Exception as error:  # noqa: BLE001 - a bug after the request left: the outcome is unknown
+    except Exception as error:
         log.exception("order submit failed unexpectedly", order=order.pk)
         return order_mark_unknown(order.pk, f"create sent, outcome unknown ({type(error).__name__}: {error})")
-    return order_report_apply(order_id=order.pk, report=order_with_trades(venue, order, report), cause="acknowledged by the exchange")
+    return order_report_apply(
+        order_id=order.pk, report=order_with_trades(venue, order, report), cause="acknowledged by the exchange"
+    )
 
 
 def _mark_rejected(order_id: int, error: ExchangeCallError) -> Order:
     with transaction.atomic():
         order = order_locked(order_id)
-        order_transition(order, S.REJECTED, cause=f"rejected by the exchange ({error.error_class}): {error}",
-                         data={"error_class": error.error_class})
+        order_transition(
+            order,
+            S.REJECTED,
+            cause=f"rejected by the exchange ({error.error_class}): {error}",
+            data={"error_class": error.error_class},
+        )
         if order.strategy_id:
             _strategy_failure(order.strategy_id, f"order {order.client_order_id} rejected: {error}")
     return order
@@ -214,7 +243,9 @@ def order_mark_unknown(order_id: int, cause: str) -> Order:
         if order.status != S.SUBMITTING:
             return order
         order_transition(order, S.UNKNOWN, cause=cause, resolve_attempts=0)
-        transaction.on_commit(lambda: task_queue("order_resolve", order_id, countdown=_setting("TRADING_RESOLVE_FIRST_DELAY_S", 1)))
+        transaction.on_commit(
+            lambda: task_queue("order_resolve", order_id, countdown=_setting("TRADING_RESOLVE_FIRST_DELAY_S", 1))
+        )
     log.warning("order outcome unknown", order=order_id, cause=cause)
     return order
 
@@ -247,6 +278,11 @@ def order_report_apply(*, order_id: int, report: VenueOrder, cause: str) -> Orde
         if target == S.PARTIALLY_FILLED and order.status == S.PARTIALLY_FILLED and report.filled <= order.filled:
             order.save()
             return order
-        order_transition(order, target, cause=cause, data={"venue_status": report.status, "filled": str(report.filled)},
-                         average_price=report.average or order.average_price)
+        order_transition(
+            order,
+            target,
+            cause=cause,
+            data={"venue_status": report.status, "filled": str(report.filled)},
+            average_price=report.average or order.average_price,
+        )
     return order

@@ -52,7 +52,9 @@ def signals_place(*, signal_ids: list[int], account_id: int | None = None) -> di
     by_account: dict[int, list[int]] = defaultdict(list)
     if account_id is not None:
         by_account[account_id] = sorted(signal_ids)
-    for signal_id, owner in () if account_id else Signal.objects.filter(pk__in=signal_ids).order_by("pk").values_list("pk", "account_id"):
+    for signal_id, owner in (
+        () if account_id else Signal.objects.filter(pk__in=signal_ids).order_by("pk").values_list("pk", "account_id")
+    ):
         by_account[owner].append(signal_id)
     placed: dict[int, Order | None] = {}
     for account_id in sorted(by_account):
@@ -74,8 +76,11 @@ def signals_sweep(*, older_than: timedelta = timedelta(seconds=10)) -> dict[str,
     close waits for its entry's fills) is placed now, account by account. Placement decides as
     ever: an entry on a candle that is no longer the newest is refused with the reason, a close
     is placed whatever its age."""
-    pending = (Signal.objects.filter(status=Signal.Status.PENDING, created_at__lt=timezone.now() - older_than)
-               .order_by("pk").values_list("account_id", "pk"))
+    pending = (
+        Signal.objects.filter(status=Signal.Status.PENDING, created_at__lt=timezone.now() - older_than)
+        .order_by("pk")
+        .values_list("account_id", "pk")
+    )
     by_account: dict[int, list[int]] = defaultdict(list)
     for account_id, signal_id in pending:
         by_account[account_id].append(signal_id)
@@ -84,7 +89,7 @@ def signals_sweep(*, older_than: timedelta = timedelta(seconds=10)) -> dict[str,
         try:
             signals_place(signal_ids=signal_ids, account_id=account_id)
             counts["signals_swept"] += len(signal_ids)
-        except Exception:  # noqa: BLE001 - one account's failure must not stop the others' sweep
+        except Exception:
             log.exception("pending signals not placed", account=account_id)
             counts["signals_failed"] += len(signal_ids)
     return counts
@@ -94,8 +99,13 @@ def _account_place(account_id: int, signal_ids: list[int]) -> dict[int, Order | 
     with transaction.atomic():
         locked = account_lock(account_id=account_id)
         # Read under the lock: another worker may have handled a signal, or the strategy paused.
-        signals = _shared_strategies(list(Signal.objects.filter(pk__in=signal_ids, account_id=account_id)
-                                          .select_related("market", "strategy").order_by("pk")))
+        signals = _shared_strategies(
+            list(
+                Signal.objects.filter(pk__in=signal_ids, account_id=account_id)
+                .select_related("market", "strategy")
+                .order_by("pk")
+            )
+        )
         pending = [signal for signal in signals if signal.status == Signal.Status.PENDING]
         placed = _orders_of([signal.pk for signal in signals if signal.status != Signal.Status.PENDING])
         if pending:
@@ -159,14 +169,22 @@ class Placement:
         if refusal == WAIT:
             return None  # stays PENDING: the sweep places it once its entry's fills are in
         if refusal:
-            self._risk_record(risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id,
-                                               rule=refusal[0], reason=refusal[1]))
+            self._risk_record(
+                risk_event_build(
+                    signal=signal,
+                    account_id=signal.account_id,
+                    strategy_id=signal.strategy_id,
+                    rule=refusal[0],
+                    reason=refusal[1],
+                )
+            )
             self._reject(signal, refusal[1])
             return None
         proposal = Proposal(reduces=signal.intent == Signal.Intent.CLOSE, notional=amount * signal.price, price=signal.price)
         decision = self._decide(signal, proposal)
-        self._risk_record(risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id,
-                                           decision=decision))
+        self._risk_record(
+            risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id, decision=decision)
+        )
         if not decision.allowed:
             self._reject(signal, decision.reason)
             if signal.strategy and any(check.rule in STRATEGY_FAULTS for check in decision.failed):
@@ -179,13 +197,21 @@ class Placement:
         refusal reason, or '' (recorded either way; the signal keeps its status: its order exists)."""
         stale = self._stale(signal)
         if stale:
-            self._risk_record(risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id,
-                                               rule="stale_signal", reason=f"resend refused: {stale}"))
+            self._risk_record(
+                risk_event_build(
+                    signal=signal,
+                    account_id=signal.account_id,
+                    strategy_id=signal.strategy_id,
+                    rule="stale_signal",
+                    reason=f"resend refused: {stale}",
+                )
+            )
             return stale
         proposal = Proposal(reduces=False, notional=amount * signal.price, price=signal.price)
         decision = self._decide(signal, proposal)
-        self._risk_record(risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id,
-                                           decision=decision))
+        self._risk_record(
+            risk_event_build(signal=signal, account_id=signal.account_id, strategy_id=signal.strategy_id, decision=decision)
+        )
         return "" if decision.allowed else decision.reason
 
     def _decide(self, signal: Signal, proposal: Proposal):
@@ -210,21 +236,34 @@ class Placement:
             if amount <= 0:
                 return ("nothing_to_close", f"no open {market.base} position to close"), ZERO
             if amount * signal.price < market.min_notional:  # dust (Position.is_open): the exchange refuses to sell it
-                return ("nothing_to_close", (f"no open {market.base} position to close: {held.normalize():f} {market.base} is dust "
-                        f"(worth less than the minimum order value {market.min_notional.normalize():f} {market.quote})")), ZERO
+                return (
+                    "nothing_to_close",
+                    (
+                        f"no open {market.base} position to close: {held.normalize():f} {market.base} is dust "
+                        f"(worth less than the minimum order value {market.min_notional.normalize():f} {market.quote})"
+                    ),
+                ), ZERO
             return None, amount
         stale = self._stale(signal)
         if stale:
             return ("stale_signal", stale), ZERO
         quote = self._entry_quote(signal)
         # Goal-aware sizing last, before the hard limits (it caps any increase; the rules decide).
-        quote = self.goal_sizing.apply(signal=signal, quote=quote, limits=self.book.limits[signal.strategy_id],
-                                       equity=self.book.equity(market.quote), exposure=self.book.exposure(market.pk, signal.price))
+        quote = self.goal_sizing.apply(
+            signal=signal,
+            quote=quote,
+            limits=self.book.limits[signal.strategy_id],
+            equity=self.book.equity(market.quote),
+            exposure=self.book.exposure(market.pk, signal.price),
+        )
         # The fee is paid out of the allocation, as the backtest sizes: cost + fee <= allocation.
         unit_cost = self.book.unit_cost(market, signal.price)
         amount = quantize_amount(quote / unit_cost, market.amount_precision) if signal.price > 0 else ZERO
         if amount <= 0:
-            return ("size", f"the allocation {quote:.2f} {market.quote} buys less than one amount step ({market.amount_precision})"), ZERO
+            return (
+                "size",
+                f"the allocation {quote:.2f} {market.quote} buys less than one amount step ({market.amount_precision})",
+            ), ZERO
         return None, amount
 
     def _stale(self, signal: Signal) -> str:
@@ -235,8 +274,10 @@ class Placement:
         newest = self.book.newest_candle.get((signal.market_id, timeframe))
         if newest is None or newest <= signal.candle_time:
             return ""
-        return (f"expired: a newer {timeframe} candle ({newest:%Y-%m-%d %H:%M} UTC) closed after its candle "
-                f"({signal.candle_time:%H:%M}); a late entry would trade on a stale decision")
+        return (
+            f"expired: a newer {timeframe} candle ({newest:%Y-%m-%d %H:%M} UTC) closed after its candle "
+            f"({signal.candle_time:%H:%M}); a late entry would trade on a stale decision"
+        )
 
     def _entry_quote(self, signal: Signal) -> Decimal:
         from apps.strategies.models import Strategy
@@ -265,9 +306,17 @@ class Placement:
 
     def _order_create(self, signal: Signal, amount: Decimal) -> Order:
         order = Order(
-            account=self.book.account, market=signal.market, strategy=signal.strategy, signal=signal,
-            client_order_id=client_order_id_for(signal), side=signal.side, type=Order.Type.MARKET,
-            reduce_only=signal.intent == Signal.Intent.CLOSE, price=signal.price, amount=amount, status=S.NEW.value,
+            account=self.book.account,
+            market=signal.market,
+            strategy=signal.strategy,
+            signal=signal,
+            client_order_id=client_order_id_for(signal),
+            side=signal.side,
+            type=Order.Type.MARKET,
+            reduce_only=signal.intent == Signal.Intent.CLOSE,
+            price=signal.price,
+            amount=amount,
+            status=S.NEW.value,
         )
         cause = f"created from signal #{signal.pk}: {signal.reason}"
         self._new_orders.append(order)
@@ -290,8 +339,9 @@ class Placement:
 
         self.flush()
         strategy_failure_record(strategy_id=strategy.pk, reason=reason)
-        strategy.status, strategy.consecutive_failures = Strategy.objects.filter(pk=strategy.pk).values_list(
-            "status", "consecutive_failures").get()
+        strategy.status, strategy.consecutive_failures = (
+            Strategy.objects.filter(pk=strategy.pk).values_list("status", "consecutive_failures").get()
+        )
 
     def flush(self) -> None:
         assert transaction.get_connection().in_atomic_block, "place inside the account's transaction"

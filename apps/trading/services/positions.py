@@ -28,7 +28,8 @@ def fee_split(*, fill: Fill, base: str, quote: str) -> tuple[Decimal, Decimal]:
 def position_apply_fill(*, order: Order, fill: Fill) -> Position:
     market = order.market
     position, _ = Position.objects.select_for_update().get_or_create(
-        account_id=order.account_id, market=market, side=Position.PositionSide.LONG)
+        account_id=order.account_id, market=market, side=Position.PositionSide.LONG
+    )
     fee_quote, fee_base = fee_split(fill=fill, base=market.base, quote=market.quote)
     was_open = position.amount > 0
     if order.side == "buy":
@@ -85,11 +86,20 @@ def _protect(position: Position, order: Order, was_open: bool) -> None:
 
 
 def position_payload(position: Position) -> dict:
-    return {"position": position.pk, "market": position.market_id, "side": position.side, "amount": str(position.amount),
-            "average_entry": str(position.average_entry), "realized_pnl": str(position.realized_pnl),
-            "unrealized_pnl": str(position.unrealized_pnl), "fees": str(position.fees),
-            "stop_loss": _s(position.stop_loss), "take_profit": _s(position.take_profit),
-            "trailing_stop_pct": _s(position.trailing_stop_pct), "protection": "emulated by the desk"}
+    return {
+        "position": position.pk,
+        "market": position.market_id,
+        "side": position.side,
+        "amount": str(position.amount),
+        "average_entry": str(position.average_entry),
+        "realized_pnl": str(position.realized_pnl),
+        "unrealized_pnl": str(position.unrealized_pnl),
+        "fees": str(position.fees),
+        "stop_loss": _s(position.stop_loss),
+        "take_profit": _s(position.take_profit),
+        "trailing_stop_pct": _s(position.trailing_stop_pct),
+        "protection": "emulated by the desk",
+    }
 
 
 def _s(value):

@@ -37,9 +37,18 @@ def protective_exits_check(*, market_id: int, price: Decimal) -> list[Signal]:
             continue
         now = timezone.now()
         signal = signal_create(
-            strategy=position.strategy, account_id=position.account_id, market_id=market_id, candle_time=now,
-            action="protective_exit", side="sell", intent="close", price=price, source=Signal.Source.PROTECTIVE,
-            reason=f"protective exit (emulated by the desk): {trigger}", key=f"x{position.pk}:{now.timestamp():.6f}")
+            strategy=position.strategy,
+            account_id=position.account_id,
+            market_id=market_id,
+            candle_time=now,
+            action="protective_exit",
+            side="sell",
+            intent="close",
+            price=price,
+            source=Signal.Source.PROTECTIVE,
+            reason=f"protective exit (emulated by the desk): {trigger}",
+            key=f"x{position.pk}:{now.timestamp():.6f}",
+        )
         signal_execute(signal_id=signal.pk)
         signals.append(signal)
     return signals
@@ -66,8 +75,9 @@ def paper_limits_match(*, market_id: int, price: Decimal) -> int:
     from apps.trading.venues import PaperVenue
 
     matched = 0
-    resting = Order.objects.filter(market_id=market_id, account__mode="paper", type=Order.Type.LIMIT,
-                                   status__in=["open", "partially_filled"]).select_related("account", "market")
+    resting = Order.objects.filter(
+        market_id=market_id, account__mode="paper", type=Order.Type.LIMIT, status__in=["open", "partially_filled"]
+    ).select_related("account", "market")
     for order in resting:
         venue = PaperVenue(order.account)
         if venue.crosses(order, price):

@@ -80,13 +80,18 @@ class ReconcileReport:
 
     def summary(self) -> dict:
         return {
-            "account": self.account_id, "orders_checked": self.orders_checked, "fills_applied": self.fills_applied,
-            "status_changes": self.status_changes, "unknown_orders": len(self.unknown_orders),
+            "account": self.account_id,
+            "orders_checked": self.orders_checked,
+            "fills_applied": self.fills_applied,
+            "status_changes": self.status_changes,
+            "unknown_orders": len(self.unknown_orders),
             "unknown_order_ids": [found["venue_order_id"] for found in self.unknown_orders],
             "status_mismatches": len(self.status_mismatches),
             "status_mismatch_ids": [found["venue_order_id"] for found in self.status_mismatches],
-            "failed": len(self.failures), "failures": self.failures[:FAILURES_KEPT],
-            "scanned": self.scanned, "aborted": self.aborted,
+            "failed": len(self.failures),
+            "failures": self.failures[:FAILURES_KEPT],
+            "scanned": self.scanned,
+            "aborted": self.aborted,
         }
 
 
@@ -141,8 +146,13 @@ def orders_to_check(*, account_id: int) -> list[Order]:
     orders = Order.objects.filter(account_id=account_id).select_related("market", "account__exchange")
     polled = list(orders.filter(status__in=POLLED).order_by("id"))
     applied = Coalesce(Sum("fills__amount"), Value(ZERO), output_field=DecimalField(**MONEY))
-    short = (orders.filter(status__in=SETTLED, created_at__gte=timezone.now() - SETTLED_WINDOW)
-             .annotate(applied=applied).filter(applied__lt=F("amount")).order_by("id").prefetch_related("events"))
+    short = (
+        orders.filter(status__in=SETTLED, created_at__gte=timezone.now() - SETTLED_WINDOW)
+        .annotate(applied=applied)
+        .filter(applied__lt=F("amount"))
+        .order_by("id")
+        .prefetch_related("events")
+    )
     return polled + [order for order in short if order.applied < exchange_filled(order)]
 
 
@@ -159,8 +169,11 @@ def _order_check(venue, order: Order, report: ReconcileReport) -> None:
     status, fills = order.status, order.fills.count()
     try:
         exchange = _exchange_report(venue, order)
-        order = order_report_apply(order_id=order.pk, report=exchange, cause=(
-            f"reconciliation: the exchange has {order.client_order_id} as {exchange.status}, filled {exchange.filled}"))
+        order = order_report_apply(
+            order_id=order.pk,
+            report=exchange,
+            cause=(f"reconciliation: the exchange has {order.client_order_id} as {exchange.status}, filled {exchange.filled}"),
+        )
         if order.resolve_attempts:
             Order.objects.filter(pk=order.pk).update(resolve_attempts=0)  # found: the not-found count starts over
     except OrderNotFoundError as error:
@@ -171,8 +184,14 @@ def _order_check(venue, order: Order, report: ReconcileReport) -> None:
         report.failures.append({"order": order.pk, "client_order_id": order.client_order_id, **_failure_or_down(error)})
         return
     except IllegalTransitionError as error:  # e.g. "rejected" for an order the exchange had booked
-        report.failures.append({"order": order.pk, "client_order_id": order.client_order_id,
-                                "error_class": "illegal_transition", "error": str(error)})
+        report.failures.append(
+            {
+                "order": order.pk,
+                "client_order_id": order.client_order_id,
+                "error_class": "illegal_transition",
+                "error": str(error),
+            }
+        )
         return
     report.fills_applied += order.fills.count() - fills
     report.status_changes += order.status != status
@@ -193,8 +212,10 @@ def order_lost_check(*, order_id: int) -> bool:
         age = timezone.now() - (order.submitted_at or order.created_at)
         if order.resolve_attempts < resolve_not_found_lookups() or age < resolve_safe_age():
             return False
-        reason = (f"lost: the exchange has no order {order.client_order_id} ({order.resolve_attempts} look-ups in a row "
-                  f"found nothing, {age.total_seconds():.0f} s after it was sent); settled as expired, check the account")
+        reason = (
+            f"lost: the exchange has no order {order.client_order_id} ({order.resolve_attempts} look-ups in a row "
+            f"found nothing, {age.total_seconds():.0f} s after it was sent); settled as expired, check the account"
+        )
         order_transition(order, S.EXPIRED, cause=f"reconciliation: {reason}", reason=reason)
         event_record("order.lost", {**order_payload(order), "severity": "critical", "cause": reason}, account=order.account_id)
     log.error("order lost: the exchange does not know it", order=order_id, client_order_id=order.client_order_id)
@@ -226,8 +247,11 @@ def _open_orders_scan(venue, account: ExchangeAccount, orders: list[Order], repo
         return
     report.scanned = True
     # Read after the fetch: an order the desk places is in this table before it is sent.
-    ours = dict(Order.objects.filter(account=account, client_order_id__in=[o.client_order_id for o in found])
-                .values_list("client_order_id", "status"))
+    ours = dict(
+        Order.objects.filter(account=account, client_order_id__in=[o.client_order_id for o in found]).values_list(
+            "client_order_id", "status"
+        )
+    )
     for open_order in found:
         status = ours.get(open_order.client_order_id)
         if status is None:
@@ -238,15 +262,26 @@ def _open_orders_scan(venue, account: ExchangeAccount, orders: list[Order], repo
 
 def _symbols(account: ExchangeAccount, orders: list[Order]) -> list[str]:
     """The markets the account trades or holds, and those of its orders of the last 24 h."""
-    recent = (Order.objects.filter(account=account, created_at__gte=timezone.now() - SETTLED_WINDOW)
-              .order_by().values_list("market__symbol", flat=True).distinct())
+    recent = (
+        Order.objects.filter(account=account, created_at__gte=timezone.now() - SETTLED_WINDOW)
+        .order_by()
+        .values_list("market__symbol", flat=True)
+        .distinct()
+    )
     return sorted({market.symbol for market in account_markets(account)} | set(recent) | {o.market.symbol for o in orders})
 
 
 def _open_order_payload(found: VenueOpenOrder) -> dict:
-    return {"symbol": found.symbol, "venue_order_id": found.venue_order_id, "client_order_id": found.client_order_id,
-            "side": found.side, "type": found.type, "amount": str(found.amount), "filled": str(found.filled),
-            "price": str(found.price) if found.price is not None else None}
+    return {
+        "symbol": found.symbol,
+        "venue_order_id": found.venue_order_id,
+        "client_order_id": found.client_order_id,
+        "side": found.side,
+        "type": found.type,
+        "amount": str(found.amount),
+        "filled": str(found.filled),
+        "price": str(found.price) if found.price is not None else None,
+    }
 
 
 # --- What is recorded ----------------------------------------------------------------------
@@ -256,8 +291,10 @@ def _summary_record(report: ReconcileReport) -> None:
     account_id, summary = report.account_id, report.summary()
     with transaction.atomic():
         seen_before = reconcile_last_scan(account_id=account_id) if report.scanned else {}
-        for kind, found, ids_key in (("reconcile.unknown_order", report.unknown_orders, "unknown_order_ids"),
-                                     ("reconcile.status_mismatch", report.status_mismatches, "status_mismatch_ids")):
+        for kind, found, ids_key in (
+            ("reconcile.unknown_order", report.unknown_orders, "unknown_order_ids"),
+            ("reconcile.status_mismatch", report.status_mismatches, "status_mismatch_ids"),
+        ):
             for payload in found:
                 if payload["venue_order_id"] not in seen_before.get(ids_key, ()):
                     event_record(kind, {"account": account_id, **payload}, account=account_id)

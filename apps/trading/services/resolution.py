@@ -55,8 +55,11 @@ def order_resolve(*, order_id: int) -> str:
         Order.objects.filter(pk=order_id).update(updated_at=timezone.now())
         log.info("order look-up failed; will retry", order=order_id, error=error.error_class)
         return "unreachable" if error.retryable else "retry"
-    order_report_apply(order_id=order_id, report=order_with_trades(venue, order, report),
-                       cause=f"resolved by look-up of {order.client_order_id}: the exchange has it as {report.status}")
+    order_report_apply(
+        order_id=order_id,
+        report=order_with_trades(venue, order, report),
+        cause=f"resolved by look-up of {order.client_order_id}: the exchange has it as {report.status}",
+    )
     return "resolved"
 
 
@@ -70,16 +73,24 @@ def _not_found(order_id: int) -> str:
         age = timezone.now() - (order.submitted_at or order.created_at)
         if order.resolve_attempts < resolve_not_found_lookups() or age < resolve_safe_age():
             return "retry"
-        proof = (f"not on the exchange: {order.resolve_attempts} look-ups of {order.client_order_id} found nothing, "
-                 f"{age.total_seconds():.0f} s after it was sent")
+        proof = (
+            f"not on the exchange: {order.resolve_attempts} look-ups of {order.client_order_id} found nothing, "
+            f"{age.total_seconds():.0f} s after it was sent"
+        )
         target, why, amount = _resend_verdict(order)
         if target:
             order_transition(order, target, cause=f"never booked ({proof}); not resent: {why}")
             return "given_up"
         resized = f" for the {amount.normalize():f} still held" if amount != order.amount else ""
-        order_transition(order, S.SUBMITTING, cause=f"never booked ({proof}); resending with the same client_order_id{resized}",
-                         submit_attempts=order.submit_attempts + 1, submitted_at=timezone.now(), resolve_attempts=0,
-                         amount=amount)
+        order_transition(
+            order,
+            S.SUBMITTING,
+            cause=f"never booked ({proof}); resending with the same client_order_id{resized}",
+            submit_attempts=order.submit_attempts + 1,
+            submitted_at=timezone.now(),
+            resolve_attempts=0,
+            amount=amount,
+        )
     order_send(order)
     return "resent"
 
@@ -128,7 +139,9 @@ def orders_sweep(*, stuck_after: timedelta | None = None) -> dict:
         task_queue("order_submit", order_id)
         counts["new"] += 1
     for order_id in selectors.orders_stuck(older_than=stuck_after, statuses=[S.SUBMITTING.value]).values_list("pk", flat=True):
-        order_mark_unknown(order_id, f"still SUBMITTING after {stuck_after.total_seconds():.0f} s: the worker was lost mid-submit")
+        order_mark_unknown(
+            order_id, f"still SUBMITTING after {stuck_after.total_seconds():.0f} s: the worker was lost mid-submit"
+        )
         counts["submitting"] += 1
     for order_id in selectors.orders_stuck(older_than=stuck_after * 2, statuses=[S.UNKNOWN.value]).values_list("pk", flat=True):
         task_queue("order_resolve", order_id)

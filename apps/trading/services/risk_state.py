@@ -15,7 +15,9 @@ def desk_state(*, book, signal, price: Decimal) -> DeskState:
     return DeskState(
         kill_state=book.kill_state,
         strategy_running=strategy is None or strategy.status == Strategy.Status.RUNNING,
-        equity=equity, peak_equity=peak, day_start_equity=day_start,
+        equity=equity,
+        peak_equity=peak,
+        day_start_equity=day_start,
         market_exposure=book.exposure(market_id, price),
         open_positions=book.open_positions(),
         has_position_here=book.position_amount(market_id) > 0,

@@ -22,21 +22,46 @@ def client_order_id_for(signal: Signal, attempt: int = 0) -> str:
     return f"td{digest}" if attempt == 0 else f"td{digest[:26]}r{attempt}"
 
 
-def signal_create(*, strategy, market_id: int, candle_time: datetime, action: str, side: str, intent: str,
-                  price: Decimal, stop_loss=None, take_profit=None, size=None, indicators=None,
-                  source: str = Signal.Source.STRATEGY, reason: str = "", key: str | None = None,
-                  account_id: int | None = None) -> Signal:
+def signal_create(
+    *,
+    strategy,
+    market_id: int,
+    candle_time: datetime,
+    action: str,
+    side: str,
+    intent: str,
+    price: Decimal,
+    stop_loss=None,
+    take_profit=None,
+    size=None,
+    indicators=None,
+    source: str = Signal.Source.STRATEGY,
+    reason: str = "",
+    key: str | None = None,
+    account_id: int | None = None,
+) -> Signal:
     """Create the signal once (a second call with the same key returns the first)."""
-    key = key or signal_key(strategy_id=strategy.pk if strategy else None, market_id=market_id,
-                            candle_time=candle_time, action=action)
+    key = key or signal_key(
+        strategy_id=strategy.pk if strategy else None, market_id=market_id, candle_time=candle_time, action=action
+    )
     with transaction.atomic(savepoint=False):  # nested: an error undoes the caller's transaction anyway
         existing = Signal.objects.filter(key=key).first()
         if existing:
             return existing
         signal = Signal.objects.create(
-            strategy=strategy, account_id=account_id or strategy.account_id, market_id=market_id,
-            candle_time=candle_time, side=side, intent=intent, source=source, price=price, size=size,
-            stop_loss=stop_loss, take_profit=take_profit, indicators=indicators or {}, key=key,
+            strategy=strategy,
+            account_id=account_id or strategy.account_id,
+            market_id=market_id,
+            candle_time=candle_time,
+            side=side,
+            intent=intent,
+            source=source,
+            price=price,
+            size=size,
+            stop_loss=stop_loss,
+            take_profit=take_profit,
+            indicators=indicators or {},
+            key=key,
             reason=reason or _reason(action, price, indicators or {}),
         )
         event_record("signal.created", signal_payload(signal), account=signal.account_id)
@@ -49,9 +74,17 @@ def _reason(action: str, price: Decimal, indicators: dict) -> str:
 
 
 def signal_payload(signal: Signal) -> dict:
-    return {"signal": signal.pk, "strategy": signal.strategy_id, "market": signal.market_id, "side": signal.side,
-            "intent": signal.intent, "price": str(signal.price), "time": int(signal.candle_time.timestamp()),
-            "status": signal.status, "reason": signal.rejection_reason or signal.reason}
+    return {
+        "signal": signal.pk,
+        "strategy": signal.strategy_id,
+        "market": signal.market_id,
+        "side": signal.side,
+        "intent": signal.intent,
+        "price": str(signal.price),
+        "time": int(signal.candle_time.timestamp()),
+        "status": signal.status,
+        "reason": signal.rejection_reason or signal.reason,
+    }
 
 
 def signal_reject(*, signal: Signal, reason: str) -> None:

@@ -22,7 +22,8 @@ def strategy_failure_record(*, strategy_id: int, reason: str) -> bool:
     """Count a failure; pause the strategy at the limit. Returns True when it was paused now."""
     with transaction.atomic():
         Strategy.objects.filter(pk=strategy_id).update(
-            consecutive_failures=F("consecutive_failures") + 1, failure_count=F("failure_count") + 1, last_error=reason[:2000])
+            consecutive_failures=F("consecutive_failures") + 1, failure_count=F("failure_count") + 1, last_error=reason[:2000]
+        )
         strategy = Strategy.objects.select_for_update().get(pk=strategy_id)
         limit = max_consecutive_failures(strategy)
         if strategy.status != Strategy.Status.RUNNING or strategy.consecutive_failures < limit:

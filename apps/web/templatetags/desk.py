@@ -73,8 +73,7 @@ def desk_live_config(context):
     """What desk.js needs: the socket, and the topics of the user's accounts plus the page's own."""
     request = context["request"]
     extra = list(context.get("page_topics") or [])
-    return {"wsPath": "/ws/events/", "loginUrl": reverse("login"),
-            "topics": [*cockpit.live_topics(user=request.user), *extra]}
+    return {"wsPath": "/ws/events/", "loginUrl": reverse("login"), "topics": [*cockpit.live_topics(user=request.user), *extra]}
 
 
 @register.filter

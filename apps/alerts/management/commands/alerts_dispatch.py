@@ -28,7 +28,7 @@ class Command(BaseCommand):
         while not stop.is_set():
             try:
                 alerts_tick(stop=stop)
-            except Exception:  # noqa: BLE001 - a database blip must not end the dispatcher
+            except Exception:
                 logger.exception("alerts tick failed; retrying")
             stop.wait(every)
         self.stdout.write("alerts dispatcher stopped")

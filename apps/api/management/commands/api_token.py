@@ -32,8 +32,9 @@ class Command(BaseCommand):
             raise CommandError(error.message) from None
 
     def _create(self, *, user, scope, name, expires_days, **_):
-        made = api_token_create(actor=None, user=user_by_name(user), name=name, scope=scope, expires_days=expires_days,
-                                via=Via.COMMAND)
+        made = api_token_create(
+            actor=None, user=user_by_name(user), name=name, scope=scope, expires_days=expires_days, via=Via.COMMAND
+        )
         self.stderr.write(f"token #{made.token.pk} for {user}, scope {scope}; the key is shown this once:")
         self.stdout.write(made.key)
 
@@ -47,5 +48,7 @@ class Command(BaseCommand):
             tokens = tokens.filter(user__username=user)
         for token in tokens:
             state = "revoked" if token.revoked_at else ("expired" if not token.is_usable() else "usable")
-            self.stdout.write(f"#{token.pk} {token.user} {token.name} {token.scope} td_{token.prefix}… {state} "
-                              f"last used {token.last_used_at or 'never'}")
+            self.stdout.write(
+                f"#{token.pk} {token.user} {token.name} {token.scope} td_{token.prefix}… {state} "
+                f"last used {token.last_used_at or 'never'}"
+            )

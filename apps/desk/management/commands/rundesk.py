@@ -59,36 +59,97 @@ class Command(BaseCommand):
 
     def _start_simexchange(self):
         url = urlsplit(settings.SIMEXCHANGE_URL)
-        self._spawn("simexchange", [PYTHON, "manage.py", "simexchange", "--host", url.hostname, "--port", str(url.port),
-                                    "--seed", str(settings.SIMEXCHANGE_SEED), "--history-days", str(settings.SIMEXCHANGE_HISTORY_DAYS),
-                                    "--state-file", str(settings.VAR_DIR / "simexchange-state.json")])
+        self._spawn(
+            "simexchange",
+            [
+                PYTHON,
+                "manage.py",
+                "simexchange",
+                "--host",
+                url.hostname,
+                "--port",
+                str(url.port),
+                "--seed",
+                str(settings.SIMEXCHANGE_SEED),
+                "--history-days",
+                str(settings.SIMEXCHANGE_HISTORY_DAYS),
+                "--state-file",
+                str(settings.VAR_DIR / "simexchange-state.json"),
+            ],
+        )
         self._wait_for(f"{settings.SIMEXCHANGE_URL}/api/v3/ping", "simexchange")
 
     def _prepare_database(self):
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Seeding the demo desk (idempotent)…")
-        self.logins = demo_seed(username=os.environ.get("DESK_ADMIN_USER", "admin"),
-                               password=os.environ.get("DESK_ADMIN_PASSWORD") or None, report=self.stdout.write)
+        self.logins = demo_seed(
+            username=os.environ.get("DESK_ADMIN_USER", "admin"),
+            password=os.environ.get("DESK_ADMIN_PASSWORD") or None,
+            report=self.stdout.write,
+        )
 
     def _start_desk(self, host: str, port: int):
-        self._spawn("web", [PYTHON, "-m", "uvicorn", "tradedesk.asgi:application", "--host", host, "--port", str(port),
-                            "--log-level", "warning"])
-        self._spawn("worker", [PYTHON, "-m", "celery", "-A", "tradedesk", "worker", "-Q", "default,marketdata,strategies,orders,alerts",
-                               "--concurrency", os.environ.get("WORKER_CONCURRENCY", "2"), "--loglevel", "INFO"])
-        self._spawn("beat", [PYTHON, "-m", "celery", "-A", "tradedesk", "beat", "--loglevel", "INFO",
-                             "--schedule", str(settings.VAR_DIR / "celerybeat-schedule")])
+        self._spawn(
+            "web",
+            [
+                PYTHON,
+                "-m",
+                "uvicorn",
+                "tradedesk.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+        )
+        self._spawn(
+            "worker",
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "tradedesk",
+                "worker",
+                "-Q",
+                "default,marketdata,strategies,orders,alerts",
+                "--concurrency",
+                os.environ.get("WORKER_CONCURRENCY", "2"),
+                "--loglevel",
+                "INFO",
+            ],
+        )
+        self._spawn(
+            "beat",
+            [
+                PYTHON,
+                "-m",
+                "celery",
+                "-A",
+                "tradedesk",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(settings.VAR_DIR / "celerybeat-schedule"),
+            ],
+        )
         if not settings.RELAY_IN_PROCESS:
             self._spawn("relay", [PYTHON, "manage.py", "relay"])
         self._wait_for(f"http://{host}:{port}/health", "web")
         self._print_banner(host, port)
 
     def _print_banner(self, host, port):
-        self.stdout.write(self.style.SUCCESS(
-            f"\n  tradedesk is running:  http://{host}:{port}/\n"
-            + "".join(_login_line(login) for login in self.logins)
-            + f"  admin: http://{host}:{port}/admin/    Ctrl-C stops everything.\n"
-            f"  logs:  {self.supervisor.log_dir}/<process>.log (a process that dies is restarted; noted below)\n"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"\n  tradedesk is running:  http://{host}:{port}/\n"
+                + "".join(_login_line(login) for login in self.logins)
+                + f"  admin: http://{host}:{port}/admin/    Ctrl-C stops everything.\n"
+                f"  logs:  {self.supervisor.log_dir}/<process>.log (a process that dies is restarted; noted below)\n"
+            )
+        )
 
     def _wait_for(self, url: str, name: str, timeout: float = 60):
         deadline = time.monotonic() + timeout
@@ -115,7 +176,10 @@ class Command(BaseCommand):
 
 def _login_line(login) -> str:
     if login.role == "admin":
-        password = login.password or "(shown when it was generated; see var/admin-password.txt, or `python manage.py changepassword admin`)"
+        password = (
+            login.password
+            or "(shown when it was generated; see var/admin-password.txt, or `python manage.py changepassword admin`)"
+        )
         return f"  login: {login.username} / {password}\n"
     password = login.password or f"(see var/{login.username}-password.txt, or `python manage.py changepassword {login.username}`)"
     return f"  login: {login.username} / {password}  ({login.role} of the {DEMO_ACCOUNT} account)\n"

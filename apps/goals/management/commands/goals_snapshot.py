@@ -21,5 +21,6 @@ class Command(BaseCommand):
             counts = goals_snapshot(on=day)
         except ApplicationError as error:
             raise CommandError(error.message) from None
-        self.stdout.write(f"goals: {counts['snapshots']} snapshots, {counts['status_changes']} status changes, "
-                          f"{counts['failed']} failed")
+        self.stdout.write(
+            f"goals: {counts['snapshots']} snapshots, {counts['status_changes']} status changes, {counts['failed']} failed"
+        )

@@ -35,8 +35,7 @@ class Command(BaseCommand):
         total = int((end_at - start_at).total_seconds() // TIMEFRAME_SECONDS[timeframe])
         with tqdm(total=total, unit="candle", disable=options["verbosity"] == 0, file=self.stderr._out) as bar:
             try:
-                result = candles_backfill(market=market, timeframe=timeframe, start=start_at, end=end_at,
-                                          on_page=bar.update)
+                result = candles_backfill(market=market, timeframe=timeframe, start=start_at, end=end_at, on_page=bar.update)
             except ExchangeCallError as exc:
                 raise CommandError(f"The exchange failed ({exc.error_class}): {exc}") from None
         self.stdout.write(
@@ -44,7 +43,9 @@ class Command(BaseCommand):
             f"{result.fetched} closed candles fetched, {result.inserted} new, {result.fetched - result.inserted} already stored"
         )
         if result.fetched == 0:
-            self.stdout.write(f"The exchange has no {market.symbol} {timeframe} candles in this range (before its history, or not closed yet).")
+            self.stdout.write(
+                f"The exchange has no {market.symbol} {timeframe} candles in this range (before its history, or not closed yet)."
+            )
 
     def _validated(self, account_name, symbol, timeframe, start, end):
         account = ExchangeAccount.objects.select_related("exchange").filter(name=account_name).first()

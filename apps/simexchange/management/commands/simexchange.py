@@ -56,15 +56,24 @@ class Command(BaseCommand):
         except InvalidOperation:
             raise CommandError("--taker-fee, --maker-fee and --slippage-bps must be numbers") from None
         sim = SimExchange(
-            host=options["host"], port=options["port"], seed=options["seed"], history_days=options["history_days"],
-            speed=options["speed"], accounts=[_account(a) for a in options["account"]],
-            balances=_balances(options["balances"]), state_file=options["state_file"], fees=fees,
+            host=options["host"],
+            port=options["port"],
+            seed=options["seed"],
+            history_days=options["history_days"],
+            speed=options["speed"],
+            accounts=[_account(a) for a in options["account"]],
+            balances=_balances(options["balances"]),
+            state_file=options["state_file"],
+            fees=fees,
             rate_limit_per_minute=options["rate_limit"],
         )
 
         def ready(server):
-            self.stdout.write(f"simexchange listening on {server.url} (seed {options['seed']}, speed {options['speed']}x, "
-                              f"symbols {', '.join(server.rules)}); Ctrl-C to stop", ending="\n")
+            self.stdout.write(
+                f"simexchange listening on {server.url} (seed {options['seed']}, speed {options['speed']}x, "
+                f"symbols {', '.join(server.rules)}); Ctrl-C to stop",
+                ending="\n",
+            )
             self.stdout.flush()
 
         try:

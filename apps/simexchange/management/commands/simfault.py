@@ -1,11 +1,11 @@
 """Inject faults into a running simulated exchange.
 
-    manage.py simfault --url http://127.0.0.1:8765 error --status 503 [--code -1001] [--count 3] [--path /api/v3/order] [--method POST]
-    manage.py simfault latency --ms 800 [--count 5] [--path ...]        (no --count: until reset)
-    manage.py simfault drop [--count 1] [--hold 30]                     (book the order, never answer)
-    manage.py simfault garble [--count 1] [--text 'not json']            (book the order, answer 200 with that body)
-    manage.py simfault down --seconds 10 [--mode 503|reset]
-    manage.py simfault reset | status
+manage.py simfault --url http://127.0.0.1:8765 error --status 503 [--code -1001] [--count 3] [--path /api/v3/order] [--method POST]
+manage.py simfault latency --ms 800 [--count 5] [--path ...]        (no --count: until reset)
+manage.py simfault drop [--count 1] [--hold 30]                     (book the order, never answer)
+manage.py simfault garble [--count 1] [--text 'not json']            (book the order, answer 200 with that body)
+manage.py simfault down --seconds 10 [--mode 503|reset]
+manage.py simfault reset | status
 """
 
 import json
@@ -18,8 +18,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 def _post(url: str, path: str, body: dict | None):
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url.rstrip("/") + path, data=data, method="POST" if body is not None else "GET",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url.rstrip("/") + path,
+        data=data,
+        method="POST" if body is not None else "GET",
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return json.loads(response.read())
@@ -62,7 +66,14 @@ class Command(BaseCommand):
     def handle(self, *args, **o):
         url, action = o["url"], o["action"]
         if action == "error":
-            body = {"status": o["status"], "code": o["code"], "msg": o["msg"], "count": o["count"], "path": o["path"], "method": o["method"]}
+            body = {
+                "status": o["status"],
+                "code": o["code"],
+                "msg": o["msg"],
+                "count": o["count"],
+                "path": o["path"],
+                "method": o["method"],
+            }
             result = _post(url, "/sim/faults/error", body)
         elif action == "latency":
             result = _post(url, "/sim/faults/latency", {"ms": o["ms"], "count": o["count"], "path": o["path"]})

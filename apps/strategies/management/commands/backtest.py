@@ -10,8 +10,10 @@ from apps.strategies.backtests.services import backtest_execute
 
 
 class Command(BaseCommand):
-    help = ("Backtest a strategy (engine kind, or the id of a configured Strategy) over candles in the database; "
-            "writes report.html, trades.csv and metrics.json and stores a BacktestRun.")
+    help = (
+        "Backtest a strategy (engine kind, or the id of a configured Strategy) over candles in the database; "
+        "writes report.html, trades.csv and metrics.json and stores a BacktestRun."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--strategy", required=True, help="Engine strategy kind (e.g. rsi) or a configured Strategy id")
@@ -30,25 +32,39 @@ class Command(BaseCommand):
         parser.add_argument("--trailing-stop", help="Trailing stop in %%")
         parser.add_argument("--output", help="Folder for the three files (default var/backtests/<run id>)")
         parser.add_argument("--no-progress", action="store_true", help="Never show a progress bar")
-        parser.add_argument("--owner", help="Username who may open the report (besides the strategy's account members and admins)")
+        parser.add_argument(
+            "--owner", help="Username who may open the report (besides the strategy's account members and admins)"
+        )
 
     def handle(self, *args, **options):
         request = BacktestRequest(
-            strategy=options["strategy"], symbols=options["symbol"], exchange=options["exchange"],
-            timeframe=options["timeframe"], start=options["start"], end=options["end"], balance=options["balance"],
-            fee_pct=options["fee"], slippage_bps=options["slippage"], params=options["param"],
-            detail_timeframe=options["detail_timeframe"], stop_loss_pct=options["stop_loss"],
-            take_profit_pct=options["take_profit"], trailing_stop_pct=options["trailing_stop"],
+            strategy=options["strategy"],
+            symbols=options["symbol"],
+            exchange=options["exchange"],
+            timeframe=options["timeframe"],
+            start=options["start"],
+            end=options["end"],
+            balance=options["balance"],
+            fee_pct=options["fee"],
+            slippage_bps=options["slippage"],
+            params=options["param"],
+            detail_timeframe=options["detail_timeframe"],
+            stop_loss_pct=options["stop_loss"],
+            take_profit_pct=options["take_profit"],
+            trailing_stop_pct=options["trailing_stop"],
         )
         owner = backtest_owner(options["owner"])
         try:
-            outcome = backtest_execute(request, output_dir=options["output"], owner=owner,
-                                       progress=False if options["no_progress"] else None)
+            outcome = backtest_execute(
+                request, output_dir=options["output"], owner=owner, progress=False if options["no_progress"] else None
+            )
         except BacktestError as exc:
             raise CommandError(str(exc)) from None
         run = outcome.run
-        self.stdout.write(f"Backtest #{run.pk}: {run.kind} {run.params} on {', '.join(run.symbols)} {run.timeframe}, "
-                          f"{run.data_start:%Y-%m-%d %H:%M} to {run.data_end:%Y-%m-%d %H:%M} UTC, {run.candle_count} candles")
+        self.stdout.write(
+            f"Backtest #{run.pk}: {run.kind} {run.params} on {', '.join(run.symbols)} {run.timeframe}, "
+            f"{run.data_start:%Y-%m-%d %H:%M} to {run.data_end:%Y-%m-%d %H:%M} UTC, {run.candle_count} candles"
+        )
         self.stdout.write(table_text(["Metric", "Value"], [list(row) for row in summary_rows(run.metrics)]))
         for name, path in outcome.files.items():
             self.stdout.write(f"{name:8} {path}")

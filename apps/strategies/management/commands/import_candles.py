@@ -7,15 +7,20 @@ from apps.strategies.backtests.selectors import BacktestError
 
 
 class Command(BaseCommand):
-    help = ("Import candles from CSV or Parquet: columns open_time (or time, timestamp, datetime, date; milliseconds or ISO, UTC), "
-            "open, high, low, close, volume. Rows already stored are kept as they are.")
+    help = (
+        "Import candles from CSV or Parquet: columns open_time (or time, timestamp, datetime, date; milliseconds or ISO, UTC), "
+        "open, high, low, close, volume. Rows already stored are kept as they are."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path", help="The .csv or .parquet file")
         parser.add_argument("--symbol", required=True, help="Market symbol, e.g. BTC/USDT")
         parser.add_argument("--timeframe", required=True, help="Timeframe of the candles, e.g. 1m")
-        parser.add_argument("--exchange", help="Exchange code; a market (and exchange) not in the database yet is created offline, "
-                                                   "its tick and step read from the file")
+        parser.add_argument(
+            "--exchange",
+            help="Exchange code; a market (and exchange) not in the database yet is created offline, "
+            "its tick and step read from the file",
+        )
 
     def handle(self, *args, path, symbol, timeframe, exchange, **options):
         try:
@@ -24,6 +29,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         if written.created:
             self.stdout.write(written.created[0].upper() + written.created[1:] + ".")
-        self.stdout.write(f"{written.symbol} {written.timeframe}: {written.rows} rows read, {written.inserted} new, "
-                          f"{written.rows - written.inserted} already stored; "
-                          f"{written.first:%Y-%m-%d %H:%M} to {written.last:%Y-%m-%d %H:%M} UTC")
+        self.stdout.write(
+            f"{written.symbol} {written.timeframe}: {written.rows} rows read, {written.inserted} new, "
+            f"{written.rows - written.inserted} already stored; "
+            f"{written.first:%Y-%m-%d %H:%M} to {written.last:%Y-%m-%d %H:%M} UTC"
+        )
