@@ -4,13 +4,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from apps.engine.order_fsm import LIVE
 from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.markets.models import Candle, Market
-from apps.trading.models import Balance, LastPrice, Order, PortfolioSnapshot, Position
+from apps.trading.models import Balance, LastPrice, Order, Position
 
 ZERO = Decimal(0)
 UNION_MAX = 450  # probes per statement on SQLite (its limit is 500 terms)
@@ -117,56 +117,9 @@ def account_equity(*, account, quote: str = "USDT") -> Decimal:
     return account_cash(account=account, quote=quote) + positions_value(account=account)
 
 
-def equity_marks(*, account, equity: Decimal) -> tuple[Decimal, Decimal]:
-    """(peak equity, equity at the start of today) from the snapshots, the current one included."""
-    snapshots = PortfolioSnapshot.objects.filter(account=account)
-    peak = snapshots.order_by("-equity").values_list("equity", flat=True).first()
-    start_of_day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    day_start = snapshots.filter(taken_at__gte=start_of_day).order_by("taken_at").values_list("equity", flat=True).first()
-    return max(peak or equity, equity), day_start if day_start is not None else equity
-
-
 def live_orders(*, account, market=None):
     queryset = Order.objects.filter(account=account, status__in=LIVE_STATUSES)
     return queryset.filter(market=market) if market is not None else queryset
-
-
-def market_exposure(*, account, market: Market, price: Decimal, position: Position | None = None) -> Decimal:
-    """The position plus entries still in flight, in quote."""
-    held = position.amount if position else ZERO
-    pending = (
-        live_orders(account=account, market=market).filter(side="buy").aggregate(total=Sum(F("amount") - F("filled")))["total"]
-        or ZERO
-    )
-    return (held + pending) * price
-
-
-def open_positions_count(*, account) -> int:
-    """Markets with an open position (dust is none) or an entry in flight."""
-    held = set(Position.objects.filter(account=account).open().values_list("market_id", flat=True))
-    opening = set(live_orders(account=account).filter(side="buy").values_list("market_id", flat=True))
-    return len(held | opening)
-
-
-def orders_in_last_minute(*, account=None, strategy=None) -> int:
-    since = timezone.now() - timedelta(minutes=1)
-    query = Q(created_at__gte=since)
-    query &= Q(strategy=strategy) if strategy is not None else Q(account=account)
-    return Order.objects.filter(query).count()
-
-
-def order_rates(*, account, strategy=None) -> tuple[int, int]:
-    """(orders of the strategy, orders of the account) created in the last minute, one query."""
-    since = timezone.now() - timedelta(minutes=1)
-    counts = Order.objects.filter(account=account, created_at__gte=since).aggregate(
-        account=Count("id"),
-        strategy=Count("id", filter=Q(strategy=strategy)) if strategy is not None else Count("id", filter=Q(pk__in=[])),
-    )
-    return counts["strategy"], counts["account"]
-
-
-def position_for(*, account, market) -> Position | None:
-    return Position.objects.filter(account=account, market=market).first()
 
 
 def amount_being_sold(*, account, market) -> Decimal:
