@@ -146,10 +146,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, Celery, Channels ----------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 BROKER_DIR = VAR_DIR / "broker"
+EMBEDDED_BROKER_TRANSPORT = "apps.common.broker:Transport"
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    # A broker with no server: messages are files under var/broker (embedded runtime).
+    # A broker with no server: messages are files under var/broker (embedded runtime), each
+    # published whole (apps/common/broker.py: kombu's own transport let a worker read a half-written one).
+    CELERY_BROKER_TRANSPORT = EMBEDDED_BROKER_TRANSPORT
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
