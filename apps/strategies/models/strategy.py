@@ -3,7 +3,7 @@ from decimal import Decimal
 from django.db import models
 
 from apps.common.models import TimeStampedModel
-from apps.markets.timeframes import TIMEFRAME_CHOICES, TIMEFRAME_SECONDS
+from apps.markets.timeframes import TIMEFRAME_CHOICES
 
 MONEY = {"max_digits": 30, "decimal_places": 12}
 
@@ -54,10 +54,6 @@ class Strategy(TimeStampedModel):
 
     def __str__(self):
         return f"{self.name} ({self.kind} {self.timeframe})"
-
-    @property
-    def period_seconds(self) -> int:
-        return TIMEFRAME_SECONDS[self.timeframe]
 
 
 class StrategyEvaluation(models.Model):
