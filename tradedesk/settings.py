@@ -7,6 +7,7 @@ runtime on the same code.
 
 import os
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +31,18 @@ for _name in [name for name, value in os.environ.items() if value == ""]:
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
+
+# Prometheus multiprocess mode, set up before any metric exists (apps/common/prometheus.py): every
+# desk process writes its counters into this folder and /metrics adds them up. Tests get a folder
+# of their own run (the processes a test starts inherit it).
+from apps.common.prometheus import multiprocess_configure  # noqa: E402 - must precede every metric's creation
+
+PROMETHEUS_MULTIPROC_DIR = multiprocess_configure(
+    Path(
+        env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+        or (tempfile.mkdtemp(prefix="tradedesk-metrics-") if TESTING else str(VAR_DIR / "metrics"))
+    )
+)
 
 
 def _required_secret(name: str, dev_default: str) -> str:

@@ -4,8 +4,9 @@ import hmac
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
-from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import CONTENT_TYPE_LATEST
 
+from apps.common.metrics import scrape_text
 from apps.web.health_checks import readiness_checks
 
 
@@ -32,7 +33,7 @@ def metrics(request):
         )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return ExportToDjangoView(request)
+    return HttpResponse(scrape_text(), content_type=CONTENT_TYPE_LATEST)
 
 
 def _bearer_token_matches(header: str, expected: str) -> bool:

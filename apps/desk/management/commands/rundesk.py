@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.common.prometheus import multiprocess_folder_clear
 from apps.desk.demo import DEMO_ACCOUNT, demo_seed
 from apps.desk.supervisor import ChildExited, Supervisor
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, no_simexchange, **options):
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        multiprocess_folder_clear(settings.PROMETHEUS_MULTIPROC_DIR)  # the counters of the last run are history
         self.supervisor = Supervisor(log_dir=settings.VAR_DIR / "log", report=self.stdout.write)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         # Explicitly: a desk started from a script inherits SIGINT ignored, and Python then
