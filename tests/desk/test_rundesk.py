@@ -113,7 +113,8 @@ def desk_env(tmp_path):
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("DATABASE_URL", "REDIS_URL", "TRADEDESK_TESTING", "DJANGO_SETTINGS_MODULE")
+        # The metrics folder too: the desk clears its own at start, never this test run's.
+        if name not in ("DATABASE_URL", "REDIS_URL", "TRADEDESK_TESTING", "DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR")
     }
     return {
         **env,
