@@ -53,3 +53,30 @@ def heartbeat_thread_start(*, name: str, every: float = HEARTBEAT_SECONDS) -> th
     thread = threading.Thread(target=run, name=f"heartbeat-{name}", daemon=True)
     thread.start()
     return thread
+
+
+class HeartbeatMetrics:
+    """tradedesk_heartbeat_age_seconds{process}: worker (the freshest of them) and beat."""
+
+    PROCESSES = {"worker": "worker@", "beat": "beat"}
+
+    def describe(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        return [GaugeMetricFamily("tradedesk_heartbeat_age_seconds", "", labels=[])]
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily(
+            "tradedesk_heartbeat_age_seconds", "Seconds since the process's last heartbeat", labels=["process"]
+        )
+        now = timezone.now()
+        try:
+            for process, prefix in self.PROCESSES.items():
+                age = heartbeat_age(prefix=prefix, now=now)
+                if age is not None:
+                    family.add_metric([process], age)
+        except Exception:
+            log.warning("heartbeat ages not read", exc_info=True)
+        yield family

@@ -42,6 +42,11 @@ event_bus_latency_seconds = Histogram(
     ["topic"],
     buckets=EVENT_BUS_BUCKETS,
 )
+# Incremented by holdings reconciliation for each difference it finds (case: external_close,
+# external_position, quantity_mismatch, ...).
+reconciliation_mismatches = Counter(
+    "trading_reconciliation_mismatches", "Differences between the exchange's holdings and the desk's", ["account", "case"]
+)
 
 _database_collectors: list = []
 
