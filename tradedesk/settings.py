@@ -367,9 +367,22 @@ SPECTACULAR_SETTINGS = {
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 
-from apps.common.logging import configure_logging  # noqa: E402 - logging is configured once every setting above is known
+# Each process also writes JSON lines to var/log/<process>.jsonl (web, worker, beat, relay, or the
+# command's name), rotated at LOG_FILE_MAX_BYTES with LOG_FILE_BACKUPS old files kept. Off in tests.
+LOG_FILES = env.bool("LOG_FILES", default=not TESTING)
+LOG_DIR = Path(env.str("LOG_DIR", default=str(VAR_DIR / "log")))
+LOG_FILE_MAX_BYTES = env.int("LOG_FILE_MAX_BYTES", default=10 * 1024 * 1024)
+LOG_FILE_BACKUPS = env.int("LOG_FILE_BACKUPS", default=5)
 
-LOGGING = configure_logging(log_format=LOG_FORMAT, level=LOG_LEVEL)
+from apps.common.logging import LogFiles, configure_logging, process_name  # noqa: E402 - logging is configured once every setting above is known
+
+LOGGING = configure_logging(
+    log_format=LOG_FORMAT,
+    level=LOG_LEVEL,
+    files=LogFiles(folder=LOG_DIR, process=process_name(), max_bytes=LOG_FILE_MAX_BYTES, backups=LOG_FILE_BACKUPS)
+    if LOG_FILES
+    else None,
+)
 # Celery's false "must be restarted" during a Redis outage becomes a true warning (see the filter).
 LOGGING.setdefault("filters", {})["result_store_reconnect"] = {"()": "apps.common.log_filters.ResultStoreReconnectNotice"}
 for _logger in ("celery.backends.asynchronous", "celery.beat"):
