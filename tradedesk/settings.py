@@ -363,6 +363,10 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Backups (`manage.py backup` / `restore`) -----------------------------------------
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+
 # --- Logging (structlog; JSON outside DEBUG) ------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
