@@ -82,6 +82,17 @@ DEFAULT_BEAT_SCHEDULE = {
 }
 
 
+@signals.after_setup_logger.connect
+def log_file_keep(logger=None, **_) -> None:
+    """Celery replaces the root logger's handlers with its own (worker and beat): put the
+    process's rotating log file back beside them."""
+    from apps.common.logging import file_handler_build
+
+    handler = file_handler_build()
+    if handler is not None and logger is not None:
+        logger.addHandler(handler)
+
+
 @signals.beat_init.connect
 def beat_heartbeat_start(**_) -> None:
     """Beat's own sign of life, from a thread of the beat process."""

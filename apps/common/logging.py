@@ -34,8 +34,9 @@ def process_name(argv: list[str] | None = None) -> str:
     words = [os.path.basename(word) for word in argv]
     if "uvicorn" in words or any(word.endswith(("asgi:application", "daphne")) for word in words):
         return "web"
+    celery = any("celery" in word for word in argv)  # `python -m celery` runs .../celery/__main__.py
     for role in ("worker", "beat"):
-        if "celery" in words and role in words:
+        if celery and role in words:
             return role
     if "manage.py" in words and len(words) > words.index("manage.py") + 1:
         return words[words.index("manage.py") + 1]
@@ -51,20 +52,11 @@ def configure_logging(*, log_format: str, level: str, files: LogFiles | None = N
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    formatters = {"structured": _formatter(renderer), "json": _formatter(structlog.processors.JSONRenderer())}
+    formatters = {"structured": _formatter(renderer)}
     handlers = {"console": {"class": "logging.StreamHandler", "formatter": "structured"}}
     if files:
-        files.folder.mkdir(parents=True, exist_ok=True)
-        # Safe with several writers (a Celery prefork pool shares its parent's file): rotation
-        # takes a lock file beside the log.
-        handlers["file"] = {
-            "class": "concurrent_log_handler.ConcurrentRotatingFileHandler",
-            "filename": str(files.folder / f"{files.process}.jsonl"),
-            "maxBytes": files.max_bytes,
-            "backupCount": files.backups,
-            "formatter": "json",
-            "encoding": "utf-8",
-        }
+        _configured["files"] = files
+        handlers["file"] = {"()": "apps.common.logging.file_handler_build", "files": files}
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -76,6 +68,37 @@ def configure_logging(*, log_format: str, level: str, files: LogFiles | None = N
             "ccxt": {"level": "WARNING"},
             "asyncio": {"level": "WARNING"},
         },
+    }
+
+
+_configured: dict[str, LogFiles] = {}
+
+
+def file_handler_build(*, files: LogFiles | None = None) -> logging.Handler | None:
+    """The rotating JSON-lines file of this process (None when log files are off). Safe with
+    several writers (a Celery prefork pool shares its parent's file): rotation takes a lock file
+    beside the log."""
+    from concurrent_log_handler import ConcurrentRotatingFileHandler
+
+    files = files or _configured.get("files")
+    if files is None:
+        return None
+    files.folder.mkdir(parents=True, exist_ok=True)
+    handler = ConcurrentRotatingFileHandler(
+        str(files.folder / f"{files.process}.jsonl"), maxBytes=files.max_bytes, backupCount=files.backups, encoding="utf-8"
+    )
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(**_formatter_options(structlog.processors.JSONRenderer())))
+    return handler
+
+
+def _formatter_options(renderer) -> dict:
+    return {
+        "processors": [
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        "foreign_pre_chain": SHARED_PROCESSORS,
     }
 
 
@@ -95,4 +118,4 @@ def get_logger(name: str):
     return structlog.get_logger(name)
 
 
-__all__ = ["LogFiles", "configure_logging", "get_logger", "logging", "process_name"]
+__all__ = ["LogFiles", "configure_logging", "file_handler_build", "get_logger", "logging", "process_name"]

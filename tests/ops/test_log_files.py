@@ -42,7 +42,7 @@ def test_a_process_logs_json_lines_to_its_own_file_rotated_at_the_size_asked_kee
     [
         (["/app/.venv/bin/python", "-m", "uvicorn", "tradedesk.asgi:application"], "web"),
         (["/usr/bin/celery", "-A", "tradedesk", "worker", "-Q", "default"], "worker"),
-        (["python", "-m", "celery", "-A", "tradedesk", "beat"], "beat"),
+        (["/app/.venv/lib/python3.11/site-packages/celery/__main__.py", "-A", "tradedesk", "beat"], "beat"),
         (["manage.py", "relay"], "relay"),
         (["manage.py"], "desk"),
     ],
