@@ -17,9 +17,14 @@ ENV_NAME = "PROMETHEUS_MULTIPROC_DIR"
 _HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
 
 
+# No "_": prometheus_client splits file names on it to find the pid. Asked on every increment
+# (to notice a fork), so it is kept ready and renewed in a forked child (Celery's prefork pool).
+_identity = {"id": f"{_HOST}-{os.getpid()}"}
+os.register_at_fork(after_in_child=lambda: _identity.update(id=f"{_HOST}-{os.getpid()}"))
+
+
 def _process_identifier() -> str:
-    # No "_": prometheus_client splits file names on it to find the pid.
-    return f"{_HOST}-{os.getpid()}"
+    return _identity["id"]
 
 
 def multiprocess_configure(folder: Path) -> Path:
