@@ -22,7 +22,6 @@ RESOLVE_DOWN_PROBE_S; once it answers, the backoff starts over (1 s, 2 s, 4 s...
 not-found look-ups that prove an order never booked take seconds after an outage, not minutes.
 """
 
-import functools
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -193,9 +192,8 @@ def venue_call(account_id: int, call):
     return result
 
 
-@functools.lru_cache(maxsize=256)
 def _service_name(account_id: int) -> str:
-    """The account's name (the error path only; a renamed account keeps its old label until restart)."""
+    """The account's name (read on the error path only)."""
     return ExchangeAccount.objects.filter(pk=account_id).values_list("name", flat=True).first() or str(account_id)
 
 
@@ -240,11 +238,9 @@ def order_kill_blocks(order: Order) -> str:
 
 def order_send(order: Order) -> Order:
     venue = venue_for(order.account)
-    symbol = order.market.symbol
-    metrics.orders_submitted.labels(symbol, order.type, order_strategy_label(order)).inc()
-    started = time.perf_counter()
+    metrics.orders_submitted.labels(order.market.symbol, order.type, order_strategy_label(order)).inc()
     try:
-        report = venue_call(order.account_id, lambda: venue.order_create(order))
+        report = venue_call(order.account_id, lambda: _create_timed(venue, order))
     except (MalformedReplyError, OrderNotFoundError) as error:
         return order_mark_unknown(order.pk, f"create sent, reply unusable ({error.error_class}): {error}")
     except PermanentExchangeError as error:
@@ -256,11 +252,18 @@ def order_send(order: Order) -> Order:
     except Exception as error:
         log.exception("order submit failed unexpectedly", order=order.pk)
         return order_mark_unknown(order.pk, f"create sent, outcome unknown ({type(error).__name__}: {error})")
-    finally:
-        metrics.order_submission_seconds.labels(symbol).observe(time.perf_counter() - started)
     return order_report_apply(
         order_id=order.pk, report=order_with_trades(venue, order, report), cause="acknowledged by the exchange"
     )
+
+
+def _create_timed(venue, order: Order) -> VenueOrder:
+    """The exchange's create call, answered or not, into the submission-time histogram."""
+    started = time.perf_counter()
+    try:
+        return venue.order_create(order)
+    finally:
+        metrics.order_submission_seconds.labels(order.market.symbol).observe(time.perf_counter() - started)
 
 
 def _mark_rejected(order_id: int, error: ExchangeCallError) -> Order:
