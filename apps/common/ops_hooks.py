@@ -2,7 +2,8 @@
 those surfaces never import the code that knows the answer.
 
 - circuit breakers: `circuit_breaker_reader_set(reader)`; reader() -> {service: state}, state
-  one of BREAKER_STATES. Until an app installs one every breaker reads as closed (none listed).
+  one of BREAKER_STATES. The trading app installs one that reads every sim/live account as
+  closed, until the shared breaker installs its own.
 - reconciliation age: `reconciliation_age_reader_set(reader)`; reader() -> {account name:
   seconds since its last successful reconciliation, or None when it never reconciled}. The
   trading app installs a reader over its `reconcile.completed` events.

@@ -20,6 +20,7 @@ from apps.trading.metrics import order_slippage_pct
 from apps.trading.services.evaluation import strategy_evaluate
 from apps.trading.services.orders import order_submit
 from apps.trading.services.placement import signal_execute
+from apps.trading.venue_health import circuit_breakers_read
 from tests.markets.factories import collector_make
 from tests.simulated_exchange import simexchange_running
 from tests.strategies.helpers import synthetic_rows
@@ -149,15 +150,24 @@ def test_counts_of_another_process_show_in_the_scrape_of_this_one(scrape):
     assert value(scrape(), "trading_api_errors_total", service="worker-elsewhere", error_type="timeout") == 3
 
 
+def test_every_exchange_account_has_a_closed_circuit_breaker_until_a_breaker_reports_otherwise(sim, scrape):
+    sim_desk(sim, name="sim")
+    account_make(name="paper-only")  # a paper account calls no exchange: no breaker
+
+    assert {labels: v for (name, labels), v in scrape().items() if name == "trading_circuit_breaker_state"} == {
+        (("service", "sim"),): 0
+    }
+
+
 def test_the_circuit_breaker_gauge_reads_what_the_installed_reader_says(scrape):
-    assert [key for key in scrape() if key[0] == "trading_circuit_breaker_state"] == []  # none installed: none open
-    circuit_breaker_reader_set(lambda: {"sim": "open", "live": "closed"})
+    circuit_breaker_reader_set(lambda: {"sim": "open", "live": "closed", "backup": "half_open"})
     try:
         samples = scrape()
     finally:
-        circuit_breaker_reader_set(dict)
+        circuit_breaker_reader_set(circuit_breakers_read)
 
     assert value(samples, "trading_circuit_breaker_state", service="sim") == 2
+    assert value(samples, "trading_circuit_breaker_state", service="backup") == 1
     assert value(samples, "trading_circuit_breaker_state", service="live") == 0
 
 
