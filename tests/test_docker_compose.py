@@ -78,3 +78,52 @@ def test_every_long_running_service_is_restarted_when_it_dies():
     services = _compose()["services"]
     long_running = set(services) - {"migrate"}
     assert {name: services[name].get("restart") for name in long_running} == dict.fromkeys(long_running, "unless-stopped")
+
+
+def test_the_monitoring_profile_adds_prometheus_and_grafana_only_when_asked():
+    services = _compose()["services"]
+
+    assert {name for name, service in services.items() if "monitoring" in service.get("profiles", [])} == {
+        "prometheus",
+        "grafana",
+    }
+    assert all(not services[name].get("profiles") for name in REQUIRED_SERVICES)
+
+
+def test_prometheus_scrapes_the_web_service_with_the_desks_token_and_loads_the_rules():
+    prometheus = _compose()["services"]["prometheus"]
+    config = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    [job] = config["scrape_configs"]
+
+    assert "./deploy/prometheus:/etc/prometheus:ro" in prometheus["volumes"]
+    assert job["static_configs"] == [{"targets": ["web:8000"]}] and job["metrics_path"] == "/metrics"
+    token_file = job["authorization"]["credentials_file"]
+    assert f"> {token_file}" in prometheus["entrypoint"][-1] and "$$METRICS_TOKEN" in prometheus["entrypoint"][-1]
+    assert prometheus["environment"]["METRICS_TOKEN"] == "${METRICS_TOKEN:-}"
+    assert [(ROOT / "deploy" / "prometheus" / name).exists() for name in config["rule_files"]] == [True]
+    assert "web" in _compose()["x-desk"]["environment"]["ALLOWED_HOSTS"]
+
+
+def test_grafana_is_provisioned_with_the_prometheus_source_and_the_desks_dashboard():
+    import json
+
+    grafana = _compose()["services"]["grafana"]
+    mounts = {volume.split(":")[1]: ROOT / volume.split(":")[0] for volume in grafana["volumes"] if volume.startswith("./")}
+    provider = yaml.safe_load((mounts["/etc/grafana/provisioning"] / "dashboards" / "tradedesk.yml").read_text())
+    [source] = yaml.safe_load((mounts["/etc/grafana/provisioning"] / "datasources" / "prometheus.yml").read_text())["datasources"]
+    dashboard = json.loads((mounts[provider["providers"][0]["options"]["path"]] / "tradedesk.json").read_text())
+
+    assert source["url"] == "http://prometheus:9090"
+    rows = [panel["title"] for panel in dashboard["panels"] if panel["type"] == "row"]
+    assert rows == ["Order flow", "Positions", "Strategies", "System health"]
+    used = {panel["datasource"]["uid"] for panel in dashboard["panels"] if panel["type"] != "row"}
+    assert used == {source["uid"]}
+
+
+def test_every_desk_process_counts_into_one_shared_metrics_volume():
+    services = _compose()["services"]
+    desk = [services[name] for name in REQUIRED_SERVICES - {"postgres", "redis"}]
+    folder = desk[0]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+
+    assert all(f"metrics:{folder}" in service["volumes"] for service in desk)
+    assert "metrics" in _compose()["volumes"]

@@ -68,12 +68,37 @@ DEFAULT_BEAT_SCHEDULE = {
         "task": "apps.goals.tasks.sizing_stances_refresh",
         "every_seconds": 300,
     },
+    "desk: worker heartbeat": {
+        "task": "apps.desk.tasks.worker_heartbeat",
+        "every_seconds": 10,
+        "queue": "default",
+        "description": "The worker's sign of life for /health/deep (and `manage.py restore` refuses while it is fresh).",
+    },
     "alerts: events to alerts, deliveries and retries": {
         "task": "apps.alerts.tasks.alerts_dispatch",
         "every_seconds": 2,
         "queue": "alerts",
     },
 }
+
+
+@signals.after_setup_logger.connect
+def log_file_keep(logger=None, **_) -> None:
+    """Celery replaces the root logger's handlers with its own (worker and beat): put the
+    process's rotating log file back beside them."""
+    from apps.common.logging import file_handler_build
+
+    handler = file_handler_build()
+    if handler is not None and logger is not None:
+        logger.addHandler(handler)
+
+
+@signals.beat_init.connect
+def beat_heartbeat_start(**_) -> None:
+    """Beat's own sign of life, from a thread of the beat process."""
+    from apps.common.heartbeats import heartbeat_thread_start
+
+    heartbeat_thread_start(name="beat")
 
 
 def _ensure_filesystem_folders() -> None:

@@ -7,6 +7,7 @@ runtime on the same code.
 
 import os
 import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,6 +31,18 @@ for _name in [name for name, value in os.environ.items() if value == ""]:
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = env.bool("DEBUG", default=False)
+
+# Prometheus multiprocess mode, set up before any metric exists (apps/common/prometheus.py): every
+# desk process writes its counters into this folder and /metrics adds them up. Tests get a folder
+# of their own run (the processes a test starts inherit it).
+from apps.common.prometheus import multiprocess_configure  # noqa: E402 - must precede every metric's creation
+
+PROMETHEUS_MULTIPROC_DIR = multiprocess_configure(
+    Path(
+        env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+        or (tempfile.mkdtemp(prefix="tradedesk-metrics-") if TESTING else str(VAR_DIR / "metrics"))
+    )
+)
 
 
 def _required_secret(name: str, dev_default: str) -> str:
@@ -350,13 +363,30 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Backups (`manage.py backup` / `restore`) -----------------------------------------
+BACKUP_DIR = Path(env.str("BACKUP_DIR", default=str(VAR_DIR / "backups")))
+BACKUP_KEEP = env.int("BACKUP_KEEP", default=14)
+
 # --- Logging (structlog; JSON outside DEBUG) ------------------------------------------
 LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 
-from apps.common.logging import configure_logging  # noqa: E402 - logging is configured once every setting above is known
+# Each process also writes JSON lines to var/log/<process>.jsonl (web, worker, beat, relay, or the
+# command's name), rotated at LOG_FILE_MAX_BYTES with LOG_FILE_BACKUPS old files kept. Off in tests.
+LOG_FILES = env.bool("LOG_FILES", default=not TESTING)
+LOG_DIR = Path(env.str("LOG_DIR", default=str(VAR_DIR / "log")))
+LOG_FILE_MAX_BYTES = env.int("LOG_FILE_MAX_BYTES", default=10 * 1024 * 1024)
+LOG_FILE_BACKUPS = env.int("LOG_FILE_BACKUPS", default=5)
 
-LOGGING = configure_logging(log_format=LOG_FORMAT, level=LOG_LEVEL)
+from apps.common.logging import LogFiles, configure_logging, process_name  # noqa: E402 - logging is configured once every setting above is known
+
+LOGGING = configure_logging(
+    log_format=LOG_FORMAT,
+    level=LOG_LEVEL,
+    files=LogFiles(folder=LOG_DIR, process=process_name(), max_bytes=LOG_FILE_MAX_BYTES, backups=LOG_FILE_BACKUPS)
+    if LOG_FILES
+    else None,
+)
 # Celery's false "must be restarted" during a Redis outage becomes a true warning (see the filter).
 LOGGING.setdefault("filters", {})["result_store_reconnect"] = {"()": "apps.common.log_filters.ResultStoreReconnectNotice"}
 for _logger in ("celery.backends.asynchronous", "celery.beat"):

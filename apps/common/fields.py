@@ -46,3 +46,22 @@ class EncryptedTextField(models.TextField):
             raise ImproperlyConfigured(
                 "A stored secret cannot be decrypted: FIELD_ENCRYPTION_KEY is not the key it was written with."
             ) from exc
+
+
+def secrets_reencrypt() -> dict[str, int]:
+    """Write every stored secret again with the newest FIELD_ENCRYPTION_KEY (reading takes any of
+    the keys listed), so the older keys can then be removed. Returns rows rewritten per model."""
+    from django.apps import apps
+    from django.db import transaction
+
+    rewritten = {}
+    for model in apps.get_models():
+        names = [field.name for field in model._meta.concrete_fields if isinstance(field, EncryptedTextField)]
+        if not names:
+            continue
+        with transaction.atomic():
+            rows = list(model._base_manager.select_for_update().values_list("pk", *names))
+            for pk, *secrets in rows:
+                model._base_manager.filter(pk=pk).update(**dict(zip(names, secrets, strict=True)))
+        rewritten[model._meta.label] = len(rows)
+    return rewritten

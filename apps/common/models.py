@@ -89,3 +89,15 @@ class EventCursor(models.Model):
 
     def __str__(self):
         return f"{self.name} at #{self.last_event_id}"
+
+
+class Heartbeat(models.Model):
+    """The last sign of life of a desk process (beat, the worker), read by /health/deep and by
+    `manage.py restore`, which refuses to overwrite the database of a desk that runs."""
+
+    name = models.CharField(max_length=80, unique=True, help_text="beat, or worker@host")
+    beat_at = models.DateTimeField()
+    detail = models.CharField(max_length=200, blank=True)
+
+    def __str__(self):
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -3,7 +3,8 @@ in worker processes shows up in the web process that serves the scrape."""
 
 from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import REGISTRY
+
+from apps.common.metrics import database_collector_register
 
 
 class CollectorMetrics:
@@ -41,11 +42,5 @@ class CollectorMetrics:
         yield from (stored, errors, age)
 
 
-_registered = False
-
-
 def register_collector_metrics() -> None:
-    global _registered
-    if not _registered:
-        REGISTRY.register(CollectorMetrics())
-        _registered = True
+    database_collector_register(CollectorMetrics())

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 from django.utils import timezone
 
+from apps.common import metrics
 from apps.common.events import event_record
 from apps.common.logging import get_logger
 from apps.common.time import utc_datetime
@@ -336,6 +337,7 @@ def collector_error_record(*, collector: CollectorStatus, error: ExchangeCallErr
         locked.last_error = str(error)[:2000]
         locked.consecutive_errors += 1
         locked.save()
+    metrics.api_errors.labels(collector.market.exchange.code, error.error_class).inc()
     log.warning(
         "candle collection failed",
         market=collector.market.symbol,

@@ -2,11 +2,22 @@
 worker processes; the web process serves the scrape). Prometheus values are floats: these are
 for dashboards and alerts, the admin shows the exact Decimals."""
 
-from django.db.models import Count
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import REGISTRY
+from collections import defaultdict
+from datetime import timedelta
+from decimal import Decimal
 
+from django.db.models import Count
+from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily
+
+from apps.common.logging import get_logger
+from apps.common.metrics import database_collector_register
+from apps.common.ops_hooks import BREAKER_STATES, circuit_breaker_states, reconciliation_ages
 from apps.engine.risk_rules import KillState
+
+log = get_logger(__name__)
+SLIPPAGE_WINDOW = timedelta(hours=1)
+USDT = "USDT"
 
 KILL_LEVEL = {KillState.ACTIVE: 0, KillState.REDUCE_ONLY: 1, KillState.HALTED: 2}
 NAMES = {
@@ -19,6 +30,12 @@ NAMES = {
     "tradedesk_kill_switch": "Kill switch: 0 active, 1 reduce-only, 2 halted (account '' = global)",
     "tradedesk_strategy_consecutive_failures": "Failures in a row; the strategy pauses at its limit",
     "tradedesk_reconcile_unknown_orders": "Orders open on the exchange that the desk did not place (last reconciliation)",
+    "tradedesk_reconciliation_age_seconds": "Seconds since the account's last successful reconciliation",
+    "trading_open_positions": "Open positions per symbol, every account (dust is none)",
+    "trading_unrealized_pnl_usdt": "Unrealized P&L per symbol at the last price, every account (USDT-quoted markets)",
+    "trading_strategy_pnl_usdt": "Realized + unrealized P&L of the positions each strategy opened (USDT-quoted markets)",
+    "trading_circuit_breaker_state": "Circuit breaker per service: 0 closed, 1 half-open, 2 open",
+    "trading_order_slippage_pct": "Average adverse slippage of the market orders filled in the last hour, % of the reference price",
 }
 
 
@@ -33,8 +50,11 @@ class TradingMetrics:
             _orders_and_signals(families)
             _positions(families)
             _controls(families)
+            _per_symbol_and_strategy(families)
+            _slippage(families)
+            _operations(families)
         except Exception:
-            pass
+            log.exception("a database metric could not be read; the scrape shows what was read before it")
         yield from families.values()
 
 
@@ -48,6 +68,12 @@ LABELS = {
     "tradedesk_kill_switch": ["account"],
     "tradedesk_strategy_consecutive_failures": ["strategy"],
     "tradedesk_reconcile_unknown_orders": ["account"],
+    "tradedesk_reconciliation_age_seconds": ["account"],
+    "trading_open_positions": ["symbol"],
+    "trading_unrealized_pnl_usdt": ["symbol"],
+    "trading_strategy_pnl_usdt": ["strategy"],
+    "trading_circuit_breaker_state": ["service"],
+    "trading_order_slippage_pct": ["symbol"],
 }
 
 
@@ -92,11 +118,59 @@ def _controls(families) -> None:
             families["tradedesk_reconcile_unknown_orders"].add_metric([name], last.get("unknown_orders", 0))
 
 
-_registered = False
+def _per_symbol_and_strategy(families) -> None:
+    from apps.trading.models import Position
+
+    open_positions: dict[str, int] = defaultdict(int)
+    unrealized: dict[str, Decimal] = defaultdict(Decimal)
+    for symbol, quote, pnl in Position.objects.open().values_list("market__symbol", "market__quote", "unrealized_pnl"):
+        open_positions[symbol] += 1
+        if quote == USDT:
+            unrealized[symbol] += pnl
+    for symbol, count in open_positions.items():
+        families["trading_open_positions"].add_metric([symbol], count)
+    for symbol, pnl in unrealized.items():
+        families["trading_unrealized_pnl_usdt"].add_metric([symbol], float(pnl))
+    by_strategy: dict[str, Decimal] = defaultdict(Decimal)
+    rows = Position.objects.filter(strategy__isnull=False, market__quote=USDT).values_list(
+        "strategy__name", "realized_pnl", "unrealized_pnl"
+    )
+    for name, realized, unrealized_pnl in rows:
+        by_strategy[name] += realized + unrealized_pnl
+    for name, pnl in by_strategy.items():
+        families["trading_strategy_pnl_usdt"].add_metric([name], float(pnl))
+
+
+def order_slippage_pct(*, side: str, reference: Decimal, average: Decimal) -> Decimal:
+    """Adverse slippage in % of the reference price: paying more on a buy, getting less on a sell."""
+    moved = (average - reference) if side == "buy" else (reference - average)
+    return moved / reference * 100
+
+
+def _slippage(families) -> None:
+    from apps.trading.models import Order
+
+    rows = Order.objects.filter(
+        type=Order.Type.MARKET,
+        status="filled",
+        price__gt=0,
+        average_price__isnull=False,
+        updated_at__gte=timezone.now() - SLIPPAGE_WINDOW,
+    ).values_list("market__symbol", "side", "price", "average_price")
+    per_symbol: dict[str, list[Decimal]] = defaultdict(list)
+    for symbol, side, reference, average in rows:
+        per_symbol[symbol].append(order_slippage_pct(side=side, reference=reference, average=average))
+    for symbol, values in per_symbol.items():
+        families["trading_order_slippage_pct"].add_metric([symbol], float(sum(values) / len(values)))
+
+
+def _operations(families) -> None:
+    for service, state in circuit_breaker_states().items():
+        families["trading_circuit_breaker_state"].add_metric([service], BREAKER_STATES[state])
+    for account, age in reconciliation_ages().items():
+        if age is not None:
+            families["tradedesk_reconciliation_age_seconds"].add_metric([account], age)
 
 
 def register_trading_metrics() -> None:
-    global _registered
-    if not _registered:
-        REGISTRY.register(TradingMetrics())
-        _registered = True
+    database_collector_register(TradingMetrics())

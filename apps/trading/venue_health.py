@@ -28,3 +28,13 @@ def venue_success_record(*, account_id: int) -> None:
 
 def venue_down_reason(*, account_id: int) -> str:
     return cache.get(_key(account_id)) or ""
+
+
+def circuit_breakers_read() -> dict[str, str]:
+    """Each exchange account's circuit breaker (apps.common.ops_hooks.BREAKER_STATES), for
+    /metrics. Until the shared breaker exists every account reads as closed: the breaker's own
+    reader replaces this one in apps/trading/apps.py."""
+    from apps.exchanges.models import ExchangeAccount
+
+    names = ExchangeAccount.objects.exclude(mode=ExchangeAccount.Mode.PAPER).values_list("name", flat=True)
+    return dict.fromkeys(names, "closed")

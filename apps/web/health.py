@@ -1,22 +1,58 @@
-"""Liveness and readiness probes, and the Prometheus metrics (behind a bearer token)."""
+"""Liveness, readiness and the deep check; the Prometheus metrics (behind a bearer token)."""
 
 import hmac
+import time
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
-from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import CONTENT_TYPE_LATEST
 
-from apps.web.health_checks import readiness_checks
+from apps.common.metrics import scrape_text
+from apps.web.health_checks import deep_checks, readiness_checks
+
+SERVICE = "tradedesk"
+_STARTED = time.monotonic()  # the URL configuration loads as the process starts serving
 
 
 def liveness(request):
-    return JsonResponse({"status": "ok"})
+    """Cheap on purpose (probes and the API load baseline call it often): this process answers."""
+    return JsonResponse(
+        {"status": "ok", "service": SERVICE, "uptime_seconds": round(time.monotonic() - _STARTED, 1), "checks": {"process": "ok"}}
+    )
 
 
 def readiness(request):
-    checks = readiness_checks()
-    ready = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+    return _checks_answer(readiness_checks(), ok_word="ready", failed_word="not ready")
+
+
+def deep(request):
+    """Everything the desk depends on, each timed: staff or the metrics token only (it names
+    internals and writes to the database)."""
+    refused = _deep_refusal(request)
+    if refused:
+        return refused
+    return _checks_answer(deep_checks(), ok_word="ok", failed_word="degraded")
+
+
+def _checks_answer(checks: dict, *, ok_word: str, failed_word: str) -> JsonResponse:
+    ok = all(check["ok"] for check in checks.values())
+    body = {"status": ok_word if ok else failed_word, "service": SERVICE, "uptime_seconds": round(time.monotonic() - _STARTED, 1)}
+    return JsonResponse({**body, "checks": checks}, status=200 if ok else 503)
+
+
+def _deep_refusal(request) -> JsonResponse | None:
+    if _bearer_token_matches(request.headers.get("Authorization", ""), settings.METRICS_TOKEN):
+        return None
+    user = request.user
+    if user.is_authenticated and user.is_staff:
+        return None
+    if user.is_authenticated:
+        return JsonResponse({"status": "forbidden", "detail": "/health/deep is for staff users"}, status=403)
+    response = JsonResponse(
+        {"status": "unauthorized", "detail": "log in as staff, or send 'Authorization: Bearer <METRICS_TOKEN>'"}, status=401
+    )
+    response["WWW-Authenticate"] = 'Bearer realm="health"'
+    return response
 
 
 def metrics(request):
@@ -32,7 +68,7 @@ def metrics(request):
         )
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    return ExportToDjangoView(request)
+    return HttpResponse(scrape_text(), content_type=CONTENT_TYPE_LATEST)
 
 
 def _bearer_token_matches(header: str, expected: str) -> bool:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from channels.db import database_sync_to_async
 from django.conf import settings
 
+from apps.common import metrics
 from apps.common.cursors import cursor_advance, cursor_position
 from apps.common.models import Event
 
@@ -82,8 +83,17 @@ async def relay_pass(layer, cursor: RelayCursor, *, now: float | None = None) ->
                 break  # a transaction holding the missing id may still commit: wait for it
             logger.warning("relay skipped missing event ids %s..%s", last_id + 1, event.id - 1)
         await layer.group_send(topic_group(event.topic), {"type": MESSAGE_TYPE, "event": event.as_message()})
+        _latency_observe(event)
         last_id = event.id
     return RelayCursor(last_id=last_id, seen=tuple((high, at) for high, at in cursor.seen if high > last_id))
+
+
+def _latency_observe(event: Event) -> None:
+    """From the event's write to its delivery, per topic family (orders, candles, ...)."""
+    if event.created_at is not None:
+        metrics.event_bus_latency_seconds.labels(event.topic.partition(".")[0]).observe(
+            time.time() - event.created_at.timestamp()
+        )
 
 
 def _note_highest(cursor: RelayCursor, highest: int, now: float) -> RelayCursor:

@@ -5,6 +5,7 @@ from apps.web import health, pages, views
 urlpatterns = [
     path("health", health.liveness, name="health"),
     path("health/ready", health.readiness, name="health-ready"),
+    path("health/deep", health.deep, name="health-deep"),
     path("", pages.desk, name="dashboard"),
     path("markets/", pages.markets, name="markets"),
     path("markets/<str:ref>/", views.market_page, name="market"),

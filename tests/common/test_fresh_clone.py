@@ -37,6 +37,7 @@ def a_developers_shell() -> dict:
         "PYTEST_ADDOPTS",
         "PYTEST_CURRENT_TEST",
         "CI",
+        "PROMETHEUS_MULTIPROC_DIR",  # this test run's metrics folder
     )
     return {name: value for name, value in os.environ.items() if name not in dropped}
 

@@ -2,6 +2,7 @@
 trades soon, keeps its processes running, and SIGTERM (or Ctrl-C) stops every process it started,
 cleanly and in time."""
 
+import json
 import os
 import re
 import signal
@@ -113,7 +114,8 @@ def desk_env(tmp_path):
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("DATABASE_URL", "REDIS_URL", "TRADEDESK_TESTING", "DJANGO_SETTINGS_MODULE")
+        # The metrics folder too: the desk clears its own at start, never this test run's.
+        if name not in ("DATABASE_URL", "REDIS_URL", "TRADEDESK_TESTING", "DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR")
     }
     return {
         **env,
@@ -150,13 +152,36 @@ def assert_stopped_cleanly(desk: Desk) -> None:
 
 
 def test_the_desk_starts_on_a_fresh_folder_and_sigterm_stops_every_process_cleanly(start_desk):
-    desk = start_desk()
+    desk = start_desk(METRICS_TOKEN="rundesk-metrics-token")
     assert requests.get(f"http://127.0.0.1:{desk.port}/health", timeout=5).ok
     assert "login: admin / desk-test-pw" in desk.output.text
+    deep = deep_checks_when_worker_and_beat_beat(desk, token="rundesk-metrics-token")
+    assert all(deep[name]["ok"] for name in ("database_write", "broker", "channel_layer", "exchange_time")), deep
+    assert (desk.var_dir / "rundesk.pid").exists()
+    worker_lines = [json.loads(line) for line in (desk.var_dir / "log" / "worker.jsonl").read_text().splitlines()]
+    assert any(line["event"].endswith("ready.") for line in worker_lines)  # Celery's own lines reach the file too
+    assert (desk.var_dir / "log" / "beat.jsonl").stat().st_size > 0
 
     desk.stop()
 
     assert_stopped_cleanly(desk)
+    assert not (desk.var_dir / "rundesk.pid").exists()
+
+
+def deep_checks_when_worker_and_beat_beat(desk: Desk, *, token: str) -> dict:
+    """/health/deep once beat has queued a heartbeat and the worker has run it."""
+    seen = {}
+
+    def beating() -> bool:
+        seen.update(
+            requests.get(
+                f"http://127.0.0.1:{desk.port}/health/deep", headers={"Authorization": f"Bearer {token}"}, timeout=30
+            ).json()["checks"]
+        )
+        return seen["worker"]["ok"] and seen["beat"]["ok"]
+
+    wait_until(beating, timeout=90, interval=2, message="worker and beat heartbeats on /health/deep")
+    return seen
 
 
 def test_ctrl_c_stops_the_desk_even_when_it_was_started_with_sigint_ignored(start_desk):

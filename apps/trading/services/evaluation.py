@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
+from apps.common import metrics
 from apps.common.logging import get_logger
 from apps.strategies.models import Strategy, StrategyEvaluation
 from apps.strategies.services.evaluation import evaluation_log_record, strategy_decide
@@ -52,6 +53,8 @@ def _signals_record(strategy, market_id, candle_time, outcome, detail, wanted, s
         if evaluation is None:
             return None  # another worker evaluated this candle first
         signals = [signal_create(strategy=strategy, market_id=market_id, candle_time=candle_time, **vars(w)) for w in wanted]
+    for signal in signals:
+        metrics.signals_generated.labels(strategy.name, signal.side).inc()
     if signals:  # placed in this task: no second hop through the broker before the order exists
         account_signals_place(account_id=strategy.account_id, signal_ids=[signal.pk for signal in signals])
     return evaluation

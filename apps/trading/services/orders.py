@@ -22,6 +22,7 @@ RESOLVE_DOWN_PROBE_S; once it answers, the backoff starts over (1 s, 2 s, 4 s...
 not-found look-ups that prove an order never booked take seconds after an outage, not minutes.
 """
 
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -30,6 +31,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.common import metrics
 from apps.common.events import event_build, events_save
 from apps.common.logging import get_logger
 from apps.common.models import Event
@@ -138,7 +140,32 @@ def order_transition(order: Order, target: str, *, cause: str, data: dict | None
         order.reason = cause[:4000]
     order.save()
     order_event_record(order, previous, order.status, cause, data)
+    _outcome_count(order, cause, data)
     return order
+
+
+def _outcome_count(order: Order, cause: str, data: dict | None) -> None:
+    """The seed's fill and rejection counters, once the change is committed."""
+    if order.status == S.FILLED:
+        labels = (order.market.symbol, order_strategy_label(order))
+        transaction.on_commit(lambda: metrics.orders_filled.labels(*labels).inc())
+    elif order.status == S.REJECTED:
+        labels = (order.market.symbol, _rejection_reason(cause, data))
+        transaction.on_commit(lambda: metrics.orders_rejected.labels(*labels).inc())
+
+
+def _rejection_reason(cause: str, data: dict | None) -> str:
+    """A bounded label: the exchange's error class, or which of the desk's rules refused it."""
+    if data and data.get("error_class"):
+        return data["error_class"]
+    return "kill_switch" if cause.startswith("kill switch") else "refused_on_resend"
+
+
+def order_strategy_label(order: Order) -> str:
+    """The strategy's name, or who else sent it (protection, operator)."""
+    if order.strategy_id:
+        return order.strategy.name
+    return order.signal.source if order.signal_id else "desk"
 
 
 def order_locked(order_id: int) -> Order:
@@ -156,12 +183,18 @@ def venue_call(account_id: int, call):
     try:
         result = call()
     except ExchangeCallError as error:
+        metrics.api_errors.labels(_service_name(account_id), error.error_class).inc()
         (venue_failure_record if error.retryable else venue_success_record)(
             account_id=account_id, **({"error": error} if error.retryable else {})
         )
         raise
     venue_success_record(account_id=account_id)
     return result
+
+
+def _service_name(account_id: int) -> str:
+    """The account's name (read on the error path only)."""
+    return ExchangeAccount.objects.filter(pk=account_id).values_list("name", flat=True).first() or str(account_id)
 
 
 # --- Placement: signal -> risk -> NEW order (services/placement.py) ------------------------
@@ -205,8 +238,9 @@ def order_kill_blocks(order: Order) -> str:
 
 def order_send(order: Order) -> Order:
     venue = venue_for(order.account)
+    metrics.orders_submitted.labels(order.market.symbol, order.type, order_strategy_label(order)).inc()
     try:
-        report = venue_call(order.account_id, lambda: venue.order_create(order))
+        report = venue_call(order.account_id, lambda: _create_timed(venue, order))
     except (MalformedReplyError, OrderNotFoundError) as error:
         return order_mark_unknown(order.pk, f"create sent, reply unusable ({error.error_class}): {error}")
     except PermanentExchangeError as error:
@@ -221,6 +255,15 @@ def order_send(order: Order) -> Order:
     return order_report_apply(
         order_id=order.pk, report=order_with_trades(venue, order, report), cause="acknowledged by the exchange"
     )
+
+
+def _create_timed(venue, order: Order) -> VenueOrder:
+    """The exchange's create call, answered or not, into the submission-time histogram."""
+    started = time.perf_counter()
+    try:
+        return venue.order_create(order)
+    finally:
+        metrics.order_submission_seconds.labels(order.market.symbol).observe(time.perf_counter() - started)
 
 
 def _mark_rejected(order_id: int, error: ExchangeCallError) -> Order:

@@ -307,3 +307,14 @@ def reconcile_last_scan(*, account_id: int) -> dict:
     """The summary of the last run that listed the exchange's open orders ({} before the first)."""
     last = event_latest("reconcile.completed", payload_match={"scanned": True}, account=account_id)
     return last.payload if last else {}
+
+
+def reconciliation_ages_read() -> dict[str, float | None]:
+    """Seconds since each sim/live account's last full reconciliation (None: never), for
+    /metrics and /health/deep (installed in apps.common.ops_hooks by the trading app)."""
+    now = timezone.now()
+    ages: dict[str, float | None] = {}
+    for account_id, name in ExchangeAccount.objects.exclude(mode=ExchangeAccount.Mode.PAPER).values_list("pk", "name"):
+        last = event_latest("reconcile.completed", payload_match={"scanned": True}, account=account_id)
+        ages[name] = (now - last.created_at).total_seconds() if last else None
+    return ages

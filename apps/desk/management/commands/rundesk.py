@@ -15,6 +15,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.common.prometheus import multiprocess_folder_clear
+from apps.desk.backups import supervisor_pidfile_remove, supervisor_pidfile_write
 from apps.desk.demo import DEMO_ACCOUNT, demo_seed
 from apps.desk.supervisor import ChildExited, Supervisor
 
@@ -35,6 +37,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, host, port, no_simexchange, **options):
         settings.VAR_DIR.mkdir(parents=True, exist_ok=True)
+        multiprocess_folder_clear(settings.PROMETHEUS_MULTIPROC_DIR)  # the counters of the last run are history
+        supervisor_pidfile_write()  # `manage.py restore` refuses while it names a living desk
         self.supervisor = Supervisor(log_dir=settings.VAR_DIR / "log", report=self.stdout.write)
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         # Explicitly: a desk started from a script inherits SIGINT ignored, and Python then
@@ -52,6 +56,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         finally:
             self._stop_all()
+            supervisor_pidfile_remove()
 
     def _spawn(self, name: str, argv: list[str]) -> None:
         child = self.supervisor.start(name, argv)
