@@ -140,7 +140,7 @@ class KillSwitchViewSet(KillSwitchCommands, DeskReadViewSet):
 
 
 class PortfolioSnapshotViewSet(DeskReadViewSet):
-    """The equity curve: `?account=&start=&end=`."""
+    """The equity curve: `?account=&start=&end=&every=1h` (every: the last snapshot of each hour)."""
 
     select = selectors.api_snapshots
     serializer_class = serializers.PortfolioSnapshotSerializer
