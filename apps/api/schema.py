@@ -44,7 +44,7 @@ def error_responses(result, generator, request, public):
         for method, operation in path.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
-            codes = ERRORS | (COMMAND_ERRORS if method == "post" else {})
+            codes = ERRORS | (COMMAND_ERRORS if method in ("post", "put", "patch") else {})
             for code, description in codes.items():
                 operation["responses"].setdefault(code, {"description": description, "content": ref})
     return result

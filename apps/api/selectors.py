@@ -96,7 +96,7 @@ class EpochBucket(Func):
 
     def as_sqlite(self, compiler, connection):
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"(CAST(strftime('%s', {sql}) AS INTEGER) / {self.seconds})", params
+        return f"(CAST(strftime('%%s', {sql}) AS INTEGER) / {self.seconds})", params  # %% : a literal % in the SQL
 
 
 def snapshots_downsampled(snapshots: QuerySet, *, seconds: int) -> QuerySet:
