@@ -48,3 +48,43 @@ def error_responses(result, generator, request, public):
             for code, description in codes.items():
                 operation["responses"].setdefault(code, {"description": description, "content": ref})
     return result
+
+
+SOCKET_GUIDE = """
+## Live events: `/ws/events/`
+
+A websocket for integrations, authenticated with an API token (`wss://<desk>/ws/events/?token=<key>`,
+or an `Authorization: Bearer <key>` header) or a logged-in session. It sends what the token's user
+sees on the pages: topics of the accounts the user is a member of, and the market data and desk-wide
+topics every user sees. Any scope may subscribe (the socket only reads). A key that is unknown,
+revoked or expired closes the socket with code 4401.
+
+1. Send `{"subscribe": ["orders.3", "positions.3"], "since": <the last event id you saw, or null>}`.
+2. Each refused topic (another account's, or of no known shape) is answered with
+   `{"type": "error", "message": "..."}`; then `{"type": "subscribed", "topics": [...], "resynced": n,
+   "resync_truncated": false, "last_id": id}`. With `since`, the missed events come first (up to 5,000).
+3. Then every event as `{"id", "kind", "topic", "payload"}`, ids strictly increasing: keep the last id,
+   reconnect with it as `since` and nothing is lost.
+4. Send `{"type": "ping"}` every few seconds; the desk answers `{"type": "pong"}`.
+
+### Event catalogue
+
+| kind | topic | seen by | payload fields |
+|---|---|---|---|
+"""
+
+
+def events_documented(result, generator, request, public):
+    """Postprocessing hook: the event socket and its catalogue (apps.common.events) in the docs."""
+    from apps.common.events import KINDS, Audience
+
+    seen_by = {Audience.EVERYONE: "every user", Audience.ACCOUNT: "the account's members"}
+    rows = [
+        f"| `{kind.name}` | {' or '.join(f'`{topic.template}`' for topic in kind.topics)} "
+        f"| {' / '.join(dict.fromkeys(seen_by[topic.audience] for topic in kind.topics))} "
+        f"| {', '.join(sorted(kind.fields))} |"
+        for kind in KINDS
+    ]
+    info = result.setdefault("info", {})
+    info["description"] = info.get("description", "") + "\n" + SOCKET_GUIDE + "\n".join(rows) + "\n"
+    return result
