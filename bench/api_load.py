@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import secrets
 import socket
 import statistics
 import subprocess
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.seed_desk import ROOT, bench_database, desk_seed, django_ready  # noqa: E402  (path first)
+from bench.seed_desk import BENCH_SECRETS, ROOT, bench_database, desk_seed, django_ready  # noqa: E402  (path first)
 
 DATABASE = "bench_api_load"
 P95_GOAL_MS, RATIO_GOAL = 60.0, 0.40
@@ -41,9 +40,7 @@ def server_env(database_url: str) -> dict:
     return {
         **env,
         "DATABASE_URL": database_url,
-        "DESK_ENV_FILE": os.devnull,
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "FIELD_ENCRYPTION_KEY": "A" * 43 + "=",
+        **BENCH_SECRETS,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "API_THROTTLE_SUSTAINED": "10000000/min",
         "API_THROTTLE_BURST": "10000000/s",
@@ -52,10 +49,11 @@ def server_env(database_url: str) -> dict:
     }
 
 
-def uvicorn_start(database_url: str, port: int) -> subprocess.Popen:
+def uvicorn_start(database_url: str, port: int, extra_env: dict | None = None) -> subprocess.Popen:
     """As rundesk starts the web process (apps/desk/management/commands/rundesk.py)."""
     command = [sys.executable, "-m", "uvicorn", "tradedesk.asgi:application", "--host", "127.0.0.1", "--port", str(port)]
-    server = subprocess.Popen([*command, "--log-level", "warning"], env=server_env(database_url), cwd=ROOT)
+    env = {**server_env(database_url), **(extra_env or {})}
+    server = subprocess.Popen([*command, "--log-level", "warning"], env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:

@@ -37,11 +37,20 @@ def bench_database(name: str) -> str:
     return url
 
 
+# Secrets of the throw-away bench databases: the seeding process and the server it starts must
+# share them (account keys are encrypted with FIELD_ENCRYPTION_KEY).
+BENCH_SECRETS = {
+    "SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+    "FIELD_ENCRYPTION_KEY": "YmVuY2gtb25seS1maWVsZC1lbmNyeXB0aW9uLWtleSE=",
+    "DESK_ENV_FILE": os.devnull,
+}
+
+
 def django_ready() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradedesk.settings")
-    os.environ.setdefault("DESK_ENV_FILE", os.devnull)
-    os.environ.setdefault("DEBUG", "1")  # the dev secrets: this database is thrown away
+    for name, value in BENCH_SECRETS.items():
+        os.environ.setdefault(name, value)
     import django
 
     django.setup()

@@ -346,6 +346,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "apps.api.schema.error_responses",
         "apps.api.schema.events_documented",
+        "apps.api.schema.links_added",
     ],
     "ENUM_NAME_OVERRIDES": {
         "KillStateEnum": "apps.engine.risk_rules.KillState",

@@ -88,3 +88,27 @@ def events_documented(result, generator, request, public):
     info = result.setdefault("info", {})
     info["description"] = info.get("description", "") + "\n" + SOCKET_GUIDE + "\n".join(rows) + "\n"
     return result
+
+
+def links_added(result, generator, request, public):
+    """Postprocessing hook: OpenAPI links from each list to its detail and to the commands and
+    edits of one object (`id` of the first row), so that a client generator or a stateful fuzzer
+    can walk from a page to an object."""
+    paths = result.get("paths", {})
+    for path, item in paths.items():
+        listing = item.get("get")
+        if not listing or "{" in path or "200" not in listing.get("responses", {}):
+            continue
+        links = {}
+        for other, other_item in paths.items():
+            if not other.startswith(f"{path}{{id}}/"):
+                continue
+            for method, operation in other_item.items():
+                if method in ("get", "post", "patch", "put", "delete") and "operationId" in operation:
+                    links[operation["operationId"]] = {
+                        "operationId": operation["operationId"],
+                        "parameters": {"id": "$response.body#/results/0/id"},
+                    }
+        if links:
+            listing["responses"]["200"]["links"] = links
+    return result
