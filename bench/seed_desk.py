@@ -211,7 +211,7 @@ def _candles_copy(markets: list, count: int) -> None:
         return {
             "market_id": markets[i // per_market % len(markets)].pk,
             "timeframe": "1h",
-            "open_time": START - timedelta(hours=per_market - i % per_market),
+            "open_time": START - timedelta(hours=per_market - 1 - i % per_market),  # the newest at START
             "open": price,
             "high": price + 1,
             "low": price - 1,

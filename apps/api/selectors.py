@@ -16,6 +16,7 @@ def api_accounts(*, user) -> QuerySet:
     newest = PortfolioSnapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at")
     return (
         accounts_visible_to(user=user)
+        .defer("api_key", "api_secret")  # never shown; each would be decrypted per row
         .select_related("exchange")
         .prefetch_related(Prefetch("balances", queryset=Balance.objects.order_by("asset")))
         .annotate(
