@@ -355,7 +355,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",  # served from static/, no CDN
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "apps.api.schema.error_responses"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.api.schema.error_responses",
+        "apps.api.schema.events_documented",
+        "apps.api.schema.links_added",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "KillStateEnum": "apps.engine.risk_rules.KillState",
         "OrderSideEnum": "apps.trading.models.Side",

@@ -1,6 +1,8 @@
 """Filters (django-filter) and ordering for every list. A query parameter the endpoint does not
 know is refused (400), never silently ignored: a typo must not return every row."""
 
+from datetime import timedelta
+
 import django_filters as filters
 from django import forms
 from django.db import models
@@ -8,8 +10,10 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
+from apps.api.selectors import snapshots_downsampled
 from apps.common.models import AuditEntry
 from apps.common.time import utc_datetime
+from apps.engine.timeframes import timeframe_ms
 from apps.markets.models import Candle, Market
 from apps.markets.timeframes import TIMEFRAME_CHOICES
 from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
@@ -175,12 +179,42 @@ class KillSwitchFilter(DeskFilterSet):
         fields = ["account", "state"]
 
 
+EVERY_MAX = timedelta(weeks=52)
+
+
 class SnapshotFilter(TimeRange):
     time_field = "taken_at"
+    every = filters.CharFilter(
+        method="_every",
+        help_text=(
+            "One point per bucket of this width (the last snapshot in each): a number and m, h, d or w, "
+            "from 1m to 52w, e.g. 1h, 4h, 1d. Buckets start at the UTC epoch (days at 00:00 UTC)."
+        ),
+    )
 
     class Meta:
         model = PortfolioSnapshot
         fields = ["account"]
+
+    def _every(self, queryset, name, value):
+        return queryset  # applied in filter_queryset, after the account and time filters
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        every = self.form.cleaned_data.get("every")
+        if every:
+            queryset = snapshots_downsampled(queryset, seconds=_every_seconds(every))
+        return queryset
+
+
+def _every_seconds(value: str) -> int:
+    try:
+        seconds = timeframe_ms(value.strip()) // 1000
+    except (ValueError, TypeError):
+        seconds = 0
+    if not 60 <= seconds <= EVERY_MAX.total_seconds():
+        raise ValidationError({"every": [f"a number and m, h, d or w between 1m and 52w, e.g. 1h or 1d; got {value!r}"]})
+    return seconds
 
 
 class AuditFilter(TimeRange):

@@ -16,7 +16,8 @@ def effective_role(request) -> Role:
 
 class DeskAccess(BasePermission):
     """Authenticated; writes need a token scope of trade or more; a view's `required_role`
-    (admin for the audit trail, the global kill switch) is checked against the effective role."""
+    (admin for the audit trail), or its `action_roles` entry for the action (admin to create or
+    edit strategies and risk limits), is checked against the effective role."""
 
     message = "You may not do this."
 
@@ -27,7 +28,7 @@ class DeskAccess(BasePermission):
         if request.method not in SAFE_METHODS and token is not None and token.scope_role < Role.TRADER:
             self.message = "This API token has the read scope: it cannot send commands. Use a token with the trade scope."
             return False
-        required = getattr(view, "required_role", Role.NONE)
+        required = getattr(view, "action_roles", {}).get(getattr(view, "action", None), getattr(view, "required_role", Role.NONE))
         if effective_role(request) < required:
             self.message = f"This needs the {required.group_name} role (on the user and in the token's scope)."
             return False

@@ -1,7 +1,8 @@
 """The querysets the API reads, each cut to the accounts the user sees (outside = 404), each
 with what its serializer needs loaded up front (a constant number of queries per page)."""
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import BigIntegerField, F, Func, OuterRef, Prefetch, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 
 from apps.common.models import AuditEntry
 from apps.exchanges.selectors import account_scoped, accounts_visible_to
@@ -15,6 +16,7 @@ def api_accounts(*, user) -> QuerySet:
     newest = PortfolioSnapshot.objects.filter(account=OuterRef("pk")).order_by("-taken_at")
     return (
         accounts_visible_to(user=user)
+        .defer("api_key", "api_secret")  # never shown; each would be decrypted per row
         .select_related("exchange")
         .prefetch_related(Prefetch("balances", queryset=Balance.objects.order_by("asset")))
         .annotate(
@@ -77,6 +79,43 @@ def api_kill_switches(*, user) -> QuerySet:
 
 def api_snapshots(*, user) -> QuerySet:
     return account_scoped(PortfolioSnapshot.objects.all(), user=user)
+
+
+class EpochBucket(Func):
+    """Which `seconds`-wide bucket a time falls in, counted from the UTC epoch (so 1d buckets
+    start at 00:00 UTC)."""
+
+    output_field = BigIntegerField()
+
+    def __init__(self, expression, seconds: int):
+        super().__init__(expression)
+        self.seconds = int(seconds)
+
+    def as_postgresql(self, compiler, connection):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"FLOOR(EXTRACT(EPOCH FROM {sql}) / {self.seconds})::bigint", params
+
+    def as_sqlite(self, compiler, connection):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"(CAST(strftime('%%s', {sql}) AS INTEGER) / {self.seconds})", params  # %% : a literal % in the SQL
+
+
+def snapshots_downsampled(snapshots: QuerySet, *, seconds: int) -> QuerySet:
+    """The equity curve at one point per bucket: each account's last snapshot of every
+    `seconds`-wide bucket among `snapshots` (already cut to the user's accounts and the range)."""
+    last_per_bucket = (
+        snapshots.order_by()
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("account_id"), EpochBucket(F("taken_at"), seconds)],
+                order_by=[F("taken_at").desc(), F("id").desc()],
+            )
+        )
+        .filter(rank=1)
+        .values("pk")
+    )
+    return PortfolioSnapshot.objects.filter(pk__in=last_per_bucket)
 
 
 def api_audit_entries(*, user) -> QuerySet:

@@ -6,6 +6,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.api.fast import DeskModelSerializer
 from apps.common.models import AuditEntry
 from apps.engine.order_fsm import OrderStatus
 from apps.exchanges.models import ExchangeAccount
@@ -18,7 +19,7 @@ ACKNOWLEDGED = {OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED, OrderStatus.FILL
 BPS = Decimal(10_000)
 
 
-class BalanceSerializer(serializers.ModelSerializer):
+class BalanceSerializer(DeskModelSerializer):
     total = serializers.DecimalField(max_digits=31, decimal_places=12, read_only=True)
 
     class Meta:
@@ -26,7 +27,7 @@ class BalanceSerializer(serializers.ModelSerializer):
         fields = ["asset", "free", "used", "total", "updated_at"]
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class AccountSerializer(DeskModelSerializer):
     """No key, secret or URL: those never leave the desk."""
 
     exchange = serializers.CharField(source="exchange.code", read_only=True)
@@ -47,7 +48,7 @@ class AccountSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "exchange", "mode", "active", "balances", "equity", "equity_at", "kill_switch", "created_at"]
 
 
-class MarketSerializer(serializers.ModelSerializer):
+class MarketSerializer(DeskModelSerializer):
     exchange = serializers.CharField(source="exchange.code", read_only=True)
 
     class Meta:
@@ -66,13 +67,13 @@ class MarketSerializer(serializers.ModelSerializer):
         ]
 
 
-class CandleSerializer(serializers.ModelSerializer):
+class CandleSerializer(DeskModelSerializer):
     class Meta:
         model = Candle
         fields = ["market", "timeframe", "open_time", "open", "high", "low", "close", "volume"]
 
 
-class StrategySerializer(serializers.ModelSerializer):
+class StrategySerializer(DeskModelSerializer):
     markets = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
 
     class Meta:
@@ -116,13 +117,13 @@ class StrategyKindSerializer(serializers.Serializer):
     params = serializers.DictField(child=ParamSchemaSerializer())
 
 
-class RiskDecisionSerializer(serializers.ModelSerializer):
+class RiskDecisionSerializer(DeskModelSerializer):
     class Meta:
         model = RiskEvent
         fields = ["id", "decision", "rules", "reason", "checks", "created_at"]
 
 
-class SignalSerializer(serializers.ModelSerializer):
+class SignalSerializer(DeskModelSerializer):
     risk_decision = serializers.SerializerMethodField(help_text="The risk engine's decision on it (null: none yet)")
 
     class Meta:
@@ -154,13 +155,13 @@ class SignalSerializer(serializers.ModelSerializer):
         return RiskDecisionSerializer(max(decisions, key=lambda event: event.pk)).data if decisions else None
 
 
-class OrderEventSerializer(serializers.ModelSerializer):
+class OrderEventSerializer(DeskModelSerializer):
     class Meta:
         model = OrderEvent
         fields = ["id", "created_at", "from_status", "to_status", "cause", "data"]
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(DeskModelSerializer):
     symbol = serializers.CharField(source="market.symbol", read_only=True)
     events = OrderEventSerializer(many=True, read_only=True)
     signal_price = serializers.DecimalField(
@@ -218,7 +219,7 @@ class OrderSerializer(serializers.ModelSerializer):
         return int((acked - order.signal.created_at).total_seconds() * 1000)
 
 
-class FillSerializer(serializers.ModelSerializer):
+class FillSerializer(DeskModelSerializer):
     account = serializers.IntegerField(source="order.account_id", read_only=True)
     market = serializers.IntegerField(source="order.market_id", read_only=True)
     side = serializers.CharField(source="order.side", read_only=True)
@@ -241,7 +242,7 @@ class FillSerializer(serializers.ModelSerializer):
         ]
 
 
-class PositionSerializer(serializers.ModelSerializer):
+class PositionSerializer(DeskModelSerializer):
     symbol = serializers.CharField(source="market.symbol", read_only=True)
     is_open = serializers.BooleanField(read_only=True)
 
@@ -270,7 +271,7 @@ class PositionSerializer(serializers.ModelSerializer):
         ]
 
 
-class RiskLimitsSerializer(serializers.ModelSerializer):
+class RiskLimitsSerializer(DeskModelSerializer):
     class Meta:
         model = RiskLimits
         fields = [
@@ -288,25 +289,25 @@ class RiskLimitsSerializer(serializers.ModelSerializer):
         ]
 
 
-class RiskEventSerializer(serializers.ModelSerializer):
+class RiskEventSerializer(DeskModelSerializer):
     class Meta:
         model = RiskEvent
         fields = ["id", "created_at", "account", "strategy", "signal", "decision", "rules", "reason", "checks"]
 
 
-class KillSwitchSerializer(serializers.ModelSerializer):
+class KillSwitchSerializer(DeskModelSerializer):
     class Meta:
         model = KillSwitch
         fields = ["id", "account", "state", "reason", "changed_at"]
 
 
-class PortfolioSnapshotSerializer(serializers.ModelSerializer):
+class PortfolioSnapshotSerializer(DeskModelSerializer):
     class Meta:
         model = PortfolioSnapshot
         fields = ["id", "account", "taken_at", "equity", "cash", "positions_value", "realized_pnl", "unrealized_pnl"]
 
 
-class AuditEntrySerializer(serializers.ModelSerializer):
+class AuditEntrySerializer(DeskModelSerializer):
     class Meta:
         model = AuditEntry
         fields = [

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from apps.api import filters, selectors, serializers
 from apps.api.commands import AccountCommands, KillSwitchCommands, OrderCommands, PositionCommands, StrategyCommands
 from apps.api.pagination import CandlePagination
+from apps.api.writes import RiskLimitsWrites, StrategyWrites
 from apps.engine.strategies.registry import strategy_schemas
 from apps.exchanges.roles import Role
 
@@ -55,7 +56,9 @@ class CandleViewSet(DeskReadViewSet):
     ordering = ["open_time"]
 
 
-class StrategyViewSet(StrategyCommands, DeskReadViewSet):
+class StrategyViewSet(StrategyWrites, StrategyCommands, DeskReadViewSet):
+    """Strategies of your accounts; admins create and change them (the admin's validation)."""
+
     select = selectors.api_strategies
     serializer_class = serializers.StrategySerializer
     filterset_class = filters.StrategyFilter
@@ -116,7 +119,9 @@ class PositionViewSet(PositionCommands, DeskReadViewSet):
     ordering_fields = ["id", "updated_at", "unrealized_pnl", "realized_pnl"]
 
 
-class RiskLimitsViewSet(DeskReadViewSet):
+class RiskLimitsViewSet(RiskLimitsWrites, DeskReadViewSet):
+    """Read by every member; set by admins (desk-wide limits by superusers)."""
+
     select = selectors.api_risk_limits
     serializer_class = serializers.RiskLimitsSerializer
     filterset_class = filters.RiskLimitsFilter
@@ -140,7 +145,7 @@ class KillSwitchViewSet(KillSwitchCommands, DeskReadViewSet):
 
 
 class PortfolioSnapshotViewSet(DeskReadViewSet):
-    """The equity curve: `?account=&start=&end=`."""
+    """The equity curve: `?account=&start=&end=&every=1h` (every: the last snapshot of each hour)."""
 
     select = selectors.api_snapshots
     serializer_class = serializers.PortfolioSnapshotSerializer

@@ -1,19 +1,22 @@
 """The risk engine's writes: decide (pure rules, apps/engine/risk_rules.py) and record every
 decision with its reasons; kill switches."""
 
+from collections.abc import Mapping
 from dataclasses import asdict
 
 from django.db import transaction
 from django.utils import timezone
 
-from apps.common.audit import audit_record, audit_refusals
-from apps.common.errors import Conflict, Invalid, NotFound
+from apps.common.audit import audit_diff, audit_record, audit_refusals, audit_snapshot
+from apps.common.errors import Conflict, Invalid, NotAllowed, NotFound
 from apps.common.events import event_build, event_record
 from apps.common.models import Event
+from apps.common.validation import NON_FIELD
 from apps.engine.risk_rules import Decision, DeskState, KillState, Proposal, risk_evaluate
 from apps.exchanges.authorize import account_action_authorize
 from apps.exchanges.roles import Role
-from apps.risk.models import KillSwitch, RiskEvent
+from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
+from apps.risk.validation import LIMITS, risk_limits_validate
 
 
 def _topic(account_id) -> dict:
@@ -166,3 +169,83 @@ def risk_event_acknowledge(*, actor, risk_event_id: int, via: str | None = None)
                 after={"acknowledged_at": locked.acknowledged_at},
             )
         return locked
+
+
+# --- Risk limits: an admin's to set, every change audited ---------------------------------------
+
+LIMITS_DOING = "set risk limits"
+
+
+def risk_limits_create(*, actor, values: Mapping, via: str | None = None) -> RiskLimits:
+    """Limits for one account or one strategy (`account` or `strategy`: an id), which has none yet."""
+    with audit_refusals(
+        actor=actor, via=via, action="risk_limits.create", object_type=RiskLimits._meta.label_lower, object_id=""
+    ):
+        owner = _limits_owner(actor, values)
+        limits = _stored(risk_limits_validate({name: values[name] for name in LIMITS if name in values}))
+        with transaction.atomic():
+            row = RiskLimits.objects.create(**owner, **limits)
+            audit_record(actor=actor, via=via, action="risk_limits.create", obj=row, after=audit_snapshot(row))
+    return row
+
+
+def risk_limits_update(*, actor, limits: RiskLimits, values: Mapping, via: str | None = None) -> RiskLimits:
+    """Change the limits given in `values` (blank = no limit, or the default); the account or
+    strategy they belong to stays. Desk-wide limits (of no account) are a superuser's."""
+    with audit_refusals(
+        actor=actor, via=via, action="risk_limits.update", object_type=RiskLimits._meta.label_lower, object_id=limits.pk
+    ):
+        account_id = limits.account_id or (limits.strategy.account_id if limits.strategy_id else None)
+        _limits_authorize(actor, account_id, missing=f"no risk limits #{limits.pk} on your accounts")
+        unknown = sorted(set(values) - set(LIMITS) - {"account", "strategy"})
+        moved = [name for name in ("account", "strategy") if name in values and values[name] != getattr(limits, f"{name}_id")]
+        if unknown or moved:
+            raise Invalid.from_fields(
+                {name: "not a risk limit" for name in unknown}
+                | {name: "limits stay with their account or strategy: create new ones for another" for name in moved}
+            )
+        parsed = _stored(risk_limits_validate({name: values[name] for name in LIMITS if name in values}))
+        with transaction.atomic():
+            locked = RiskLimits.objects.select_for_update().get(pk=limits.pk)
+            before = audit_snapshot(locked)
+            for name, value in parsed.items():
+                setattr(locked, name, value)
+            locked.save()
+            before, after = audit_diff(before, audit_snapshot(locked))
+            if after:
+                audit_record(actor=actor, via=via, action="risk_limits.update", obj=locked, before=before, after=after)
+    return locked
+
+
+def _limits_owner(actor, values: Mapping) -> dict:
+    """{"account": ...} or {"strategy": ...}, the one the actor administers and that has no limits yet."""
+    account_id, strategy_id = values.get("account"), values.get("strategy")
+    if bool(account_id) == bool(strategy_id):
+        raise Invalid.from_fields(
+            {NON_FIELD: "Risk limits belong to exactly one account or one strategy: give account or strategy."}
+        )
+    for name, value in (("account", account_id), ("strategy", strategy_id)):
+        if value is not None and not (isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63):
+            raise Invalid.from_fields({name: f"give the {name}'s id (a whole number); got {value!r}"})
+    if strategy_id:
+        strategy = RiskLimits._meta.get_field("strategy").related_model.objects.filter(pk=strategy_id).first()
+        _limits_authorize(actor, strategy.account_id if strategy else -1, missing=f"no strategy #{strategy_id} on your accounts")
+        owner = {"strategy": strategy}
+    else:
+        _limits_authorize(actor, account_id, missing=f"no account #{account_id} among your accounts")
+        owner = {"account_id": account_id}
+    existing = RiskLimits.objects.filter(**owner).first()
+    if existing is not None:
+        raise Conflict(f"This {next(iter(owner)).removesuffix('_id')} has risk limits already (#{existing.pk}): change those.")
+    return owner
+
+
+def _limits_authorize(actor, account_id: int | None, *, missing: str) -> None:
+    if account_id is None and actor is not None and not actor.is_superuser:
+        raise NotAllowed("Desk-wide risk limits bind every account: only a superuser changes them.")
+    account_action_authorize(actor=actor, account_id=account_id, role=Role.ADMIN, doing=LIMITS_DOING, missing=missing)
+
+
+def _stored(parsed: dict) -> dict:
+    """Counts as the whole numbers their columns hold (the audit shows 3, not 3.0)."""
+    return {name: int(value) if value is not None and LIMITS[name].whole else value for name, value in parsed.items()}

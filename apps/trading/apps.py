@@ -7,7 +7,7 @@ class TradingConfig(AppConfig):
     def ready(self):
         from apps.common.ops_hooks import circuit_breaker_reader_set, reconciliation_age_reader_set
         from apps.markets.signals import candles_closed
-        from apps.strategies.forms import account_equity_reader_set
+        from apps.strategies.validation import account_equity_reader_set
         from apps.trading import tasks  # noqa: F401 - registers the tasks that services queue by name
         from apps.trading.metrics import register_trading_metrics
         from apps.trading.selectors import account_equity

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Subquery
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
 
 from apps.common.events import events_since, topic_parse, topic_shapes
 from apps.common.models import Event
@@ -25,11 +25,14 @@ def market_by_ref(*, ref: str) -> Market | None:
 
 
 def markets_overview() -> list[dict]:
-    """Every active market with its newest 1m close and the state of its collectors."""
+    """Every active market with its newest close and the state of its collectors. The newest
+    candle is the one its freshest collector last stored: all of them read in one query by the
+    unique (market, timeframe, open time) index, whatever the number of markets and candles."""
+    markets = list(Market.objects.filter(active=True).select_related("exchange").prefetch_related("collectors"))
+    newest = _newest_candles(markets)
     rows = []
-    markets = Market.objects.filter(active=True).select_related("exchange").prefetch_related("collectors")
     for market in markets:
-        last = Candle.objects.filter(market=market).order_by("-open_time").values("close", "open_time").first()
+        last = newest.get(market.pk)
         rows.append(
             {
                 "market": market,
@@ -39,6 +42,31 @@ def markets_overview() -> list[dict]:
             }
         )
     return rows
+
+
+def _newest_candles(markets: list[Market]) -> dict[int, dict]:
+    """market id -> {close, open_time} of its newest candle, per its collectors' last candle time;
+    a market no collector has stored for (imported data) is looked up by itself."""
+    wanted, unknown = {}, []
+    for market in markets:
+        stored = [status for status in market.collectors.all() if status.last_candle_time]
+        if not stored:
+            unknown.append(market)
+            continue
+        freshest = max(stored, key=lambda status: status.last_candle_time)
+        wanted[(market.pk, freshest.timeframe, freshest.last_candle_time)] = market.pk
+    newest = {}
+    if wanted:  # collectors close their candles together: few distinct times, one index scan
+        markets_, timeframes, times = (set(values) for values in zip(*wanted, strict=True))
+        rows = Candle.objects.filter(market_id__in=markets_, timeframe__in=timeframes, open_time__in=times)
+        for row in rows.values("market_id", "timeframe", "open_time", "close"):
+            if (row["market_id"], row["timeframe"], row["open_time"]) in wanted:
+                newest[row["market_id"]] = row
+    for market in unknown:
+        last = Candle.objects.filter(market=market).order_by("-open_time").values("market_id", "close", "open_time").first()
+        if last:
+            newest[market.pk] = last
+    return newest
 
 
 def collector_summary(status: CollectorStatus | None) -> dict | None:

@@ -111,3 +111,14 @@ def test_the_rate_is_per_token(desk, trader_user):
 
     assert [first.get("/api/v1/accounts/").status_code for _ in range(3)] == [200, 200, 429]
     assert second.get("/api/v1/accounts/").status_code == 200
+
+
+def test_a_post_to_a_path_of_no_endpoint_is_a_json_404_not_the_html_csrf_page(desk):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post("/api/v1/orders/5.96e-08/cancel/", data="-14", content_type="application/json")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -85,3 +85,13 @@ def test_the_fuzzed_trader_really_reads_data(desk, trader_user):
     trader = client_with(token_for(trader_user, "trade"))
     for resource in ("orders", "positions", "signals", "strategies", "kill-switches", "portfolio-snapshots"):
         assert trader.get(f"/api/v1/{resource}/").json()["results"], resource
+
+
+def test_the_docs_describe_the_event_socket_with_a_token_and_every_event_kind(client):
+    from apps.common.events import KINDS
+
+    description = client.get("/api/schema/?format=json").json()["info"]["description"]
+
+    assert "/ws/events/?token=<key>" in description and "4401" in description
+    for kind in KINDS:
+        assert f"| `{kind.name}` |" in description

@@ -8,6 +8,7 @@ calls the same function on the trailing `warmup_period` window and takes the las
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -48,7 +49,9 @@ class Param:
                 raise ValueError
             else:
                 value = self.type(raw)
-        except (TypeError, ValueError):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e400)
             raise ValueError(f"must be a {self.type.__name__}, got {raw!r}") from None
         if self.min is not None and value < self.min:
             raise ValueError(f"must be at least {self.min}, got {value}")

@@ -1,0 +1,95 @@
+"""An integration's socket: /ws/events/ with an API token (`?token=` or a Bearer header) sees
+what its user sees on the pages: its accounts' topics live and on resync, never another's."""
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from apps.api.tokens import api_token_create, api_token_revoke
+from apps.web.relay import relay_pass, relay_start_cursor
+from tests.access import desk_user
+from tests.web.test_events_socket_access import ORIGIN, everything_sent, order_placed, orders
+from tests.web.test_events_socket_access import desk as desk  # noqa: F401  (the fixture: two accounts, a strategy each)
+from tradedesk.asgi import application
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
+
+
+@pytest.fixture(autouse=True)
+def no_embedded_relay(settings):
+    settings.RELAY_IN_PROCESS = False
+
+
+@pytest.fixture
+def bot_key(desk):
+    """A read token of a viewer of account "ours"."""
+    user = desk_user("bot", role="viewer", accounts=[desk["ours"]])
+    return api_token_create(actor=None, user=user, name="grafana", scope="read", via="command").key
+
+
+async def subscribed(path: str, topics: list[str], *, headers=(), since=None):
+    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, *headers])
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.send_json_to({"subscribe": topics, "since": since})
+    replies = [await communicator.receive_json_from()]
+    while replies[-1].get("type") != "subscribed":
+        replies.append(await communicator.receive_json_from())
+    return communicator, replies
+
+
+async def test_a_token_in_the_query_receives_its_accounts_order_events_and_not_anothers(desk, bot_key):
+    ours, theirs = desk["ours"], desk["theirs"]
+    cursor = await relay_start_cursor()
+    socket, replies = await subscribed(f"/ws/events/?token={bot_key}", [orders(ours), orders(theirs)])
+
+    await order_placed(desk, ours)
+    await order_placed(desk, theirs)
+    await relay_pass(get_channel_layer(), cursor)
+    received = await everything_sent(socket)
+
+    assert replies[0] == {
+        "type": "error",
+        "message": f"You are not a member of account {theirs.pk}; topic {orders(theirs)} refused.",
+    }
+    assert replies[-1]["topics"] == [orders(ours)]
+    assert {"order.created", "order.filled"} <= {m["kind"] for m in received}
+    assert {m["topic"] for m in received} == {orders(ours)}
+    await socket.disconnect()
+
+
+async def test_a_bearer_header_resyncs_only_its_accounts_events(desk, bot_key):
+    await order_placed(desk, desk["ours"])
+    await order_placed(desk, desk["theirs"])
+
+    socket, replies = await subscribed(
+        "/ws/events/",
+        [orders(desk["ours"]), orders(desk["theirs"])],
+        headers=[(b"authorization", f"Bearer {bot_key}".encode())],
+        since=0,
+    )
+
+    resent = [reply for reply in replies if "id" in reply]
+    assert resent and {m["topic"] for m in resent} == {orders(desk["ours"])}
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize("key", ["revoked", "td_nope_nope", ""])
+async def test_a_bad_token_closes_the_socket_as_unauthenticated_even_with_a_session(desk, bot_key, client, key):
+    if key == "revoked":
+        from apps.api.models import ApiToken
+
+        token = await database_sync_to_async(ApiToken.objects.get)(name="grafana")
+        await database_sync_to_async(api_token_revoke)(actor=None, token_id=token.pk)
+        key = bot_key
+    user = await database_sync_to_async(desk_user)("pat", role="viewer", accounts=[desk["ours"]])
+    await database_sync_to_async(client.force_login)(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    communicator = WebsocketCommunicator(application, f"/ws/events/?token={key}", headers=[ORIGIN, (b"cookie", cookie)])
+    connected, _ = await communicator.connect()
+
+    assert connected
+    assert await communicator.receive_output() == {"type": "websocket.close", "code": 4401}
+    await communicator.disconnect()
