@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "apps.risk",
     "apps.goals",
     "apps.alerts",
+    "apps.research",
     "apps.web",
     "apps.api",
     "apps.desk",
