@@ -218,6 +218,12 @@ TRADING_RESOLVE_DOWN_PROBE_S = env.float("TRADING_RESOLVE_DOWN_PROBE_S", default
 TRADING_SUBMIT_STUCK_S = env.int("TRADING_SUBMIT_STUCK_S", default=30)
 TRADING_VENUE_DOWN_SECONDS = env.int("TRADING_VENUE_DOWN_SECONDS", default=15)
 
+# --- Research (apps.research): Optuna studies on the `research` queue -------------------
+# A running trial writes a heartbeat this often; one silent for the grace period is failed
+# (its worker died) and its slot goes to another trial.
+RESEARCH_TRIAL_HEARTBEAT_SECONDS = env.int("RESEARCH_TRIAL_HEARTBEAT_SECONDS", default=5)
+RESEARCH_TRIAL_GRACE_SECONDS = env.int("RESEARCH_TRIAL_GRACE_SECONDS", default=60)
+
 # --- Alerts (apps.alerts): delivery to Telegram, Discord, Slack, email and webhooks --------
 ALERTS_DISPATCH_EVERY_SECONDS = env.int("ALERTS_DISPATCH_EVERY_SECONDS", default=2)
 ALERTS_TICK_BUDGET_SECONDS = env.float("ALERTS_TICK_BUDGET_SECONDS", default=20)
