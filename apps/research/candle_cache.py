@@ -3,7 +3,7 @@ span with other params, and reading a million candles from the database costs se
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from apps.markets.selectors import candles_between
 from apps.strategies.backtests.services import candles_slice
 
 MAX_ENTRIES = 8
+MIN_MARGIN = timedelta(days=7)
 _cache: dict[tuple, tuple[datetime | None, datetime | None, Candles]] = {}
 _hashes: dict[tuple, str] = {}
 
@@ -23,7 +24,9 @@ def candles_cached(*, market, timeframe: str, start: datetime | None = None, end
     key = (market.pk, timeframe)
     held = _cache.get(key)
     if held is None or not _covers(held[0], held[1], start, end):
-        lo = start if held is None else _earlier(start, held[0])
+        # Trials ask for other warm-ups (longer averages start earlier): read well before.
+        wider = None if start is None else start - max((end - start) if end else MIN_MARGIN, MIN_MARGIN)
+        lo = wider if held is None else _earlier(wider, held[0])
         hi = end if held is None else _later(end, held[1])
         if len(_cache) >= MAX_ENTRIES:
             _cache.clear()

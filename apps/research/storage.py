@@ -50,3 +50,11 @@ def _stale_trial_released(optuna_study, trial) -> None:
     from apps.research.studies import trial_released  # the studies module uses this one
 
     trial_released(optuna_study, trial)
+
+
+def storages_close() -> None:
+    """Close every pooled connection (a test database cannot be dropped while they are open)."""
+    with _lock:
+        for storage in _storages.values():
+            storage.engine.dispose()
+        _storages.clear()

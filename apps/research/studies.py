@@ -15,12 +15,15 @@ How a study survives a killed worker and still ends with exactly `trials` finish
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 import optuna
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from optuna.trial import TrialState
@@ -183,15 +186,41 @@ def study_trial_step(study_id: int) -> str:
     study = Study.objects.filter(pk=study_id).first()
     if study is None or study.status == Study.Status.FINISHED:
         return DONE
-    _stale_trials_fail(study)
+    optuna_study = _optuna_study(study)
+    # Optuna fails every running trial whose heartbeat stopped; this process's share comes
+    # back through the storage's callback (trial_released).
+    optuna.storages.fail_stale_trials(optuna_study)
     slot = _slot_claim(study)
     if slot is None:
-        if _optuna_study(study).get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if _slots_in_use(study, optuna_study):
             return WAITING
         _study_finish(study)
         return DONE
-    _trial_run(study, slot)
+    optuna_study.sampler = _sampler(study, slot)
+    _trial_run(study, optuna_study, slot)
     return RAN
+
+
+def _slots_in_use(study: Study, optuna_study: optuna.Study) -> bool:
+    """Whether every slot is taken for good. Trials still running: wait for them. Fewer trials
+    used than slots claimed, with nothing started for a grace period: a worker died between
+    claiming and asking (or before releasing a stale trial), so the claims are set back to the
+    trials that count and the study goes on."""
+    trials = optuna_study.get_trials(deepcopy=False)
+    if any(t.state == TrialState.RUNNING for t in trials):
+        return True
+    used = sum(t.state in FINISHED_STATES or _failed_by_error(t) for t in trials)
+    if used >= study.trials:
+        return False
+    moments = [t.datetime_complete or t.datetime_start for t in trials if t.datetime_start]
+    if moments and (datetime.now() - max(moments)).total_seconds() < settings.RESEARCH_TRIAL_GRACE_SECONDS:
+        return True  # a claim may be on its way to Optuna right now
+    Study.objects.filter(pk=study.pk, trials_claimed__gt=used).update(trials_claimed=used)
+    return True
+
+
+def _failed_by_error(trial) -> bool:
+    return trial.state == TrialState.FAIL and trial.user_attrs.get("reason", "").startswith("error")
 
 
 def _slot_claim(study: Study) -> int | None:
@@ -200,12 +229,6 @@ def _slot_claim(study: Study) -> int | None:
         if not claimed:
             return None
         return Study.objects.values_list("trials_claimed", flat=True).get(pk=study.pk) - 1
-
-
-def _stale_trials_fail(study: Study) -> None:
-    """Optuna fails every running trial whose heartbeat stopped; this process's share comes
-    back through the storage's callback (trial_released)."""
-    optuna.storages.fail_stale_trials(_optuna_study(study))
 
 
 def trial_released(optuna_study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -242,10 +265,10 @@ def _pruner(study: Study) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def _trial_run(study: Study, slot: int) -> None:
-    optuna_study = _optuna_study(study, slot=slot)
+def _trial_run(study: Study, optuna_study: optuna.Study, slot: int) -> None:
     trial = optuna_study.ask()
     trial.set_user_attr("slot", slot)
+    trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
     try:
         with _Heartbeat(optuna_study, trial._trial_id):
             values = trial_suggest(trial, [dimension_from_json(d) for d in study.space])
