@@ -36,6 +36,8 @@ class Study(TimeStampedModel):
     trials = models.PositiveIntegerField(help_text="Trials to finish")
     trials_claimed = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    walk_forward = models.UUIDField(null=True, blank=True, db_index=True, help_text="The walk-forward this is a fold of")
+    fold = models.PositiveSmallIntegerField(null=True, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="studies")
 
     class Meta:

@@ -80,7 +80,7 @@ class StudyProgress:
 # --- Creating ------------------------------------------------------------------------------
 
 
-def study_create(request: StudyRequest, *, owner=None) -> Study:
+def study_create(request: StudyRequest, *, owner=None, walk_forward=None, fold=None) -> Study:
     """Check everything a trader typed (every bad field at once), then the Study row and its
     Optuna study. Nothing is queued yet (study_start)."""
     errors: dict[str, list[str]] = {}
@@ -133,6 +133,8 @@ def study_create(request: StudyRequest, *, owner=None) -> Study:
         seed=request.seed,
         trials=request.trials,
         owner=owner,
+        walk_forward=walk_forward,
+        fold=fold,
     )
     optuna.create_study(storage=study_storage(), study_name=study.optuna_name, directions=list(OBJECTIVES[request.objective][1]))
     return study
@@ -329,12 +331,18 @@ def trial_request(study: Study, values: dict, start: datetime, end: datetime) ->
     )
 
 
-def span_backtest(study: Study, values: dict, start: datetime, end: datetime):
-    """(plan, metrics) of the trial's backtest on [start, end), on this process's cached candles:
-    the same code path as `manage.py backtest --start --end`."""
+def span_result(study: Study, values: dict, start: datetime, end: datetime):
+    """(plan, BacktestResult) of the trial's backtest on [start, end), on this process's cached
+    candles: the same code path as `manage.py backtest --start --end`."""
     plan = backtest_plan(trial_request(study, values, start, end))
     data = market_data_load(plan, load=candle_cache.candles_cached)
-    return plan, backtest_result(plan, data).metrics
+    return plan, backtest_result(plan, data)
+
+
+def span_backtest(study: Study, values: dict, start: datetime, end: datetime):
+    """(plan, metrics) of the trial's backtest on [start, end)."""
+    plan, result = span_result(study, values, start, end)
+    return plan, result.metrics
 
 
 def _trial_evaluate(study: Study, trial, values: dict):

@@ -10,6 +10,7 @@ from tqdm import tqdm
 from apps.common.errors import ApplicationError
 from apps.research.space import OBJECTIVES, PRUNERS, SAMPLERS
 from apps.research.studies import StudyRequest, study_create, study_get, study_progress, study_runs, study_start
+from apps.research.walkforward import WalkForwardRequest, walk_forward_create, walk_forward_report
 from apps.strategies.backtests.formatting import metric_text, table_text
 from apps.strategies.backtests.plan import BacktestRequest
 from apps.strategies.backtests.selectors import BacktestError
@@ -56,6 +57,11 @@ class Command(BacktestCommand):
         study.add_argument("--tasks", type=int, default=4, help="Trial tasks in flight at once (default 4)")
         study.add_argument("--resume", type=int, help="Resume study #ID after a crash (queues its trial tasks again)")
         study.add_argument("--no-wait", action="store_true", help="Queue the study and return (watch it with --resume)")
+        folds = parser.add_argument_group("Walk-forward (a study per fold; needs --trials)")
+        folds.add_argument("--walk-forward", type=int, help="Number of folds: optimise on each train window, test on the next")
+        folds.add_argument("--train-days", type=float, help="Days of each train window (rolling), or of the first (anchored)")
+        folds.add_argument("--test-days", type=float, help="Days of each test window")
+        folds.add_argument("--anchored", action="store_true", help="Every train window starts at the start of the data")
 
     def handle(self, *args, **options):
         if options["trials"] is not None or options["resume"] is not None:
@@ -135,6 +141,8 @@ class Command(BacktestCommand):
     # --- Optuna studies ---------------------------------------------------------------------
 
     def _study(self, options):
+        if options["walk_forward"] is not None:
+            return self._walk_forward(options)
         try:
             if options["resume"] is not None:
                 study = study_get(options["resume"])
@@ -154,6 +162,64 @@ class Command(BacktestCommand):
             return
         progress = self._study_watch(study, options)
         self._study_print(study, progress)
+
+    def _walk_forward(self, options):
+        request = WalkForwardRequest(
+            study=self._study_request({**options, "train": "", "test": ""}),
+            folds=options["walk_forward"],
+            train_days=options["train_days"] or 0,
+            test_days=options["test_days"] or 0,
+            anchored=options["anchored"],
+            start=options["start"],
+            end=options["end"],
+        )
+        try:
+            folds = walk_forward_create(request, owner=backtest_owner(options["owner"]))
+            for study in folds:
+                study_start(study, tasks=options["tasks"])
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from None
+        group = folds[0].walk_forward
+        self.stdout.write(f"Walk-forward {group}: {len(folds)} folds ({'anchored' if request.anchored else 'rolling'})")
+        for study in folds:
+            self.stdout.write(
+                f"  fold {study.fold}: study #{study.pk}, train {study.train_start:%Y-%m-%d %H:%M}..{study.train_end:%Y-%m-%d %H:%M}, "
+                f"test {study.test_start:%Y-%m-%d %H:%M}..{study.test_end:%Y-%m-%d %H:%M}"
+            )
+        if options["no_wait"]:
+            return
+        for study in folds:
+            self._study_watch(study, options)
+        try:
+            report = walk_forward_report(group)
+        except ApplicationError as exc:
+            raise CommandError(exc.message) from None
+        rows = [
+            [
+                str(f.fold),
+                " ".join(f"{k}={v}" for k, v in f.params.items()) if f.params is not None else "no trial scored",
+                metric_text(f.train_metrics, "total_return_pct"),
+                metric_text(f.test_metrics, "total_return_pct"),
+                metric_text(f.test_metrics, "max_drawdown_pct"),
+                metric_text(f.test_metrics, "trades"),
+            ]
+            for f in report.folds
+        ]
+        self.stdout.write(
+            table_text(["Fold", "Best params (train)", "Train return", "Test return", "Test DD", "Test trades"], rows)
+        )
+        efficiency = "n/a (the training earned nothing)" if report.efficiency is None else f"{report.efficiency:.2f}"
+        self.stdout.write(
+            f"Out of sample, stitched: {report.initial_balance:,.2f} -> {report.final_equity:,.2f}; "
+            f"walk-forward efficiency {efficiency}"
+        )
+        for name, figures in report.stability.items():
+            steadiness = (
+                f"variation {figures['coefficient_of_variation']:.2f}"
+                if "coefficient_of_variation" in figures
+                else f"{figures['share']:.0%} chose {figures['most_common']}"
+            )
+            self.stdout.write(f"  {name}: {figures['values']} ({steadiness})")
 
     def _study_request(self, options) -> StudyRequest:
         sweep_only = [name for name in ("grid", "random") if options[name]]
