@@ -331,12 +331,18 @@ def trial_request(study: Study, values: dict, start: datetime, end: datetime) ->
     )
 
 
-def span_result(study: Study, values: dict, start: datetime, end: datetime):
-    """(plan, BacktestResult) of the trial's backtest on [start, end), on this process's cached
-    candles: the same code path as `manage.py backtest --start --end`."""
+def span_run(study: Study, values: dict, start: datetime, end: datetime):
+    """(plan, market data, BacktestResult) of the trial's backtest on [start, end), on this
+    process's cached candles: the same code path as `manage.py backtest --start --end`."""
     plan = backtest_plan(trial_request(study, values, start, end))
     data = market_data_load(plan, load=candle_cache.candles_cached)
-    return plan, backtest_result(plan, data)
+    return plan, data, backtest_result(plan, data)
+
+
+def span_result(study: Study, values: dict, start: datetime, end: datetime):
+    """(plan, BacktestResult) of the trial's backtest on [start, end)."""
+    plan, _, result = span_run(study, values, start, end)
+    return plan, result
 
 
 def span_backtest(study: Study, values: dict, start: datetime, end: datetime):

@@ -128,3 +128,41 @@ def test_the_command_queues_a_study_and_a_resume_finds_it(market):
     assert "optimize --resume" in out.getvalue()
     with pytest.raises(CommandError, match="there is no study #999999"):
         call_command("optimize", "--resume", "999999", "--strategy", "x", "--no-wait", stdout=StringIO())
+
+
+def test_the_best_trial_has_monte_carlo_significance_and_neighbourhood_figures_stored_with_its_run(market):
+    from apps.research.robustness import study_robustness
+
+    study = study_create(ema_study_request(trials=6))
+    run_to_the_end(study)
+    figures = study_robustness(study)
+    best = study_runs(study).get(is_best=True)
+    assert best.settings["robustness"] == figures and figures["trial"] == best.settings["study"]["trial"]
+    assert figures["trades"] == best.test_metrics["trades"] > 0
+    shuffle, bootstrap = figures["monte_carlo_shuffle"], figures["monte_carlo_bootstrap"]
+    assert shuffle["final_equity"]["50"] == pytest.approx(best.test_metrics["final_equity"])  # order never changes the sum
+    assert bootstrap["max_drawdown_pct"]["5"] <= bootstrap["max_drawdown_pct"]["50"] <= bootstrap["max_drawdown_pct"]["95"]
+    assert 0 < figures["significance"]["p_value"] <= 1
+    around = figures["neighbourhood"]
+    assert around["neighbours"] == len(around["points"]) >= 3  # fast, slow and stop_loss each moved at least one way
+    assert study_robustness(study) == figures  # computed once, read back
+
+
+def test_the_command_prints_the_study_with_its_robustness_when_the_trials_run_in_place(market):
+    from tradedesk.celery import app
+
+    app.conf.task_always_eager = True
+    try:
+        out = StringIO()
+        call_command(
+            "optimize", "--strategy", "ema_cross", "--symbol", "BTC/USDT", "--timeframe", "1h", "--trials", "4",
+            "--train", TRAIN, "--test", TEST, "--space", "fast=3:20", "--space", "slow=21:60",
+            "--objective", "return_over_drawdown", "--tasks", "1", "--no-progress", stdout=out,
+        )  # fmt: skip
+    finally:
+        app.conf.task_always_eager = False
+    text = out.getvalue()
+    assert "4 trials finished (0 failed and replaced); 4 stored as BacktestRuns" in text
+    assert "Train return" in text and "Test return" in text
+    assert "Monte Carlo, trade order shuffled x1000" in text and "One step around the best params" in text
+    assert "p-value 0." in text or "p-value 1.000" in text

@@ -8,6 +8,7 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from apps.common.errors import ApplicationError
+from apps.research.robustness import study_robustness
 from apps.research.space import OBJECTIVES, PRUNERS, SAMPLERS
 from apps.research.studies import StudyRequest, study_create, study_get, study_progress, study_runs, study_start
 from apps.research.walkforward import WalkForwardRequest, walk_forward_create, walk_forward_report
@@ -304,8 +305,35 @@ class Command(BacktestCommand):
         self.stdout.write(table_text(headers, rows))
         if progress.best is None:
             self.stdout.write("No trial has a defined objective: widen the spans or choose another --objective.")
-        else:
-            self.stdout.write(f"Best trial #{progress.best['trial']}: {progress.best['params']}")
+            return
+        self.stdout.write(f"Best trial #{progress.best['trial']}: {progress.best['params']}")
+        self._robustness_print(study_robustness(study))
+
+    def _robustness_print(self, figures: dict) -> None:
+        shuffle, bootstrap = figures["monte_carlo_shuffle"], figures["monte_carlo_bootstrap"]
+        significance, around = figures["significance"], figures["neighbourhood"]
+
+        def spread(values: dict, unit: str = "") -> str:
+            return " / ".join(f"{values[p]:,.2f}{unit}" for p in ("5", "50", "95"))
+
+        self.stdout.write(f"Robustness of trial #{figures['trial']} on the test span ({figures['trades']} trades):")
+        self.stdout.write(
+            f"  Monte Carlo, trade order shuffled x{shuffle['runs']} (5th / 50th / 95th): final equity "
+            f"{spread(shuffle['final_equity'])}, max drawdown {spread(shuffle['max_drawdown_pct'], ' %')}"
+        )
+        self.stdout.write(
+            f"  Monte Carlo, trades bootstrapped x{bootstrap['runs']}: final equity {spread(bootstrap['final_equity'])}, "
+            f"max drawdown {spread(bootstrap['max_drawdown_pct'], ' %')}"
+        )
+        p_value = "n/a (no trades)" if significance["p_value"] is None else f"{significance['p_value']:.3f}"
+        self.stdout.write(
+            f"  Mean trade return vs random entries on the detrended market: p-value {p_value} "
+            f"({significance['runs']} random runs)"
+        )
+        drop = (
+            "n/a" if around["mean_drop"] is None else f"{around['mean_drop']:.0%} on average, {around['worst_drop']:.0%} at worst"
+        )
+        self.stdout.write(f"  One step around the best params ({around['neighbours']} neighbours) the objective falls {drop}")
 
 
 def _params_text(params: dict, swept: list[str]) -> str:
