@@ -32,7 +32,9 @@ def storage_url() -> str:
     return f"postgresql+psycopg://{quote(db['USER'] or '', safe='')}{password}@{db['HOST'] or 'localhost'}{port}/{db['NAME']}"
 
 
-def study_storage() -> optuna.storages.RDBStorage:
+def study_storage(*, on_stale) -> optuna.storages.RDBStorage:
+    """`on_stale(study, trial)` is called for each stale trial this process fails (the first
+    caller's callback is the pool's)."""
     url = storage_url()
     with _lock:
         if url not in _storages:
@@ -41,15 +43,9 @@ def study_storage() -> optuna.storages.RDBStorage:
                 engine_kwargs={"pool_pre_ping": True},
                 heartbeat_interval=settings.RESEARCH_TRIAL_HEARTBEAT_SECONDS,
                 grace_period=settings.RESEARCH_TRIAL_GRACE_SECONDS,
-                heartbeat_stale_trial_callback=_stale_trial_released,
+                heartbeat_stale_trial_callback=on_stale,
             )
         return _storages[url]
-
-
-def _stale_trial_released(optuna_study, trial) -> None:
-    from apps.research.studies import trial_released  # the studies module uses this one
-
-    trial_released(optuna_study, trial)
 
 
 def storages_close() -> None:

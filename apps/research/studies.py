@@ -136,7 +136,11 @@ def study_create(request: StudyRequest, *, owner=None, walk_forward=None, fold=N
         walk_forward=walk_forward,
         fold=fold,
     )
-    optuna.create_study(storage=study_storage(), study_name=study.optuna_name, directions=list(OBJECTIVES[request.objective][1]))
+    optuna.create_study(
+        storage=study_storage(on_stale=trial_released),
+        study_name=study.optuna_name,
+        directions=list(OBJECTIVES[request.objective][1]),
+    )
     return study
 
 
@@ -246,7 +250,10 @@ def trial_released(optuna_study: optuna.Study, trial: optuna.trial.FrozenTrial) 
 
 def _optuna_study(study: Study, *, slot: int = 0) -> optuna.Study:
     return optuna.load_study(
-        study_name=study.optuna_name, storage=study_storage(), sampler=_sampler(study, slot), pruner=_pruner(study)
+        study_name=study.optuna_name,
+        storage=study_storage(on_stale=trial_released),
+        sampler=_sampler(study, slot),
+        pruner=_pruner(study),
     )
 
 
