@@ -127,7 +127,9 @@ def test_the_command_queues_a_study_and_a_resume_finds_it(market):
     assert "Study #" in out.getvalue() and "5 trials of ema_cross on BTC/USDT 1h" in out.getvalue()
     assert "optimize --resume" in out.getvalue()
     with pytest.raises(CommandError, match="there is no study #999999"):
-        call_command("optimize", "--resume", "999999", "--strategy", "x", "--no-wait", stdout=StringIO())
+        call_command("optimize", "--resume", "999999", "--no-wait", stdout=StringIO())
+    with pytest.raises(CommandError, match="--strategy is required"):
+        call_command("optimize", "--trials", "5", stdout=StringIO())
 
 
 def test_the_best_trial_has_monte_carlo_significance_and_neighbourhood_figures_stored_with_its_run(market):

@@ -42,6 +42,8 @@ class Command(BacktestCommand):
         parser.add_argument("--train-ratio", type=float, default=0.7, help="Share of the time span to train on (default 0.7)")
         parser.add_argument("--metric", default="sharpe", help=f"What 'best' means: {', '.join(SWEEP_METRICS)} (default sharpe)")
         parser.add_argument("--processes", type=int, default=2, help="Worker processes (default 2)")
+        strategy = next(action for action in parser._actions if action.dest == "strategy")
+        strategy.required = False  # --resume needs none; everything else checks it below
         study = parser.add_argument_group("Optuna study (run by the workers of the research queue)")
         study.add_argument("--trials", type=int, help="Run an Optuna study of N finished trials")
         study.add_argument("--objective", default="sharpe", help=f"{' | '.join(OBJECTIVES)} (default sharpe)")
@@ -65,6 +67,8 @@ class Command(BacktestCommand):
         folds.add_argument("--anchored", action="store_true", help="Every train window starts at the start of the data")
 
     def handle(self, *args, **options):
+        if options["resume"] is None and not options["strategy"]:
+            raise CommandError("--strategy is required (an engine strategy kind or a configured Strategy id)")
         if options["trials"] is not None or options["resume"] is not None:
             return self._study(options)
         request = SweepRequest(
