@@ -185,7 +185,8 @@ def main() -> None:
         f"{args.trials} trials x {args.candles:,} candles: ours {ours_s:.1f} s (goal <= 60 s); backtesting.py extrapolated "
         f"{peer_extrapolated:,.0f} s; ratio {peer_per / ours_per:.0f}x (goal >= 30x)"
     )
-    print(f"best: {best.params} train Sharpe {best.value:.3f}, test return {best.user_attrs['test_return_pct']:.2f} %")
+    params = {name: round(value, 4) for name, value in best.params.items()}
+    print(f"best: {params} train Sharpe {best.value:.3f}, test return {best.user_attrs['test_return_pct']:.2f} %")
 
 
 if __name__ == "__main__":
