@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "apps.risk",
     "apps.goals",
     "apps.alerts",
+    "apps.research",
     "apps.web",
     "apps.api",
     "apps.desk",
@@ -229,6 +230,12 @@ TRADING_RESOLVE_FIRST_DELAY_S = env.float("TRADING_RESOLVE_FIRST_DELAY_S", defau
 TRADING_RESOLVE_DOWN_PROBE_S = env.float("TRADING_RESOLVE_DOWN_PROBE_S", default=5)
 TRADING_SUBMIT_STUCK_S = env.int("TRADING_SUBMIT_STUCK_S", default=30)
 TRADING_VENUE_DOWN_SECONDS = env.int("TRADING_VENUE_DOWN_SECONDS", default=15)
+
+# --- Research (apps.research): Optuna studies on the `research` queue -------------------
+# A running trial writes a heartbeat this often; one silent for the grace period is failed
+# (its worker died) and its slot goes to another trial.
+RESEARCH_TRIAL_HEARTBEAT_SECONDS = env.int("RESEARCH_TRIAL_HEARTBEAT_SECONDS", default=5)
+RESEARCH_TRIAL_GRACE_SECONDS = env.int("RESEARCH_TRIAL_GRACE_SECONDS", default=60)
 
 # --- Alerts (apps.alerts): delivery to Telegram, Discord, Slack, email and webhooks --------
 ALERTS_DISPATCH_EVERY_SECONDS = env.int("ALERTS_DISPATCH_EVERY_SECONDS", default=2)

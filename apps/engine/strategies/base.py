@@ -122,6 +122,10 @@ class Strategy(ABC):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     params_schema: ClassVar[tuple[Param, ...]] = ()
+    # How far (as a fraction of a column's largest magnitude) an indicator may differ after
+    # warm-up when the history starts later (the recursive bias check): recursive averages
+    # keep a trace of their seed, see strategies/_common.SEED_WEIGHT_TOLERANCE.
+    recursive_tolerance: ClassVar[float] = 1e-3
 
     def __init__(self, **params: Any):
         self.params = self.validate_params(params)

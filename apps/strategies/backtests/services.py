@@ -81,18 +81,19 @@ def backtest_execute(
 # --- Loading ---------------------------------------------------------------------------------
 
 
-def market_data_load(plan: BacktestPlan, *, on_market=None) -> dict[str, MarketData]:
+def market_data_load(plan: BacktestPlan, *, on_market=None, load=candles_between) -> dict[str, MarketData]:
+    """`load` reads candles like markets.selectors.candles_between (a study passes a cached one)."""
     data: dict[str, MarketData] = {}
     for market in plan.markets:
-        data[market.symbol] = _market_data(plan, market)
+        data[market.symbol] = _market_data(plan, market, load)
         if on_market:
             on_market()
     return data
 
 
-def _market_data(plan: BacktestPlan, market) -> MarketData:
+def _market_data(plan: BacktestPlan, market, load=candles_between) -> MarketData:
     loaded_from = plan.start - warmup_delta(plan) if plan.start else None
-    candles = candles_between(market=market, timeframe=plan.timeframe, start=loaded_from, end=plan.end)
+    candles = load(market=market, timeframe=plan.timeframe, start=loaded_from, end=plan.end)
     first = int(np.searchsorted(candles.time, _ms(plan.start))) if plan.start else 0
     if first >= len(candles):
         raise BacktestError(_no_candles_message(plan, market))

@@ -119,7 +119,7 @@ class Command(BaseCommand):
                 "tradedesk",
                 "worker",
                 "-Q",
-                "default,marketdata,strategies,orders,alerts",
+                "default,marketdata,strategies,orders,alerts,research",
                 "--concurrency",
                 os.environ.get("WORKER_CONCURRENCY", "2"),
                 "--loglevel",

@@ -1,0 +1,52 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from apps.common.models import TimeStampedModel
+from apps.markets.timeframes import TIMEFRAME_CHOICES
+
+
+class Study(TimeStampedModel):
+    """An Optuna study of one strategy on one span: its trials live in Optuna's tables (same
+    database), each finished trial is also a BacktestRun with sweep_id = `uuid` (train figures
+    in `metrics`, test figures in `test_metrics`).
+
+    `trials_claimed` hands out trial slots: a worker claims one with a conditional UPDATE
+    before asking Optuna for a trial, so any number of workers stop at exactly `trials`."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        FINISHED = "finished"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=40, help_text="The engine strategy")
+    request = models.JSONField(help_text="The backtest as asked (symbols, fees, fixed params...), without the span")
+    space = models.JSONField(help_text="name -> searched range; stop_loss/take_profit/trailing_stop in % of price")
+    symbols = models.JSONField(default=list)
+    timeframe = models.CharField(max_length=4, choices=TIMEFRAME_CHOICES)
+    train_start = models.DateTimeField()
+    train_end = models.DateTimeField(help_text="Exclusive; the test part starts here or later")
+    test_start = models.DateTimeField()
+    test_end = models.DateTimeField(help_text="Exclusive")
+    objective = models.CharField(max_length=30)
+    sampler = models.CharField(max_length=10)
+    pruner = models.CharField(max_length=10)
+    seed = models.IntegerField(default=0)
+    trials = models.PositiveIntegerField(help_text="Trials to finish")
+    trials_claimed = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    walk_forward = models.UUIDField(null=True, blank=True, db_index=True, help_text="The walk-forward this is a fold of")
+    fold = models.PositiveSmallIntegerField(null=True, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="studies")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "studies"
+
+    def __str__(self):
+        return f"study #{self.pk} {self.kind} {','.join(self.symbols)} {self.timeframe} ({self.objective})"
+
+    @property
+    def optuna_name(self) -> str:
+        return f"tradedesk-{self.uuid}"
