@@ -128,14 +128,15 @@ def goal_report(
     equity: np.ndarray,
     initial: float,
     targets: GoalTargets,
-    trade_exit_ms: np.ndarray = np.zeros(0, dtype=np.int64),
-    trade_pnl: np.ndarray = np.zeros(0),
+    trade_exit_ms: np.ndarray | None = None,
+    trade_pnl: np.ndarray | None = None,
     resamples: int = RESAMPLES,
     seed: int = SEED,
 ) -> dict:
     """The goal figures of one run (JSON-ready: floats, ints, None)."""
     months, returns = months_of(time_ms, equity, initial)
-    income = monthly_income(months, trade_exit_ms, trade_pnl)
+    no_trades = trade_exit_ms is None or trade_pnl is None
+    income = monthly_income(months, np.zeros(0) if no_trades else trade_exit_ms, np.zeros(0) if no_trades else trade_pnl)
     samples = bootstrap(returns, resamples=resamples, seed=seed) if len(returns) else np.zeros((0, 0))
     report: dict = {"months": len(months), "resamples": resamples, "seed": seed}
     report["average_monthly_income"] = float(income.mean()) if len(income) else 0.0
