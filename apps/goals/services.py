@@ -30,6 +30,7 @@ from apps.goals.selectors import (
     goals_active,
     goals_for_account,
 )
+from apps.goals.validation import goal_validate
 from apps.risk.models import SizingStance
 from apps.risk.selectors import limits_value
 from apps.trading.models import PortfolioSnapshot, Position
@@ -419,3 +420,70 @@ def goal_activated(*, goal: Goal) -> None:
         figures = goal_figures(account_ids=goal_account_ids(goal), month_start=rules.month_start(timezone.now()))
         goal.set_at, goal.set_value = timezone.now(), figures.equity
         Goal.objects.filter(pk=goal.pk).update(set_at=goal.set_at, set_value=goal.set_value)
+
+
+# --- goals a person sets (API, pages) --------------------------------------------------------
+
+GOAL_FIELDS = ("account", "kind", "target", "deadline", "active", "catch_up_enabled")
+
+
+def _goal_state(goal: Goal) -> dict:
+    return {name: getattr(goal, f"{name}_id" if name == "account" else name) for name in GOAL_FIELDS}
+
+
+def goal_save(*, actor, values: dict, goal_id: int | None = None, via: str | None = None) -> Goal:
+    """Create (goal_id None) or change a goal: checked by the one goal validation (every bad
+    field at once), a trader's for an account's goal, an admin's for a goal of all accounts.
+    Audited; the sizing stances are refreshed so a goal switched on or off counts at once."""
+    with audit_refusals(
+        actor=actor,
+        via=via,
+        action="goal.create" if goal_id is None else "goal.change",
+        object_type=Goal._meta.label_lower,
+        object_id=goal_id or "",
+    ):
+        goal = Goal() if goal_id is None else Goal.objects.filter(pk=goal_id).first()
+        if goal is None:
+            raise NotFound(f"no goal #{goal_id} on your accounts")
+        before = _goal_state(goal) if goal_id else None
+        if goal_id is not None:
+            _goal_authorize(actor, goal.account_id, goal_id)
+        merged = {**_goal_state(goal), **values}
+        _goal_authorize(actor, merged["account"], goal_id)
+        deadline_changed = "deadline" in values and values["deadline"] != goal.deadline
+        merged["target"] = goal_validate(merged, now=timezone.now() if deadline_changed else None)
+        with transaction.atomic():
+            goal.account_id = merged["account"]
+            for name in GOAL_FIELDS[1:]:
+                setattr(goal, name, merged[name])
+            goal.save()
+            goal_activated(goal=goal)
+            audit_record(
+                actor=actor,
+                via=via,
+                action="goal.create" if goal_id is None else "goal.change",
+                obj=goal,
+                before=before,
+                after=_goal_state(goal),
+            )
+    sizing_stances_refresh()
+    return goal
+
+
+def goal_delete(*, actor, goal_id: int, via: str | None = None) -> None:
+    with audit_refusals(actor=actor, via=via, action="goal.delete", object_type=Goal._meta.label_lower, object_id=goal_id):
+        goal = Goal.objects.filter(pk=goal_id).first()
+        if goal is None:
+            raise NotFound(f"no goal #{goal_id} on your accounts")
+        _goal_authorize(actor, goal.account_id, goal_id)
+        with transaction.atomic():
+            audit_record(actor=actor, via=via, action="goal.delete", obj=goal, before=_goal_state(goal))
+            goal.delete()
+    sizing_stances_refresh()
+
+
+def _goal_authorize(actor, account_id: int | None, goal_id: int | None) -> None:
+    missing = f"no goal #{goal_id} on your accounts" if goal_id else f"no account #{account_id} among your accounts"
+    if account_id is not None and not ExchangeAccount.objects.filter(pk=account_id).exists():
+        raise Invalid.from_fields({"account": f"There is no account #{account_id}."})
+    account_action_authorize(actor=actor, account_id=account_id, role=Role.TRADER, doing="set goals", missing=missing)

@@ -1,0 +1,84 @@
+"""Where each goal stands now, as the goals page and the API show it: progress, pace, what
+remains, the days left, the required daily return, and the sizing factor and risk stance in
+force on its account. Reads only (the progress rules are pure, apps/engine/goals.py)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from apps.engine import goals as rules
+from apps.goals.models import Goal, GoalSnapshot
+from apps.goals.services import goal_measure
+from apps.risk.models import SizingStance
+
+
+@dataclass(frozen=True)
+class GoalStatus:
+    goal: Goal
+    status: str
+    current: float
+    progress: float
+    expected: float | None
+    pace_ratio: float | None
+    remaining: float  # what is left to the target, in the target's unit (fraction or quote)
+    days_left: int | None  # in the month (monthly goals) or to the deadline
+    required_daily_return: float | None
+    factor: Decimal | None
+    stance: str
+    max_position_pct: Decimal | None
+    entries_paused: str
+    error: str = ""  # the progress could not be measured (the page says so instead of failing)
+
+
+def goal_statuses(*, goals: list[Goal], now: datetime) -> list[GoalStatus]:
+    stances = {stance.account_id: stance for stance in SizingStance.objects.filter(account_id__in={g.account_id for g in goals})}
+    return [_status(goal, stances.get(goal.account_id), now) for goal in goals]
+
+
+def _status(goal: Goal, stance: SizingStance | None, now: datetime) -> GoalStatus:
+    force = {
+        "factor": stance.factor if stance else None,
+        "stance": stance.stance if stance else "",
+        "max_position_pct": stance.max_position_pct if stance else None,
+        "entries_paused": stance.entries_paused if stance else "",
+    }
+    try:
+        progress = goal_measure(goal=goal, now=now).progress
+    except Exception as error:  # a page shows every other goal
+        return GoalStatus(goal, "", 0.0, 0.0, None, None, 0.0, None, None, error=f"not measured: {type(error).__name__}", **force)
+    target = float(goal.target)
+    if goal.kind == Goal.Kind.PORTFOLIO_VALUE:
+        days = max((goal.deadline - now).days, 0) if goal.deadline else None
+        required = None
+    else:
+        days = rules.days_left_in_month(now)
+        required = (
+            rules.required_daily_return(target=target, current=progress.current, days_left=days)
+            if goal.kind == Goal.Kind.MONTHLY_RETURN
+            else None
+        )
+    return GoalStatus(
+        goal=goal,
+        status=progress.status.value,
+        current=progress.current,
+        progress=progress.progress,
+        expected=progress.expected,
+        pace_ratio=progress.pace_ratio,
+        remaining=max(target - progress.current, 0.0),
+        days_left=days,
+        required_daily_return=required,
+        **force,
+    )
+
+
+def goal_history(*, goal: Goal, limit: int = 400) -> list[GoalSnapshot]:
+    return list(GoalSnapshot.objects.filter(goal=goal).order_by("-day")[:limit])
+
+
+def pace_series(*, goal: Goal, now: datetime) -> list[dict]:
+    """This month's snapshots as (day, actual progress, expected progress): the pace chart."""
+    start = rules.month_start(now).date()
+    return [
+        {"day": snapshot.day.isoformat(), "actual": snapshot.progress, "expected": snapshot.expected}
+        for snapshot in GoalSnapshot.objects.filter(goal=goal, day__gte=start).order_by("day")
+    ]
