@@ -223,25 +223,27 @@ def _risk_stance_values(account_id: int, inputs: GoalInputs | None, factor: Deci
             reason = stance.reason + (
                 f"; capped by the trader's {base.normalize():f} %" if base is not None and base < pct else ""
             )
-            RiskLimitAdjustment.objects.create(
-                account_id=account_id, stance=stance.stance, limit=limit, base=base, progress=stance.progress, reason=reason
-            )
-            event_record(
-                "goal.stance_changed",
-                {
-                    "account": account_id,
-                    "stance": stance.stance,
-                    "limit": str(limit),
-                    "base": str(base) if base is not None else None,
-                    "factor": str(factor),
-                    "reason": reason,
-                },
-                account=account_id,
-            )
+            _stance_change_record(account_id, stance, limit, base, reason, factor)
         return {"stance": stance.stance, "max_position_pct": limit}
     except Exception:
         log.exception("goal risk stance failed: the trader's limits as set", account=account_id)
         return {"stance": "", "max_position_pct": None}
+
+
+@transaction.atomic  # the adjustment and its outbox event together
+def _stance_change_record(account_id: int, stance: rules.RiskStance, limit: Decimal, base, reason: str, factor) -> None:
+    RiskLimitAdjustment.objects.create(
+        account_id=account_id, stance=stance.stance, limit=limit, base=base, progress=stance.progress, reason=reason
+    )
+    payload = {
+        "account": account_id,
+        "stance": stance.stance,
+        "limit": str(limit),
+        "base": str(base) if base is not None else None,
+        "factor": str(factor),
+        "reason": reason,
+    }
+    event_record("goal.stance_changed", payload, account=account_id)
 
 
 # --- goal drawdown protection ---------------------------------------------------------------
@@ -263,8 +265,9 @@ def drawdown_protect(*, account_id: int, now: datetime, portfolio_fractions: lis
             created.append(event)
     for event in created:
         event.actions = _drawdown_act(account, event, closing_all=rules.CLOSE_ALL in check.actions)
-        DrawdownEvent.objects.filter(pk=event.pk).update(actions=event.actions)
-        _drawdown_event(event, priority="medium" if event.level == rules.PAUSE_NEW else "high")
+        with transaction.atomic():  # the row and its outbox event together
+            DrawdownEvent.objects.filter(pk=event.pk).update(actions=event.actions)
+            _drawdown_event(event, priority="medium" if event.level == rules.PAUSE_NEW else "high")
     return created
 
 

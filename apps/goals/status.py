@@ -82,3 +82,39 @@ def pace_series(*, goal: Goal, now: datetime) -> list[dict]:
         {"day": snapshot.day.isoformat(), "actual": snapshot.progress, "expected": snapshot.expected}
         for snapshot in GoalSnapshot.objects.filter(goal=goal, day__gte=start).order_by("day")
     ]
+
+
+@dataclass(frozen=True)
+class CatchUpEvidence:
+    """The latest goal backtest of the goal's account strategies: what catch-up cost there."""
+
+    run_id: int
+    label: str
+    rows: list[tuple[str, str, str]]  # (figure, sizing off, sizing on)
+
+
+def catch_up_evidence(*, goal: Goal) -> CatchUpEvidence | None:
+    """The newest backtest run with goal figures (`backtest --goal ...`) of a strategy of the
+    goal's account (any run with goal figures for a goal of all accounts); None when none ran."""
+    from apps.strategies.models import BacktestRun
+
+    runs = BacktestRun.objects.filter(metrics__has_key="goals").order_by("-pk")
+    if goal.account_id:
+        runs = runs.filter(strategy__account_id=goal.account_id)
+    run = runs.first()
+    if run is None:
+        return None
+    sizing = run.metrics["goals"].get("sizing") or {}
+    off, on = sizing.get("off") or {}, sizing.get("on") or {}
+
+    def pct(value, signed=True):
+        return "—" if value is None else (f"{value:+.2%}" if signed else f"{value:.2%}")
+
+    rows = [
+        ("Return", pct(off.get("return")), pct(on.get("return"))),
+        ("Max drawdown", pct(off.get("max_drawdown"), False), pct(on.get("max_drawdown"), False)),
+        ("Worst month", pct(off.get("worst_month")), pct(on.get("worst_month"))),
+        ("P(drawdown ≥ 20 %)", pct(off.get("p_drawdown_20"), False), pct(on.get("p_drawdown_20"), False)),
+    ]
+    label = f"backtest #{run.pk}: {run.kind} on {', '.join(run.symbols)} {run.timeframe}, {run.data_start:%Y-%m-%d} to {run.data_end:%Y-%m-%d}"
+    return CatchUpEvidence(run.pk, label, rows)
