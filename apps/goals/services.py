@@ -38,6 +38,7 @@ from apps.trading.selectors import account_equity
 
 log = get_logger(__name__)
 FACTOR_PLACES = Decimal("0.0001")
+SNAPSHOT_FIGURES = ["taken_at", "value", "current", "month_start_value", "progress", "expected", "pace_ratio", "status"]
 
 
 @dataclass(frozen=True)
@@ -47,9 +48,19 @@ class Measured:
     progress: rules.Progress
 
 
-def goal_measure(*, goal: Goal, now: datetime, at: datetime | None = None) -> Measured:
-    """The goal's progress at `now` (from live figures, or the snapshots' at `at` for a past day)."""
-    figures = goal_figures(account_ids=goal_account_ids(goal), month_start=rules.month_start(now), at=at)
+FiguresCache = dict  # (account ids, month start, at) -> Figures: one read per account in a run
+
+
+def goal_measure(*, goal: Goal, now: datetime, at: datetime | None = None, cache: FiguresCache | None = None) -> Measured:
+    """The goal's progress at `now` (from live figures, or the snapshots' at `at` for a past day).
+    `cache`: figures already read in this run (many goals share one account's figures)."""
+    ids, start = goal_account_ids(goal), rules.month_start(now)
+    key = (tuple(ids), start, at)
+    figures = cache.get(key) if cache is not None else None
+    if figures is None:
+        figures = goal_figures(account_ids=ids, month_start=start, at=at)
+        if cache is not None:
+            cache[key] = figures
     return Measured(goal, figures, _progress(goal, figures, now))
 
 
@@ -86,22 +97,25 @@ def goals_snapshot(*, on: date | None = None) -> dict[str, int]:
     end_of_day = datetime.combine(day, time(23, 59, 59), tzinfo=UTC)
     at = None if day >= now.date() else end_of_day
     counts = {"snapshots": 0, "status_changes": 0, "failed": 0}
+    cache: FiguresCache = {}
     for goal in goals_active():
         try:
-            changed = goal_snapshot_take(goal=goal, day=day, now=now if at is None else end_of_day, at=at)
+            changed = goal_snapshot_take(goal=goal, day=day, now=now if at is None else end_of_day, at=at, cache=cache)
         except Exception:
             log.exception("goal snapshot failed", goal=goal.pk)
             counts["failed"] += 1
             continue
         counts["snapshots"] += 1
         counts["status_changes"] += changed
-    sizing_stances_refresh()
+    sizing_stances_refresh(now=now, cache=cache if at is None else None)
     return counts
 
 
-def goal_snapshot_take(*, goal: Goal, day: date, now: datetime, at: datetime | None = None) -> bool:
+def goal_snapshot_take(
+    *, goal: Goal, day: date, now: datetime, at: datetime | None = None, cache: FiguresCache | None = None
+) -> bool:
     """Write the goal's snapshot for `day`; True when its status changed (and was evented)."""
-    measured = goal_measure(goal=goal, now=now, at=at)
+    measured = goal_measure(goal=goal, now=now, at=at, cache=cache)
     progress, figures = measured.progress, measured.figures
     current = {
         Goal.Kind.MONTHLY_RETURN: Decimal(str(progress.current)),
@@ -110,19 +124,20 @@ def goal_snapshot_take(*, goal: Goal, day: date, now: datetime, at: datetime | N
     }[goal.kind]
     with transaction.atomic():
         previous = GoalSnapshot.objects.select_for_update().filter(goal=goal, day__lte=day).order_by("-day").first()
-        GoalSnapshot.objects.update_or_create(
+        row = GoalSnapshot(
             goal=goal,
             day=day,
-            defaults={
-                "taken_at": now,
-                "value": figures.equity,
-                "current": current,
-                "month_start_value": figures.month_start_equity,
-                "progress": progress.progress,
-                "expected": progress.expected,
-                "pace_ratio": progress.pace_ratio,
-                "status": progress.status.value,
-            },
+            taken_at=now,
+            value=figures.equity,
+            current=current,
+            month_start_value=figures.month_start_equity,
+            progress=progress.progress,
+            expected=progress.expected,
+            pace_ratio=progress.pace_ratio,
+            status=progress.status.value,
+        )
+        GoalSnapshot.objects.bulk_create(  # one statement: insert, or replace the day's figures
+            [row], update_conflicts=True, unique_fields=["goal", "day"], update_fields=SNAPSHOT_FIGURES
         )
         changed = previous is None or previous.status != progress.status.value
         if changed:
@@ -149,15 +164,16 @@ def _status_event(goal: Goal, before: str, progress: rules.Progress) -> None:
 # --- sizing stance --------------------------------------------------------------------------
 
 
-def sizing_stances_refresh(*, now: datetime | None = None) -> int:
+def sizing_stances_refresh(*, now: datetime | None = None, cache: FiguresCache | None = None) -> int:
     """Write the sizing stance of every account an active goal steers (factor, risk stance, and
     the goal drawdown protection's pause); remove the stance of an account no goal steers any
     more (its entries are sized as set). Returns the stances written."""
     now = now or timezone.now()
     steered = accounts_with_goals()
     SizingStance.objects.exclude(account_id__in=steered).delete()
+    cache = {} if cache is None else cache
     for account_id in steered:
-        sizing_stance_refresh(account_id=account_id, now=now)
+        sizing_stance_refresh(account_id=account_id, now=now, cache=cache)
     return len(steered)
 
 
@@ -167,13 +183,13 @@ class GoalInputs:
     portfolio_fractions: list[float]
 
 
-def sizing_stance_refresh(*, account_id: int, now: datetime) -> SizingStance:
+def sizing_stance_refresh(*, account_id: int, now: datetime, cache: FiguresCache | None = None) -> SizingStance:
     """The factor, the risk stance and the drawdown pause from the account's active goals. A
     failure of the factor is factor 1.0 with the reason; of the stance, no stance limit; of the
     drawdown check, the pauses already recorded stay in force. Each is logged."""
     inputs = None
     try:
-        inputs = _goal_inputs(account_id, now)
+        inputs = _goal_inputs(account_id, now, cache)
         factors = rules.sizing_factor(
             paces=inputs.paces, day_of_month=now.astimezone(UTC).day, portfolio_fractions=inputs.portfolio_fractions
         )
@@ -195,10 +211,10 @@ def sizing_stance_refresh(*, account_id: int, now: datetime) -> SizingStance:
     return stance
 
 
-def _goal_inputs(account_id: int, now: datetime) -> GoalInputs:
+def _goal_inputs(account_id: int, now: datetime, cache: FiguresCache | None = None) -> GoalInputs:
     paces, portfolio = [], []
     for goal in goals_for_account(account_id=account_id):
-        progress = goal_measure(goal=goal, now=now).progress
+        progress = goal_measure(goal=goal, now=now, cache=cache).progress
         if goal.kind == Goal.Kind.PORTFOLIO_VALUE:
             portfolio.append(progress.progress)
         else:

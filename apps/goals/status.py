@@ -32,10 +32,11 @@ class GoalStatus:
 
 def goal_statuses(*, goals: list[Goal], now: datetime) -> list[GoalStatus]:
     stances = {stance.account_id: stance for stance in SizingStance.objects.filter(account_id__in={g.account_id for g in goals})}
-    return [_status(goal, stances.get(goal.account_id), now) for goal in goals]
+    cache: dict = {}
+    return [_status(goal, stances.get(goal.account_id), now, cache) for goal in goals]
 
 
-def _status(goal: Goal, stance: SizingStance | None, now: datetime) -> GoalStatus:
+def _status(goal: Goal, stance: SizingStance | None, now: datetime, cache: dict) -> GoalStatus:
     force = {
         "factor": stance.factor if stance else None,
         "stance": stance.stance if stance else "",
@@ -43,7 +44,7 @@ def _status(goal: Goal, stance: SizingStance | None, now: datetime) -> GoalStatu
         "entries_paused": stance.entries_paused if stance else "",
     }
     try:
-        progress = goal_measure(goal=goal, now=now).progress
+        progress = goal_measure(goal=goal, now=now, cache=cache).progress
     except Exception as error:  # a page shows every other goal
         return GoalStatus(goal, "", 0.0, 0.0, None, None, 0.0, None, None, error=f"not measured: {type(error).__name__}", **force)
     target = float(goal.target)
