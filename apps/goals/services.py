@@ -410,27 +410,30 @@ def drawdown_clear(*, actor, account_id: int, reason: str, via: str | None = Non
     return cleared
 
 
-def goal_adjustment_record(*, sizing) -> GoalAdjustment | None:
-    """Log one sizing decision of placement (apps.risk.sizing.EntrySizing). In its own savepoint:
-    a failure to log never undoes the placement."""
-    parts = sizing.factors or {}
+def goal_adjustments_record(*, sizings) -> list[GoalAdjustment]:
+    """Log a placement batch's sizing decisions (apps.risk.sizing.EntrySizing), in one statement
+    in its own savepoint: a failure to log never undoes the placement (it is logged instead)."""
+    rows = [
+        GoalAdjustment(
+            account_id=sizing.account_id,
+            signal_id=sizing.signal_id,
+            base_size=sizing.base_size,
+            pace_factor=(sizing.factors or {}).get("pace"),
+            early_month_factor=(sizing.factors or {}).get("early_month"),
+            preservation_factor=(sizing.factors or {}).get("preservation"),
+            final_factor=sizing.factor,
+            final_size=sizing.final_size,
+            capped_by=sizing.capped_by,
+            reason=sizing.reason[:4000],
+        )
+        for sizing in sizings
+    ]
     try:
         with transaction.atomic():
-            return GoalAdjustment.objects.create(
-                account_id=sizing.account_id,
-                signal_id=sizing.signal_id,
-                base_size=sizing.base_size,
-                pace_factor=parts.get("pace"),
-                early_month_factor=parts.get("early_month"),
-                preservation_factor=parts.get("preservation"),
-                final_factor=sizing.factor,
-                final_size=sizing.final_size,
-                capped_by=sizing.capped_by,
-                reason=sizing.reason[:4000],
-            )
+            return GoalAdjustment.objects.bulk_create(rows)
     except Exception:
-        log.exception("goal adjustment not recorded", account=sizing.account_id, signal=sizing.signal_id)
-        return None
+        log.exception("goal adjustments not recorded", signals=[sizing.signal_id for sizing in sizings])
+        return []
 
 
 def goal_activated(*, goal: Goal) -> None:

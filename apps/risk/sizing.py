@@ -4,8 +4,9 @@ ever. Exits are never resized. Any failure sizes the entry as set (factor 1.0), 
 recorded. The stance also carries the adaptive max-position % (never above the trader's limit)
 and, while the goal drawdown protection holds, the reason new entries are refused.
 
-Each decision is announced on `entry_sized` (an EntrySizing), which the goals app records;
-risk and trading sit below goals and never import it.
+The decisions of a placement batch are announced together on `entries_sized` (EntrySizings)
+when placement writes its rows, which the goals app records in the same transaction; risk and
+trading sit below goals and never import it.
 """
 
 from dataclasses import dataclass, field, replace
@@ -19,7 +20,7 @@ from apps.risk.selectors import sizing_stance
 
 HUNDRED = Decimal(100)
 log = get_logger(__name__)
-entry_sized = Signal()  # sender: EntrySizer; kwargs: sizing (EntrySizing)
+entries_sized = Signal()  # sender: EntrySizer; kwargs: sizings (list of EntrySizing)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class EntrySizer:
     def __init__(self, account_id: int):
         self.account_id = account_id
         self._stance, self._read = None, False
+        self._sized: list[EntrySizing] = []
 
     def apply(self, *, signal, quote: Decimal, limits: Limits, equity: Decimal, exposure: Decimal) -> Decimal:
         """The entry's value in quote after the goal factor (`quote` unchanged without a stance).
@@ -59,8 +61,14 @@ class EntrySizer:
                 final_size=quote,
                 reason=f"goal sizing failed ({type(error).__name__}: {error}): factor 1.0",
             )
-        entry_sized.send_robust(sender=EntrySizer, sizing=sizing)
+        self._sized.append(sizing)
         return sizing.final_size
+
+    def flush(self) -> None:
+        """Announce the decisions so far (placement calls it where it writes its rows)."""
+        if self._sized:
+            sizings, self._sized = self._sized, []
+            entries_sized.send_robust(sender=EntrySizer, sizings=sizings)
 
     def entries_paused(self) -> str:
         """Why the goal drawdown protection refuses new entries ('' when it does not)."""

@@ -358,6 +358,7 @@ class Placement:
         Order.objects.bulk_create(self._new_orders)
         OrderEvent.objects.bulk_create(self._order_events)
         events_save([entry() if callable(entry) else entry for entry in self._outbox])
+        self.goal_sizing.flush()  # the goal-aware sizing decisions, logged with the orders they sized
         if self._accepted:
             Signal.objects.filter(pk__in=self._accepted).update(status=Signal.Status.ACCEPTED)
         if self._rejected:
