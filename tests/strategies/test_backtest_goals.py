@@ -5,6 +5,7 @@ from decimal import Decimal as D
 import pytest
 from django.core.management import CommandError
 
+from apps.goals.models import Goal
 from apps.markets.models import Market
 from apps.strategies.models import BacktestRun
 from tests.strategies.backtest_seed import command_output, market_seeded
@@ -13,7 +14,7 @@ from tests.trading.factories import account_make, strategy_make
 pytestmark = pytest.mark.django_db
 
 
-def test_goals_add_their_figures_and_the_sizing_comparison_to_the_report(tmp_path):
+def test_goals_add_their_figures_and_the_sizing_comparison_to_the_report(tmp_path, admin_client):
     market_seeded(symbols=("BTC/USDT",), days=75, timeframes="1h")
     market = Market.objects.get(symbol="BTC/USDT")
     strategy = strategy_make(account=account_make(), markets=[market], kind="rsi", allocation=D("1000"))  # 10 % a trade
@@ -30,6 +31,12 @@ def test_goals_add_their_figures_and_the_sizing_comparison_to_the_report(tmp_pat
     assert goals["sizing"]["off"]["return"] != goals["sizing"]["on"]["return"]  # the sizing changed the run
     assert "Months >= 10.00% return" in out and "P(month >= 10.00%), bootstrap" in out
     assert "Months to 1,000,000" in out and "on (catch-up)" in out and "P(drawdown >= 20 %)" in out
+
+    # The form that switches catch-up on shows what it cost in this run.
+    goal = Goal.objects.create(account=strategy.account, kind="monthly_return", target=D("0.10"))
+    form = admin_client.get(f"/admin/goals/goal/{goal.pk}/change/").content.decode()
+    assert "What catch-up cost in the backtest" in form and f"backtest #{BacktestRun.objects.get().pk}" in form
+    assert f"{goals['sizing']['on']['return']:+.2%}" in form
 
 
 def test_every_bad_goal_option_is_reported_at_once():
