@@ -160,12 +160,38 @@ def report(label: str, plan, figures) -> None:
     )
 
 
+def goal_sizing_switch_on(plan) -> None:
+    """Each account steered by an active goal with catch-up (a stance in force, every entry
+    resized, logged as a GoalAdjustment): placement with goal sizing on."""
+    from decimal import Decimal as D
+
+    from django.utils import timezone
+
+    from apps.goals.models import Goal
+    from apps.goals.services import sizing_stances_refresh
+    from apps.trading.models import PortfolioSnapshot
+
+    for account_id, _ in plan:
+        Goal.objects.create(account_id=account_id, kind="monthly_return", target=D("0.10"), active=True, catch_up_enabled=True)
+        PortfolioSnapshot.objects.create(
+            account_id=account_id, taken_at=timezone.now(), equity=D("100000000"), cash=D("100000000"), positions_value=0,
+            realized_pnl=0, unrealized_pnl=0,
+        )  # fmt: skip
+    sizing_stances_refresh()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--signals", type=int, default=1000, help="signals per account")
     parser.add_argument("--accounts", type=int, default=10)
     parser.add_argument("--batch", type=int, default=100, help="signals per signals_place call (batched rows)")
     parser.add_argument("--ways", choices=("both", "one", "batched"), default="both", help="which way in to time")
+    parser.add_argument(
+        "--goal-sizing",
+        choices=("on", "off", "both"),
+        default="off",
+        help="goal-aware sizing on the accounts; both: side by side",
+    )
     args = parser.parse_args()
     database_reset()
     django_setup()
@@ -175,6 +201,11 @@ def main() -> None:
 
     batched = batching_available()
     plans = [desk_build(args.accounts + 1, args.signals, prefix=prefix) for prefix in ("one", "batch")]
+    goal_plan = desk_build(args.accounts + 1, args.signals, prefix="goal") if args.goal_sizing == "both" else None
+    if args.goal_sizing == "on":
+        [goal_sizing_switch_on(plan) for plan in plans]
+    if goal_plan:
+        goal_sizing_switch_on(goal_plan)
     probe = plans[0][0][1][:20], plans[1][0][1][:20]
     plans = [
         [(account, ids[20:]) if index == 0 else (account, ids) for index, (account, ids) in enumerate(plan)] for plan in plans
@@ -193,11 +224,17 @@ def main() -> None:
     if not batched:
         print(f"  batched (signals_place, {args.batch} per call): n/a on this version")
         return
+    without = timed(plans[1], partial(execute_batched, batch=args.batch))
     report(
-        f"batched (signals_place, {args.batch} per call), {per_batch:.1f} queries per signal (a batch of 20)",
-        plans[1],
-        timed(plans[1], partial(execute_batched, batch=args.batch)),
+        f"batched (signals_place, {args.batch} per call), {per_batch:.1f} queries per signal (a batch of 20)", plans[1], without
     )
+    if goal_plan:
+        with_goals = timed(goal_plan, partial(execute_batched, batch=args.batch))
+        report("batched with goal sizing on (catch-up, every entry resized and logged)", goal_plan, with_goals)
+        share = (sum(len(ids) for _, ids in goal_plan[1:]) / with_goals[3]) / (
+            sum(len(ids) for _, ids in plans[1][1:]) / without[3]
+        )
+        print(f"  goal sizing on / off across accounts: {share:.0%} (goal: >= 90 %)")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from apps.api.selectors import snapshots_downsampled
 from apps.common.models import AuditEntry
 from apps.common.time import utc_datetime
 from apps.engine.timeframes import timeframe_ms
+from apps.goals.models import DrawdownEvent, Goal, GoalAdjustment, RiskLimitAdjustment
 from apps.markets.models import Candle, Market
 from apps.markets.timeframes import TIMEFRAME_CHOICES
 from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
@@ -224,3 +225,27 @@ class AuditFilter(TimeRange):
     class Meta:
         model = AuditEntry
         fields = ["who", "via", "action", "outcome", "object_type", "object_id"]
+
+
+class GoalFilter(DeskFilterSet):
+    class Meta:
+        model = Goal
+        fields = ["account", "kind", "active"]
+
+
+class GoalAdjustmentFilter(TimeRange):
+    class Meta:
+        model = GoalAdjustment
+        fields = ["account", "capped_by"]
+
+
+class DrawdownEventFilter(TimeRange):
+    class Meta:
+        model = DrawdownEvent
+        fields = ["account", "level", "month"]
+
+
+class RiskLimitAdjustmentFilter(TimeRange):
+    class Meta:
+        model = RiskLimitAdjustment
+        fields = ["account", "stance"]

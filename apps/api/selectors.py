@@ -6,6 +6,7 @@ from django.db.models.functions import RowNumber
 
 from apps.common.models import AuditEntry
 from apps.exchanges.selectors import account_scoped, accounts_visible_to
+from apps.goals.models import DrawdownEvent, Goal, GoalAdjustment, GoalSnapshot, RiskLimitAdjustment
 from apps.markets.models import Candle, Market
 from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
 from apps.strategies.models import Strategy
@@ -120,3 +121,24 @@ def snapshots_downsampled(snapshots: QuerySet, *, seconds: int) -> QuerySet:
 
 def api_audit_entries(*, user) -> QuerySet:
     return AuditEntry.objects.all()  # the view admits admins only
+
+
+def api_goals(*, user) -> QuerySet:
+    """Goals of the user's accounts, and those set for all accounts (they steer every account)."""
+    return account_scoped(Goal.objects.select_related("account"), user=user, shared_rows=True)
+
+
+def api_goal_snapshots(*, user) -> QuerySet:
+    return account_scoped(GoalSnapshot.objects.all(), user=user, paths=("goal__account",), shared_rows=True)
+
+
+def api_goal_adjustments(*, user) -> QuerySet:
+    return account_scoped(GoalAdjustment.objects.all(), user=user)
+
+
+def api_drawdown_events(*, user) -> QuerySet:
+    return account_scoped(DrawdownEvent.objects.select_related("cleared_by"), user=user)
+
+
+def api_risk_limit_adjustments(*, user) -> QuerySet:
+    return account_scoped(RiskLimitAdjustment.objects.all(), user=user)

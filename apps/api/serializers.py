@@ -10,6 +10,7 @@ from apps.api.fast import DeskModelSerializer
 from apps.common.models import AuditEntry
 from apps.engine.order_fsm import OrderStatus
 from apps.exchanges.models import ExchangeAccount
+from apps.goals.models import DrawdownEvent, Goal, GoalAdjustment, GoalSnapshot, RiskLimitAdjustment
 from apps.markets.models import Candle, Market
 from apps.risk.models import KillSwitch, RiskEvent, RiskLimits
 from apps.strategies.models import Strategy
@@ -325,3 +326,116 @@ class AuditEntrySerializer(DeskModelSerializer):
             "before",
             "after",
         ]
+
+
+class GoalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Goal
+        fields = [
+            "id",
+            "account",
+            "kind",
+            "target",
+            "deadline",
+            "active",
+            "catch_up_enabled",
+            "set_value",
+            "set_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["set_value", "set_at", "created_at", "updated_at"]
+
+
+class GoalWriteSerializer(serializers.Serializer):
+    """Types only: the goal validation (apps.goals.validation) checks the values, every bad field at once."""
+
+    account = serializers.IntegerField(min_value=1, max_value=2**63 - 1, allow_null=True, required=False)
+    kind = serializers.CharField(max_length=20, required=False)
+    target = serializers.CharField(max_length=60, required=False, help_text="A number: 0.10 (return), 4000, 1000000")
+    deadline = serializers.DateTimeField(allow_null=True, required=False)
+    active = serializers.BooleanField(required=False)
+    catch_up_enabled = serializers.BooleanField(required=False)
+
+
+class GoalStatusSerializer(serializers.Serializer):
+    goal = GoalSerializer()
+    status = serializers.CharField(help_text="achieved, on_track, at_risk, behind or critical ('' when not measured)")
+    current = serializers.FloatField(help_text="The month's return (fraction), the month's realized income or the equity")
+    progress = serializers.FloatField()
+    expected = serializers.FloatField(allow_null=True)
+    pace_ratio = serializers.FloatField(allow_null=True)
+    remaining = serializers.FloatField()
+    days_left = serializers.IntegerField(allow_null=True)
+    required_daily_return = serializers.FloatField(allow_null=True)
+    factor = serializers.DecimalField(max_digits=6, decimal_places=4, allow_null=True, help_text="Sizing factor in force")
+    stance = serializers.CharField()
+    max_position_pct = serializers.DecimalField(max_digits=8, decimal_places=4, allow_null=True)
+    entries_paused = serializers.CharField(help_text="Why the goal drawdown protection refuses entries ('' when it does not)")
+    error = serializers.CharField()
+
+
+class GoalSnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GoalSnapshot
+        fields = [
+            "id",
+            "goal",
+            "day",
+            "taken_at",
+            "value",
+            "current",
+            "month_start_value",
+            "progress",
+            "expected",
+            "pace_ratio",
+            "status",
+        ]
+
+
+class GoalAdjustmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GoalAdjustment
+        fields = [
+            "id",
+            "created_at",
+            "account",
+            "signal",
+            "base_size",
+            "pace_factor",
+            "early_month_factor",
+            "preservation_factor",
+            "final_factor",
+            "final_size",
+            "capped_by",
+            "reason",
+        ]
+
+
+class DrawdownEventSerializer(serializers.ModelSerializer):
+    cleared_by = serializers.CharField(source="cleared_by.username", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = DrawdownEvent
+        fields = [
+            "id",
+            "created_at",
+            "account",
+            "month",
+            "level",
+            "stance",
+            "limit",
+            "actual",
+            "value",
+            "peak",
+            "actions",
+            "reason",
+            "cleared_at",
+            "cleared_by",
+        ]
+
+
+class RiskLimitAdjustmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RiskLimitAdjustment
+        fields = ["id", "created_at", "account", "stance", "limit", "base", "progress", "reason"]

@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from apps.api import views
+from apps.api import goals, views
 from apps.api.errors import not_found_view
 
 REDOC = SpectacularRedocView.as_view(url_name="api-schema")
@@ -24,6 +24,10 @@ router.register("risk-events", views.RiskEventViewSet, basename="risk-event")
 router.register("kill-switches", views.KillSwitchViewSet, basename="kill-switch")
 router.register("portfolio-snapshots", views.PortfolioSnapshotViewSet, basename="portfolio-snapshot")
 router.register("audit-entries", views.AuditEntryViewSet, basename="audit-entry")
+router.register("goals", goals.GoalViewSet, basename="goal")
+router.register("goal-adjustments", goals.GoalAdjustmentViewSet, basename="goal-adjustment")
+router.register("risk-limit-adjustments", goals.RiskLimitAdjustmentViewSet, basename="risk-limit-adjustment")
+router.register("drawdown-events", goals.DrawdownEventViewSet, basename="drawdown-event")
 
 urlpatterns = [
     path("api/v1/", include(router.urls)),

@@ -221,6 +221,13 @@ KINDS: tuple[EventKind, ...] = (
     _kind("reconcile.completed", RECONCILE, RECONCILE_SUMMARY_FIELDS),
     # priority: low (achieved, on track), medium (at risk), high (behind, critical)
     _kind("goal.status_changed", (GOALS, GOALS_DESK), ("goal", "kind", "from", "to", "priority", "progress", "reason")),
+    _kind("goal.stance_changed", GOALS, ("account", "stance", "limit", "base", "factor", "reason")),
+    _kind(
+        "goal.drawdown_breached",
+        GOALS,
+        ("drawdown_event", "level", "stance", "limit", "actual", "value", "peak", "actions", "priority", "reason"),
+    ),
+    _kind("goal.drawdown_cleared", GOALS, ("account", "cleared", "by", "reason")),
 )
 CATALOGUE: dict[str, EventKind] = {kind.name: kind for kind in KINDS}
 assert len(CATALOGUE) == len(KINDS), "an event kind is declared twice"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,6 +88,8 @@ class BacktestConfig:
     close_at_end: bool = True  # close what is still open at the last close (end_of_data)
     risk_free_rate: float = 0.0  # annual, for Sharpe/Sortino
     compute_metrics: bool = True
+    # Goal-aware sizing: (entry time ms, equity) -> factor on the entry's size (goal_backtest.GoalSizing).
+    entry_factor: Callable[[int, float], float] | None = None
 
     def __post_init__(self):
         if not self.initial_balance > 0:
@@ -391,6 +393,8 @@ class _Simulation:
         )
         if not requested > 0:
             return NO_SIZE
+        if self.config.entry_factor is not None:  # after the sizing rule, before what cash allows
+            requested *= self.config.entry_factor(int(cands.time[k]), equity)
         affordable = free_margin / (price * (1.0 + taker)) if free_margin > 0 else 0.0
         quantity = requested if requested <= affordable else affordable
         if rules.amount_step:

@@ -247,6 +247,67 @@ def _reason(factors, pace, early, preservation, final, day) -> str:
     return f"goal sizing x{final:.2f}: " + "; ".join(parts)
 
 
+# --- adaptive risk stance -----------------------------------------------------------------
+
+AGGRESSIVE, MODERATE, BALANCED, CONSERVATIVE, PROTECTIVE = "aggressive", "moderate", "balanced", "conservative", "protective"
+# (stance, pace ratio where the band starts, % there, pace ratio where it ends, % there): the
+# max-position % runs linearly between the two ends and stays at the far end's value beyond it.
+STANCE_BANDS: tuple[tuple[str, float, float, float, float], ...] = (
+    (AGGRESSIVE, 0.70, 12.0, 0.50, 15.0),  # behind (r < 0.70): 12 % at 0.70 up to 15 % at 0.50 and below
+    (MODERATE, 0.85, 10.0, 0.70, 12.0),  # at risk (0.70 <= r < 0.85): 10 % at 0.85 up to 12 % at 0.70
+    (BALANCED, 1.15, 10.0, 0.85, 10.0),  # on track (0.85 <= r <= 1.15)
+    (CONSERVATIVE, 1.15, 10.0, 1.50, 7.0),  # ahead (r > 1.15): 10 % down to 7 % at 1.50 and above
+)
+PROTECTIVE_PCT = (5.0, 3.0)  # above 90 % of a portfolio target: 5 % at 90 %, 3 % at the target and above
+AHEAD_RATIO = 1.50  # an achieved monthly goal counts as this far ahead
+
+
+@dataclass(frozen=True)
+class RiskStance:
+    stance: str
+    max_position_pct: float  # the stance's own value, before the trader's limit caps it
+    progress: float | None  # what chose it: the mean pace ratio, or the portfolio share in protective
+    reason: str
+
+
+def _along(x: float, x0: float, y0: float, x1: float, y1: float) -> float:
+    """y on the line (x0, y0) -> (x1, y1), held at the ends."""
+    if x0 == x1:
+        return y0
+    share = min(max((x - x0) / (x1 - x0), 0.0), 1.0)
+    return y0 + (y1 - y0) * share
+
+
+def risk_stance(*, paces: list[PaceInput], portfolio_fractions: list[float] = ()) -> RiskStance:
+    """The max-position % the goals put in force (the trader's RiskLimits value always caps it).
+    Near a portfolio target (> 90 %) protective wins; else the mean pace ratio of the monthly
+    goals (an achieved one counts as 1.50) picks the band; no paced goal: balanced."""
+    near = [fraction for fraction in portfolio_fractions if math.isfinite(fraction) and fraction > PROTECTIVE_FROM]
+    if near:
+        fraction = max(near)
+        pct = _along(fraction, PROTECTIVE_FROM, PROTECTIVE_PCT[0], 1.0, PROTECTIVE_PCT[1])
+        return RiskStance(PROTECTIVE, pct, fraction, f"protective: equity at {fraction:.0%} of the portfolio target")
+    ratios = [
+        max(goal.pace_ratio, AHEAD_RATIO) if goal.achieved else goal.pace_ratio
+        for goal in paces
+        if goal.pace_ratio is not None and math.isfinite(goal.pace_ratio)
+    ]
+    if not ratios:
+        return RiskStance(BALANCED, 10.0, None, "balanced: no monthly goal with a pace")
+    ratio = sum(ratios) / len(ratios)
+    if ratio < 0.70:
+        stance = STANCE_BANDS[0]
+    elif ratio < 0.85:
+        stance = STANCE_BANDS[1]
+    elif ratio <= 1.15:
+        stance = STANCE_BANDS[2]
+    else:
+        stance = STANCE_BANDS[3]
+    name, x0, y0, x1, y1 = stance
+    pct = _along(ratio, x0, y0, x1, y1)
+    return RiskStance(name, pct, ratio, f"{name}: pace {ratio:.2f} of the expected")
+
+
 # --- goal drawdown protection (monthly peak) ------------------------------------------------
 
 DRAWDOWN_NORMAL, DRAWDOWN_PROTECTIVE = 0.05, 0.02  # of the month's peak equity

@@ -1,13 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from apps.common.admin_audit import AuditedAdminMixin
 from apps.common.errors import ApplicationError, Invalid
 from apps.common.validation import form_errors_add
 from apps.exchanges.admin_access import AccountScopedAdmin
-from apps.goals.models import Goal, GoalAdjustment, GoalSnapshot
+from apps.goals.models import DrawdownEvent, Goal, GoalAdjustment, GoalSnapshot, RiskLimitAdjustment
 from apps.goals.services import goal_activated, goals_snapshot, sizing_stances_refresh
+from apps.goals.status import catch_up_evidence
 from apps.goals.validation import goal_validate
 
 
@@ -44,6 +46,22 @@ class GoalAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     list_display = ("__str__", "kind", "target", "deadline", "active", "catch_up_enabled", "updated_at")
     list_filter = ("kind", "active", "account")
     actions = ("snapshot_now",)
+    readonly_fields = ("catch_up_cost",)
+
+    @admin.display(description="What catch-up cost in the backtest")
+    def catch_up_cost(self, obj):
+        """Shown beside the catch-up switch: the newest `backtest --goal` run of the account."""
+        evidence = catch_up_evidence(goal=obj) if obj and obj.pk else None
+        if evidence is None:
+            return "No goal backtest yet: run manage.py backtest --strategy <id> --goal monthly_return=0.10 to see it first."
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", ((label, off, on) for label, off, on in evidence.rows)
+        )
+        return format_html(
+            "<p>{}</p><table><thead><tr><th></th><th>sizing off</th><th>catch-up on</th></tr></thead><tbody>{}</tbody></table>",
+            evidence.label,
+            rows,
+        )
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -97,3 +115,15 @@ class GoalAdjustmentAdmin(AccountScopedAdmin, ReadOnlyAdmin):
         "capped_by",
     )
     list_filter = ("account", "capped_by")
+
+
+@admin.register(RiskLimitAdjustment)
+class RiskLimitAdjustmentAdmin(AccountScopedAdmin, ReadOnlyAdmin):
+    list_display = ("created_at", "account", "stance", "limit", "base", "progress", "reason")
+    list_filter = ("account", "stance")
+
+
+@admin.register(DrawdownEvent)
+class DrawdownEventAdmin(AccountScopedAdmin, ReadOnlyAdmin):
+    list_display = ("created_at", "account", "month", "level", "stance", "limit", "actual", "value", "peak", "cleared_at")
+    list_filter = ("account", "level", "month")

@@ -98,3 +98,57 @@ class GoalAdjustment(models.Model):
 
     def __str__(self):
         return f"x{self.final_factor}: {self.base_size.normalize():f} -> {self.final_size.normalize():f}"
+
+
+class RiskLimitAdjustment(models.Model):
+    """A change of the adaptive risk stance of an account: the max-position % it put in force
+    (never above the trader's RiskLimits value, `base`)."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="risk_limit_adjustments")
+    stance = models.CharField(max_length=12)
+    limit = models.DecimalField(max_digits=8, decimal_places=4, help_text="Max position % of equity in force")
+    base = models.DecimalField(
+        max_digits=8, decimal_places=4, null=True, blank=True, help_text="The trader's max position % (blank: none set)"
+    )
+    progress = models.FloatField(null=True, blank=True, help_text="The mean pace ratio, or the portfolio share when protective")
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.stance}: max position {self.limit.normalize():f} %"
+
+
+class DrawdownEvent(models.Model):
+    """A breach of the goal drawdown protection, once per account, month and level; entries stay
+    refused until the month ends or a trader clears it."""
+
+    class Level(models.TextChoices):
+        PAUSE_NEW = rules.PAUSE_NEW, "Pause new entries"
+        REDUCE = rules.REDUCE, "Reduce every position by half"
+        CLOSE_ALL = rules.CLOSE_ALL, "Close everything"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="drawdown_events")
+    month = models.DateField(help_text="Day 1 of the month the peak belongs to")
+    level = models.CharField(max_length=10, choices=Level.choices)
+    stance = models.CharField(max_length=12, help_text="normal (5 % limit) or protective (2 %, near a portfolio target)")
+    limit = models.FloatField()
+    actual = models.FloatField(help_text="(month peak - equity) / month peak")
+    value = models.DecimalField(**MONEY)
+    peak = models.DecimalField(**MONEY)
+    actions = models.JSONField(default=list, blank=True, help_text="What the desk did, in words")
+    reason = models.TextField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    cleared_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "month", "level"], name="drawdown_event_once_a_month_per_level")
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.month:%Y-%m} {self.level}: {self.actual:.2%} (limit {self.limit:.0%})"

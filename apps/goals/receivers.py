@@ -1,12 +1,12 @@
-"""What the goals app hears from below: each goal-aware sizing decision placement made."""
+"""What the goals app hears from below: the goal-aware sizing decisions of a placement batch."""
 
 from django.dispatch import receiver
 
-from apps.risk.sizing import entry_sized
+from apps.risk.sizing import entries_sized
 
 
-@receiver(entry_sized, dispatch_uid="goals: record the entry's sizing")
-def entry_sized_record(sender, sizing, **_) -> None:
-    from apps.goals.services import goal_adjustment_record
+@receiver(entries_sized, dispatch_uid="goals: record the entries' sizing")
+def entries_sized_record(sender, sizings, **_) -> None:
+    from apps.goals.services import goal_adjustments_record
 
-    goal_adjustment_record(sizing=sizing)
+    goal_adjustments_record(sizings=sizings)

@@ -7,23 +7,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
-from apps.common.validation import NumberRule, numbers_check, raise_if_any
+from apps.common.validation import numbers_check, raise_if_any
 from apps.engine import goals as rules
-
-TARGETS = {
-    rules.MONTHLY_RETURN: NumberRule(
-        "monthly return target", Decimal(0), Decimal(10), meaning="a fraction of the month's starting equity, e.g. 0.10 for 10 %"
-    ),
-    rules.MONTHLY_INCOME: NumberRule(
-        "monthly income target",
-        Decimal(0),
-        Decimal("1e15"),
-        meaning="realized profit per calendar month in quote currency, e.g. 4000",
-    ),
-    rules.PORTFOLIO_VALUE: NumberRule(
-        "portfolio value target", Decimal(0), Decimal("1e15"), meaning="the equity to reach in quote currency, e.g. 1000000"
-    ),
-}
+from apps.strategies.backtests.goals import TARGETS  # the one rule for a goal's target (the backtest's --goal too)
 
 
 def goal_validate(values: Mapping, *, now: datetime | None = None) -> Decimal:

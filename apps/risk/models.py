@@ -105,6 +105,13 @@ class SizingStance(models.Model):
     factor = models.DecimalField(max_digits=6, decimal_places=4, default=1)
     factors = models.JSONField(default=dict, blank=True, help_text="The parts of the factor (pace, early month, preservation)")
     reason = models.TextField(blank=True)
+    stance = models.CharField(max_length=12, blank=True, help_text="The adaptive risk stance (aggressive ... protective)")
+    max_position_pct = models.DecimalField(
+        **PCT, help_text="The stance's max position % of equity; the trader's risk limit, when lower, still wins"
+    )
+    entries_paused = models.TextField(
+        blank=True, help_text="Why new entries are refused (the goal drawdown protection); blank: entries allowed"
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):

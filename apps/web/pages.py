@@ -15,12 +15,13 @@ from apps.common.errors import ApplicationError, Invalid, NotAllowed, NotFound
 from apps.common.events import CANDLES
 from apps.common.models import AuditEntry
 from apps.exchanges.models import ExchangeAccount
+from apps.goals.services import drawdown_clear, goal_save
 from apps.risk.services import kill_switch_set, risk_event_acknowledge
 from apps.strategies.models import Strategy
 from apps.strategies.services.lifecycle import strategy_status_set
 from apps.trading.models import Order
 from apps.trading.services.operator import account_flatten, order_cancel, position_close
-from apps.web import cockpit, performance, selectors
+from apps.web import cockpit, goals, performance, selectors
 
 PAGE = AuditEntry.Via.PAGE
 
@@ -157,6 +158,21 @@ def performance_page(request):
     )
 
 
+@login_required
+def goals_page(request):
+    return render(
+        request,
+        "web/goals.html",
+        {
+            "cards": goals.goal_cards(user=request.user),
+            "events": goals.goal_events(user=request.user),
+            "pauses": goals.drawdown_pauses(user=request.user),
+            "can_trade": cockpit.can_trade(request.user),
+            "page_topics": goals.goal_topics(user=request.user),
+        },
+    )
+
+
 def _candle_topics(found) -> list[str]:
     """Unrealized P&L moves with the price: listen to the 1m candles of the positions' markets."""
     return sorted({CANDLES.name(market=position.market.slug, tf="1m") for position in found})
@@ -228,6 +244,27 @@ def kill_switch_action(request, account_id: int | None = None):
         )
         scope = f"account {account.name}" if account else "the whole desk"
         return f"Kill switch of {scope}: {switch.get_state_display()}"
+
+    return _act(request, run)
+
+
+@login_required
+@require_POST
+def goal_catch_up_action(request, goal_id: int):
+    def run():
+        enable = request.POST.get("enable") == "1"
+        goal = goal_save(actor=request.user, goal_id=goal_id, values={"catch_up_enabled": enable}, via=PAGE)
+        return f"{goal}: catch-up {'on: it may raise entries up to x1.3 within the hard limits' if enable else 'off'}"
+
+    return _act(request, run)
+
+
+@login_required
+@require_POST
+def goal_drawdown_clear_action(request, account_id: int):
+    def run():
+        cleared = drawdown_clear(actor=request.user, account_id=account_id, reason=_reason(request), via=PAGE)
+        return f"Entries resume: {cleared} goal drawdown breach{'es' if cleared != 1 else ''} cleared for this month"
 
     return _act(request, run)
 

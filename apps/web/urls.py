@@ -23,4 +23,7 @@ urlpatterns = [
     path("strategies/<int:strategy_id>/", pages.strategy, name="strategy"),
     path("strategies/<int:strategy_id>/status", pages.strategy_status_action, name="strategy-status"),
     path("performance/", pages.performance_page, name="performance"),
+    path("goals/", pages.goals_page, name="goals"),
+    path("goals/<int:goal_id>/catch-up", pages.goal_catch_up_action, name="goal-catch-up"),
+    path("accounts/<int:account_id>/goal-drawdown/clear", pages.goal_drawdown_clear_action, name="goal-drawdown-clear"),
 ]

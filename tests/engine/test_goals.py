@@ -18,6 +18,7 @@ from apps.engine.goals import (
     portfolio_value_progress,
     preservation_factor,
     required_daily_return,
+    risk_stance,
     sizing_factor,
     status_of,
 )
@@ -272,3 +273,56 @@ def test_above_ninety_percent_of_the_portfolio_target_the_limit_is_two_percent(v
 
 def test_a_month_without_a_peak_has_no_drawdown():
     assert drawdown_check(month_peak=0.0, value=0.0).actions == ()
+
+
+def test_exactly_ninety_percent_of_the_portfolio_target_keeps_the_normal_limit():
+    assert drawdown_check(month_peak=100.0, value=96.0, portfolio_fractions=[0.90]).limit == 0.05
+
+
+# --- adaptive risk stance -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ratio", "stance", "pct"),
+    [
+        (-1.0, "aggressive", 15.0),
+        (0.50, "aggressive", 15.0),
+        (0.60, "aggressive", 13.5),
+        (0.6999, "aggressive", 12.0),
+        (0.70, "moderate", 12.0),
+        (0.775, "moderate", 11.0),
+        (0.8499, "moderate", 10.0),
+        (0.85, "balanced", 10.0),
+        (1.15, "balanced", 10.0),
+        (1.1501, "conservative", 10.0),
+        (1.325, "conservative", 8.5),
+        (1.50, "conservative", 7.0),
+        (4.0, "conservative", 7.0),
+    ],
+)
+def test_the_risk_stance_follows_the_pace_bands_interpolated(ratio, stance, pct):
+    result = risk_stance(paces=[PaceInput(ratio)])
+    assert (result.stance, result.max_position_pct) == (stance, pytest.approx(pct, abs=0.01))
+
+
+def test_an_achieved_monthly_goal_is_conservative():
+    assert risk_stance(paces=[PaceInput(0.9, achieved=True)]).max_position_pct == 7.0
+
+
+@pytest.mark.parametrize(
+    ("fraction", "stance", "pct"),
+    [
+        (0.90, "balanced", 10.0),
+        (0.9001, "protective", 5.0),
+        (0.95, "protective", 4.0),
+        (1.0, "protective", 3.0),
+        (1.4, "protective", 3.0),
+    ],
+)
+def test_above_ninety_percent_of_the_portfolio_target_the_stance_is_protective(fraction, stance, pct):
+    result = risk_stance(paces=[PaceInput(0.3)] if stance == "protective" else [], portfolio_fractions=[fraction])
+    assert (result.stance, result.max_position_pct) == (stance, pytest.approx(pct, abs=0.01))
+
+
+def test_without_a_paced_goal_the_stance_is_balanced():
+    assert risk_stance(paces=[PaceInput(None)]).stance == "balanced"

@@ -90,15 +90,15 @@ def test_a_hard_limit_below_the_size_as_set_still_refuses_the_entry():
 
 def test_preservation_reduces_entries_near_the_portfolio_target():
     account, market, strategy = desk("preserve")
-    goal_make(account=account, kind=Goal.Kind.PORTFOLIO_VALUE, target="10500")  # 95 % reached
+    goal_make(account=account, kind=Goal.Kind.PORTFOLIO_VALUE, target="12500")  # 80 % reached
     goal_make(account=account, catch_up=True)  # behind pace, catch-up on: preservation wins
 
     sizing_stances_refresh()
     order = entry(strategy, market)
 
-    assert order.amount == D("4.995")  # 500 / 100.1
+    assert order.amount == D("6.993")  # 700 / 100.1
     adjustment = GoalAdjustment.objects.get()
-    assert (adjustment.pace_factor, adjustment.preservation_factor, adjustment.final_factor) == (1.3, 0.5, D("0.5"))
+    assert (adjustment.pace_factor, adjustment.preservation_factor, adjustment.final_factor) == (1.3, 0.7, D("0.7"))
 
 
 def test_exits_are_never_resized():
@@ -129,11 +129,11 @@ def test_without_an_active_goal_entries_are_sized_as_set_and_nothing_is_logged()
 
 def test_a_goal_for_all_accounts_steers_every_account():
     account, market, strategy = desk("everyone")
-    goal_make(kind=Goal.Kind.PORTFOLIO_VALUE, target="10000")
+    goal_make(kind=Goal.Kind.PORTFOLIO_VALUE, target="12500")  # 80 % reached: x0.7
 
     sizing_stances_refresh()
 
-    assert entry(strategy, market).amount == D("4.995")
+    assert entry(strategy, market).amount == D("6.993")
 
 
 def test_a_goal_whose_factor_cannot_be_computed_falls_back_to_one_with_the_reason():

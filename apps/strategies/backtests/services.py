@@ -6,7 +6,7 @@ import csv
 import hashlib
 import json
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -17,11 +17,13 @@ from django.conf import settings as django_settings
 from tqdm import tqdm
 
 from apps.engine.backtest import BacktestInputError, BacktestResult, backtest
+from apps.engine.goal_backtest import GoalTargets
 from apps.engine.metrics import equity_downsampled
 from apps.engine.strategies.base import Candles, SignalArrays
 from apps.engine.strategies.timeframes import candles_resample
 from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.markets.selectors import candles_between
+from apps.strategies.backtests.goals import config_with_factor, goal_comparison
 from apps.strategies.backtests.plan import BacktestPlan, BacktestRequest, backtest_plan, warmup_delta
 from apps.strategies.backtests.selectors import BacktestError, candles_range
 from apps.strategies.models import BacktestRun
@@ -49,12 +51,18 @@ class BacktestOutcome:
 
 
 def backtest_execute(
-    request: BacktestRequest, *, output_dir: str | Path | None = None, progress: bool | None = None, owner=None
+    request: BacktestRequest,
+    *,
+    output_dir: str | Path | None = None,
+    progress: bool | None = None,
+    owner=None,
+    goals: GoalTargets | None = None,
 ) -> BacktestOutcome:
     """Plan, load, run, store and write report.html, trades.csv and metrics.json.
 
     progress: True shows a bar, False never; None shows one on a terminal once a run has taken
-    longer than PROGRESS_DELAY seconds (short runs stay quiet). owner: the user who may open the report."""
+    longer than PROGRESS_DELAY seconds (short runs stay quiet). owner: the user who may open the report.
+    goals: the goal figures go into the metrics (`goals`), with the run again under goal sizing."""
     plan = backtest_plan(request)
     with tqdm(
         total=len(plan.markets) + 2,
@@ -67,6 +75,8 @@ def backtest_execute(
         data = market_data_load(plan, on_market=bar.update)
         bar.set_description("simulating")
         result = backtest_result(plan, data)
+        if goals:
+            result.metrics = {**(result.metrics or {}), "goals": _goal_figures(plan, data, result, goals)}
         bar.update()
         run = backtest_run_store(plan, data, result, owner=owner)
         folder = Path(output_dir) if output_dir else Path(django_settings.VAR_DIR) / "backtests" / str(run.pk)
@@ -182,6 +192,13 @@ def backtest_result(plan: BacktestPlan, data: dict[str, MarketData]) -> Backtest
         )
     except BacktestInputError as exc:
         raise BacktestError(str(exc)) from None
+
+
+def _goal_figures(plan: BacktestPlan, data: dict[str, MarketData], result: BacktestResult, goals: GoalTargets) -> dict:
+    def rerun(entry_factor) -> BacktestResult:
+        return backtest_result(replace(plan, config=config_with_factor(plan.config, entry_factor)), data)
+
+    return goal_comparison(targets=goals, result=result, rerun=rerun)
 
 
 def data_hash(data: dict[str, Candles]) -> str:

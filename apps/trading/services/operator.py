@@ -158,10 +158,10 @@ class Closing:
         )
 
 
-def position_close(*, actor, position_id: int, reason: str, via: str | None = None) -> Closing:
-    """Sell the tradable amount at market through the normal pipeline (signal -> risk -> order
-    -> submission -> fills). Conflict when closed, dust, a close already on its way, no price
-    yet, or the risk rules refuse it (the kill switch HALTED...)."""
+def position_close(*, actor, position_id: int, reason: str, via: str | None = None, fraction: Decimal | None = None) -> Closing:
+    """Sell the tradable amount (or `fraction` of it, e.g. 0.5) at market through the normal
+    pipeline (signal -> risk -> order -> submission -> fills). Conflict when closed, dust, a close
+    already on its way, no price yet, or the risk rules refuse it (the kill switch HALTED...)."""
     with audit_refusals(
         actor=actor,
         via=via,
@@ -177,13 +177,13 @@ def position_close(*, actor, position_id: int, reason: str, via: str | None = No
         account_action_authorize(
             actor=actor, account_id=position.account_id, role=Role.TRADER, doing="close positions", missing=missing
         )
-        closing = _close(actor=actor, position=position, reason=reason, via=via)
+        closing = _close(actor=actor, position=position, reason=reason, via=via, fraction=fraction)
     if closing.order is not None:
         closing.order.refresh_from_db()  # submitted on commit (in place when tasks run eagerly)
     return closing
 
 
-def _close(*, actor, position: Position, reason: str, via: str | None) -> Closing:
+def _close(*, actor, position: Position, reason: str, via: str | None, fraction: Decimal | None = None) -> Closing:
     _closable_check(position)
     price = selectors.last_price(market=position.market)
     if price is None:
@@ -200,8 +200,9 @@ def _close(*, actor, position: Position, reason: str, via: str | None) -> Closin
             side="sell",
             intent="close",
             price=price,
+            size=fraction,
             source=Signal.Source.OPERATOR,
-            reason=f"position closed by {_asked(actor, reason)}",
+            reason=f"position {'reduced' if fraction else 'closed'} by {_asked(actor, reason)}",
             key=f"o{position.pk}:{now.timestamp():.6f}",
         )
         order = signal_execute(signal_id=signal.pk)

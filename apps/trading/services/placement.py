@@ -195,18 +195,18 @@ class Placement:
     def recheck(self, signal: Signal, amount: Decimal) -> str:
         """The entry decision again, as of now, for an order already made from `signal`: the
         refusal reason, or '' (recorded either way; the signal keeps its status: its order exists)."""
-        stale = self._stale(signal)
-        if stale:
+        stale, paused = self._stale(signal), self.goal_sizing.entries_paused()
+        if stale or paused:
             self._risk_record(
                 risk_event_build(
                     signal=signal,
                     account_id=signal.account_id,
                     strategy_id=signal.strategy_id,
-                    rule="stale_signal",
-                    reason=f"resend refused: {stale}",
+                    rule="stale_signal" if stale else "goal_drawdown",
+                    reason=f"resend refused: {stale or paused}",
                 )
             )
-            return stale
+            return stale or paused
         proposal = Proposal(reduces=False, notional=amount * signal.price, price=signal.price)
         decision = self._decide(signal, proposal)
         self._risk_record(
@@ -217,7 +217,11 @@ class Placement:
     def _decide(self, signal: Signal, proposal: Proposal):
         """The risk rules over the book as plain data, with the limits in force for the signal."""
         state = desk_state(book=self.book, signal=signal, price=proposal.price)
-        return risk_decide(state=state, proposal=proposal, limits=self.book.limits[signal.strategy_id])
+        return risk_decide(state=state, proposal=proposal, limits=self._limits(signal))
+
+    def _limits(self, signal: Signal):
+        """The signal's limits with the goals' risk stance (never above the trader's values)."""
+        return self.goal_sizing.limits_in_force(self.book.limits[signal.strategy_id])
 
     # --- sizing -----------------------------------------------------------------------
 
@@ -231,6 +235,8 @@ class Placement:
         if signal.intent == Signal.Intent.CLOSE:
             held = self.book.position_amount(market.pk) - self.book.being_sold(market.pk)
             amount = quantize_amount(held, market.amount_precision)  # the whole tradable amount
+            if signal.size is not None and ZERO < signal.size < 1:  # a partial close (halving a position)
+                amount = quantize_amount(held * signal.size, market.amount_precision)
             if amount <= 0 and self.book.buying(market.pk):
                 return WAIT, ZERO  # the entry's fills are not in yet: close once they are
             if amount <= 0:
@@ -247,12 +253,15 @@ class Placement:
         stale = self._stale(signal)
         if stale:
             return ("stale_signal", stale), ZERO
+        paused = self.goal_sizing.entries_paused()
+        if paused:
+            return ("goal_drawdown", paused), ZERO
         quote = self._entry_quote(signal)
         # Goal-aware sizing last, before the hard limits (it caps any increase; the rules decide).
         quote = self.goal_sizing.apply(
             signal=signal,
             quote=quote,
-            limits=self.book.limits[signal.strategy_id],
+            limits=self._limits(signal),
             equity=self.book.equity(market.quote),
             exposure=self.book.exposure(market.pk, signal.price),
         )
@@ -349,6 +358,7 @@ class Placement:
         Order.objects.bulk_create(self._new_orders)
         OrderEvent.objects.bulk_create(self._order_events)
         events_save([entry() if callable(entry) else entry for entry in self._outbox])
+        self.goal_sizing.flush()  # the goal-aware sizing decisions, logged with the orders they sized
         if self._accepted:
             Signal.objects.filter(pk__in=self._accepted).update(status=Signal.Status.ACCEPTED)
         if self._rejected:

@@ -79,3 +79,40 @@ def desk_live_config(context):
 @register.filter
 def get_item(mapping, key):
     return mapping.get(key)
+
+
+# --- goals -----------------------------------------------------------------------------------
+
+
+@register.filter
+def pct0(value):
+    """A share as a whole percentage: 0.456 -> 46 %."""
+    return "—" if value is None else f"{value:.0%}"
+
+
+@register.filter
+def pct2(value):
+    return "—" if value is None else f"{value:+.2%}"
+
+
+@register.filter
+def words(value):
+    """on_track -> on track."""
+    return str(value or "").replace("_", " ")
+
+
+@register.filter
+def bar_width(value):
+    """A share as the width of a 100-wide bar, held inside it."""
+    return f"{min(max(float(value or 0), 0.0), 1.0) * 100:.1f}"
+
+
+@register.filter
+def goal_amount(state, which: str):
+    """The goal's current value, target or what remains, in its unit: a return in %, income and
+    value in the quote currency."""
+    goal = state.goal
+    value = float(goal.target) if which == "target" else getattr(state, which)
+    if goal.kind == "monthly_return":
+        return f"{value:+.2%}" if which == "current" else f"{value:.2%}"
+    return f"{decimal_text(Decimal(str(round(value, 2))), CENT)} USDT"

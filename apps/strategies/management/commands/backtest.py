@@ -3,7 +3,9 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from apps.common.errors import Invalid
 from apps.strategies.backtests.formatting import summary_rows, table_text
+from apps.strategies.backtests.goals import goal_options_parse, goal_rows, sizing_rows
 from apps.strategies.backtests.plan import BacktestRequest
 from apps.strategies.backtests.selectors import BacktestError
 from apps.strategies.backtests.services import backtest_execute
@@ -33,6 +35,13 @@ class Command(BaseCommand):
         parser.add_argument("--output", help="Folder for the three files (default var/backtests/<run id>)")
         parser.add_argument("--no-progress", action="store_true", help="Never show a progress bar")
         parser.add_argument(
+            "--goal",
+            action="append",
+            default=[],
+            help="A goal kind=value (monthly_return=0.10, monthly_income=4000, portfolio_value=1000000); repeatable: "
+            "adds the goal figures and the run with goal-aware sizing on beside it",
+        )
+        parser.add_argument(
             "--owner", help="Username who may open the report (besides the strategy's account members and admins)"
         )
 
@@ -55,8 +64,16 @@ class Command(BaseCommand):
         )
         owner = backtest_owner(options["owner"])
         try:
+            goals = goal_options_parse(options["goal"])
+        except Invalid as exc:
+            raise CommandError("--goal: " + " ".join(exc.fields["goal"])) from None
+        try:
             outcome = backtest_execute(
-                request, output_dir=options["output"], owner=owner, progress=False if options["no_progress"] else None
+                request,
+                output_dir=options["output"],
+                owner=owner,
+                progress=False if options["no_progress"] else None,
+                goals=goals or None,
             )
         except BacktestError as exc:
             raise CommandError(str(exc)) from None
@@ -66,6 +83,11 @@ class Command(BaseCommand):
             f"{run.data_start:%Y-%m-%d %H:%M} to {run.data_end:%Y-%m-%d %H:%M} UTC, {run.candle_count} candles"
         )
         self.stdout.write(table_text(["Metric", "Value"], [list(row) for row in summary_rows(run.metrics)]))
+        if "goals" in (run.metrics or {}):
+            self.stdout.write("")
+            self.stdout.write(table_text(["Goal", "Value"], goal_rows(run.metrics["goals"])))
+            self.stdout.write("")
+            self.stdout.write(table_text(["Goal-aware sizing", "off", "on (catch-up)"], sizing_rows(run.metrics["goals"])))
         for name, path in outcome.files.items():
             self.stdout.write(f"{name:8} {path}")
 
