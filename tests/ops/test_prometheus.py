@@ -78,7 +78,8 @@ def prometheus(tmp_path, live_server, settings):
     binary = tool("prometheus")
     settings.METRICS_TOKEN = TOKEN
     config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
-    config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = "1s"
+    # Often, so the test is short; a scrape may take its whole interval on a busy machine.
+    config["global"].update(scrape_interval="3s", scrape_timeout="3s", evaluation_interval="3s")
     (tmp_path / "metrics-token").write_text(TOKEN)
     (tmp_path / "wrong-token").write_text("not-the-token")
     desk = config["scrape_configs"][0]
@@ -111,18 +112,20 @@ def prometheus(tmp_path, live_server, settings):
         process.wait(timeout=30)
 
 
-def targets_when_scraped(prometheus: str, timeout: float = 60) -> dict[str, dict]:
-    deadline = time.monotonic() + timeout
+def targets_when_scraped(prometheus: str, timeout: float = 90) -> dict[str, dict]:
+    """The targets once the desk's is up (a scrape that timed out on a busy machine is retried)
+    and the intruder's was tried, or as they stand at the timeout."""
+    deadline, by_job = time.monotonic() + timeout, {}
     while time.monotonic() < deadline:
         try:
             targets = get_json(f"{prometheus}/api/v1/targets")["data"]["activeTargets"]
             by_job = {target["labels"]["job"]: target for target in targets}
-            if len(by_job) == 2 and all(target["health"] != "unknown" for target in by_job.values()):
+            if by_job.get("tradedesk", {}).get("health") == "up" and by_job.get("intruder", {}).get("health") != "unknown":
                 return by_job
         except OSError:
             pass  # not listening yet
         time.sleep(0.5)
-    raise AssertionError(f"Prometheus did not scrape within {timeout}s")
+    return by_job
 
 
 @pytest.mark.django_db(transaction=True)
