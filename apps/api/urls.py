@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from apps.api import performance, views
+from apps.api import backtests, performance, views
 from apps.api.errors import not_found_view
 
 REDOC = SpectacularRedocView.as_view(url_name="api-schema")
@@ -24,6 +24,8 @@ router.register("risk-events", views.RiskEventViewSet, basename="risk-event")
 router.register("kill-switches", views.KillSwitchViewSet, basename="kill-switch")
 router.register("portfolio-snapshots", views.PortfolioSnapshotViewSet, basename="portfolio-snapshot")
 router.register("audit-entries", views.AuditEntryViewSet, basename="audit-entry")
+router.register("backtests", backtests.BacktestViewSet, basename="backtest")
+router.register("backtest-jobs", backtests.BacktestJobViewSet, basename="backtest-job")
 
 urlpatterns = [
     re_path(r"^api/v1/performance/?$", performance.PerformanceView.as_view(), name="performance"),
