@@ -17,7 +17,7 @@ from apps.strategies.backtests.jobs import backtest_job_submit
 from apps.web import backtests
 
 
-def _page(request, *, form: dict, status: int = 200):
+def _page(request, *, form: dict):
     return render(
         request,
         "web/backtests.html",
@@ -28,7 +28,6 @@ def _page(request, *, form: dict, status: int = 200):
             "can_launch": user_has_role(request.user, Role.TRADER),
             "page_topics": [BACKTESTS.name(user=request.user.pk)],
         },
-        status=status,
     )
 
 
@@ -45,7 +44,7 @@ def backtest_launch_action(request):
         job = backtest_job_submit(actor=request.user, values=values, via=Via.PAGE)
     except Invalid as refused:
         form = backtests.launch_form(user=request.user, values=backtests.form_echo(request.POST), errors=refused.fields)
-        return _page(request, form=form, status=422)
+        return _page(request, form=form)  # the form again with its errors (200: a page, as Django forms answer)
     except (NotAllowed, NotFound) as refused:
         messages.error(request, refused.message)
         return redirect("backtests")
@@ -67,7 +66,7 @@ def backtest_page(request, run_id: int):
 
 @login_required
 def backtest_compare_page(request):
-    ids = [int(value) for value in request.GET.getlist("run") if value.isdigit() and len(value) < 19][:2]
+    ids = sorted(int(value) for value in request.GET.getlist("run") if value.isdigit() and len(value) < 19)[:2]  # older first
     runs = [backtests.run_for(user=request.user, run_id=run_id) for run_id in ids]
     if len(ids) != 2 or None in runs:
         messages.error(request, "Choose two of your runs to compare (tick two boxes in the list).")

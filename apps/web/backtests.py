@@ -179,5 +179,13 @@ def comparison(a: BacktestRun, b: BacktestRun) -> list[dict]:
         better = None
         if higher_better is not None and isinstance(left, (int, float)) and isinstance(right, (int, float)) and left != right:
             better = "a" if (left > right) == higher_better else "b"
-        rows.append({"label": label, "a": left, "b": right, "better": better})
+        rows.append({"label": label, "a": _shown(left), "b": _shown(right), "better": better})
     return rows
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return f"{value:,.2f}" if isinstance(value, float) else str(value)

@@ -76,8 +76,17 @@ def _cell(day: date, by_day: dict) -> dict:
         "day": day.day,
         "date": day.isoformat(),
         "pnl": row.pnl if row else None,
+        "short": _short(row.pnl) if row else "",
         "return_pct": row.return_pct if row else None,
     }
+
+
+def _short(pnl) -> str:
+    """A day's P&L in a calendar cell: whole quote units, with the sign and arrow."""
+    whole = round(pnl)
+    if whole == 0:
+        return "0"
+    return f"▲ +{whole:,}" if whole > 0 else f"▼ −{-whole:,}"
 
 
 def monthly_table(report: PerformanceReport) -> list[dict]:

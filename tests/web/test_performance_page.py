@@ -50,7 +50,7 @@ def test_the_page_shows_fees_trades_attribution_and_the_calendar(member, history
     assert "3" in text_of(html, "trades") and "66.7%" in html
     assert re.search(r'<a href="/strategies/\d+/">perf trend</a>.*?▲ \+34\.56', html, re.S)
     assert re.search(r"ETH/USDT</td><td[^>]*>.*?▼ −10\.19", html, re.S)
-    assert re.search(r'data-day="2025-02-01"[^>]*>.*?▼ −110\.00', html, re.S)  # a red day on the calendar
+    assert re.search(r'class="day-down" data-day="2025-02-01" title="2025-02-01: -110.00 \(-10.00%\)">.*?▼ −110<', html, re.S)
     assert "2025-01-27" in html and "2025-02-24" in html  # the weeks' Mondays
 
 
