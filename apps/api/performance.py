@@ -81,6 +81,20 @@ class PerformanceSerializer(serializers.Serializer):
     per_market = AttributionSerializer(many=True, read_only=True)
 
 
+def _attribution_example(key: int, name: str) -> dict:
+    return {
+        "key": key,
+        "name": name,
+        "pnl": "24.775000000000",
+        "fees": "0.225000000000",
+        "trades": 1,
+        "wins": 1,
+        "losses": 0,
+        "win_rate_pct": 100.0,
+        "profit_factor": None,
+    }
+
+
 EXAMPLE = OpenApiExample(
     "An account over February",
     response_only=True,
@@ -116,32 +130,8 @@ EXAMPLE = OpenApiExample(
         "pnl_by": [{"period": "2025-02", "pnl": "-11.000000000000", "return_pct": -1.0, "equity": "1089.000000000000"}],
         "daily": [{"period": "2025-02-01", "pnl": "-110.000000000000", "return_pct": -10.0, "equity": "990.000000000000"}],
         "monthly": [{"period": "2025-02", "pnl": "-11.000000000000", "return_pct": -1.0, "equity": "1089.000000000000"}],
-        "per_strategy": [
-            {
-                "key": 3,
-                "name": "BTC trend",
-                "pnl": "24.775000000000",
-                "fees": "0.225000000000",
-                "trades": 1,
-                "wins": 1,
-                "losses": 0,
-                "win_rate_pct": 100.0,
-                "profit_factor": None,
-            }
-        ],
-        "per_market": [
-            {
-                "key": 1,
-                "name": "BTC/USDT",
-                "pnl": "24.775000000000",
-                "fees": "0.225000000000",
-                "trades": 1,
-                "wins": 1,
-                "losses": 0,
-                "win_rate_pct": 100.0,
-                "profit_factor": None,
-            }
-        ],
+        "per_strategy": [_attribution_example(3, "BTC trend")],
+        "per_market": [_attribution_example(1, "BTC/USDT")],
     },
 )
 PARAMETERS = [

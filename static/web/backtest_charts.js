@@ -1,11 +1,7 @@
 // A run's equity curve, or two runs' returns (%) on one chart.
+import { chartBase as base } from "./charts.js";
+
 const LWC = window.LightweightCharts;
-const base = {
-  autoSize: true,
-  layout: { background: { type: "solid", color: "transparent" }, textColor: "#9aa4b2" },
-  grid: { vertLines: { color: "#1c2230" }, horzLines: { color: "#1c2230" } },
-  timeScale: { timeVisible: true, borderColor: "#2a3140" }, rightPriceScale: { borderColor: "#2a3140" },
-};
 
 function chart(nodeId, lines) {
   const node = document.getElementById(nodeId);

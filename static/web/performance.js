@@ -1,13 +1,9 @@
 // Equity with its running peak, and the drawdown below it (figures computed on the server).
 // Live: desk.js re-renders the page's data-live regions on each event of the user's accounts
 // (a new portfolio snapshot, a fill); the charts then take the fresh series from them.
+import { chartBase as base } from "./charts.js";
+
 const LWC = window.LightweightCharts;
-const base = {
-  autoSize: true,
-  layout: { background: { type: "solid", color: "transparent" }, textColor: "#9aa4b2" },
-  grid: { vertLines: { color: "#1c2230" }, horzLines: { color: "#1c2230" } },
-  timeScale: { timeVisible: true, borderColor: "#2a3140" }, rightPriceScale: { borderColor: "#2a3140" },
-};
 const equityChart = LWC.createChart(document.getElementById("equity-chart"), base);
 const equity = equityChart.addSeries(LWC.LineSeries, { color: "#4c8dff", lineWidth: 2, title: "equity" });
 const peak = equityChart.addSeries(LWC.LineSeries, { color: "#7f8a9c", lineWidth: 1, lineStyle: 2, title: "peak" });

@@ -11,26 +11,13 @@ from apps.common.models import AuditEntry, Event
 from apps.strategies.backtests.jobs import backtest_job_execute, backtest_job_submit, backtest_launch_check
 from apps.strategies.models import BacktestJob, BacktestRun
 from tests.api.conftest import client_with, token_for
-from tests.strategies.backtest_seed import market_seeded
+from tests.strategies.backtest_seed import LAUNCH, market_seeded, reports_in_tmp  # noqa: F401 (a fixture)
 from tests.trading.factories import account_make, strategy_make
 from tests.trading.people import person_make
 from tests.workers import celery_worker, wait_until
 
-GOOD = {
-    "strategy": "ema_cross",
-    "params": {"fast": "5", "slow": "20"},
-    "symbols": ["BTC/USDT"],
-    "timeframe": "15m",
-    "start": "2025-02-27",
-    "end": "2025-03-01",
-    "initial_balance": "5000",
-    "fee_pct": "0.1",
-}
-
-
-@pytest.fixture(autouse=True)
-def reports_in_tmp(settings, tmp_path):
-    settings.VAR_DIR = tmp_path
+GOOD = LAUNCH
+pytestmark = pytest.mark.usefixtures("reports_in_tmp")
 
 
 @pytest.fixture

@@ -9,29 +9,16 @@ from apps.common.models import AuditEntry
 from apps.strategies.backtests.jobs import backtest_job_execute
 from apps.strategies.models import BacktestJob, BacktestRun
 from apps.web.selectors import topics_authorize
-from tests.strategies.backtest_seed import market_seeded
+from tests.strategies.backtest_seed import LAUNCH, market_seeded, reports_in_tmp  # noqa: F401 (a fixture)
 from tests.trading.people import person_make
 
-pytestmark = pytest.mark.django_db
-
 FORM = {
-    "strategy": "ema_cross",
-    "p_ema_cross_fast": "5",
-    "p_ema_cross_slow": "20",
+    **{name: value for name, value in LAUNCH.items() if name != "params"},
+    **{f"p_ema_cross_{name}": value for name, value in LAUNCH["params"].items()},
     "p_rsi_period": "99999",  # another kind's field: not sent to the backtest
-    "symbols": ["BTC/USDT"],
-    "timeframe": "15m",
-    "start": "2025-02-27",
-    "end": "2025-03-01",
-    "initial_balance": "5000",
-    "fee_pct": "0.1",
     "slippage_bps": "0",
 }
-
-
-@pytest.fixture(autouse=True)
-def reports_in_tmp(settings, tmp_path):
-    settings.VAR_DIR = tmp_path
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("reports_in_tmp")]
 
 
 @pytest.fixture
