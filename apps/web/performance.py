@@ -46,7 +46,7 @@ def performance_page_read(*, user, query: PerformanceQuery) -> PerformanceReport
 
 def chart_series(report: PerformanceReport) -> dict:
     def line(values):
-        return [{"time": int(point.time.timestamp()), "value": value} for point, value in zip(report.equity, values, strict=True)]
+        return [{"time": point.ms // 1000, "value": value} for point, value in zip(report.equity, values, strict=True)]
 
     return {
         "equity": line([float(p.equity) for p in report.equity]),
