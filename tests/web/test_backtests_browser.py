@@ -4,15 +4,20 @@ worker starting moves its progress bar to done without a reload; opens the repor
 runs; the performance page shows what its API answers. Screenshots at 1280 and 390 px land in
 /tmp/shots/perf/."""
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from celery import current_app
+from django.db import connection, transaction
+from django.utils import timezone
 
+from apps.common.events import event_record
 from apps.exchanges.models import AccountMembership
 from apps.exchanges.roles import role_groups_ensure
 from apps.strategies.backtests.jobs import TASK
 from apps.strategies.models import BacktestRun
+from apps.trading.models import PortfolioSnapshot
 from tests.access import desk_user
 from tests.strategies.backtest_seed import market_seeded
 from tests.trading.performance_history import history_seed
@@ -35,6 +40,27 @@ def research_desk(settings, tmp_path):
     trader = desk_user("tina", role="trader", accounts=[])
     AccountMembership.objects.create(account=history.account, user=trader)
     return trader, history
+
+
+def snapshot_recorded(account, equity: Decimal) -> None:
+    try:
+        with transaction.atomic():
+            PortfolioSnapshot.objects.create(
+                account=account,
+                taken_at=timezone.now(),
+                equity=equity,
+                cash=equity,
+                positions_value=0,
+                realized_pnl=0,
+                unrealized_pnl=0,
+            )
+            event_record(
+                "portfolio.snapshot_taken",
+                {"account": account.pk, "equity": str(equity), "cash": str(equity)},
+                account=account.pk,
+            )
+    finally:
+        connection.close()
 
 
 def launch_from_the_form(page, slow: str) -> None:
@@ -97,6 +123,10 @@ def test_a_backtest_launched_from_the_page_shows_its_progress_live_then_its_repo
     assert page.inner_text("#max-drawdown") == f"{api['max_drawdown_pct']:.2f}%" == "10.00%"
     months = page.locator("#monthly tbody tr").first.locator("td").all_inner_texts()
     assert months[1:3] == [f"▲ +{api['monthly'][0]['return_pct']:.2f}%", f"▼ −{-api['monthly'][1]['return_pct']:.2f}%"]
+
+    in_a_thread(snapshot_recorded, history.account, Decimal("1200"))  # the desk takes a snapshot: the page follows
+    page.wait_for_function("() => document.getElementById('total-return').innerText === '▲ +20.00%'", timeout=WAIT_MS)
+    assert page.evaluate("() => performance.getEntriesByType('navigation').length") == 1
 
     pages = {
         "backtests": "/backtests/",
