@@ -153,7 +153,7 @@ def monthly_returns(time: np.ndarray, equity: np.ndarray, initial: float) -> lis
     ]
 
 
-PERIODS = {"day": "datetime64[D]", "week": "datetime64[W]", "month": "datetime64[M]"}
+PERIODS = ("day", "week", "month")  # UTC calendar periods; weeks start on Monday
 
 
 def _period_keys(time: np.ndarray, by: str) -> np.ndarray:

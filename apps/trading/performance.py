@@ -42,7 +42,7 @@ from apps.trading.models import Fill, PortfolioSnapshot, Position, position_is_o
 from apps.trading.services.positions import fee_split
 
 ZERO = Decimal(0)
-BY = ("day", "week", "month")
+BY = metrics.PERIODS
 
 
 @dataclass(frozen=True)
