@@ -7,7 +7,7 @@ import yaml
 from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "beat", "simexchange", "relay", "migrate"}
+REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "research-worker", "beat", "simexchange", "relay", "migrate"}
 
 
 def _compose() -> dict:
@@ -127,3 +127,15 @@ def test_every_desk_process_counts_into_one_shared_metrics_volume():
 
     assert all(f"metrics:{folder}" in service["volumes"] for service in desk)
     assert "metrics" in _compose()["volumes"]
+
+
+def test_every_queue_has_a_worker_and_backtests_have_their_own():
+    from tradedesk.celery import QUEUES
+
+    services = _compose()["services"]
+    consumed = {}
+    for name in ("worker", "research-worker"):
+        argv = _command(services[name])
+        consumed[name] = set(argv[argv.index("-Q") + 1].split(","))
+    assert consumed["worker"] | consumed["research-worker"] == set(QUEUES)
+    assert consumed["research-worker"] == {"research"} and "research" not in consumed["worker"]

@@ -20,6 +20,7 @@ app.conf.task_routes = {
     "apps.risk.tasks.*": {"queue": "orders"},
     "apps.alerts.tasks.*": {"queue": "alerts"},  # a slow receiver never delays an order
     "apps.research.tasks.*": {"queue": "research"},  # studies and backtests never delay live work
+    "apps.strategies.tasks.*": {"queue": "research"},  # backtests: minutes of CPU, never before an order
 }
 app.autodiscover_tasks()
 

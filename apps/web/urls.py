@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.web import health, pages, views
+from apps.web import backtest_pages, health, pages, views
 
 urlpatterns = [
     path("health", health.liveness, name="health"),
@@ -26,4 +26,8 @@ urlpatterns = [
     path("goals/", pages.goals_page, name="goals"),
     path("goals/<int:goal_id>/catch-up", pages.goal_catch_up_action, name="goal-catch-up"),
     path("accounts/<int:account_id>/goal-drawdown/clear", pages.goal_drawdown_clear_action, name="goal-drawdown-clear"),
+    path("backtests/", backtest_pages.backtests_page, name="backtests"),
+    path("backtests/launch", backtest_pages.backtest_launch_action, name="backtest-launch"),
+    path("backtests/compare/", backtest_pages.backtest_compare_page, name="backtest-compare"),
+    path("backtests/<int:run_id>/", backtest_pages.backtest_page, name="backtest-page"),
 ]
