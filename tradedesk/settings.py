@@ -229,6 +229,13 @@ ALERTS_GAP_WAIT_SECONDS = env.float("ALERTS_GAP_WAIT_SECONDS", default=2)
 ALERTS_BACKLOG_MINUTES = env.int("ALERTS_BACKLOG_MINUTES", default=10)
 ALERTS_SEND_THREADS = env.int("ALERTS_SEND_THREADS", default=8)
 ALERTS_TELEGRAM_API_URL = env.str("ALERTS_TELEGRAM_API_URL", default="https://api.telegram.org")
+# A critical alert nobody acknowledged is sent again every so often (escalation).
+ALERTS_ESCALATE_SECONDS = env.int("ALERTS_ESCALATE_SECONDS", default=15 * 60)
+# The desk's address as the trader's browser reaches it: messages link to the alert's page
+# (Telegram: an "Open on the desk" button). Blank: no link.
+ALERTS_DESK_URL = env.str("ALERTS_DESK_URL", default="")
+# Dead man's switch: the desk pings this URL every minute (healthchecks.io style); blank: off.
+ALERTS_HEARTBEAT_URL = env.str("ALERTS_HEARTBEAT_URL", default="")
 
 # --- Auth, i18n, static ---------------------------------------------------------------
 # django-axes counts failed logins on every form that authenticates (site, admin, API basic auth).

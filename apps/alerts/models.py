@@ -136,6 +136,12 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    reminders = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a critical alert nobody acknowledged was sent again (escalation)"
+    )
+    reminded_at = models.DateTimeField(null=True, blank=True, help_text="When it was last sent again")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -148,8 +154,8 @@ class Alert(models.Model):
 
 
 class Delivery(models.Model):
-    """One alert to one channel: its attempts and final outcome. Unique per (alert, channel), so a
-    re-read event never sends twice. A throttled delivery is folded into the next digest."""
+    """One alert to one channel: its attempts and final outcome. Unique per (alert, channel,
+    reminder), so a re-read event never sends twice. A throttled delivery is folded into the next digest."""
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -165,6 +171,9 @@ class Delivery(models.Model):
     attempt = models.PositiveSmallIntegerField(default=0, help_text="Attempts made so far")
     next_attempt_at = models.DateTimeField(default=timezone.now)
     digest_count = models.PositiveIntegerField(default=0, help_text="A digest: how many throttled alerts it stands for")
+    reminder = models.PositiveSmallIntegerField(
+        default=0, help_text="0: the alert itself; 1, 2, …: the escalation reminders of an unacknowledged critical alert"
+    )
     response = models.TextField(blank=True, help_text="The receiver's last answer, or the error")
     at = models.DateTimeField(default=timezone.now, help_text="When the last attempt was made (or the row created)")
     created_at = models.DateTimeField(default=timezone.now)
@@ -172,7 +181,9 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "deliveries"
-        constraints = [models.UniqueConstraint(fields=["alert", "channel"], name="alerts_delivery_once_per_channel")]
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "channel", "reminder"], name="alerts_delivery_once_per_channel")
+        ]
         indexes = [models.Index(fields=["channel", "outcome", "created_at"])]
 
     def __str__(self):

@@ -35,6 +35,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from apps.alerts import render
+from apps.alerts.actions import snoozes_expire
 from apps.alerts.kinds import AlertSpec, built_in_alert, rule_alert
 from apps.alerts.models import Alert, AlertRule, Channel, Delivery, Priority
 from apps.alerts.senders import SendResult, send
@@ -55,6 +56,7 @@ class TickReport:
     alerts: int = 0
     sent: int = 0
     digests: int = 0
+    reminders: int = 0
 
 
 def alerts_tick(*, budget_seconds: float | None = None, stop: threading.Event | None = None) -> TickReport:
@@ -62,7 +64,8 @@ def alerts_tick(*, budget_seconds: float | None = None, stop: threading.Event | 
     tick finds the worker free."""
     budget = settings.ALERTS_TICK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
-    report = TickReport(digests=digests_release())
+    snoozes_expire()
+    report = TickReport(digests=digests_release(), reminders=alerts_escalate())
     while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         events, alerts = alerts_dispatch_pass()
         report.events, report.alerts = report.events + events, report.alerts + alerts
@@ -273,6 +276,39 @@ def digests_release() -> int:
     return released
 
 
+# --- Escalation -----------------------------------------------------------------------------
+
+
+def alerts_escalate(*, now=None) -> int:
+    """A critical alert still triggered (nobody acknowledged, resolved or snoozed it)
+    ALERTS_ESCALATE_SECONDS after it was last sent goes again to the channels it went to, as
+    reminder 1, 2, …: once per period (the reminder number is part of the delivery's unique key,
+    so a repeated pass cannot send one twice)."""
+    now = now or timezone.now()
+    last_told = now - timedelta(seconds=settings.ALERTS_ESCALATE_SECONDS)
+    due = Q(reminded_at__isnull=True, created_at__lte=last_told) | Q(reminded_at__lte=last_told)
+    candidates = Alert.objects.filter(due, priority__gte=Priority.CRITICAL, status=Alert.Status.TRIGGERED)
+    escalated = 0
+    for alert_id in candidates.order_by("id").values_list("id", flat=True)[:BATCH_SIZE]:
+        with transaction.atomic():
+            alert = Alert.objects.select_for_update(skip_locked=True).filter(due, pk=alert_id, status=Alert.Status.TRIGGERED)
+            alert = alert.first()
+            if alert is None:
+                continue  # acknowledged meanwhile, or another tick is on it
+            alert.reminders, alert.reminded_at = alert.reminders + 1, now
+            alert.save(update_fields=["reminders", "reminded_at"])
+            channels = Delivery.objects.filter(alert=alert, reminder=0).values_list("channel_id", flat=True)
+            Delivery.objects.bulk_create(
+                [
+                    Delivery(alert=alert, channel_id=channel, reminder=alert.reminders, created_at=now, next_attempt_at=now)
+                    for channel in channels
+                ],
+                ignore_conflicts=True,
+            )
+        escalated += 1
+    return escalated
+
+
 # --- 3. Sending -----------------------------------------------------------------------------
 
 
@@ -353,4 +389,6 @@ def message_of(delivery: Delivery) -> render.Message:
         account=alert.account.name if alert.account else "desk-wide",
         at=alert.created_at,
         digest_count=delivery.digest_count,
+        reminder=delivery.reminder,
+        link=f"{settings.ALERTS_DESK_URL.rstrip('/')}/risk/#alert-{alert.pk}" if settings.ALERTS_DESK_URL else "",
     )
