@@ -58,9 +58,7 @@ def snoozes_expire(*, now=None) -> int:
     they count as unacknowledged, and a critical one is sent again at once if its last message
     is older than the escalation period (apps.alerts.services.alerts_escalate)."""
     now = now or timezone.now()
-    return Alert.objects.filter(status=Status.SNOOZED, snoozed_until__lte=now).update(
-        status=Status.TRIGGERED, snoozed_until=None
-    )
+    return Alert.objects.filter(status=Status.SNOOZED, snoozed_until__lte=now).update(status=Status.TRIGGERED, snoozed_until=None)
 
 
 def _alert_change(*, actor, alert_id: int, via: str | None, reason: str, verb: str, change) -> Alert:

@@ -3,9 +3,12 @@ deliveries are history, read-only. Every row is scoped to the user's accounts, e
 (secrets show only as set / replaced)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from apps.alerts.actions import alert_acknowledge, alert_resolve, alert_snooze
 from apps.alerts.models import Alert, AlertRule, Channel, Delivery
+from apps.common.audit import Via
+from apps.common.errors import ApplicationError
 from apps.common.admin_audit import AuditedAdminMixin
 from apps.common.events import CATALOGUE
 from apps.exchanges.admin_access import AccountScopedAdmin
@@ -129,6 +132,34 @@ class AlertAdmin(ReadOnlyHistory, AccountScopedAdmin, admin.ModelAdmin):
     search_fields = ("title", "body", "dedup_key")
     readonly_fields = [field.name for field in Alert._meta.fields]
     inlines = [DeliveryInline]
+    actions = ["acknowledge", "resolve", "snooze_hour"]
+
+    def has_acknowledge_permission(self, request) -> bool:
+        return request.user.has_perm("alerts.acknowledge_alert")
+
+    def _each(self, request, queryset, verb: str, service, **extra) -> None:
+        """One service call per alert (it checks the role and the account and audits it)."""
+        done = 0
+        for alert in queryset:
+            try:
+                service(actor=request.user, alert_id=alert.pk, via=Via.ADMIN, reason="from the admin", **extra)
+                done += 1
+            except ApplicationError as error:
+                self.message_user(request, f"Alert #{alert.pk}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} alert{'' if done == 1 else 's'} {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Acknowledge the selected alerts", permissions=["acknowledge"])
+    def acknowledge(self, request, queryset):
+        self._each(request, queryset, "acknowledged", alert_acknowledge)
+
+    @admin.action(description="Resolve the selected alerts", permissions=["acknowledge"])
+    def resolve(self, request, queryset):
+        self._each(request, queryset, "resolved", alert_resolve)
+
+    @admin.action(description="Snooze the selected alerts for an hour", permissions=["acknowledge"])
+    def snooze_hour(self, request, queryset):
+        self._each(request, queryset, "snoozed for an hour", alert_snooze, minutes=60)
 
 
 @admin.register(Delivery)

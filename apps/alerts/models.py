@@ -181,9 +181,7 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "deliveries"
-        constraints = [
-            models.UniqueConstraint(fields=["alert", "channel", "reminder"], name="alerts_delivery_once_per_channel")
-        ]
+        constraints = [models.UniqueConstraint(fields=["alert", "channel", "reminder"], name="alerts_delivery_once_per_channel")]
         indexes = [models.Index(fields=["channel", "outcome", "created_at"])]
 
     def __str__(self):

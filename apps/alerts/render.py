@@ -25,7 +25,6 @@ class Message:
     reminder: int = 0  # escalation: the n-th time an unacknowledged critical alert is sent again
     link: str = ""  # the alert on the desk's risk page (ALERTS_DESK_URL), where it is acknowledged
 
-
     @property
     def priority_label(self) -> str:
         return Priority(self.priority).label

@@ -8,6 +8,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
+from apps.alerts.models import Alert
 from apps.common.models import AuditEntry
 from apps.common.time import utc_datetime
 from apps.markets.models import Candle, Market
@@ -167,6 +168,12 @@ class RiskEventFilter(TimeRange):
     class Meta:
         model = RiskEvent
         fields = ["account", "strategy", "decision"]
+
+
+class AlertFilter(TimeRange):
+    class Meta:
+        model = Alert
+        fields = ["account", "status", "kind", "priority"]
 
 
 class KillSwitchFilter(DeskFilterSet):

@@ -3,6 +3,7 @@ with what its serializer needs loaded up front (a constant number of queries per
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
+from apps.alerts.selectors import alerts_visible
 from apps.common.models import AuditEntry
 from apps.exchanges.selectors import account_scoped, accounts_visible_to
 from apps.markets.models import Candle, Market
@@ -81,3 +82,8 @@ def api_snapshots(*, user) -> QuerySet:
 
 def api_audit_entries(*, user) -> QuerySet:
     return AuditEntry.objects.all()  # the view admits admins only
+
+
+def api_alerts(*, user) -> QuerySet:
+    """Alerts of the user's accounts and the desk-wide ones, with their deliveries."""
+    return alerts_visible(user=user)

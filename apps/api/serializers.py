@@ -6,6 +6,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from apps.alerts.models import Alert, Delivery
 from apps.common.models import AuditEntry
 from apps.engine.order_fsm import OrderStatus
 from apps.exchanges.models import ExchangeAccount
@@ -323,4 +324,40 @@ class AuditEntrySerializer(serializers.ModelSerializer):
             "object_repr",
             "before",
             "after",
+        ]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.name", read_only=True)
+    channel_kind = serializers.CharField(source="channel.kind", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "channel", "channel_kind", "outcome", "attempt", "reminder", "digest_count", "response", "at"]
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    priority = serializers.CharField(source="get_priority_display", read_only=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    deliveries = DeliverySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "created_at",
+            "account",
+            "kind",
+            "priority",
+            "title",
+            "body",
+            "status",
+            "snoozed_until",
+            "acknowledged_by",
+            "acknowledged_at",
+            "resolved_by",
+            "resolved_at",
+            "reminders",
+            "deliveries",
         ]

@@ -6,7 +6,14 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from apps.api import filters, selectors, serializers
-from apps.api.commands import AccountCommands, KillSwitchCommands, OrderCommands, PositionCommands, StrategyCommands
+from apps.api.commands import (
+    AlertCommands,
+    AccountCommands,
+    KillSwitchCommands,
+    OrderCommands,
+    PositionCommands,
+    StrategyCommands,
+)
 from apps.api.pagination import CandlePagination
 from apps.engine.strategies.registry import strategy_schemas
 from apps.exchanges.roles import Role
@@ -137,6 +144,16 @@ class KillSwitchViewSet(KillSwitchCommands, DeskReadViewSet):
     serializer_class = serializers.KillSwitchSerializer
     filterset_class = filters.KillSwitchFilter
     ordering_fields = ["id", "changed_at"]
+
+
+class AlertViewSet(AlertCommands, DeskReadViewSet):
+    """Alerts with their status and each delivery per channel: `?status=triggered` for those
+    waiting for someone."""
+
+    select = selectors.api_alerts
+    serializer_class = serializers.AlertSerializer
+    filterset_class = filters.AlertFilter
+    ordering_fields = ["id", "created_at", "priority"]
 
 
 class PortfolioSnapshotViewSet(DeskReadViewSet):

@@ -6,44 +6,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('alerts', '0001_initial'),
+        ("alerts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='delivery',
-            name='alerts_delivery_once_per_channel',
+            model_name="delivery",
+            name="alerts_delivery_once_per_channel",
         ),
         migrations.AddField(
-            model_name='alert',
-            name='reminded_at',
-            field=models.DateTimeField(blank=True, help_text='When it was last sent again', null=True),
+            model_name="alert",
+            name="reminded_at",
+            field=models.DateTimeField(blank=True, help_text="When it was last sent again", null=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='reminders',
-            field=models.PositiveSmallIntegerField(default=0, help_text='Times a critical alert nobody acknowledged was sent again (escalation)'),
+            model_name="alert",
+            name="reminders",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="Times a critical alert nobody acknowledged was sent again (escalation)"
+            ),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='resolved_at',
+            model_name="alert",
+            name="resolved_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='alert',
-            name='resolved_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="alert",
+            name="resolved_by",
+            field=models.ForeignKey(
+                blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddField(
-            model_name='delivery',
-            name='reminder',
-            field=models.PositiveSmallIntegerField(default=0, help_text='0: the alert itself; 1, 2, …: the escalation reminders of an unacknowledged critical alert'),
+            model_name="delivery",
+            name="reminder",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="0: the alert itself; 1, 2, …: the escalation reminders of an unacknowledged critical alert"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('alert', 'channel', 'reminder'), name='alerts_delivery_once_per_channel'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(fields=("alert", "channel", "reminder"), name="alerts_delivery_once_per_channel"),
         ),
     ]
