@@ -7,9 +7,9 @@ from django.contrib import admin, messages
 
 from apps.alerts.actions import alert_acknowledge, alert_resolve, alert_snooze
 from apps.alerts.models import Alert, AlertRule, Channel, Delivery
+from apps.common.admin_audit import AuditedAdminMixin
 from apps.common.audit import Via
 from apps.common.errors import ApplicationError
-from apps.common.admin_audit import AuditedAdminMixin
 from apps.common.events import CATALOGUE
 from apps.exchanges.admin_access import AccountScopedAdmin
 

@@ -8,13 +8,13 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.alerts.actions import alert_acknowledge, alert_resolve, alert_snooze
 from apps.api import selectors
 from apps.api.idempotency import HEADER, idempotent
 from apps.api.permissions import effective_role
-from apps.alerts.actions import alert_acknowledge, alert_resolve, alert_snooze
 from apps.api.serializers import (
-    AlertSerializer,
     AccountSerializer,
+    AlertSerializer,
     KillSwitchSerializer,
     OrderSerializer,
     PositionSerializer,

@@ -7,8 +7,8 @@ from rest_framework.response import Response
 
 from apps.api import filters, selectors, serializers
 from apps.api.commands import (
-    AlertCommands,
     AccountCommands,
+    AlertCommands,
     KillSwitchCommands,
     OrderCommands,
     PositionCommands,
