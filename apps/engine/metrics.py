@@ -153,6 +153,46 @@ def monthly_returns(time: np.ndarray, equity: np.ndarray, initial: float) -> lis
     ]
 
 
+PERIODS = {"day": "datetime64[D]", "week": "datetime64[W]", "month": "datetime64[M]"}
+
+
+def period_labels(time: np.ndarray, by: str) -> np.ndarray:
+    """The UTC calendar period of each time (ms): day "2025-01-31", week (its Monday)
+    "2025-01-27", month "2025-01"."""
+    days = time.astype("datetime64[ms]").astype("datetime64[D]")
+    if by == "week":  # numpy weeks start on a Thursday (1970-01-01): count from Monday instead
+        monday = days - ((days.astype(np.int64) + 3) % 7)
+        return monday.astype(str)
+    return days.astype(PERIODS[by]).astype(str)
+
+
+def last_of_period(time: np.ndarray, by: str) -> tuple[np.ndarray, np.ndarray]:
+    """(index of the last point of each period that has points, that period's label); `time`
+    sorted (ms)."""
+    if len(time) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=str)
+    labels = period_labels(np.asarray(time, dtype=np.int64), by)
+    last = np.flatnonzero(np.append(labels[1:] != labels[:-1], True))
+    return last, labels[last]
+
+
+def running_drawdown(equity: np.ndarray, initial: float) -> tuple[np.ndarray, np.ndarray]:
+    """(running peak, drawdown in % of that peak) at each point, the peak starting from the
+    initial balance, as max_drawdown measures it."""
+    peaks = np.maximum.accumulate(np.concatenate(([initial], equity)))[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        drawdown = np.where(peaks > 0, (1.0 - equity / peaks) * 100.0, 0.0)
+    return peaks, drawdown
+
+
+def sharpe_if_meaningful(daily: np.ndarray, risk_free_rate: float = 0.0) -> tuple[float | None, str | None]:
+    """Sharpe of daily returns, or None with the reason when there are too few days (as a
+    backtest's metrics say)."""
+    if len(daily) < MIN_DAILY_RETURNS:
+        return None, TOO_FEW_DAYS
+    return _number(sharpe_ratio(daily, risk_free_rate)), None
+
+
 def trade_stats(pnl: np.ndarray, holding_ms: np.ndarray) -> dict:
     """Stats of closed trades from their net P&L (fees included) and holding times."""
     pnl = np.asarray(pnl, dtype=np.float64)
