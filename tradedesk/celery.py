@@ -73,6 +73,11 @@ DEFAULT_BEAT_SCHEDULE = {
         "every_seconds": 2,
         "queue": "alerts",
     },
+    "alerts: dead man's switch ping (ALERTS_HEARTBEAT_URL)": {
+        "task": "apps.alerts.tasks.alerts_heartbeat",
+        "every_seconds": 60,
+        "queue": "alerts",
+    },
 }
 
 

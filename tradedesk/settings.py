@@ -236,6 +236,7 @@ ALERTS_ESCALATE_SECONDS = env.int("ALERTS_ESCALATE_SECONDS", default=15 * 60)
 ALERTS_DESK_URL = env.str("ALERTS_DESK_URL", default="")
 # Dead man's switch: the desk pings this URL every minute (healthchecks.io style); blank: off.
 ALERTS_HEARTBEAT_URL = env.str("ALERTS_HEARTBEAT_URL", default="")
+ALERTS_HEARTBEAT_STUCK_SECONDS = env.int("ALERTS_HEARTBEAT_STUCK_SECONDS", default=300)
 
 # --- Auth, i18n, static ---------------------------------------------------------------
 # django-axes counts failed logins on every form that authenticates (site, admin, API basic auth).

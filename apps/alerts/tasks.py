@@ -10,6 +10,7 @@ longer than its period expires: the next one does the same work.
 from celery import shared_task
 from django.conf import settings
 
+from apps.alerts.heartbeat import heartbeat_ping
 from apps.alerts.services import alerts_tick
 
 
@@ -17,3 +18,10 @@ from apps.alerts.services import alerts_tick
 def alerts_dispatch() -> dict:
     report = alerts_tick()
     return {"events": report.events, "alerts": report.alerts, "sent": report.sent, "digests": report.digests}
+
+
+@shared_task(expires=50, ignore_result=True)
+def alerts_heartbeat() -> dict | None:
+    """The dead man's switch (apps.alerts.heartbeat), every minute."""
+    ping = heartbeat_ping()
+    return None if ping is None else {"ok": ping.ok, "answered": ping.answered}
