@@ -230,6 +230,8 @@ ALERTS_BACKLOG_MINUTES = env.int("ALERTS_BACKLOG_MINUTES", default=10)
 ALERTS_SEND_THREADS = env.int("ALERTS_SEND_THREADS", default=8)
 ALERTS_TELEGRAM_API_URL = env.str("ALERTS_TELEGRAM_API_URL", default="https://api.telegram.org")
 # A critical alert nobody acknowledged is sent again every so often (escalation).
+# Condition rules (price crosses, P&L, drawdown, daily loss, no fill) are measured this often.
+ALERTS_RULES_EVERY_SECONDS = env.int("ALERTS_RULES_EVERY_SECONDS", default=10)
 ALERTS_ESCALATE_SECONDS = env.int("ALERTS_ESCALATE_SECONDS", default=15 * 60)
 # The desk's address as the trader's browser reaches it: messages link to the alert's page
 # (Telegram: an "Open on the desk" button). Blank: no link.

@@ -7,10 +7,10 @@ from django.contrib import admin, messages
 
 from apps.alerts.actions import alert_acknowledge, alert_resolve, alert_snooze
 from apps.alerts.models import Alert, AlertRule, Channel, Delivery
+from apps.alerts.validation import rule_errors
 from apps.common.admin_audit import AuditedAdminMixin
 from apps.common.audit import Via
 from apps.common.errors import ApplicationError
-from apps.common.events import CATALOGUE
 from apps.exchanges.admin_access import AccountScopedAdmin
 
 
@@ -82,24 +82,40 @@ class ChannelAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
 class AlertRuleForm(forms.ModelForm):
     class Meta:
         model = AlertRule
-        fields = ("name", "account", "event_kinds", "priority", "min_priority", "accounts", "channels", "active")
+        fields = (
+            "name",
+            "account",
+            "condition",
+            "threshold",
+            "event_kinds",
+            "priority",
+            "min_priority",
+            "accounts",
+            "markets",
+            "strategies",
+            "channels",
+            "active",
+        )
 
-    def clean_event_kinds(self):
-        kinds = self.cleaned_data.get("event_kinds") or []
-        if not isinstance(kinds, list) or not all(isinstance(kind, str) for kind in kinds):
-            raise forms.ValidationError('Give a list of event kinds, e.g. ["order.filled"].')
-        unknown = sorted(set(kinds) - set(CATALOGUE) - {"kill_switch", "reconcile.failed"})
-        if unknown:
-            raise forms.ValidationError(f"No such event kind: {', '.join(unknown)}.")
-        return kinds
+    def clean(self):
+        cleaned = super().clean()
+        errors = rule_errors(
+            condition=cleaned.get("condition") or "",
+            threshold=cleaned.get("threshold"),
+            event_kinds=cleaned.get("event_kinds") or [],
+            markets=list(cleaned.get("markets") or []),
+        )
+        for field, message in errors.items():
+            self.add_error(field, message)
+        return cleaned
 
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     form = AlertRuleForm
     shared_rows = True  # the desk's rules
-    list_display = ("name", "account", "event_kinds", "priority", "min_priority", "active")
-    list_filter = ("active", "account")
+    list_display = ("name", "account", "condition", "threshold", "event_kinds", "priority", "active")
+    list_filter = ("active", "condition", "account")
 
 
 class DeliveryInline(admin.TabularInline):

@@ -77,11 +77,31 @@ class Channel(models.Model):
 
 
 class AlertRule(models.Model):
-    """Which events alert whom. A rule names event kinds (any kind of the catalogue, also those that
-    are not built-in alerts), a least priority, the accounts (none: all) and the channels (none:
-    every channel that may see the alert)."""
+    """Which events alert whom, or a condition the desk watches. An event rule names event kinds
+    (any kind of the catalogue, also those that are not built-in alerts) and a least priority. A
+    condition rule (price crosses a level, a position's unrealized P&L, a strategy's drawdown,
+    the day's loss, no fill while strategies run) is evaluated on the beat and alerts when the
+    condition becomes true, once, until it is false again. Both apply to the accounts (none:
+    all), markets and strategies named, and go to the channels named (none: every channel that
+    may see the alert)."""
+
+    class Condition(models.TextChoices):
+        EVENTS = "", "Events of the kinds listed"
+        PRICE_ABOVE = "price_above", "Price crosses above (threshold: the price)"
+        PRICE_BELOW = "price_below", "Price crosses below (threshold: the price)"
+        POSITION_PNL_BELOW = "position_pnl_below", "Position unrealized P&L below (threshold: %, e.g. -5)"
+        POSITION_PNL_ABOVE = "position_pnl_above", "Position unrealized P&L above (threshold: %)"
+        STRATEGY_DRAWDOWN_ABOVE = "strategy_drawdown_above", "Strategy drawdown above (threshold: %)"
+        DAILY_LOSS_ABOVE = "daily_loss_above", "Daily loss above (threshold: % of the day's starting equity)"
+        NO_FILL = "no_fill", "No fill while strategies run (threshold: minutes)"
 
     name = models.CharField(max_length=80)
+    condition = models.CharField(max_length=30, choices=Condition.choices, default=Condition.EVENTS, blank=True)
+    threshold = models.DecimalField(
+        max_digits=24, decimal_places=8, null=True, blank=True, help_text="The condition's level (see the condition)"
+    )
+    markets = models.ManyToManyField("markets.Market", blank=True, related_name="alert_rules", help_text="None: all")
+    strategies = models.ManyToManyField("strategies.Strategy", blank=True, related_name="alert_rules", help_text="None: all")
     event_kinds = models.JSONField(
         default=list, blank=True, help_text='Event kinds, e.g. ["order.filled"]; empty: the built-in alert kinds'
     )
@@ -110,6 +130,25 @@ class AlertRule(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class RuleState(models.Model):
+    """What a condition rule last found for one subject (a market, a position, a strategy, an
+    account): a condition alerts when it becomes true (a new episode), not while it stays so."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="states")
+    subject = models.CharField(max_length=60, help_text="market:3, position:12, strategy:4, account:1")
+    breached = models.BooleanField(default=False)
+    episode = models.PositiveIntegerField(default=0, help_text="How many times the condition became true")
+    value = models.CharField(max_length=80, blank=True, help_text="The figure last measured")
+    watched_since = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "subject"], name="alerts_rule_state_once")]
+
+    def __str__(self):
+        return f"{self.rule} {self.subject}: {'breached' if self.breached else 'ok'} ({self.value})"
 
 
 class Alert(models.Model):

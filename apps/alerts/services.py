@@ -39,6 +39,7 @@ from apps.alerts.actions import snoozes_expire
 from apps.alerts.kinds import AlertSpec, built_in_alert, rule_alert
 from apps.alerts.models import Alert, AlertRule, Channel, Delivery, Priority
 from apps.alerts.senders import SendResult, send
+from apps.alerts.watch import rules_due, rules_evaluate
 from apps.common.cursors import cursor_advance
 from apps.common.models import Event, EventCursor
 from apps.exchanges.selectors import accounts_visible_to
@@ -71,6 +72,8 @@ def alerts_tick(*, budget_seconds: float | None = None, stop: threading.Event | 
         report.events, report.alerts = report.events + events, report.alerts + alerts
         if events < BATCH_SIZE:
             break
+    if rules_due():
+        report.alerts += condition_alerts_raise()
     report.sent = deliveries_send_due(stop=stop, budget_seconds=max(1.0, deadline - time.monotonic()))
     return report
 
@@ -94,6 +97,16 @@ def alerts_dispatch_pass(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
         raised = sum(alert_raise(spec, routing.targets(spec), held=held) for spec in _specs(events, routing))
         cursor_advance(name=CURSOR_NAME, last_event_id=events[-1].id)
     return len(events), raised
+
+
+def condition_alerts_raise() -> int:
+    """The condition rules' alerts (apps.alerts.watch), raised and routed like the events'."""
+    found = rules_evaluate()
+    if not found:
+        return 0
+    routing = Routing.load()
+    with transaction.atomic():
+        return sum(alert_raise(spec, routing.rule_targets(rule, spec)) for rule, spec in found)
 
 
 def _cursor_locked() -> EventCursor | None:
@@ -146,7 +159,9 @@ class Routing:
     @classmethod
     def load(cls) -> "Routing":
         channels = list(Channel.objects.filter(active=True).select_related("owner"))
-        rules = list(AlertRule.objects.filter(active=True).prefetch_related("accounts", "channels"))
+        rules = list(
+            AlertRule.objects.filter(active=True, condition=AlertRule.Condition.EVENTS).prefetch_related("accounts", "channels")
+        )
         owners = {channel.owner for channel in channels if channel.owner is not None}
         owner_accounts = {
             owner.pk: None if owner.is_superuser else set(accounts_visible_to(user=owner).values_list("pk", flat=True))
@@ -173,6 +188,11 @@ class Routing:
             chosen = rule.channels.all() or self.channels
             wanted.update({channel.pk: channel for channel in chosen if channel.active and self._sees(channel, spec)})
         return sorted(wanted.values(), key=lambda channel: channel.pk)
+
+    def rule_targets(self, rule: AlertRule, spec: AlertSpec) -> list[Channel]:
+        """A condition rule's alert: the rule's channels (none named: every channel that may see it)."""
+        chosen = rule.channels.all() or self.channels
+        return sorted((c for c in chosen if c.active and self._sees(c, spec)), key=lambda channel: channel.pk)
 
     def _sees(self, channel: Channel, spec: AlertSpec) -> bool:
         if spec.account_id is None:

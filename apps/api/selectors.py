@@ -3,6 +3,7 @@ with what its serializer needs loaded up front (a constant number of queries per
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
+from apps.alerts.models import AlertRule
 from apps.alerts.selectors import alerts_visible
 from apps.common.models import AuditEntry
 from apps.exchanges.selectors import account_scoped, accounts_visible_to
@@ -87,3 +88,10 @@ def api_audit_entries(*, user) -> QuerySet:
 def api_alerts(*, user) -> QuerySet:
     """Alerts of the user's accounts and the desk-wide ones, with their deliveries."""
     return alerts_visible(user=user)
+
+
+def api_alert_rules(*, user) -> QuerySet:
+    """The rules of the user's accounts and the desk's own (no account)."""
+    return account_scoped(
+        AlertRule.objects.prefetch_related("accounts", "markets", "strategies", "channels"), user=user, shared_rows=True
+    )

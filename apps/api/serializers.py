@@ -6,7 +6,7 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.alerts.models import Alert, Delivery
+from apps.alerts.models import Alert, AlertRule, Channel, Delivery
 from apps.common.models import AuditEntry
 from apps.engine.order_fsm import OrderStatus
 from apps.exchanges.models import ExchangeAccount
@@ -361,3 +361,30 @@ class AlertSerializer(serializers.ModelSerializer):
             "reminders",
             "deliveries",
         ]
+
+
+class AlertRuleSerializer(serializers.ModelSerializer):
+    """Writes go through apps.alerts.rules.alert_rule_save (the admin role, your accounts, one
+    validation with the admin's form); the ids named must be of your accounts."""
+
+    priority = serializers.ChoiceField(choices=[(value, label) for value, label in AlertRule._meta.get_field("priority").choices])
+    channels = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Channel.objects.all())
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "id",
+            "name",
+            "account",
+            "condition",
+            "threshold",
+            "event_kinds",
+            "priority",
+            "min_priority",
+            "accounts",
+            "markets",
+            "strategies",
+            "channels",
+            "active",
+        ]
+        extra_kwargs = {"accounts": {"required": False}, "markets": {"required": False}, "strategies": {"required": False}}

@@ -24,6 +24,7 @@ router.register("risk-events", views.RiskEventViewSet, basename="risk-event")
 router.register("kill-switches", views.KillSwitchViewSet, basename="kill-switch")
 router.register("portfolio-snapshots", views.PortfolioSnapshotViewSet, basename="portfolio-snapshot")
 router.register("alerts", views.AlertViewSet, basename="alert")
+router.register("alert-rules", views.AlertRuleViewSet, basename="alert-rule")
 router.register("audit-entries", views.AuditEntryViewSet, basename="audit-entry")
 
 urlpatterns = [
