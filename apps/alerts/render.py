@@ -83,7 +83,8 @@ def slack_payload(message: Message) -> dict:
 def email_content(message: Message) -> tuple[str, str]:
     """(subject, HTML body)."""
     subject = f"[{message.priority_label.upper()}] {message.headline}"
-    body = f"<h2>{_h(message.headline)}</h2><p>{_h(message.body)}</p><p><small>{_h(message.footer)}</small></p>"
+    lines = _h(message.body).replace("\n", "<br>")  # the daily summary's lines
+    body = f"<h2>{_h(message.headline)}</h2><p>{lines}</p><p><small>{_h(message.footer)}</small></p>"
     return subject, body
 
 

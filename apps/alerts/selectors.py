@@ -3,6 +3,7 @@
 from django.db.models import Prefetch, QuerySet
 
 from apps.alerts.models import Alert, Delivery
+from apps.alerts.summary import KIND as SUMMARY_KIND
 from apps.exchanges.selectors import account_scoped
 
 
@@ -17,5 +18,7 @@ def alerts_visible(*, user) -> QuerySet[Alert]:
 
 
 def alerts_unacknowledged(*, user) -> QuerySet[Alert]:
-    """Waiting for a person: triggered, not acknowledged, resolved or snoozed."""
-    return account_scoped(Alert.objects.filter(status=Alert.Status.TRIGGERED), user=user, shared_rows=True)
+    """Waiting for a person: triggered, not acknowledged, resolved or snoozed (the daily summary
+    is information, not waiting for anyone)."""
+    waiting = Alert.objects.filter(status=Alert.Status.TRIGGERED).exclude(kind=SUMMARY_KIND)
+    return account_scoped(waiting, user=user, shared_rows=True)

@@ -39,6 +39,7 @@ from apps.alerts.actions import snoozes_expire
 from apps.alerts.kinds import AlertSpec, built_in_alert, rule_alert
 from apps.alerts.models import Alert, AlertRule, Channel, Delivery, Priority
 from apps.alerts.senders import SendResult, send
+from apps.alerts.summary import summaries_raise
 from apps.alerts.watch import rules_due, rules_evaluate
 from apps.common.cursors import cursor_advance
 from apps.common.models import Event, EventCursor
@@ -107,6 +108,15 @@ def condition_alerts_raise() -> int:
     routing = Routing.load()
     with transaction.atomic():
         return sum(alert_raise(spec, routing.rule_targets(rule, spec)) for rule, spec in found)
+
+
+def daily_summaries_send(*, now=None) -> int:
+    """Today's summary per account (apps.alerts.summary) to the channels that see the account;
+    a second call the same day raises nothing (one dedup key per account and day)."""
+    specs = summaries_raise(now=now)
+    routing = Routing.load()
+    with transaction.atomic():
+        return sum(alert_raise(spec, routing.targets(spec)) for spec in specs)
 
 
 def _cursor_locked() -> EventCursor | None:

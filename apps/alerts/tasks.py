@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 
 from apps.alerts.heartbeat import heartbeat_ping
-from apps.alerts.services import alerts_tick
+from apps.alerts.services import alerts_tick, daily_summaries_send
 
 
 @shared_task(expires=max(settings.ALERTS_DISPATCH_EVERY_SECONDS * 2, 5), ignore_result=True)
@@ -25,3 +25,9 @@ def alerts_heartbeat() -> dict | None:
     """The dead man's switch (apps.alerts.heartbeat), every minute."""
     ping = heartbeat_ping()
     return None if ping is None else {"ok": ping.ok, "answered": ping.answered}
+
+
+@shared_task(ignore_result=True)
+def alerts_daily_summary() -> int:
+    """The daily summary per account (apps.alerts.summary); delivered by the next dispatch tick."""
+    return daily_summaries_send()
