@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from apps.alerts.actions import alert_acknowledge, alert_resolve, alert_snooze
+from apps.alerts.channels import channel_errors, channel_test
 from apps.alerts.models import Alert, AlertRule, Channel, Delivery
 from apps.alerts.validation import rule_errors
 from apps.common.admin_audit import AuditedAdminMixin
@@ -31,6 +32,8 @@ class ChannelForm(forms.ModelForm):
             "smtp_user",
             "smtp_tls",
             "email_from",
+            "quiet_from",
+            "quiet_until",
             "active",
         )
         widgets = {"url": forms.PasswordInput(render_value=False), "secret": forms.PasswordInput(render_value=False)}
@@ -46,37 +49,33 @@ class ChannelForm(forms.ModelForm):
         for name in ("url", "secret"):
             if self.instance.pk and not cleaned.get(name):
                 cleaned[name] = getattr(self.instance, name)
-        errors = _channel_errors(cleaned)
+        errors = channel_errors(cleaned)
         for field, message in errors.items():
             self.add_error(field, message)
         return cleaned
-
-
-def _channel_errors(values: dict) -> dict[str, str]:
-    """Every missing setting of the chosen kind, at once."""
-    kind = values.get("kind")
-    needed = {
-        Channel.Kind.TELEGRAM: {"secret": "the bot token", "address": "the chat id"},
-        Channel.Kind.DISCORD: {"url": "the webhook URL"},
-        Channel.Kind.SLACK: {"url": "the webhook URL"},
-        Channel.Kind.WEBHOOK: {"url": "the URL"},
-        Channel.Kind.EMAIL: {"smtp_host": "the SMTP host", "address": "the recipients", "email_from": "the sender"},
-    }.get(kind, {})
-    errors = {
-        field: f"A {Channel.Kind(kind).label} channel needs {what}." for field, what in needed.items() if not values.get(field)
-    }
-    url = values.get("url") or ""
-    if url and kind != Channel.Kind.EMAIL and not url.startswith(("http://", "https://")):
-        errors["url"] = "Give a full http:// or https:// address."
-    return errors
 
 
 @admin.register(Channel)
 class ChannelAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     form = ChannelForm
     shared_rows = True  # desk-wide channels: every reader sees them, superusers change them
-    list_display = ("name", "kind", "owner", "account", "min_priority", "active")
+    list_display = ("name", "kind", "owner", "account", "min_priority", "quiet_from", "quiet_until", "active")
     list_filter = ("kind", "active", "account")
+    actions = ["send_test"]
+
+    def has_send_test_permission(self, request) -> bool:
+        return request.user.has_perm("alerts.change_channel")
+
+    @admin.action(description="Send a test message to the selected channels", permissions=["send_test"])
+    def send_test(self, request, queryset):
+        for channel in queryset:
+            try:
+                result = channel_test(actor=request.user, channel=channel, via=Via.ADMIN)
+            except ApplicationError as error:
+                self.message_user(request, f"{channel}: {error.message}", messages.ERROR)
+                continue
+            level = messages.SUCCESS if result.outcome == "sent" else messages.ERROR
+            self.message_user(request, f"{channel}: {result.outcome} — {result.response[:200]}", level)
 
 
 class AlertRuleForm(forms.ModelForm):

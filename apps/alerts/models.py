@@ -2,6 +2,8 @@
 (AlertRule), what happened (Alert, one per dedup key) and each attempt to tell someone (Delivery,
 one per alert and channel)."""
 
+from datetime import UTC, datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -66,6 +68,10 @@ class Channel(models.Model):
     smtp_user = models.CharField(max_length=200, blank=True)
     smtp_tls = models.BooleanField(default=True, help_text="STARTTLS; off only for a trusted local relay")
     email_from = models.EmailField(blank=True)
+    quiet_from = models.TimeField(
+        null=True, blank=True, help_text="Quiet hours start (UTC): alerts below critical wait until they end"
+    )
+    quiet_until = models.TimeField(null=True, blank=True, help_text="Quiet hours end (UTC); may be past midnight (22:00–07:00)")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -74,6 +80,23 @@ class Channel(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.get_kind_display()})"
+
+    def quiet_end(self, now: datetime) -> datetime | None:
+        """When the quiet hours around `now` end (UTC), or None when it is not quiet now."""
+        if self.quiet_from is None or self.quiet_until is None or self.quiet_from == self.quiet_until:
+            return None
+        now = now.astimezone(UTC)
+        moment = now.time()
+        overnight = self.quiet_from > self.quiet_until
+        quiet = (
+            (moment >= self.quiet_from or moment < self.quiet_until)
+            if overnight
+            else self.quiet_from <= moment < self.quiet_until
+        )
+        if not quiet:
+            return None
+        end = datetime.combine(now.date(), self.quiet_until, tzinfo=UTC)
+        return end if end > now else end + timedelta(days=1)
 
 
 class AlertRule(models.Model):

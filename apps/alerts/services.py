@@ -247,12 +247,13 @@ def alert_raise(spec: AlertSpec, channels: list[Channel], *, held: set | None = 
         throttled = alert.priority < Priority.CRITICAL and (key in held or _throttled(alert, channel, now))
         if alert.priority < Priority.CRITICAL:
             held.add(key)  # whatever this one is, the next of the same key in this pass waits
+        quiet_end = channel.quiet_end(now) if alert.priority < Priority.CRITICAL else None  # critical wakes them
         deliveries.append(
             Delivery(
                 alert=alert,
                 channel=channel,
                 created_at=now,
-                next_attempt_at=now,
+                next_attempt_at=quiet_end or now,
                 outcome=Delivery.Outcome.THROTTLED if throttled else Delivery.Outcome.PENDING,
             )
         )
