@@ -219,6 +219,7 @@ TRADING_VENUE_DOWN_SECONDS = env.int("TRADING_VENUE_DOWN_SECONDS", default=15)
 
 # --- Alerts (apps.alerts): delivery to Telegram, Discord, Slack, email and webhooks --------
 ALERTS_DISPATCH_EVERY_SECONDS = env.int("ALERTS_DISPATCH_EVERY_SECONDS", default=2)
+ALERTS_POLL_SECONDS = env.float("ALERTS_POLL_SECONDS", default=0.2)  # between ticks within one beat period
 ALERTS_TICK_BUDGET_SECONDS = env.float("ALERTS_TICK_BUDGET_SECONDS", default=20)
 ALERTS_RETRY_ATTEMPTS = env.int("ALERTS_RETRY_ATTEMPTS", default=3)
 ALERTS_RETRY_SECONDS = env.float("ALERTS_RETRY_SECONDS", default=5)
