@@ -358,6 +358,7 @@ SPECTACULAR_SETTINGS = {
         "KillStateEnum": "apps.engine.risk_rules.KillState",
         "OrderSideEnum": "apps.trading.models.Side",
         "PositionSideEnum": "apps.trading.models.Position.PositionSide",
+        "AlertPriorityEnum": "apps.alerts.models.Priority",
     },
 }
 

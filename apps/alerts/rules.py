@@ -24,10 +24,10 @@ def alert_rule_save(*, actor, values: dict, rule: AlertRule | None = None, via: 
     ):
         _authorize(actor, values, rule)
         errors = rule_errors(
-            condition=values.get("condition", ""),
-            threshold=values.get("threshold"),
-            event_kinds=values.get("event_kinds", []),
-            markets=values.get("markets", []),
+            condition=_value(values, rule, "condition", ""),
+            threshold=_value(values, rule, "threshold", None),
+            event_kinds=_value(values, rule, "event_kinds", []),
+            markets=values["markets"] if "markets" in values else list(rule.markets.all()) if rule else [],
         )
         if errors:
             raise Invalid.from_fields(errors)
@@ -53,6 +53,13 @@ def alert_rule_delete(*, actor, rule: AlertRule, via: str | None = None) -> None
         before = _snapshot(rule)
         audit_record(actor=actor, via=via, action="alert_rule.delete", obj=rule, before=before)
         rule.delete()
+
+
+def _value(values: dict, rule: AlertRule | None, name: str, default):
+    """A field as it will be: the new value, else the rule's (a partial change), else the default."""
+    if name in values:
+        return values[name]
+    return getattr(rule, name) if rule is not None else default
 
 
 def _authorize(actor, values: dict, rule: AlertRule | None) -> None:

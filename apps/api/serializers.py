@@ -367,7 +367,6 @@ class AlertRuleSerializer(serializers.ModelSerializer):
     """Writes go through apps.alerts.rules.alert_rule_save (the admin role, your accounts, one
     validation with the admin's form); the ids named must be of your accounts."""
 
-    priority = serializers.ChoiceField(choices=[(value, label) for value, label in AlertRule._meta.get_field("priority").choices])
     channels = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Channel.objects.all())
 
     class Meta:
