@@ -10,9 +10,10 @@
 2. Throughput: 10,000 order.rejected events per minute for --flood-seconds, written in batches
    every 0.5 s while the dispatcher runs; the backlog (events not yet read) is sampled every 5 s
    and must not grow.
-3. Trading latency with and without the dispatcher: bench/pipeline_latency.py run twice on its own
-   database, the second time with `alerts_dispatch` and a flood of alert events running against
-   the same database; both outputs printed side by side.
+3. Trading latency with and without the dispatcher: bench/pipeline_latency.py run three times on
+   its own database: alone; with `alerts_dispatch` reading the desk's events; and with the
+   dispatcher plus a flood of 10,000 alert events a minute written against the same database
+   (that writer is load a real flood brings too). The figures printed side by side.
 """
 
 import argparse
@@ -232,7 +233,9 @@ def throughput_run(seconds: int, first_order: int) -> tuple[list[tuple[int, int,
 # --- 3. trading latency with and without the dispatcher ------------------------------------
 
 
-def trading_latency(with_alerts: bool) -> str:
+def trading_latency(alerts: str) -> str:
+    """`alerts`: "off", "dispatcher" (it reads the desk's own events) or "flood" (and 10,000
+    alert events a minute written beside the trading)."""
     database_reset(TRADING_DB)  # the helpers below must not find the previous run's desk
     env = {
         **os.environ,
@@ -247,16 +250,14 @@ def trading_latency(with_alerts: bool) -> str:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    helpers = []
-    if with_alerts:
-        helpers = _alerts_beside_trading()
+    helpers = [] if alerts == "off" else _alerts_beside_trading(flood=alerts == "flood")
     out, _ = bench.communicate(timeout=900)
     for helper in helpers:
         stop(helper)
     return out
 
 
-def _alerts_beside_trading() -> list[subprocess.Popen]:
+def _alerts_beside_trading(*, flood: bool) -> list[subprocess.Popen]:
     """Once pipeline_latency has built its desk (its strategy row exists), run the dispatcher
     and a flood of alert events (bench/alerts.py --flood-only) against its database."""
     import psycopg
@@ -269,10 +270,10 @@ def _alerts_beside_trading() -> list[subprocess.Popen]:
             return False
 
     wait(desk_built, 300)
-    return [
-        spawn(["manage.py", "alerts_dispatch"], TRADING_DB, "bench-alerts-beside-dispatch.log"),
-        spawn(["bench/alerts.py", "--flood-only", TRADING_DB], TRADING_DB, "bench-alerts-beside-flood.log"),
-    ]
+    helpers = [spawn(["manage.py", "alerts_dispatch"], TRADING_DB, "bench-alerts-beside-dispatch.log")]
+    if flood:
+        helpers.append(spawn(["bench/alerts.py", "--flood-only", TRADING_DB], TRADING_DB, "bench-alerts-beside-flood.log"))
+    return helpers
 
 
 def flood_only(db: str) -> None:
@@ -302,10 +303,14 @@ def main() -> None:
     parser.add_argument("--latency-events", type=int, default=40)
     parser.add_argument("--flood-seconds", type=int, default=60)
     parser.add_argument("--no-trading", action="store_true", help="skip the trading latency comparison")
+    parser.add_argument("--trading-only", action="store_true", help="only the trading latency comparison (3.)")
     parser.add_argument("--flood-only", metavar="DB", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.flood_only:
         flood_only(args.flood_only)
+        return
+    if args.trading_only:
+        trading_compare()
         return
     (ROOT / "var").mkdir(exist_ok=True)
     database_reset(DB_NAME)
@@ -338,13 +343,19 @@ def main() -> None:
     print(f"  backlog {'GROWS' if growing else 'does not grow'}; after the flood: {left} events left")
     if args.no_trading:
         return
-    print("3. Trading latency (bench/pipeline_latency.py), without and with the alerts dispatcher + flood")
-    without = trading_latency(with_alerts=False)
-    with_alerts = trading_latency(with_alerts=True)
-    print("  without the alerts dispatcher:")
-    print(_figures(without))
-    print("  with the alerts dispatcher and 10,000 alert events a minute:")
-    print(_figures(with_alerts))
+    trading_compare()
+
+
+def trading_compare() -> None:
+    variants = (
+        ("off", "without the alerts dispatcher"),
+        ("dispatcher", "with the alerts dispatcher (the desk's own events)"),
+        ("flood", "with the dispatcher and 10,000 alert events a minute written beside"),
+    )
+    print("3. Trading latency (bench/pipeline_latency.py, its own database) side by side")
+    for alerts, label in variants:
+        print(f"  {label}:")
+        print(_figures(trading_latency(alerts)))
 
 
 if __name__ == "__main__":
