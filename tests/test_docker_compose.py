@@ -7,7 +7,7 @@ import yaml
 from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "beat", "simexchange", "relay", "migrate"}
+REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "research-worker", "beat", "simexchange", "relay", "migrate"}
 
 
 def _compose() -> dict:
@@ -78,3 +78,15 @@ def test_every_long_running_service_is_restarted_when_it_dies():
     services = _compose()["services"]
     long_running = set(services) - {"migrate"}
     assert {name: services[name].get("restart") for name in long_running} == dict.fromkeys(long_running, "unless-stopped")
+
+
+def test_every_queue_has_a_worker_and_backtests_have_their_own():
+    from tradedesk.celery import QUEUES
+
+    services = _compose()["services"]
+    consumed = {}
+    for name in ("worker", "research-worker"):
+        argv = _command(services[name])
+        consumed[name] = set(argv[argv.index("-Q") + 1].split(","))
+    assert consumed["worker"] | consumed["research-worker"] == set(QUEUES)
+    assert consumed["research-worker"] == {"research"} and "research" not in consumed["worker"]

@@ -10,7 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tradedesk.settings")
 app = Celery("tradedesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-QUEUES = ("default", "marketdata", "strategies", "orders", "alerts")
+QUEUES = ("default", "marketdata", "strategies", "orders", "alerts", "research")
 app.conf.task_queues = [Queue(name) for name in QUEUES]
 app.conf.task_default_queue = "default"
 app.conf.task_routes = {
@@ -19,6 +19,7 @@ app.conf.task_routes = {
     "apps.trading.tasks.*": {"queue": "orders"},
     "apps.risk.tasks.*": {"queue": "orders"},
     "apps.alerts.tasks.*": {"queue": "alerts"},  # a slow receiver never delays an order
+    "apps.strategies.tasks.*": {"queue": "research"},  # backtests: minutes of CPU, never before an order
 }
 app.autodiscover_tasks()
 

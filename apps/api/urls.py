@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from apps.api import views
+from apps.api import backtests, performance, views
 from apps.api.errors import not_found_view
 
 REDOC = SpectacularRedocView.as_view(url_name="api-schema")
@@ -26,8 +26,21 @@ router.register("portfolio-snapshots", views.PortfolioSnapshotViewSet, basename=
 router.register("alerts", views.AlertViewSet, basename="alert")
 router.register("alert-rules", views.AlertRuleViewSet, basename="alert-rule")
 router.register("audit-entries", views.AuditEntryViewSet, basename="audit-entry")
+router.register("backtests", backtests.BacktestViewSet, basename="backtest")
+router.register("backtest-jobs", backtests.BacktestJobViewSet, basename="backtest-job")
 
 urlpatterns = [
+    re_path(r"^api/v1/performance/?$", performance.PerformanceView.as_view(), name="performance"),
+    re_path(
+        r"^api/v1/performance/accounts/(?P<account_id>[0-9]{1,18})/?$",
+        performance.AccountPerformanceView.as_view(),
+        name="performance-account",
+    ),
+    re_path(
+        r"^api/v1/performance/strategies/(?P<strategy_id>[0-9]{1,18})/?$",
+        performance.StrategyPerformanceView.as_view(),
+        name="performance-strategy",
+    ),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),

@@ -37,14 +37,17 @@ class EventMismatch(ValueError):
 class Audience(StrEnum):
     EVERYONE = "everyone"  # any logged-in user: market data, desk-wide state
     ACCOUNT = "account"  # the members of the account the topic names (superusers see all)
+    OWNER = "owner"  # the one user the topic names (their own work: backtest jobs)
 
 
 # What each topic value looks like: a topic is also a Channels group name, so no dots inside.
 PARAM_PATTERNS = {
     "account": r"[1-9][0-9]*",
+    "user": r"[1-9][0-9]*",
     "market": r"[A-Za-z0-9][A-Za-z0-9_:-]*",  # a market slug, BTC-USDT
     "tf": r"[1-9][0-9]*[smhdwM]",
 }
+ID_PARAMS = frozenset({"account", "user"})
 _PARAM = re.compile(r"<([a-z_]+)>")
 
 
@@ -61,6 +64,7 @@ class Topic:
         unknown = set(names) - PARAM_PATTERNS.keys()
         assert not unknown, f"{self.template}: no pattern for {sorted(unknown)}"
         assert (self.audience == Audience.ACCOUNT) == ("account" in names), f"{self.template}: ACCOUNT topics name the account"
+        assert (self.audience == Audience.OWNER) == ("user" in names), f"{self.template}: OWNER topics name the user"
         literal = _PARAM.split(self.template)[::2]
         pattern = "".join(
             re.escape(part) + (f"(?P<{name}>{PARAM_PATTERNS[name]})" if name else "")
@@ -75,9 +79,9 @@ class Topic:
         if values.keys() != self.params:
             raise EventMismatch(f"topic {self.template} takes {sorted(self.params)}, got {sorted(values)}")
         for param, value in values.items():
-            if isinstance(value, bool) or (param == "account") != isinstance(value, int):
+            if isinstance(value, bool) or (param in ID_PARAMS) != isinstance(value, int):
                 raise EventMismatch(
-                    f"topic {self.template}: {param}={value!r} is not a{'n account id' if param == 'account' else ' name'}"
+                    f"topic {self.template}: {param}={value!r} is not a{'n id' if param in ID_PARAMS else ' name'}"
                 )
         topic = self._format.format(**values)
         if not self._regex.fullmatch(topic):
@@ -90,8 +94,8 @@ class Topic:
         if found is None:
             return None
         values = found.groupdict()
-        if "account" in values:
-            values["account"] = int(values["account"])
+        for name in ID_PARAMS & values.keys():
+            values[name] = int(values[name])
         return values
 
 
@@ -118,6 +122,7 @@ PORTFOLIO = Topic("portfolio.<account>", Audience.ACCOUNT)
 RECONCILE = Topic("reconcile.<account>", Audience.ACCOUNT)
 GOALS = Topic("goals.<account>", Audience.ACCOUNT)
 GOALS_DESK = Topic("goals.global", Audience.EVERYONE)  # goals set for all accounts together
+BACKTESTS = Topic("backtests.<user>", Audience.OWNER)  # a user's backtest jobs: queued, progress, done
 TOPICS: tuple[Topic, ...] = (
     CANDLES,
     ORDERS,
@@ -130,6 +135,7 @@ TOPICS: tuple[Topic, ...] = (
     RECONCILE,
     GOALS,
     GOALS_DESK,
+    BACKTESTS,
 )
 
 CANDLE_FIELDS = ("market", "timeframe", "time", "open", "high", "low", "close", "volume")
@@ -220,6 +226,8 @@ KINDS: tuple[EventKind, ...] = (
     _kind("reconcile.status_mismatch", RECONCILE, (*VENUE_ORDER_FIELDS, "desk_status")),
     _kind("reconcile.completed", RECONCILE, RECONCILE_SUMMARY_FIELDS),
     # priority: low (achieved, on track), medium (at risk), high (behind, critical)
+    # A backtest job moved: status queued / running / done / failed, progress 0-100, run when done.
+    _kind("backtest.progressed", BACKTESTS, ("job", "status", "progress", "stage", "error", "run")),
     _kind("goal.status_changed", (GOALS, GOALS_DESK), ("goal", "kind", "from", "to", "priority", "progress", "reason")),
 )
 CATALOGUE: dict[str, EventKind] = {kind.name: kind for kind in KINDS}
@@ -280,6 +288,11 @@ class TopicMatch:
     def account_id(self) -> int | None:
         """The account whose members may see it; None for a topic every user may see."""
         return self.values.get("account")
+
+    @property
+    def user_id(self) -> int | None:
+        """The one user who may see it (OWNER topics)."""
+        return self.values.get("user")
 
 
 def topic_parse(topic: str) -> TopicMatch | None:

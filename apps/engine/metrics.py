@@ -156,24 +156,34 @@ def monthly_returns(time: np.ndarray, equity: np.ndarray, initial: float) -> lis
 PERIODS = {"day": "datetime64[D]", "week": "datetime64[W]", "month": "datetime64[M]"}
 
 
+def _period_keys(time: np.ndarray, by: str) -> np.ndarray:
+    """Each time's UTC period as a number: its day, its week's Monday (as a day) or its month."""
+    days = np.asarray(time, dtype=np.int64) // DAY_MS
+    if by == "week":  # day 0 (1970-01-01) was a Thursday: Monday is 3 days before it
+        return days - (days + 3) % 7
+    if by == "month":
+        return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return days
+
+
 def period_labels(time: np.ndarray, by: str) -> np.ndarray:
     """The UTC calendar period of each time (ms): day "2025-01-31", week (its Monday)
     "2025-01-27", month "2025-01"."""
-    days = time.astype("datetime64[ms]").astype("datetime64[D]")
-    if by == "week":  # numpy weeks start on a Thursday (1970-01-01): count from Monday instead
-        monday = days - ((days.astype(np.int64) + 3) % 7)
-        return monday.astype(str)
-    return days.astype(PERIODS[by]).astype(str)
+    keys = _period_keys(time, by)
+    unit = "datetime64[M]" if by == "month" else "datetime64[D]"
+    return keys.astype(unit).astype(str)
 
 
 def last_of_period(time: np.ndarray, by: str) -> tuple[np.ndarray, np.ndarray]:
     """(index of the last point of each period that has points, that period's label); `time`
-    sorted (ms)."""
+    sorted (ms). Only the chosen points are turned into labels (a year of hours is 8,760)."""
+    if by not in PERIODS:
+        raise ValueError(f"period {by!r}: use one of {', '.join(PERIODS)}")
     if len(time) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=str)
-    labels = period_labels(np.asarray(time, dtype=np.int64), by)
-    last = np.flatnonzero(np.append(labels[1:] != labels[:-1], True))
-    return last, labels[last]
+    keys = _period_keys(time, by)
+    last = np.flatnonzero(np.append(keys[1:] != keys[:-1], True))
+    return last, period_labels(np.asarray(time, dtype=np.int64)[last], by)
 
 
 def running_drawdown(equity: np.ndarray, initial: float) -> tuple[np.ndarray, np.ndarray]:

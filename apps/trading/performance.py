@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import numpy as np
+from django.db.models import BigIntegerField, Func
 
 from apps.common.errors import Invalid, NotFound
 from apps.engine import metrics
@@ -46,10 +47,14 @@ BY = ("day", "week", "month")
 
 @dataclass(frozen=True)
 class EquityPoint:
-    time: datetime
+    ms: int  # the snapshot's time, ms since 1970 UTC
     equity: Decimal
     peak: Decimal
     drawdown_pct: float
+
+    @property
+    def time(self) -> datetime:
+        return _moment(self.ms)
 
 
 @dataclass(frozen=True)
@@ -168,7 +173,7 @@ def performance_report(
     No access check: callers pass accounts the reader may see (the system for summaries)."""
     period_check(start=start, end=end, by=by)
     report = PerformanceReport(account_ids=list(account_ids), strategy_id=strategy_id, start=start, end=end, by=by)
-    trips = round_trips(account_ids=account_ids, end=end)
+    trips, fees_paid = _replay(account_ids, end)
     times, equity, initial, report.unrealized_pnl = _account_curve(account_ids, start, end)
     grid = times  # exposure is measured at the accounts' snapshots, a strategy's too
     if strategy_id is not None:
@@ -177,7 +182,9 @@ def performance_report(
         initial = initial if initial is not None else ZERO
         times, equity = _strategy_curve(_closed_within(trips, start, end), initial)
     closed = _closed_within(trips, start, end)
-    report.fees = _fees(account_ids, start, end, strategy_id=strategy_id)
+    report.fees = sum(
+        (fee for at, strategy, fee in fees_paid if _within(at, start, end) and strategy_id in (None, strategy)), ZERO
+    )
     report.open_trades = sum(1 for t in trips if t.exit_time is None)
     _trade_figures(report, closed)
     report.per_strategy = attribution(closed, key=lambda t: t.strategy_id, names=_strategy_names(closed))
@@ -217,6 +224,11 @@ class _FillRow:
 
 def round_trips(*, account_ids: Iterable[int], end: datetime | None = None) -> list[RoundTrip]:
     """Every round trip of these accounts from their first fill up to `end`, oldest first."""
+    return _replay(account_ids, end)[0]
+
+
+def _replay(account_ids, end) -> tuple[list[RoundTrip], list[tuple]]:
+    """The round trips, and each fill's (time, strategy, fee in quote): one read of the fills."""
     fills = Fill.objects.filter(order__account_id__in=list(account_ids))
     if end is not None:
         fills = fills.filter(traded_at__lt=end)
@@ -238,14 +250,16 @@ def round_trips(*, account_ids: Iterable[int], end: datetime | None = None) -> l
     )
     books: dict[tuple[int, int], _Book] = {}
     trips: list[RoundTrip] = []
+    fees: list[tuple] = []
     for account_id, market_id, symbol, base, quote, step, min_notional, side, strategy_id, *fill in rows:
         book = books.get((account_id, market_id))
         if book is None:
             book = books[(account_id, market_id)] = _Book(account_id, market_id, symbol, base, quote, step, min_notional)
-        trip = book.apply(side, strategy_id, *fill)
+        trip, fee_quote = book.apply(side, strategy_id, *fill)
+        fees.append((fill[-1], strategy_id, fee_quote))
         if trip is not None:
             trips.append(trip)
-    return sorted(trips, key=lambda t: t.entry_time)
+    return sorted(trips, key=lambda t: t.entry_time), fees
 
 
 class _Book:
@@ -257,8 +271,8 @@ class _Book:
         self.amount = self.average_entry = ZERO
         self.trip: RoundTrip | None = None
 
-    def apply(self, side, strategy_id, price, amount, fee, fee_currency, traded_at) -> RoundTrip | None:
-        """The fill's effect; returns a round trip when this fill opens one."""
+    def apply(self, side, strategy_id, price, amount, fee, fee_currency, traded_at) -> tuple[RoundTrip | None, Decimal]:
+        """The fill's effect: (the round trip this fill opens, or None; its fee in quote)."""
         fee_quote, fee_base = fee_split(fill=_FillRow(price, fee, fee_currency), base=self.base, quote=self.quote)
         opened = None
         if side == "buy":
@@ -284,7 +298,7 @@ class _Book:
             ):
                 self.trip.exit_time = traded_at
                 self.trip = None
-        return opened
+        return opened, fee_quote
 
 
 def attribution(trips: list[RoundTrip], *, key, names: dict) -> list[Attribution]:
@@ -347,20 +361,22 @@ def _unrealized_of(trips: list[RoundTrip]) -> Decimal:
     return total
 
 
-def _fees(account_ids, start, end, *, strategy_id: int | None = None) -> Decimal:
-    fills = Fill.objects.filter(order__account_id__in=list(account_ids))
-    if strategy_id is not None:
-        fills = fills.filter(order__strategy_id=strategy_id)
-    fills = _in_period(fills, "traded_at", start, end)
-    total = ZERO
-    for price, fee, currency, base, quote in fills.values_list(
-        "price", "fee", "fee_currency", "order__market__base", "order__market__quote"
-    ):
-        total += fee_split(fill=_FillRow(price, fee, currency), base=base, quote=quote)[0]
-    return total
-
-
 # --- The equity curve --------------------------------------------------------------------------
+
+
+class EpochMs(Func):
+    """A time column as milliseconds since 1970 (UTC), computed by the database: parsing
+    a year of hourly snapshots into datetimes cost more than everything else here."""
+
+    output_field = BigIntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="CAST(ROUND(EXTRACT(EPOCH FROM %(expressions)s) * 1000) AS BIGINT)")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="CAST(ROUND((julianday(%(expressions)s) - 2440587.5) * 86400000) AS INTEGER)"
+        )
 
 
 def _account_curve(account_ids, start, end) -> tuple[np.ndarray, np.ndarray, Decimal | None, Decimal]:
@@ -368,25 +384,25 @@ def _account_curve(account_ids, start, end) -> tuple[np.ndarray, np.ndarray, Dec
     of the accounts summed."""
     rows = list(
         _in_period(PortfolioSnapshot.objects.filter(account_id__in=list(account_ids)), "taken_at", start, end)
-        .order_by("taken_at", "id")
-        .values_list("account_id", "taken_at", "equity", "unrealized_pnl")
+        .annotate(ms=EpochMs("taken_at"))
+        .order_by("account_id", "taken_at", "id")
+        .values_list("account_id", "ms", "equity", "unrealized_pnl")
     )
     before = _equity_before(account_ids, start) if start is not None else {}
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object), None, ZERO
-    series: dict[int, list] = defaultdict(list)
-    for account_id, at, equity, unrealized in rows:
-        series[account_id].append((_ms(at), equity, unrealized))
-    grid = np.unique(np.array([_ms(at) for _, at, _, _ in rows], dtype=np.int64))
+    owner, ms, values, unrealized_at = (
+        np.array(column, dtype=kind) for column, kind in zip(zip(*rows), (np.int64, np.int64, object, object), strict=True)
+    )
+    grid = np.unique(ms)
     total = np.full(len(grid), ZERO, dtype=object)
     initial, unrealized = ZERO, ZERO
-    for account_id, points in series.items():
-        times = np.array([p[0] for p in points], dtype=np.int64)
-        values = np.array([p[1] for p in points], dtype=object)
-        slot = np.maximum(np.searchsorted(times, grid, side="right") - 1, 0)  # before its first: its first
-        total = total + values[slot]
-        initial += before.get(account_id, values[0])
-        unrealized += points[-1][2]
+    for account_id in np.unique(owner).tolist():
+        mine = np.flatnonzero(owner == account_id)
+        slot = np.maximum(np.searchsorted(ms[mine], grid, side="right") - 1, 0)  # before its first: its first
+        total = total + values[mine][slot]
+        initial += before.get(account_id, values[mine[0]])
+        unrealized += unrealized_at[mine[-1]]
     return grid, total, initial, unrealized
 
 
@@ -430,9 +446,7 @@ def _curve_figures(report: PerformanceReport, times: np.ndarray, equity: np.ndar
             report.unavailable["sharpe"] = reason
     peaks = np.maximum.accumulate(np.concatenate(([initial], equity)))[1:]
     _, drawdown_pct = metrics.running_drawdown(floats, start_value)
-    report.equity = [
-        EquityPoint(_moment(t), e, p, float(d)) for t, e, p, d in zip(times.tolist(), equity, peaks, drawdown_pct, strict=True)
-    ]
+    report.equity = list(map(EquityPoint, times.tolist(), equity.tolist(), peaks.tolist(), drawdown_pct.tolist()))
     report.daily = period_pnl(times, equity, initial, "day")
     report.monthly = period_pnl(times, equity, initial, "month")
     report.pnl_by = period_pnl(times, equity, initial, report.by)

@@ -145,16 +145,24 @@ def strategy(request, strategy_id: int):
 
 @login_required
 def performance_page(request):
-    account_id = _int_or_none(request.GET.get("account"))
-    report = performance.performance_for(user=request.user, account_id=account_id)
+    query = performance.query_parse(request.GET)
+    try:
+        report = performance.performance_page_read(user=request.user, query=query)
+    except NotFound as missing:
+        raise Http404(missing.message) from None
     return render(
         request,
         "web/performance.html",
         {
             "report": report,
-            "account_id": account_id,
+            "query": query,
+            "windows": list(performance.WINDOWS),
+            "groupings": ["day", "week", "month"],
             "accounts": cockpit.accounts_equity(user=request.user),
             "chart": performance.chart_series(report),
+            "calendar": performance.daily_calendar(report),
+            "months": performance.MONTHS,
+            "monthly_table": performance.monthly_table(report),
         },
     )
 

@@ -1,77 +1,106 @@
-"""The performance page's figures from portfolio snapshots, by the backtest's own metric
-functions (apps.engine.metrics: total return, max drawdown, monthly returns), so a live
-account and a backtest are measured by one definition. Daily P&L is exact (Decimal, quote)."""
+"""The performance page's reading of the one performance selector (apps.trading.performance):
+the query (account or all, period window, grouping), the chart's series, the calendar of
+daily P&L laid out in weeks and the monthly returns as a year x month table."""
 
-from dataclasses import dataclass, field
-from decimal import Decimal
+from __future__ import annotations
 
-import numpy as np
+import calendar
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
-from apps.engine import metrics
-from apps.exchanges.selectors import accounts_visible_to
-from apps.trading.models import PortfolioSnapshot
+from django.utils import timezone
 
+from apps.trading.performance import BY, PerformanceReport, performance_for_user
 
-@dataclass
-class Performance:
-    account: object | None
-    points: list[dict] = field(default_factory=list)  # time, equity, peak, drawdown_pct
-    total_return_pct: float | None = None
-    max_drawdown_pct: float | None = None
-    daily_pnl: list[dict] = field(default_factory=list)  # day, pnl (Decimal), equity
-    monthly: list[dict] = field(default_factory=list)  # month, return_pct
+WINDOWS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+MONTHS = [calendar.month_abbr[number] for number in range(1, 13)]
 
 
-def performance_of(snapshots: list[tuple]) -> dict:
-    """(taken_at, equity) pairs, oldest first -> the page's figures. The first snapshot is the
-    initial balance (as a backtest's starting cash)."""
-    if not snapshots:
-        return {"points": [], "total_return_pct": None, "max_drawdown_pct": None, "daily_pnl": [], "monthly": []}
-    times = np.array([int(at.timestamp() * 1000) for at, _ in snapshots], dtype=np.int64)
-    equity = np.array([float(value) for _, value in snapshots], dtype=np.float64)
-    initial = equity[0]
-    peaks = np.maximum.accumulate(equity)
-    points = [
-        {"time": int(t // 1000), "equity": float(e), "peak": float(p), "drawdown_pct": float((1 - e / p) * 100) if p else 0.0}
-        for t, e, p in zip(times, equity, peaks, strict=True)
-    ]
+@dataclass(frozen=True)
+class PerformanceQuery:
+    account_id: int | None  # None: all your accounts
+    window: str  # day / week / month / all: how far back from now
+    by: str  # day / week / month: how the P&L table groups
+
+    def start(self, now: datetime | None = None) -> datetime | None:
+        span = WINDOWS[self.window]
+        return None if span is None else (now or timezone.now()) - span
+
+
+def query_parse(params) -> PerformanceQuery:
+    """The page's GET parameters; anything unknown falls back to the default (a page, not an API)."""
+    account = params.get("account", "")
+    window = params.get("period", "all")
+    by = params.get("by", "day")
+    return PerformanceQuery(
+        account_id=int(account) if account.isdigit() and len(account) < 19 else None,
+        window=window if window in WINDOWS else "all",
+        by=by if by in BY else "day",
+    )
+
+
+def performance_page_read(*, user, query: PerformanceQuery) -> PerformanceReport:
+    """An account outside the user's is answered as NotFound by the selector (the view's 404)."""
+    return performance_for_user(user=user, account_id=query.account_id, start=query.start(), by=query.by)
+
+
+def chart_series(report: PerformanceReport) -> dict:
+    def line(values):
+        return [{"time": point.ms // 1000, "value": value} for point, value in zip(report.equity, values, strict=True)]
+
     return {
-        "points": points,
-        "total_return_pct": metrics.total_return_pct(initial, float(equity[-1])),
-        "max_drawdown_pct": metrics.max_drawdown(times, equity, initial)["max_drawdown_pct"],
-        "daily_pnl": daily_pnl(snapshots),
-        "monthly": metrics.monthly_returns(times, equity, initial),
+        "equity": line([float(p.equity) for p in report.equity]),
+        "peak": line([float(p.peak) for p in report.equity]),
+        "drawdown": line([-p.drawdown_pct for p in report.equity]),
     }
 
 
-def daily_pnl(snapshots: list[tuple]) -> list[dict]:
-    """Each UTC day: its last equity minus the previous day's last (the first day: minus the
-    first snapshot), exact."""
-    last_of_day: dict = {}
-    for at, value in snapshots:
-        last_of_day[at.date()] = Decimal(value)
-    previous = Decimal(snapshots[0][1])
-    rows = []
-    for day, value in last_of_day.items():
-        rows.append({"day": day, "pnl": value - previous, "equity": value})
-        previous = value
-    return rows
+def daily_calendar(report: PerformanceReport) -> list[dict]:
+    """Each month with daily P&L, newest first: {"month": "2025-02", "weeks": [[cell x 7]]};
+    a cell is None outside the month, else {"day", "pnl" (None: no snapshot that day)}."""
+    by_day = {row.period: row for row in report.daily}
+    months = sorted({period[:7] for period in by_day}, reverse=True)
+    shown = []
+    for month in months:
+        year, number = int(month[:4]), int(month[5:])
+        weeks = []
+        for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, number):
+            weeks.append([_cell(day, by_day) if day.month == number else None for day in week])
+        shown.append({"month": month, "title": f"{calendar.month_name[number]} {year}", "weeks": weeks})
+    return shown
 
 
-def performance_for(*, user, account_id: int | None) -> Performance:
-    """One account's performance (the first of the user's accounts when none is asked; an
-    account outside them is treated as not asked)."""
-    accounts = accounts_visible_to(user=user).order_by("name")
-    account = (accounts.filter(pk=account_id).first() if account_id else None) or accounts.first()
-    if account is None:
-        return Performance(account=None)
-    rows = list(PortfolioSnapshot.objects.filter(account=account).order_by("taken_at").values_list("taken_at", "equity"))
-    return Performance(account=account, **performance_of(rows))
-
-
-def chart_series(report: Performance) -> dict:
+def _cell(day: date, by_day: dict) -> dict:
+    row = by_day.get(day.isoformat())
     return {
-        "equity": [{"time": p["time"], "value": p["equity"]} for p in report.points],
-        "peak": [{"time": p["time"], "value": p["peak"]} for p in report.points],
-        "drawdown": [{"time": p["time"], "value": -p["drawdown_pct"]} for p in report.points],
+        "day": day.day,
+        "date": day.isoformat(),
+        "pnl": row.pnl if row else None,
+        "short": _short(row.pnl) if row else "",
+        "return_pct": row.return_pct if row else None,
     }
+
+
+def _short(pnl) -> str:
+    """A day's P&L in a calendar cell: whole quote units, with the sign and arrow."""
+    whole = round(pnl)
+    if whole == 0:
+        return "0"
+    return f"▲ +{whole:,}" if whole > 0 else f"▼ −{-whole:,}"
+
+
+def monthly_table(report: PerformanceReport) -> list[dict]:
+    """One row per year, newest first: the 12 months' returns (None: no data) and the year's,
+    compounded from its months."""
+    years: dict[int, list] = {}
+    for row in report.monthly:
+        year, number = int(row.period[:4]), int(row.period[5:])
+        years.setdefault(year, [None] * 12)[number - 1] = row.return_pct
+    table = []
+    for year in sorted(years, reverse=True):
+        growth = 1.0
+        for value in years[year]:
+            if value is not None:
+                growth *= 1 + value / 100
+        table.append({"year": year, "months": years[year], "total_pct": (growth - 1) * 100})
+    return table

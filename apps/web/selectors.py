@@ -129,6 +129,8 @@ def topics_authorize(*, user, topics: list[str]) -> TopicsDecision:
             refusals.append(f"Unknown topic {topic!r}; topics look like {topic_shapes()}.")
         elif match.account_id is not None and match.account_id not in visible:
             refusals.append(f"You are not a member of account {match.account_id}; topic {topic} refused.")
+        elif match.user_id is not None and match.user_id != getattr(user, "pk", None):
+            refusals.append(f"Topic {topic} is another user's own; refused.")
         else:
             allowed.append(topic)
     return TopicsDecision(allowed=allowed, refusals=refusals)

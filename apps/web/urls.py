@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.web import health, pages, views
+from apps.web import backtest_pages, health, pages, views
 
 urlpatterns = [
     path("health", health.liveness, name="health"),
@@ -23,4 +23,8 @@ urlpatterns = [
     path("strategies/<int:strategy_id>/", pages.strategy, name="strategy"),
     path("strategies/<int:strategy_id>/status", pages.strategy_status_action, name="strategy-status"),
     path("performance/", pages.performance_page, name="performance"),
+    path("backtests/", backtest_pages.backtests_page, name="backtests"),
+    path("backtests/launch", backtest_pages.backtest_launch_action, name="backtest-launch"),
+    path("backtests/compare/", backtest_pages.backtest_compare_page, name="backtest-compare"),
+    path("backtests/<int:run_id>/", backtest_pages.backtest_page, name="backtest-page"),
 ]

@@ -85,13 +85,14 @@ def test_the_desk_wide_kill_switch_goes_to_the_global_risk_topic_and_an_accounts
 
 @pytest.mark.parametrize("topic", TOPICS, ids=lambda topic: topic.template)
 def test_every_topic_read_back_gives_the_values_it_was_built_from(topic):
-    samples = {"account": 12, "market": "ETH-USDT", "tf": "15m"}
+    samples = {"account": 12, "market": "ETH-USDT", "tf": "15m", "user": 5}
     values = {name: samples[name] for name in topic.params}
 
     match = topic_parse(topic.name(**values))
 
     assert match.topic == topic and match.values == values
     assert match.account_id == (12 if topic.audience == Audience.ACCOUNT else None)
+    assert match.user_id == (5 if topic.audience == Audience.OWNER else None)
 
 
 @pytest.mark.parametrize(

@@ -257,3 +257,28 @@ def test_a_fresh_demo_desk_fills_its_first_order_within_3_minutes_of_the_banner(
     assert "Task apps." not in desk.output.text
     assert "Task apps." in (desk.var_dir / "log" / "worker.log").read_text()
     desk.stop()
+
+
+@pytest.mark.slow
+def test_a_backtest_job_runs_on_the_research_worker_that_make_run_starts(start_desk):
+    desk = start_desk()
+    launch = (
+        "from apps.strategies.backtests.jobs import backtest_job_submit; "
+        "job = backtest_job_submit(actor=None, values={'strategy': 'ema_cross', 'symbols': ['BTC/USDT'], 'timeframe': '1m'}, "
+        "via='system'); print(job.pk)"
+    )
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", launch], cwd=ROOT, env=desk.env, check=True, timeout=120)
+
+    wait_until(
+        lambda: desk.query("select status from strategies_backtestjob") in ([("done",)], [("failed",)]),
+        timeout=120,
+        interval=1,
+        message="the backtest job to finish",
+    )
+
+    assert desk.query("select status, progress, error from strategies_backtestjob") == [("done", 100, "")]
+    ran = "Task apps.strategies.tasks.backtest_job_run["
+    assert ran in (desk.var_dir / "log" / "research.log").read_text()
+    assert ran not in (desk.var_dir / "log" / "worker.log").read_text()  # never beside the orders
+    desk.stop()
+    assert_stopped_cleanly(desk)

@@ -1,7 +1,7 @@
 """The cockpit pages with the Django test client: what each role sees, the actions through the
 services (a paper account's real pipeline), refusals answered 403/404 and audited."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
@@ -12,7 +12,6 @@ from apps.risk.models import KillSwitch, RiskEvent
 from apps.strategies.models import Strategy
 from apps.trading.models import Order, OrderEvent, PortfolioSnapshot, Position, Signal
 from apps.trading.services.placement import signal_execute
-from apps.web.performance import performance_of
 from tests.access import desk_make, desk_user
 from tests.trading.factories import account_make, fresh_market, price_set, signal_make, strategy_make
 
@@ -337,40 +336,3 @@ def test_the_desk_shows_todays_pnl_against_the_last_snapshot_before_midnight(cli
     content = client.get("/").content.decode()
 
     assert "▲ +10.00" in content and "1010.00" in content
-
-
-def snapshot_history(account) -> None:
-    """Equity 1000 -> 1100 (31 Jan) -> 990 (1 Feb) -> 1089 (28 Feb), hourly snapshots between."""
-    points = [
-        (datetime(2025, 1, 30, 0, tzinfo=UTC), D("1000")),
-        (datetime(2025, 1, 31, 23, tzinfo=UTC), D("1100")),
-        (datetime(2025, 2, 1, 12, tzinfo=UTC), D("990")),
-        (datetime(2025, 2, 28, 12, tzinfo=UTC), D("1089")),
-    ]
-    for at, equity in points:
-        PortfolioSnapshot.objects.create(
-            account=account, taken_at=at, equity=equity, cash=equity, positions_value=0, realized_pnl=0, unrealized_pnl=0
-        )
-
-
-def test_performance_equals_a_hand_calculation_on_a_seeded_snapshot_history(client, desk, trader):
-    PortfolioSnapshot.objects.filter(account=desk.ours.account).delete()
-    snapshot_history(desk.ours.account)
-    rows = list(
-        PortfolioSnapshot.objects.filter(account=desk.ours.account).order_by("taken_at").values_list("taken_at", "equity")
-    )
-
-    report = performance_of(rows)
-
-    assert report["total_return_pct"] == pytest.approx(8.9)  # 1089 / 1000 - 1
-    assert report["max_drawdown_pct"] == pytest.approx(10.0)  # 1100 -> 990
-    assert [(m["month"], round(m["return_pct"], 6)) for m in report["monthly"]] == [("2025-01", 10.0), ("2025-02", -1.0)]
-    assert [(d["day"].isoformat(), d["pnl"]) for d in report["daily_pnl"]] == [
-        ("2025-01-30", D("0")),
-        ("2025-01-31", D("100")),
-        ("2025-02-01", D("-110")),
-        ("2025-02-28", D("99")),
-    ]
-    client.force_login(trader)
-    content = client.get(f"/performance/?account={desk.ours.account.pk}").content.decode()
-    assert "▲ +8.90%" in content and "10.00%" in content and "▼ −1.00%" in content and "▼ −110.00" in content

@@ -52,3 +52,15 @@ def backtest_runs_visible_to(*, user) -> QuerySet[BacktestRun]:
     if user_has_role(user, Role.ADMIN):
         scope |= Q(strategy__isnull=True)
     return runs.filter(scope)
+
+
+def backtest_jobs_visible_to(*, user) -> QuerySet:
+    """As the runs: the owner's jobs and those of a strategy on the user's accounts; superusers all."""
+    from apps.strategies.models import BacktestJob
+
+    jobs = BacktestJob.objects.select_related("result", "strategy")
+    if user is None or not user.is_authenticated or not user.is_active:
+        return jobs.none()
+    if user.is_superuser:
+        return jobs
+    return jobs.filter(Q(owner=user) | Q(strategy__account__in=accounts_visible_to(user=user).values("pk")))

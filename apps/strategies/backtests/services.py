@@ -6,6 +6,7 @@ import csv
 import hashlib
 import json
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -49,13 +50,28 @@ class BacktestOutcome:
 
 
 def backtest_execute(
-    request: BacktestRequest, *, output_dir: str | Path | None = None, progress: bool | None = None, owner=None
+    request: BacktestRequest,
+    *,
+    output_dir: str | Path | None = None,
+    progress: bool | None = None,
+    owner=None,
+    on_step: Callable[[int, str], None] | None = None,
 ) -> BacktestOutcome:
     """Plan, load, run, store and write report.html, trades.csv and metrics.json.
 
     progress: True shows a bar, False never; None shows one on a terminal once a run has taken
-    longer than PROGRESS_DELAY seconds (short runs stay quiet). owner: the user who may open the report."""
+    longer than PROGRESS_DELAY seconds (short runs stay quiet). owner: the user who may open the report.
+    on_step(percent, stage): told as the run goes (a job's progress bar)."""
+    step = on_step or (lambda percent, stage: None)
+    step(2, "planning")
     plan = backtest_plan(request)
+    loaded = [0]
+
+    def market_loaded():
+        loaded[0] += 1
+        bar.update()
+        step(5 + 55 * loaded[0] // len(plan.markets), f"loaded {loaded[0]} of {len(plan.markets)} markets")
+
     with tqdm(
         total=len(plan.markets) + 2,
         desc="backtest",
@@ -64,13 +80,16 @@ def backtest_execute(
         disable=None if progress is None else not progress,
         leave=False,
     ) as bar:
-        data = market_data_load(plan, on_market=bar.update)
+        data = market_data_load(plan, on_market=market_loaded)
         bar.set_description("simulating")
+        step(65, "simulating")
         result = backtest_result(plan, data)
         bar.update()
+        step(85, "storing the run")
         run = backtest_run_store(plan, data, result, owner=owner)
         folder = Path(output_dir) if output_dir else Path(django_settings.VAR_DIR) / "backtests" / str(run.pk)
         bar.set_description("writing the report")
+        step(92, "writing the report")
         files = backtest_files_write(run=run, plan=plan, data=data, result=result, folder=folder)
         bar.update()
     run.report_path = str(files["report"].resolve())

@@ -1,4 +1,5 @@
+from apps.strategies.models.backtest_job import BacktestJob
+from apps.strategies.models.backtest_run import BacktestRun
 from apps.strategies.models.strategy import Strategy, StrategyEvaluation
 
-__all__ = ["Strategy", "StrategyEvaluation"]
-from apps.strategies.models.backtest_run import BacktestRun  # noqa: F401 - the package exposes its models
+__all__ = ["BacktestJob", "BacktestRun", "Strategy", "StrategyEvaluation"]

@@ -1,5 +1,5 @@
 """`make run`: the whole desk in one terminal. Starts the simulated exchange, prepares the
-database (migrate, demo seed), then web (ASGI), worker, beat and relay; Ctrl-C stops all.
+database (migrate, demo seed), then web (ASGI), worker, research worker, beat and relay; Ctrl-C stops all.
 
 The children write to var/log/<name>.log; the console keeps the setup lines, the banner (last)
 and the supervisor's lines: a child that dies is restarted with back-off (apps/common/supervisor.py)."""
@@ -17,8 +17,29 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.desk.demo import DEMO_ACCOUNT, demo_seed
 from apps.desk.supervisor import ChildExited, Supervisor
+from tradedesk.celery import QUEUES
 
 PYTHON = sys.executable
+TRADING_QUEUES = tuple(queue for queue in QUEUES if queue != "research")
+
+
+def worker_command(queues, concurrency: str, name: str) -> list[str]:
+    return [
+        PYTHON,
+        "-m",
+        "celery",
+        "-A",
+        "tradedesk",
+        "worker",
+        "-Q",
+        ",".join(queues),
+        "-n",
+        f"{name}@%h",
+        "--concurrency",
+        concurrency,
+        "--loglevel",
+        "INFO",
+    ]
 
 
 def _stop_on_sigterm(signum, frame):
@@ -104,23 +125,9 @@ class Command(BaseCommand):
                 "warning",
             ],
         )
-        self._spawn(
-            "worker",
-            [
-                PYTHON,
-                "-m",
-                "celery",
-                "-A",
-                "tradedesk",
-                "worker",
-                "-Q",
-                "default,marketdata,strategies,orders,alerts",
-                "--concurrency",
-                os.environ.get("WORKER_CONCURRENCY", "2"),
-                "--loglevel",
-                "INFO",
-            ],
-        )
+        self._spawn("worker", worker_command(TRADING_QUEUES, os.environ.get("WORKER_CONCURRENCY", "2"), "desk"))
+        # Backtests on their own worker: minutes of CPU there never hold up an order here.
+        self._spawn("research", worker_command(("research",), "1", "research"))
         self._spawn(
             "beat",
             [
