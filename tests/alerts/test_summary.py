@@ -1,12 +1,13 @@
 """The daily summary reaches the account's channels once a day with the day's equity, P&L, trades,
-fees, open positions, goals and alerts — the performance selector's figures, to the cent — and is
-not an alert waiting for anyone."""
+fees, open positions, goals and alerts — the performance API's figures, to the cent — and is not
+an alert waiting for anyone."""
 
 from datetime import timedelta
 from decimal import Decimal as D
 
 import pytest
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from apps.alerts.models import Alert, Priority
 from apps.alerts.selectors import alerts_unacknowledged
@@ -65,6 +66,14 @@ def test_the_daily_summary_tells_each_account_its_day_once_with_the_performance_
 
     trader = desk_user("tess", role="trader", accounts=[account])
     assert list(alerts_unacknowledged(user=trader).values_list("kind", flat=True)) == ["order.rejected"]
+
+    api = APIClient()
+    api.force_authenticate(trader)
+    period = {"start": midnight.isoformat(), "end": now.isoformat()}
+    figures = api.get(f"/api/v1/performance/accounts/{account.pk}/", period).json()
+    assert D(figures["final_equity"]) == D("10234.56") and D(figures["total_pnl"]) == D("234.56")
+    assert f"({figures['total_return_pct']:+.2f} %)" in message["body"]
+    assert f"fees {D(figures['fees']):,.2f}" in message["body"] and f"Trades closed {figures['trades']} " in message["body"]
 
 
 def test_the_summary_runs_on_the_beat_at_20_utc_by_default():
