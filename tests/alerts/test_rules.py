@@ -159,3 +159,21 @@ def test_through_the_api_a_viewer_cannot_create_a_rule_and_an_admins_bad_rule_na
     assert AlertRule.objects.get().threshold == D("60000")
     assert AuditEntry.objects.get(action="alert_rule.add", outcome="done").who.username == "ada"
     assert viewer.get("/api/v1/alert-rules/").json()["results"][0]["condition"] == "price_below"
+
+
+def test_a_strategy_in_a_drawdown_beyond_its_threshold_alerts_by_the_performance_selectors_curve(receivers):
+    from tests.trading.performance_history import history_seed
+
+    hook = channel_make(receivers, "webhook")
+    history = history_seed()
+    rule = rule_make("strategy_drawdown_above", "1", channels=[hook])
+    rule.strategies.set([history.trend, history.swing])
+
+    pipeline_until(lambda: len(messages(receivers)) >= 1)
+    pipeline_until(lambda: True)
+
+    swing = performance_report(account_ids=[history.account.pk], strategy_id=history.swing.pk)
+    drawdown = swing.equity[-1].drawdown_pct
+    assert drawdown > 1
+    (message,) = messages(receivers)  # the trend strategy is at its peak
+    assert message["title"] == f"strategy_drawdown_above: strategy {history.swing.name} in a {drawdown:.2f} % drawdown"
