@@ -81,6 +81,17 @@ DEFAULT_BEAT_SCHEDULE = {
         "every_seconds": 2,
         "queue": "alerts",
     },
+    # The hour (UTC) from ALERTS_SUMMARY_HOUR at install; afterwards the admin's periodic tasks own it.
+    "alerts: daily summary": {
+        "task": "apps.alerts.tasks.alerts_daily_summary",
+        "crontab": {"minute": "0", "hour": os.environ.get("ALERTS_SUMMARY_HOUR", "20")},
+        "queue": "alerts",
+    },
+    "alerts: dead man's switch ping (ALERTS_HEARTBEAT_URL)": {
+        "task": "apps.alerts.tasks.alerts_heartbeat",
+        "every_seconds": 60,
+        "queue": "alerts",
+    },
 }
 
 

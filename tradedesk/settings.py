@@ -239,6 +239,7 @@ RESEARCH_TRIAL_GRACE_SECONDS = env.int("RESEARCH_TRIAL_GRACE_SECONDS", default=6
 
 # --- Alerts (apps.alerts): delivery to Telegram, Discord, Slack, email and webhooks --------
 ALERTS_DISPATCH_EVERY_SECONDS = env.int("ALERTS_DISPATCH_EVERY_SECONDS", default=2)
+ALERTS_POLL_SECONDS = env.float("ALERTS_POLL_SECONDS", default=0.2)  # between ticks within one beat period
 ALERTS_TICK_BUDGET_SECONDS = env.float("ALERTS_TICK_BUDGET_SECONDS", default=20)
 ALERTS_RETRY_ATTEMPTS = env.int("ALERTS_RETRY_ATTEMPTS", default=3)
 ALERTS_RETRY_SECONDS = env.float("ALERTS_RETRY_SECONDS", default=5)
@@ -249,6 +250,16 @@ ALERTS_GAP_WAIT_SECONDS = env.float("ALERTS_GAP_WAIT_SECONDS", default=2)
 ALERTS_BACKLOG_MINUTES = env.int("ALERTS_BACKLOG_MINUTES", default=10)
 ALERTS_SEND_THREADS = env.int("ALERTS_SEND_THREADS", default=8)
 ALERTS_TELEGRAM_API_URL = env.str("ALERTS_TELEGRAM_API_URL", default="https://api.telegram.org")
+# A critical alert nobody acknowledged is sent again every so often (escalation).
+# Condition rules (price crosses, P&L, drawdown, daily loss, no fill) are measured this often.
+ALERTS_RULES_EVERY_SECONDS = env.int("ALERTS_RULES_EVERY_SECONDS", default=10)
+ALERTS_ESCALATE_SECONDS = env.int("ALERTS_ESCALATE_SECONDS", default=15 * 60)
+# The desk's address as the trader's browser reaches it: messages link to the alert's page
+# (Telegram: an "Open on the desk" button). Blank: no link.
+ALERTS_DESK_URL = env.str("ALERTS_DESK_URL", default="")
+# Dead man's switch: the desk pings this URL every minute (healthchecks.io style); blank: off.
+ALERTS_HEARTBEAT_URL = env.str("ALERTS_HEARTBEAT_URL", default="")
+ALERTS_HEARTBEAT_STUCK_SECONDS = env.int("ALERTS_HEARTBEAT_STUCK_SECONDS", default=300)
 
 # --- Auth, i18n, static ---------------------------------------------------------------
 # django-axes counts failed logins on every form that authenticates (site, admin, API basic auth).
@@ -372,6 +383,7 @@ SPECTACULAR_SETTINGS = {
         "KillStateEnum": "apps.engine.risk_rules.KillState",
         "OrderSideEnum": "apps.trading.models.Side",
         "PositionSideEnum": "apps.trading.models.Position.PositionSide",
+        "AlertPriorityEnum": "apps.alerts.models.Priority",
     },
 }
 

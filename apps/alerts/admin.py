@@ -3,11 +3,15 @@ deliveries are history, read-only. Every row is scoped to the user's accounts, e
 (secrets show only as set / replaced)."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from apps.alerts.actions import alert_acknowledge, alert_resolve, alert_snooze
+from apps.alerts.channels import channel_errors, channel_test
 from apps.alerts.models import Alert, AlertRule, Channel, Delivery
+from apps.alerts.validation import rule_errors
 from apps.common.admin_audit import AuditedAdminMixin
-from apps.common.events import CATALOGUE
+from apps.common.audit import Via
+from apps.common.errors import ApplicationError
 from apps.exchanges.admin_access import AccountScopedAdmin
 
 
@@ -28,6 +32,8 @@ class ChannelForm(forms.ModelForm):
             "smtp_user",
             "smtp_tls",
             "email_from",
+            "quiet_from",
+            "quiet_until",
             "active",
         )
         widgets = {"url": forms.PasswordInput(render_value=False), "secret": forms.PasswordInput(render_value=False)}
@@ -43,60 +49,72 @@ class ChannelForm(forms.ModelForm):
         for name in ("url", "secret"):
             if self.instance.pk and not cleaned.get(name):
                 cleaned[name] = getattr(self.instance, name)
-        errors = _channel_errors(cleaned)
+        errors = channel_errors(cleaned)
         for field, message in errors.items():
             self.add_error(field, message)
         return cleaned
-
-
-def _channel_errors(values: dict) -> dict[str, str]:
-    """Every missing setting of the chosen kind, at once."""
-    kind = values.get("kind")
-    needed = {
-        Channel.Kind.TELEGRAM: {"secret": "the bot token", "address": "the chat id"},
-        Channel.Kind.DISCORD: {"url": "the webhook URL"},
-        Channel.Kind.SLACK: {"url": "the webhook URL"},
-        Channel.Kind.WEBHOOK: {"url": "the URL"},
-        Channel.Kind.EMAIL: {"smtp_host": "the SMTP host", "address": "the recipients", "email_from": "the sender"},
-    }.get(kind, {})
-    errors = {
-        field: f"A {Channel.Kind(kind).label} channel needs {what}." for field, what in needed.items() if not values.get(field)
-    }
-    url = values.get("url") or ""
-    if url and kind != Channel.Kind.EMAIL and not url.startswith(("http://", "https://")):
-        errors["url"] = "Give a full http:// or https:// address."
-    return errors
 
 
 @admin.register(Channel)
 class ChannelAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     form = ChannelForm
     shared_rows = True  # desk-wide channels: every reader sees them, superusers change them
-    list_display = ("name", "kind", "owner", "account", "min_priority", "active")
+    list_display = ("name", "kind", "owner", "account", "min_priority", "quiet_from", "quiet_until", "active")
     list_filter = ("kind", "active", "account")
+    actions = ["send_test"]
+
+    def has_send_test_permission(self, request) -> bool:
+        return request.user.has_perm("alerts.change_channel")
+
+    @admin.action(description="Send a test message to the selected channels", permissions=["send_test"])
+    def send_test(self, request, queryset):
+        for channel in queryset:
+            try:
+                result = channel_test(actor=request.user, channel=channel, via=Via.ADMIN)
+            except ApplicationError as error:
+                self.message_user(request, f"{channel}: {error.message}", messages.ERROR)
+                continue
+            level = messages.SUCCESS if result.outcome == "sent" else messages.ERROR
+            self.message_user(request, f"{channel}: {result.outcome} — {result.response[:200]}", level)
 
 
 class AlertRuleForm(forms.ModelForm):
     class Meta:
         model = AlertRule
-        fields = ("name", "account", "event_kinds", "priority", "min_priority", "accounts", "channels", "active")
+        fields = (
+            "name",
+            "account",
+            "condition",
+            "threshold",
+            "event_kinds",
+            "priority",
+            "min_priority",
+            "accounts",
+            "markets",
+            "strategies",
+            "channels",
+            "active",
+        )
 
-    def clean_event_kinds(self):
-        kinds = self.cleaned_data.get("event_kinds") or []
-        if not isinstance(kinds, list) or not all(isinstance(kind, str) for kind in kinds):
-            raise forms.ValidationError('Give a list of event kinds, e.g. ["order.filled"].')
-        unknown = sorted(set(kinds) - set(CATALOGUE) - {"kill_switch", "reconcile.failed"})
-        if unknown:
-            raise forms.ValidationError(f"No such event kind: {', '.join(unknown)}.")
-        return kinds
+    def clean(self):
+        cleaned = super().clean()
+        errors = rule_errors(
+            condition=cleaned.get("condition") or "",
+            threshold=cleaned.get("threshold"),
+            event_kinds=cleaned.get("event_kinds") or [],
+            markets=list(cleaned.get("markets") or []),
+        )
+        for field, message in errors.items():
+            self.add_error(field, message)
+        return cleaned
 
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     form = AlertRuleForm
     shared_rows = True  # the desk's rules
-    list_display = ("name", "account", "event_kinds", "priority", "min_priority", "active")
-    list_filter = ("active", "account")
+    list_display = ("name", "account", "condition", "threshold", "event_kinds", "priority", "active")
+    list_filter = ("active", "condition", "account")
 
 
 class DeliveryInline(admin.TabularInline):
@@ -129,6 +147,34 @@ class AlertAdmin(ReadOnlyHistory, AccountScopedAdmin, admin.ModelAdmin):
     search_fields = ("title", "body", "dedup_key")
     readonly_fields = [field.name for field in Alert._meta.fields]
     inlines = [DeliveryInline]
+    actions = ["acknowledge", "resolve", "snooze_hour"]
+
+    def has_acknowledge_permission(self, request) -> bool:
+        return request.user.has_perm("alerts.acknowledge_alert")
+
+    def _each(self, request, queryset, verb: str, service, **extra) -> None:
+        """One service call per alert (it checks the role and the account and audits it)."""
+        done = 0
+        for alert in queryset:
+            try:
+                service(actor=request.user, alert_id=alert.pk, via=Via.ADMIN, reason="from the admin", **extra)
+                done += 1
+            except ApplicationError as error:
+                self.message_user(request, f"Alert #{alert.pk}: {error.message}", messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} alert{'' if done == 1 else 's'} {verb}.", messages.SUCCESS)
+
+    @admin.action(description="Acknowledge the selected alerts", permissions=["acknowledge"])
+    def acknowledge(self, request, queryset):
+        self._each(request, queryset, "acknowledged", alert_acknowledge)
+
+    @admin.action(description="Resolve the selected alerts", permissions=["acknowledge"])
+    def resolve(self, request, queryset):
+        self._each(request, queryset, "resolved", alert_resolve)
+
+    @admin.action(description="Snooze the selected alerts for an hour", permissions=["acknowledge"])
+    def snooze_hour(self, request, queryset):
+        self._each(request, queryset, "snoozed for an hour", alert_snooze, minutes=60)
 
 
 @admin.register(Delivery)

@@ -2,6 +2,8 @@
 (AlertRule), what happened (Alert, one per dedup key) and each attempt to tell someone (Delivery,
 one per alert and channel)."""
 
+from datetime import UTC, datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -66,6 +68,10 @@ class Channel(models.Model):
     smtp_user = models.CharField(max_length=200, blank=True)
     smtp_tls = models.BooleanField(default=True, help_text="STARTTLS; off only for a trusted local relay")
     email_from = models.EmailField(blank=True)
+    quiet_from = models.TimeField(
+        null=True, blank=True, help_text="Quiet hours start (UTC): alerts below critical wait until they end"
+    )
+    quiet_until = models.TimeField(null=True, blank=True, help_text="Quiet hours end (UTC); may be past midnight (22:00–07:00)")
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -75,13 +81,50 @@ class Channel(models.Model):
     def __str__(self):
         return f"{self.name} ({self.get_kind_display()})"
 
+    def quiet_end(self, now: datetime) -> datetime | None:
+        """When the quiet hours around `now` end (UTC), or None when it is not quiet now."""
+        if self.quiet_from is None or self.quiet_until is None or self.quiet_from == self.quiet_until:
+            return None
+        now = now.astimezone(UTC)
+        moment = now.time()
+        overnight = self.quiet_from > self.quiet_until
+        quiet = (
+            (moment >= self.quiet_from or moment < self.quiet_until)
+            if overnight
+            else self.quiet_from <= moment < self.quiet_until
+        )
+        if not quiet:
+            return None
+        end = datetime.combine(now.date(), self.quiet_until, tzinfo=UTC)
+        return end if end > now else end + timedelta(days=1)
+
 
 class AlertRule(models.Model):
-    """Which events alert whom. A rule names event kinds (any kind of the catalogue, also those that
-    are not built-in alerts), a least priority, the accounts (none: all) and the channels (none:
-    every channel that may see the alert)."""
+    """Which events alert whom, or a condition the desk watches. An event rule names event kinds
+    (any kind of the catalogue, also those that are not built-in alerts) and a least priority. A
+    condition rule (price crosses a level, a position's unrealized P&L, a strategy's drawdown,
+    the day's loss, no fill while strategies run) is evaluated on the beat and alerts when the
+    condition becomes true, once, until it is false again. Both apply to the accounts (none:
+    all), markets and strategies named, and go to the channels named (none: every channel that
+    may see the alert)."""
+
+    class Condition(models.TextChoices):
+        EVENTS = "", "Events of the kinds listed"
+        PRICE_ABOVE = "price_above", "Price crosses above (threshold: the price)"
+        PRICE_BELOW = "price_below", "Price crosses below (threshold: the price)"
+        POSITION_PNL_BELOW = "position_pnl_below", "Position unrealized P&L below (threshold: %, e.g. -5)"
+        POSITION_PNL_ABOVE = "position_pnl_above", "Position unrealized P&L above (threshold: %)"
+        STRATEGY_DRAWDOWN_ABOVE = "strategy_drawdown_above", "Strategy drawdown above (threshold: %)"
+        DAILY_LOSS_ABOVE = "daily_loss_above", "Daily loss above (threshold: % of the day's starting equity)"
+        NO_FILL = "no_fill", "No fill while strategies run (threshold: minutes)"
 
     name = models.CharField(max_length=80)
+    condition = models.CharField(max_length=30, choices=Condition.choices, default=Condition.EVENTS, blank=True)
+    threshold = models.DecimalField(
+        max_digits=24, decimal_places=8, null=True, blank=True, help_text="The condition's level (see the condition)"
+    )
+    markets = models.ManyToManyField("markets.Market", blank=True, related_name="alert_rules", help_text="None: all")
+    strategies = models.ManyToManyField("strategies.Strategy", blank=True, related_name="alert_rules", help_text="None: all")
     event_kinds = models.JSONField(
         default=list, blank=True, help_text='Event kinds, e.g. ["order.filled"]; empty: the built-in alert kinds'
     )
@@ -112,6 +155,25 @@ class AlertRule(models.Model):
         return self.name
 
 
+class RuleState(models.Model):
+    """What a condition rule last found for one subject (a market, a position, a strategy, an
+    account): a condition alerts when it becomes true (a new episode), not while it stays so."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="states")
+    subject = models.CharField(max_length=60, help_text="market:3, position:12, strategy:4, account:1")
+    breached = models.BooleanField(default=False)
+    episode = models.PositiveIntegerField(default=0, help_text="How many times the condition became true")
+    value = models.CharField(max_length=80, blank=True, help_text="The figure last measured")
+    watched_since = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "subject"], name="alerts_rule_state_once")]
+
+    def __str__(self):
+        return f"{self.rule} {self.subject}: {'breached' if self.breached else 'ok'} ({self.value})"
+
+
 class Alert(models.Model):
     class Status(models.TextChoices):
         TRIGGERED = "triggered", "Triggered"
@@ -136,6 +198,12 @@ class Alert(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    reminders = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a critical alert nobody acknowledged was sent again (escalation)"
+    )
+    reminded_at = models.DateTimeField(null=True, blank=True, help_text="When it was last sent again")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -148,8 +216,8 @@ class Alert(models.Model):
 
 
 class Delivery(models.Model):
-    """One alert to one channel: its attempts and final outcome. Unique per (alert, channel), so a
-    re-read event never sends twice. A throttled delivery is folded into the next digest."""
+    """One alert to one channel: its attempts and final outcome. Unique per (alert, channel,
+    reminder), so a re-read event never sends twice. A throttled delivery is folded into the next digest."""
 
     class Outcome(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -165,6 +233,9 @@ class Delivery(models.Model):
     attempt = models.PositiveSmallIntegerField(default=0, help_text="Attempts made so far")
     next_attempt_at = models.DateTimeField(default=timezone.now)
     digest_count = models.PositiveIntegerField(default=0, help_text="A digest: how many throttled alerts it stands for")
+    reminder = models.PositiveSmallIntegerField(
+        default=0, help_text="0: the alert itself; 1, 2, …: the escalation reminders of an unacknowledged critical alert"
+    )
     response = models.TextField(blank=True, help_text="The receiver's last answer, or the error")
     at = models.DateTimeField(default=timezone.now, help_text="When the last attempt was made (or the row created)")
     created_at = models.DateTimeField(default=timezone.now)
@@ -172,7 +243,7 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "deliveries"
-        constraints = [models.UniqueConstraint(fields=["alert", "channel"], name="alerts_delivery_once_per_channel")]
+        constraints = [models.UniqueConstraint(fields=["alert", "channel", "reminder"], name="alerts_delivery_once_per_channel")]
         indexes = [models.Index(fields=["channel", "outcome", "created_at"])]
 
     def __str__(self):

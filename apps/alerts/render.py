@@ -22,6 +22,8 @@ class Message:
     account: str  # the account's name, or "desk-wide"
     at: datetime
     digest_count: int = 0  # a digest: the alerts of this kind it stands for, beyond this one
+    reminder: int = 0  # escalation: the n-th time an unacknowledged critical alert is sent again
+    link: str = ""  # the alert on the desk's risk page (ALERTS_DESK_URL), where it is acknowledged
 
     @property
     def priority_label(self) -> str:
@@ -30,7 +32,8 @@ class Message:
     @property
     def headline(self) -> str:
         more = f" … and {self.digest_count} more" if self.digest_count else ""
-        return f"{self.title}{more}"
+        again = f"Still unacknowledged (reminder {self.reminder}): " if self.reminder else ""
+        return f"{again}{self.title}{more}"
 
     @property
     def footer(self) -> str:
@@ -39,7 +42,10 @@ class Message:
 
 def telegram_payload(message: Message, *, chat_id: str) -> dict:
     text = f"<b>{_h(message.priority_label.upper())}: {_h(message.headline)}</b>\n{_h(message.body)}\n<i>{_h(message.footer)}</i>"
-    return {"chat_id": chat_id, "text": text, "parse_mode": "HTML", "disable_web_page_preview": True}
+    payload = {"chat_id": chat_id, "text": text, "parse_mode": "HTML", "disable_web_page_preview": True}
+    if message.link:  # a URL button: acknowledging happens on the desk, logged in (see senders)
+        payload["reply_markup"] = {"inline_keyboard": [[{"text": "Acknowledge on the desk", "url": message.link}]]}
+    return payload
 
 
 def discord_payload(message: Message) -> dict:
@@ -77,7 +83,8 @@ def slack_payload(message: Message) -> dict:
 def email_content(message: Message) -> tuple[str, str]:
     """(subject, HTML body)."""
     subject = f"[{message.priority_label.upper()}] {message.headline}"
-    body = f"<h2>{_h(message.headline)}</h2><p>{_h(message.body)}</p><p><small>{_h(message.footer)}</small></p>"
+    lines = _h(message.body).replace("\n", "<br>")  # the daily summary's lines
+    body = f"<h2>{_h(message.headline)}</h2><p>{lines}</p><p><small>{_h(message.footer)}</small></p>"
     return subject, body
 
 
@@ -91,6 +98,8 @@ def webhook_payload(message: Message) -> dict:
         "account": message.account,
         "at": message.at.isoformat(),
         "digest_count": message.digest_count,
+        "reminder": message.reminder,
+        "link": message.link,
     }
 
 

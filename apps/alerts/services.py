@@ -35,9 +35,12 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from apps.alerts import render
+from apps.alerts.actions import snoozes_expire
 from apps.alerts.kinds import AlertSpec, built_in_alert, rule_alert
 from apps.alerts.models import Alert, AlertRule, Channel, Delivery, Priority
 from apps.alerts.senders import SendResult, send
+from apps.alerts.summary import summaries_raise
+from apps.alerts.watch import rules_due, rules_evaluate
 from apps.common.cursors import cursor_advance
 from apps.common.models import Event, EventCursor
 from apps.exchanges.selectors import accounts_visible_to
@@ -55,6 +58,7 @@ class TickReport:
     alerts: int = 0
     sent: int = 0
     digests: int = 0
+    reminders: int = 0
 
 
 def alerts_tick(*, budget_seconds: float | None = None, stop: threading.Event | None = None) -> TickReport:
@@ -62,12 +66,15 @@ def alerts_tick(*, budget_seconds: float | None = None, stop: threading.Event | 
     tick finds the worker free."""
     budget = settings.ALERTS_TICK_BUDGET_SECONDS if budget_seconds is None else budget_seconds
     deadline = time.monotonic() + budget
-    report = TickReport(digests=digests_release())
+    snoozes_expire()
+    report = TickReport(digests=digests_release(), reminders=alerts_escalate())
     while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         events, alerts = alerts_dispatch_pass()
         report.events, report.alerts = report.events + events, report.alerts + alerts
         if events < BATCH_SIZE:
             break
+    if rules_due():
+        report.alerts += condition_alerts_raise()
     report.sent = deliveries_send_due(stop=stop, budget_seconds=max(1.0, deadline - time.monotonic()))
     return report
 
@@ -87,10 +94,28 @@ def alerts_dispatch_pass(*, limit: int = BATCH_SIZE) -> tuple[int, int]:
         if not events:
             return 0, 0
         routing = Routing.load()
-        held: set = set()  # (channel, kind, account) found held in this pass: no query for the next ones
-        raised = sum(alert_raise(spec, routing.targets(spec), held=held) for spec in _specs(events, routing))
+        raised = alerts_raise((spec, routing.targets(spec)) for spec in _specs(events, routing))
         cursor_advance(name=CURSOR_NAME, last_event_id=events[-1].id)
     return len(events), raised
+
+
+def condition_alerts_raise() -> int:
+    """The condition rules' alerts (apps.alerts.watch), raised and routed like the events'."""
+    found = rules_evaluate()
+    if not found:
+        return 0
+    routing = Routing.load()
+    with transaction.atomic():
+        return alerts_raise((spec, routing.rule_targets(rule, spec)) for rule, spec in found)
+
+
+def daily_summaries_send(*, now=None) -> int:
+    """Today's summary per account (apps.alerts.summary) to the channels that see the account;
+    a second call the same day raises nothing (one dedup key per account and day)."""
+    specs = summaries_raise(now=now)
+    routing = Routing.load()
+    with transaction.atomic():
+        return alerts_raise((spec, routing.targets(spec)) for spec in specs)
 
 
 def _cursor_locked() -> EventCursor | None:
@@ -143,7 +168,9 @@ class Routing:
     @classmethod
     def load(cls) -> "Routing":
         channels = list(Channel.objects.filter(active=True).select_related("owner"))
-        rules = list(AlertRule.objects.filter(active=True).prefetch_related("accounts", "channels"))
+        rules = list(
+            AlertRule.objects.filter(active=True, condition=AlertRule.Condition.EVENTS).prefetch_related("accounts", "channels")
+        )
         owners = {channel.owner for channel in channels if channel.owner is not None}
         owner_accounts = {
             owner.pk: None if owner.is_superuser else set(accounts_visible_to(user=owner).values_list("pk", flat=True))
@@ -171,6 +198,11 @@ class Routing:
             wanted.update({channel.pk: channel for channel in chosen if channel.active and self._sees(channel, spec)})
         return sorted(wanted.values(), key=lambda channel: channel.pk)
 
+    def rule_targets(self, rule: AlertRule, spec: AlertSpec) -> list[Channel]:
+        """A condition rule's alert: the rule's channels (none named: every channel that may see it)."""
+        chosen = rule.channels.all() or self.channels
+        return sorted((c for c in chosen if c.active and self._sees(c, spec)), key=lambda channel: channel.pk)
+
     def _sees(self, channel: Channel, spec: AlertSpec) -> bool:
         if spec.account_id is None:
             return True  # desk-wide (the global kill switch) concerns everyone
@@ -192,39 +224,58 @@ class Routing:
         return spec.priority >= rule.min_priority and (not accounts or spec.account_id in accounts)
 
 
-def alert_raise(spec: AlertSpec, channels: list[Channel], *, held: set | None = None) -> bool:
-    """Create the alert and its deliveries; False when the key already raised one (nothing new)."""
-    alert, created = Alert.objects.get_or_create(
-        dedup_key=spec.dedup_key,
-        defaults={
-            "kind": spec.kind,
-            "priority": spec.priority,
-            "account_id": spec.account_id,
-            "title": spec.title,
-            "body": spec.body,
-            "event_id": spec.event_id,
-        },
-    )
-    if not created:
-        return False
-    now, held = timezone.now(), set() if held is None else held
-    deliveries = []
-    for channel in channels:
-        key = (channel.pk, alert.kind, alert.account_id)
-        throttled = alert.priority < Priority.CRITICAL and (key in held or _throttled(alert, channel, now))
-        if alert.priority < Priority.CRITICAL:
-            held.add(key)  # whatever this one is, the next of the same key in this pass waits
-        deliveries.append(
-            Delivery(
-                alert=alert,
-                channel=channel,
-                created_at=now,
-                next_attempt_at=now,
-                outcome=Delivery.Outcome.THROTTLED if throttled else Delivery.Outcome.PENDING,
+def alerts_raise(wanted: Iterable[tuple[AlertSpec, list[Channel]]]) -> int:
+    """Create the alerts (each with its deliveries) whose dedup key raised none yet, in a few
+    statements for the whole batch (a flood of 10,000 events a minute must not fall behind).
+    Returns how many alerts are new. Callers hold the dispatcher's cursor lock or raise keys no
+    other process raises, so a key cannot be created twice between the read and the insert;
+    the unique key would refuse it anyway."""
+    wanted = list(wanted)
+    existing = set(Alert.objects.filter(dedup_key__in={spec.dedup_key for spec, _ in wanted}).values_list("dedup_key", flat=True))
+    fresh = []
+    for spec, channels in wanted:
+        if spec.dedup_key not in existing:
+            existing.add(spec.dedup_key)  # the same key twice in one batch: one alert
+            fresh.append((spec, channels))
+    if not fresh:
+        return 0
+    alerts = Alert.objects.bulk_create(
+        [
+            Alert(
+                dedup_key=spec.dedup_key,
+                kind=spec.kind,
+                priority=spec.priority,
+                account_id=spec.account_id,
+                title=spec.title,
+                body=spec.body,
+                event_id=spec.event_id,
             )
-        )
+            for spec, _ in fresh
+        ]
+    )
+    now, held = timezone.now(), set()  # (channel, kind, account) found held in this batch: no query for the next
+    deliveries = [
+        _delivery_new(alert, channel, now, held)
+        for alert, (_, channels) in zip(alerts, fresh, strict=True)
+        for channel in channels
+    ]
     Delivery.objects.bulk_create(deliveries, ignore_conflicts=True)
-    return True
+    return len(alerts)
+
+
+def _delivery_new(alert: Alert, channel: Channel, now, held: set) -> Delivery:
+    key = (channel.pk, alert.kind, alert.account_id)
+    throttled = alert.priority < Priority.CRITICAL and (key in held or _throttled(alert, channel, now))
+    if alert.priority < Priority.CRITICAL:
+        held.add(key)  # whatever this one is, the next of the same key in this batch waits
+    quiet_end = channel.quiet_end(now) if alert.priority < Priority.CRITICAL else None  # critical wakes them
+    return Delivery(
+        alert=alert,
+        channel=channel,
+        created_at=now,
+        next_attempt_at=quiet_end or now,
+        outcome=Delivery.Outcome.THROTTLED if throttled else Delivery.Outcome.PENDING,
+    )
 
 
 def _throttled(alert: Alert, channel: Channel, now) -> bool:
@@ -271,6 +322,39 @@ def digests_release() -> int:
             )
         released += 1
     return released
+
+
+# --- Escalation -----------------------------------------------------------------------------
+
+
+def alerts_escalate(*, now=None) -> int:
+    """A critical alert still triggered (nobody acknowledged, resolved or snoozed it)
+    ALERTS_ESCALATE_SECONDS after it was last sent goes again to the channels it went to, as
+    reminder 1, 2, …: once per period (the reminder number is part of the delivery's unique key,
+    so a repeated pass cannot send one twice)."""
+    now = now or timezone.now()
+    last_told = now - timedelta(seconds=settings.ALERTS_ESCALATE_SECONDS)
+    due = Q(reminded_at__isnull=True, created_at__lte=last_told) | Q(reminded_at__lte=last_told)
+    candidates = Alert.objects.filter(due, priority__gte=Priority.CRITICAL, status=Alert.Status.TRIGGERED)
+    escalated = 0
+    for alert_id in candidates.order_by("id").values_list("id", flat=True)[:BATCH_SIZE]:
+        with transaction.atomic():
+            alert = Alert.objects.select_for_update(skip_locked=True).filter(due, pk=alert_id, status=Alert.Status.TRIGGERED)
+            alert = alert.first()
+            if alert is None:
+                continue  # acknowledged meanwhile, or another tick is on it
+            alert.reminders, alert.reminded_at = alert.reminders + 1, now
+            alert.save(update_fields=["reminders", "reminded_at"])
+            channels = Delivery.objects.filter(alert=alert, reminder=0).values_list("channel_id", flat=True)
+            Delivery.objects.bulk_create(
+                [
+                    Delivery(alert=alert, channel_id=channel, reminder=alert.reminders, created_at=now, next_attempt_at=now)
+                    for channel in channels
+                ],
+                ignore_conflicts=True,
+            )
+        escalated += 1
+    return escalated
 
 
 # --- 3. Sending -----------------------------------------------------------------------------
@@ -353,4 +437,6 @@ def message_of(delivery: Delivery) -> render.Message:
         account=alert.account.name if alert.account else "desk-wide",
         at=alert.created_at,
         digest_count=delivery.digest_count,
+        reminder=delivery.reminder,
+        link=f"{settings.ALERTS_DESK_URL.rstrip('/')}/risk/#alert-{alert.pk}" if settings.ALERTS_DESK_URL else "",
     )

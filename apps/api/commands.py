@@ -8,10 +8,18 @@ from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from apps.alerts.actions import alert_acknowledge, alert_resolve, alert_snooze
 from apps.api import selectors
 from apps.api.idempotency import HEADER, idempotent
 from apps.api.permissions import effective_role
-from apps.api.serializers import AccountSerializer, KillSwitchSerializer, OrderSerializer, PositionSerializer, StrategySerializer
+from apps.api.serializers import (
+    AccountSerializer,
+    AlertSerializer,
+    KillSwitchSerializer,
+    OrderSerializer,
+    PositionSerializer,
+    StrategySerializer,
+)
 from apps.common.audit import Via
 from apps.common.errors import NotAllowed, NotFound
 from apps.engine.risk_rules import KillState
@@ -177,3 +185,30 @@ class KillSwitchCommands:
             return Response(KillSwitchSerializer(switch).data)
 
         return idempotent(request, run)
+
+
+class SnoozeSerializer(ReasonSerializer):
+    minutes = serializers.IntegerField(min_value=1, max_value=7 * 24 * 60, help_text="How long it stays quiet (up to a week)")
+
+
+class AlertCommands:
+    def _alert_act(self, request, service, body_class=ReasonSerializer) -> Response:
+        def run():
+            body = dict(_reason(request, body_class))
+            alert = self.get_object()
+            service(actor=request.user, alert_id=alert.pk, via=Via.API, **body)
+            return Response(AlertSerializer(self.get_queryset().get(pk=alert.pk)).data)
+
+        return idempotent(request, run)
+
+    @_command(responses=AlertSerializer, summary="Acknowledge an alert (someone is on it: escalation stops)")
+    def acknowledge(self, request, pk=None):
+        return self._alert_act(request, alert_acknowledge)
+
+    @_command(responses=AlertSerializer, summary="Resolve an alert (dealt with)")
+    def resolve(self, request, pk=None):
+        return self._alert_act(request, alert_resolve)
+
+    @_command(request=SnoozeSerializer, responses=AlertSerializer, summary="Snooze an alert: triggered again after `minutes`")
+    def snooze(self, request, pk=None):
+        return self._alert_act(request, alert_snooze, SnoozeSerializer)

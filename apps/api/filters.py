@@ -11,6 +11,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
 from apps.api.selectors import snapshots_downsampled
+from apps.alerts.models import Alert
 from apps.common.models import AuditEntry
 from apps.common.time import utc_datetime
 from apps.engine.timeframes import timeframe_ms
@@ -172,6 +173,12 @@ class RiskEventFilter(TimeRange):
     class Meta:
         model = RiskEvent
         fields = ["account", "strategy", "decision"]
+
+
+class AlertFilter(TimeRange):
+    class Meta:
+        model = Alert
+        fields = ["account", "status", "kind", "priority"]
 
 
 class KillSwitchFilter(DeskFilterSet):

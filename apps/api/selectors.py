@@ -4,6 +4,8 @@ with what its serializer needs loaded up front (a constant number of queries per
 from django.db.models import BigIntegerField, F, Func, OuterRef, Prefetch, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 
+from apps.alerts.models import AlertRule
+from apps.alerts.selectors import alerts_visible
 from apps.common.models import AuditEntry
 from apps.exchanges.selectors import account_scoped, accounts_visible_to
 from apps.goals.models import DrawdownEvent, Goal, GoalAdjustment, GoalSnapshot, RiskLimitAdjustment
@@ -142,3 +144,13 @@ def api_drawdown_events(*, user) -> QuerySet:
 
 def api_risk_limit_adjustments(*, user) -> QuerySet:
     return account_scoped(RiskLimitAdjustment.objects.all(), user=user)
+def api_alerts(*, user) -> QuerySet:
+    """Alerts of the user's accounts and the desk-wide ones, with their deliveries."""
+    return alerts_visible(user=user)
+
+
+def api_alert_rules(*, user) -> QuerySet:
+    """The rules of the user's accounts and the desk's own (no account)."""
+    return account_scoped(
+        AlertRule.objects.prefetch_related("accounts", "markets", "strategies", "channels"), user=user, shared_rows=True
+    )

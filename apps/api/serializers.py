@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.api.fast import DeskModelSerializer
+from apps.alerts.models import Alert, AlertRule, Channel, Delivery
 from apps.common.models import AuditEntry
 from apps.engine.order_fsm import OrderStatus
 from apps.exchanges.models import ExchangeAccount
@@ -439,3 +440,63 @@ class RiskLimitAdjustmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = RiskLimitAdjustment
         fields = ["id", "created_at", "account", "stance", "limit", "base", "progress", "reason"]
+class DeliverySerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.name", read_only=True)
+    channel_kind = serializers.CharField(source="channel.kind", read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = ["id", "channel", "channel_kind", "outcome", "attempt", "reminder", "digest_count", "response", "at"]
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    priority = serializers.CharField(source="get_priority_display", read_only=True)
+    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    deliveries = DeliverySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "created_at",
+            "account",
+            "kind",
+            "priority",
+            "title",
+            "body",
+            "status",
+            "snoozed_until",
+            "acknowledged_by",
+            "acknowledged_at",
+            "resolved_by",
+            "resolved_at",
+            "reminders",
+            "deliveries",
+        ]
+
+
+class AlertRuleSerializer(serializers.ModelSerializer):
+    """Writes go through apps.alerts.rules.alert_rule_save (the admin role, your accounts, one
+    validation with the admin's form); the ids named must be of your accounts."""
+
+    channels = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Channel.objects.all())
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "id",
+            "name",
+            "account",
+            "condition",
+            "threshold",
+            "event_kinds",
+            "priority",
+            "min_priority",
+            "accounts",
+            "markets",
+            "strategies",
+            "channels",
+            "active",
+        ]
+        extra_kwargs = {"accounts": {"required": False}, "markets": {"required": False}, "strategies": {"required": False}}

@@ -1,14 +1,26 @@
 """Read resources under /api/v1/: list + detail, each queryset cut to the user's accounts."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.exceptions import NotFound
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 
+from apps.alerts.rules import alert_rule_delete, alert_rule_save
 from apps.api import filters, selectors, serializers
-from apps.api.commands import AccountCommands, KillSwitchCommands, OrderCommands, PositionCommands, StrategyCommands
+from apps.api.commands import (
+    IDEMPOTENCY,
+    AccountCommands,
+    AlertCommands,
+    KillSwitchCommands,
+    OrderCommands,
+    PositionCommands,
+    StrategyCommands,
+)
+from apps.api.idempotency import idempotent
 from apps.api.pagination import CandlePagination
 from apps.api.writes import RiskLimitsWrites, StrategyWrites
+from apps.common.audit import Via
 from apps.engine.strategies.registry import strategy_schemas
 from apps.exchanges.roles import Role
 
@@ -142,6 +154,46 @@ class KillSwitchViewSet(KillSwitchCommands, DeskReadViewSet):
     serializer_class = serializers.KillSwitchSerializer
     filterset_class = filters.KillSwitchFilter
     ordering_fields = ["id", "changed_at"]
+
+
+class AlertViewSet(AlertCommands, DeskReadViewSet):
+    """Alerts with their status and each delivery per channel: `?status=triggered` for those
+    waiting for someone."""
+
+    select = selectors.api_alerts
+    serializer_class = serializers.AlertSerializer
+    filterset_class = filters.AlertFilter
+    ordering_fields = ["id", "created_at", "priority"]
+
+
+class AlertRuleViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, DeskReadViewSet):
+    """Alert rules: on events (`event_kinds`) or on a condition the desk watches (`condition` +
+    `threshold`: price crosses, position P&L %, strategy drawdown %, daily loss %, minutes
+    without a fill). Reading: every role; writing: the admin role (user and token scope)."""
+
+    select = selectors.api_alert_rules
+    serializer_class = serializers.AlertRuleSerializer
+    ordering_fields = ["id", "name"]
+    ordering = ["name", "id"]
+
+    def get_permissions(self):
+        self.required_role = Role.ADMIN if self.request.method not in SAFE_METHODS else Role.NONE
+        return super().get_permissions()
+
+    @extend_schema(parameters=[IDEMPOTENCY])
+    def create(self, request, *args, **kwargs):
+        return idempotent(request, lambda: super(AlertRuleViewSet, self).create(request, *args, **kwargs))
+
+    def perform_create(self, serializer):
+        serializer.instance = alert_rule_save(actor=self.request.user, values=dict(serializer.validated_data), via=Via.API)
+
+    def perform_update(self, serializer):
+        serializer.instance = alert_rule_save(
+            actor=self.request.user, values=dict(serializer.validated_data), rule=serializer.instance, via=Via.API
+        )
+
+    def perform_destroy(self, instance):
+        alert_rule_delete(actor=self.request.user, rule=instance, via=Via.API)
 
 
 class PortfolioSnapshotViewSet(DeskReadViewSet):

@@ -1,8 +1,8 @@
 """Who may do what: three roles as Django groups, each including the one before it.
 
 viewer  reads the data of its accounts;
-trader  also starts/pauses/stops strategies, closes positions, cancels orders and sets the
-        kill switch of its accounts;
+trader  also starts/pauses/stops strategies, closes positions, cancels orders, sets the
+        kill switch and acknowledges / resolves / snoozes the alerts of its accounts;
 admin   everything, including accounts, keys, risk limits and users.
 Superusers hold every role. Which accounts a user sees is membership (selectors), not role.
 """
@@ -54,6 +54,7 @@ TRADER_PERMISSIONS = (
     ("trading", "close_position"),
     ("trading", "cancel_order"),
     ("risk", "set_kill_switch"),
+    ("alerts", "acknowledge_alert"),
 )
 # Users: an admin adds people and gives them roles and accounts; superuser status and single
 # permissions stay with superusers (apps.exchanges.admin refuses them to an admin).

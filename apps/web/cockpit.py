@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db.models import Prefetch
 from django.utils import timezone
 
+from apps.alerts.selectors import alerts_unacknowledged, alerts_visible
 from apps.common.events import ORDERS, PORTFOLIO, POSITIONS, RISK, RISK_DESK, SIGNALS, STRATEGIES
 from apps.engine.order_fsm import LIVE
 from apps.exchanges.roles import Role, user_has_role
@@ -54,7 +55,7 @@ class Banner:
 
 def desk_state(*, user) -> dict:
     """The banners every page shows (kill switches not ACTIVE, stale collectors) and the
-    count of unacknowledged risk events on the user's accounts and the desk."""
+    counts of unacknowledged risk events and alerts on the user's accounts and the desk."""
     banners = []
     switches = account_scoped(KillSwitch.objects.exclude(state="active"), user=user, shared_rows=True)
     for switch in switches.select_related("account").order_by("account_id"):
@@ -71,7 +72,11 @@ def desk_state(*, user) -> dict:
         names = ", ".join(f"{status.market.symbol} {status.timeframe}" for status in stale[:5])
         more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
         banners.append(Banner("stale", f"Market data stale: {names}{more} (no new candle for two periods)"))
-    return {"banners": banners, "risk_unacknowledged": risk_events_unacknowledged(user=user).count()}
+    return {
+        "banners": banners,
+        "risk_unacknowledged": risk_events_unacknowledged(user=user).count(),
+        "alerts_unacknowledged": alerts_unacknowledged(user=user).count(),
+    }
 
 
 def risk_events_visible(*, user):
@@ -281,6 +286,11 @@ def risk_events(*, user, limit: int = RISK_PAGE) -> list[RiskEvent]:
         .select_related("account", "strategy", "acknowledged_by")
         .order_by("-id")[:limit]
     )
+
+
+def alerts(*, user, limit: int = RISK_PAGE) -> list:
+    """The newest alerts of the user's accounts and the desk, with their deliveries."""
+    return list(alerts_visible(user=user).order_by("-id")[:limit])
 
 
 def kill_switches(*, user) -> dict:

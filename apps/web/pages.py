@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from apps.alerts.actions import alert_acknowledge, alert_resolve, alert_snooze
 from apps.common.errors import ApplicationError, Invalid, NotAllowed, NotFound
 from apps.common.events import CANDLES
 from apps.common.models import AuditEntry
@@ -117,6 +118,7 @@ def risk(request):
         "web/risk.html",
         {
             "events": cockpit.risk_events(user=request.user),
+            "alerts": cockpit.alerts(user=request.user),
             "switches": cockpit.kill_switches(user=request.user),
             "can_trade": cockpit.can_trade(request.user),
             "is_admin": request.user.is_superuser or _is_admin(request.user),
@@ -286,6 +288,25 @@ def risk_acknowledge_action(request, risk_event_id: int):
             f"Risk event #{risk_event_acknowledge(actor=request.user, risk_event_id=risk_event_id, via=PAGE).pk} acknowledged"
         ),
     )
+
+
+@login_required
+@require_POST
+def alert_action(request, alert_id: int, verb: str):
+    """Acknowledge, resolve or snooze (POST minutes) an alert."""
+
+    def run():
+        common = {"actor": request.user, "alert_id": alert_id, "via": PAGE, "reason": _reason(request)}
+        if verb == "acknowledge":
+            return f"Alert #{alert_acknowledge(**common).pk} acknowledged"
+        if verb == "resolve":
+            return f"Alert #{alert_resolve(**common).pk} resolved"
+        if verb == "snooze":
+            alert = alert_snooze(**common, minutes=request.POST.get("minutes", ""))
+            return f"Alert #{alert.pk} snoozed until {alert.snoozed_until:%Y-%m-%d %H:%M} UTC"
+        raise NotFound(f"no such action on an alert: {verb}")
+
+    return _act(request, run)
 
 
 @login_required

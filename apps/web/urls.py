@@ -20,6 +20,7 @@ urlpatterns = [
     path("signals/", pages.signals, name="signals"),
     path("risk/", pages.risk, name="risk"),
     path("risk/events/<int:risk_event_id>/acknowledge", pages.risk_acknowledge_action, name="risk-acknowledge"),
+    path("risk/alerts/<int:alert_id>/<str:verb>", pages.alert_action, name="alert-action"),
     path("strategies/<int:strategy_id>/", pages.strategy, name="strategy"),
     path("strategies/<int:strategy_id>/status", pages.strategy_status_action, name="strategy-status"),
     path("performance/", pages.performance_page, name="performance"),

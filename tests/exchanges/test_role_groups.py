@@ -31,7 +31,7 @@ def test_a_viewer_may_view_the_desks_models_and_change_none():
     assert "exchanges.view_accountmembership" not in viewer  # who else is a member is the admins' business
 
 
-def test_a_trader_adds_strategy_status_position_close_order_cancel_and_the_kill_switch():
+def test_a_trader_adds_strategy_status_position_close_order_cancel_the_kill_switch_and_alert_acknowledgement():
     added = perms("trader") - perms("viewer")
 
     assert added == {
@@ -39,6 +39,7 @@ def test_a_trader_adds_strategy_status_position_close_order_cancel_and_the_kill_
         "trading.close_position",
         "trading.cancel_order",
         "risk.set_kill_switch",
+        "alerts.acknowledge_alert",
     }
 
 

@@ -22,7 +22,7 @@ def desk_state(context):
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"banners": [], "risk_unacknowledged": 0}
+        return {"banners": [], "risk_unacknowledged": 0, "alerts_unacknowledged": 0}
     return cockpit.desk_state(user=user)
 
 
