@@ -23,6 +23,14 @@ reload their history. A first relay started on an empty outbox has no id to coun
 begins at the first event it sees (ids below it that commit later are not pushed). On SQLite
 writers are serialised and AUTOINCREMENT ids never go back, so gaps are rare there (only ids
 of deleted events).
+
+Wake-up. On PostgreSQL every transaction that records events sends a NOTIFY on commit
+(apps.common.events.OUTBOX_CHANNEL); the relay LISTENs on a connection of its own
+(`OutboxWaker`) and runs its next pass as soon as one arrives, so an event reaches the pages
+within milliseconds of its commit instead of up to a poll later. The notification only wakes
+the relay: what is delivered, and in which order, is still read from the outbox by id, so a
+lost notification (the listening connection dropped and is being reopened) costs at most one
+poll interval and never an event. Elsewhere (SQLite) the relay polls.
 """
 
 import asyncio
@@ -33,8 +41,10 @@ from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import connections
 
 from apps.common.cursors import cursor_advance, cursor_position
+from apps.common.events import OUTBOX_CHANNEL
 from apps.common.models import Event
 
 logger = logging.getLogger(__name__)
@@ -42,6 +52,8 @@ logger = logging.getLogger(__name__)
 GAP_WAIT_SECONDS = 2.0
 BATCH_SIZE = 500
 POLL_SECONDS = 0.2
+LISTEN_POLL_SECONDS = 1.0  # with LISTEN: a pass at least this often (gaps age, a lost notification)
+LISTEN_RETRY_SECONDS = 5.0
 GROUP_NAME_MAX = 99  # channels refuses names of 100 characters or more
 MESSAGE_TYPE = "event.message"  # -> EventsConsumer.event_message
 CURSOR_NAME = "relay"
@@ -116,30 +128,112 @@ relay_cursor_save = database_sync_to_async(cursor_advance)
 
 
 async def relay_run(
-    layer, *, poll_seconds: float = POLL_SECONDS, stop: asyncio.Event | None = None, name: str = CURSOR_NAME
+    layer,
+    *,
+    poll_seconds: float = POLL_SECONDS,
+    stop: asyncio.Event | None = None,
+    name: str = CURSOR_NAME,
+    listen: bool = True,
 ) -> None:
     """Loop over relay_pass until `stop` is set (or the task is cancelled), saving the cursor
-    after each batch. A failing pass (database or Redis unavailable) is logged and retried
+    after each batch. Between passes it waits for an outbox commit (LISTEN, on PostgreSQL) or
+    the poll interval. A failing pass (database or Redis unavailable) is logged and retried
     with backoff; the cursor is kept."""
     stop = stop or asyncio.Event()
     cursor = await _start_cursor_with_retry(stop, name)
     saved_id = cursor.last_id
     failures = 0
-    while not stop.is_set():
+    waker = OutboxWaker(listen=listen)
+    try:
+        while not stop.is_set():
+            try:
+                cursor = await relay_pass(layer, cursor)
+                if cursor.last_id != saved_id:
+                    await relay_cursor_save(name=name, last_event_id=cursor.last_id)
+                    saved_id = cursor.last_id
+                failures = 0
+            except Exception:
+                failures += 1
+                logger.exception("relay pass failed (%s in a row); retrying", failures)
+            if failures:
+                await _stop_wait(stop, min(5.0, poll_seconds * 2**failures))
+            else:
+                await waker.wait(stop, _next_pass_in(cursor, poll_seconds, listening=waker.listening))
+    finally:
+        await waker.close()
+
+
+def _next_pass_in(cursor: RelayCursor, poll_seconds: float, *, listening: bool) -> float:
+    """Listening, a commit wakes the relay and the poll is a fallback; an open gap is passed
+    over after GAP_WAIT_SECONDS even if nothing else commits (its transaction rolled back)."""
+    wait = max(poll_seconds, LISTEN_POLL_SECONDS) if listening else poll_seconds
+    if cursor.seen:
+        wait = min(wait, max(0.05, cursor.seen[0][1] + GAP_WAIT_SECONDS - time.monotonic() + 0.01))
+    return wait
+
+
+async def _stop_wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+class OutboxWaker:
+    """Returns from `wait` when a transaction that recorded events has committed (a NOTIFY on
+    OUTBOX_CHANNEL, PostgreSQL), or after the poll interval. Without PostgreSQL, or while its
+    connection is down (retried every LISTEN_RETRY_SECONDS), it sleeps the poll interval."""
+
+    def __init__(self, *, listen: bool = True):
+        self.listen = listen and connections["default"].vendor == "postgresql"
+        self._connection = None
+        self._retry_at = 0.0
+
+    @property
+    def listening(self) -> bool:
+        return self._connection is not None
+
+    async def wait(self, stop: asyncio.Event, seconds: float) -> None:
+        connection = await self._connected()
+        if connection is None:
+            await _stop_wait(stop, seconds)
+            return
+        deadline = time.monotonic() + seconds
         try:
-            cursor = await relay_pass(layer, cursor)
-            if cursor.last_id != saved_id:
-                await relay_cursor_save(name=name, last_event_id=cursor.last_id)
-                saved_id = cursor.last_id
-            failures = 0
+            # In slices of a second at most: `stop` is looked at between them.
+            while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+                if [_ async for _ in connection.notifies(timeout=min(left, 1.0), stop_after=1)]:
+                    break
+            async for _ in connection.notifies(timeout=0):  # fold the ones already queued into this pass
+                pass
         except Exception:
-            failures += 1
-            logger.exception("relay pass failed (%s in a row); retrying", failures)
-        delay = poll_seconds if failures == 0 else min(5.0, poll_seconds * 2**failures)
+            logger.warning("relay: the outbox listener dropped; polling until it reconnects", exc_info=True)
+            await self.close()
+
+    async def _connected(self):
+        if not self.listen or self._connection is not None or time.monotonic() < self._retry_at:
+            return self._connection
+        import psycopg
+
         try:
-            await asyncio.wait_for(stop.wait(), timeout=delay)
-        except TimeoutError:
-            pass
+            params = connections["default"].get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            self._connection = await psycopg.AsyncConnection.connect(**params, autocommit=True)
+            await self._connection.execute(f"LISTEN {OUTBOX_CHANNEL}")
+        except Exception:
+            logger.warning("relay: cannot LISTEN for outbox commits; polling", exc_info=True)
+            self._retry_at = time.monotonic() + LISTEN_RETRY_SECONDS
+            await self.close()
+        return self._connection
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:
+                logger.debug("relay: closing the outbox listener failed", exc_info=True)
 
 
 async def _start_cursor_with_retry(stop: asyncio.Event, name: str) -> RelayCursor:
