@@ -315,3 +315,58 @@ def strategy_for(*, user, strategy_id: int) -> Strategy | None:
         .filter(pk=strategy_id)
         .first()
     )
+
+
+# --- Market data: the collectors ---------------------------------------------------------------
+
+AMBER_PERIODS = 2  # fresh below this many periods of age (CollectorStatus.is_fresh)
+RED_PERIODS = 10  # from here the data is too old to trade on: red
+
+
+@dataclass(frozen=True)
+class CollectorHealth:
+    collector: CollectorStatus
+    level: str  # fresh | amber | red | off
+    age: timedelta | None  # since the newest stored candle closed
+    candles: int  # stored, counted
+    gaps: int  # missing runs in the repair window
+    missing: int  # candles in those runs
+
+
+def collectors_health(*, now: datetime | None = None) -> list[CollectorHealth]:
+    """Every collector with its freshness level, its stored candles and the gaps the collector
+    would repair (the last two days)."""
+    from django.db.models import Count
+
+    from apps.markets.models import Candle
+    from apps.markets.selectors import candle_gaps
+    from apps.markets.services import GAP_REPAIR_LOOKBACK
+
+    now = now or timezone.now()
+    counts = {
+        (row["market_id"], row["timeframe"]): row["n"]
+        for row in Candle.objects.order_by().values("market_id", "timeframe").annotate(n=Count("pk"))
+    }
+    rows = []
+    for collector in CollectorStatus.objects.select_related("market__exchange").order_by("market__symbol", "timeframe"):
+        runs = list(candle_gaps(collector=collector, lookback=GAP_REPAIR_LOOKBACK, now=now))
+        rows.append(
+            CollectorHealth(
+                collector=collector,
+                level=freshness_level(collector, now),
+                age=collector.data_age(now),
+                candles=counts.get((collector.market_id, collector.timeframe), 0),
+                gaps=len(runs),
+                missing=sum(int((end - start) / collector.period) for start, end in runs),
+            )
+        )
+    return rows
+
+
+def freshness_level(collector: CollectorStatus, now: datetime) -> str:
+    if not collector.active:
+        return "off"
+    age = collector.data_age(now)
+    if age is None or age >= RED_PERIODS * collector.period:
+        return "red"
+    return "fresh" if age < AMBER_PERIODS * collector.period else "amber"

@@ -15,6 +15,8 @@ from apps.common.errors import ApplicationError, Invalid, NotAllowed, NotFound
 from apps.common.events import CANDLES
 from apps.common.models import AuditEntry
 from apps.exchanges.models import ExchangeAccount
+from apps.exchanges.roles import Role, user_has_role
+from apps.markets.services import collector_active_set
 from apps.risk.services import kill_switch_set, risk_event_acknowledge
 from apps.strategies.models import Strategy
 from apps.strategies.services.lifecycle import strategy_status_set
@@ -157,14 +159,27 @@ def performance_page(request):
     )
 
 
+@login_required
+def data(request):
+    health = cockpit.collectors_health()
+    return render(
+        request,
+        "web/data.html",
+        {
+            "collectors": health,
+            "is_admin": _is_admin(request.user),
+            # A stored candle moves its collector's freshness and counts: refresh on each.
+            "page_topics": sorted({CANDLES.name(market=row.collector.market.slug, tf=row.collector.timeframe) for row in health}),
+        },
+    )
+
+
 def _candle_topics(found) -> list[str]:
     """Unrealized P&L moves with the price: listen to the 1m candles of the positions' markets."""
     return sorted({CANDLES.name(market=position.market.slug, tf="1m") for position in found})
 
 
 def _is_admin(user) -> bool:
-    from apps.exchanges.roles import Role, user_has_role
-
     return user_has_role(user, Role.ADMIN)
 
 
@@ -258,6 +273,17 @@ def strategy_status_action(request, strategy_id: int):
             via=PAGE,
         )
         return f"Strategy {changed.name}: {changed.get_status_display().lower()}"
+
+    return _act(request, run)
+
+
+@login_required
+@require_POST
+def collector_active_action(request, collector_id: int):
+    def run():
+        active = request.POST.get("active") == "on"
+        collector = collector_active_set(actor=request.user, collector_id=collector_id, active=active, via=PAGE)
+        return f"Collector {collector}: {'enabled' if collector.active else 'disabled'}"
 
     return _act(request, run)
 

@@ -22,4 +22,6 @@ urlpatterns = [
     path("strategies/<int:strategy_id>/", pages.strategy, name="strategy"),
     path("strategies/<int:strategy_id>/status", pages.strategy_status_action, name="strategy-status"),
     path("performance/", pages.performance_page, name="performance"),
+    path("data/", pages.data, name="data"),
+    path("data/collectors/<int:collector_id>/active", pages.collector_active_action, name="collector-active"),
 ]

@@ -18,7 +18,7 @@ from tests.trading.factories import account_make, fresh_market, price_set, signa
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/markets/", "/positions/", "/positions/?tab=closed", "/orders/", "/signals/", "/risk/", "/performance/"]
+PAGES = ["/", "/markets/", "/positions/", "/positions/?tab=closed", "/orders/", "/signals/", "/risk/", "/performance/", "/data/"]
 ACTION_FORMS = ('/close"', '/flatten"', '/cancel"', '/acknowledge"', '/kill-switch"', '/status"')
 
 

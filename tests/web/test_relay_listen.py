@@ -2,15 +2,13 @@
 poll of a minute, an event committed now still reaches its group at once, in id order; an event
 rolled back never does."""
 
-import asyncio
-import threading
-
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connection, transaction
+from django.db import transaction
 
 from apps.common.events import event_record
-from apps.web.relay import OutboxWaker, relay_run
+from apps.web.relay import OutboxWaker
+from tests.web.runtime import RelayThread
 from tests.web.test_relay import RecordingLayer
 from tests.workers import wait_until
 
@@ -29,32 +27,10 @@ def committed(close: str) -> int:
         return candle_event(close).id
 
 
-class RelayThread:
-    """relay_run on its own event loop, as `manage.py relay` runs it."""
-
-    def __init__(self, layer):
-        self.layer, self.loop, self.stop = layer, asyncio.new_event_loop(), None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        self.stop = asyncio.Event()
-        self.loop.run_until_complete(relay_run(self.layer, poll_seconds=POLL_A_MINUTE, stop=self.stop, name="listen-test"))
-        connection.close()
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.loop.call_soon_threadsafe(self.stop.set)
-        self.thread.join(timeout=90)
-
-
 def test_an_event_committed_wakes_the_relay_long_before_its_poll():
     layer = RecordingLayer()
     committed("1")  # the first relay of a desk starts at the newest event
-    with RelayThread(layer):
+    with RelayThread(layer, poll_seconds=POLL_A_MINUTE, name="listen-test"):
         wait_until(lambda: _waker_listening(), timeout=10, message="the relay to listen")
         first, second = committed("2"), committed("3")
         wait_until(lambda: layer.ids() == [first, second], timeout=10, message="both events delivered on their commits")
