@@ -217,6 +217,8 @@ KINDS: tuple[EventKind, ...] = (
     _kind("risk.allowed", RISK, RISK_DECISION_FIELDS),
     _kind("risk.rejected", RISK, RISK_DECISION_FIELDS),
     _kind("risk.action_taken", (RISK, RISK_DESK), ("risk_event", "rule", "reason", "strategy")),
+    # The switch's new state and the banner every page shows for it (pages draw it at once).
+    _kind("kill_switch.changed", (RISK, RISK_DESK), ("account", "state", "reason", "banner")),
     _kind("strategy.started", STRATEGIES, STRATEGY_STATUS_FIELDS),
     _kind("strategy.paused", STRATEGIES, STRATEGY_STATUS_FIELDS),
     _kind("strategy.stopped", STRATEGIES, STRATEGY_STATUS_FIELDS),

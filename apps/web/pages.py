@@ -22,7 +22,7 @@ from apps.strategies.models import Strategy
 from apps.strategies.services.lifecycle import strategy_status_set
 from apps.trading.models import Order
 from apps.trading.services.operator import account_flatten, order_cancel, position_close
-from apps.web import cockpit, performance, selectors
+from apps.web import cockpit, parity, performance, selectors
 
 PAGE = AuditEntry.Via.PAGE
 
@@ -139,6 +139,8 @@ def strategy(request, strategy_id: int):
             "orders": cockpit.orders(user=request.user, filters=cockpit.OrderFilters(strategy=found.pk), limit=50),
             "evaluations": found.evaluations.select_related("market").order_by("-candle_time")[:50],
             "can_trade": cockpit.can_trade(request.user),
+            "chart": cockpit.strategy_chart(strategy=found),
+            "parity": parity.strategy_parity_cached(strategy=found),
         },
     )
 
@@ -172,6 +174,13 @@ def data(request):
             "page_topics": sorted({CANDLES.name(market=row.collector.market.slug, tf=row.collector.timeframe) for row in health}),
         },
     )
+
+
+@login_required
+def banners(request):
+    """The desk-state banners alone: a page swaps them in at once on a risk event, before its
+    (slower) full refresh."""
+    return render(request, "web/_banners.html", {"desk": cockpit.desk_state(user=request.user)})
 
 
 def _candle_topics(found) -> list[str]:

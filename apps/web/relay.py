@@ -104,12 +104,19 @@ def _note_highest(cursor: RelayCursor, highest: int, now: float) -> RelayCursor:
     return RelayCursor(last_id=cursor.last_id, seen=cursor.seen + ((highest, now),))
 
 
-@database_sync_to_async
+def _off_the_page_thread(function):
+    """The relay's reads and writes run on a pool thread of their own, not on the one thread
+    Django's sync views share in a process (thread_sensitive): inside the web process (the
+    embedded runtime) a burst of page renders would otherwise hold up every delivery."""
+    return database_sync_to_async(function, thread_sensitive=False)
+
+
+@_off_the_page_thread
 def _events_after(last_id: int) -> list[Event]:
     return list(Event.objects.filter(id__gt=last_id).order_by("id")[:BATCH_SIZE])
 
 
-@database_sync_to_async
+@_off_the_page_thread
 def relay_start_cursor(name: str = CURSOR_NAME) -> RelayCursor:
     """Resume after the last event delivered. The first relay ever starts at the newest event
     and saves it; on an empty outbox it begins at the first event seen."""
@@ -124,7 +131,7 @@ def relay_start_cursor(name: str = CURSOR_NAME) -> RelayCursor:
     return RelayCursor(last_id=newest or None)
 
 
-relay_cursor_save = database_sync_to_async(cursor_advance)
+relay_cursor_save = _off_the_page_thread(cursor_advance)
 
 
 async def relay_run(

@@ -23,5 +23,6 @@ urlpatterns = [
     path("strategies/<int:strategy_id>/status", pages.strategy_status_action, name="strategy-status"),
     path("performance/", pages.performance_page, name="performance"),
     path("data/", pages.data, name="data"),
+    path("live/banners", pages.banners, name="live-banners"),
     path("data/collectors/<int:collector_id>/active", pages.collector_active_action, name="collector-active"),
 ]

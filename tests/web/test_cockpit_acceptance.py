@@ -16,7 +16,6 @@ Chromium drives it as a trader and as a viewer would.
   land in /tmp/cockpit-shots/acceptance/.
 """
 
-import time
 from decimal import Decimal as D
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,15 +27,16 @@ from django.db import connection
 from apps.common.models import AuditEntry
 from apps.exchanges.clients import exchange_client
 from apps.exchanges.roles import role_groups_ensure
+from apps.markets.models import Candle
 from apps.risk.services import kill_switch_set
-from apps.trading.models import Order, Position
+from apps.trading.models import Order, Position, Signal
 from apps.trading.services.placement import signal_execute
 from apps.trading.tasks import prices_poll
 from apps.web.templatetags.desk import qty
 from tests.access import desk_user
 from tests.simulated_exchange import simexchange_running
 from tests.trading.factories import signal_make, strategy_make
-from tests.trading.sim import sim_desk
+from tests.trading.sim import price_move, sim_desk
 from tests.trading.test_drills_worker import assert_exchange_matches_database, assert_positions_are_the_sum_of_their_fills
 from tests.web.runtime import RelayThread
 from tests.web.test_cockpit_browser import log_in, snapshots_seed
@@ -50,6 +50,9 @@ WAIT_MS = 20_000
 RECONNECT_MS = 40_000  # the page backs off up to 15 s between attempts
 BANNER_WITHIN_MS = 2_000
 WIDTHS = (1280, 390)
+HALTED_WATCH = """() => new MutationObserver((_, observer) => {
+    if (document.querySelector(".banner-halted")) { window.haltedShownAt = Date.now(); observer.disconnect(); }
+}).observe(document.body, { childList: true, subtree: true })"""
 
 
 def every_page(desk) -> dict[str, str]:
@@ -147,10 +150,26 @@ class Watch:
 # --- What happens on the desk (ORM calls run outside Playwright's event loop) -----------------
 
 
-def entry_placed(desk) -> Order:
-    """What an evaluation does for an entry signal: placed here, submitted by the worker."""
+INDICATORS = {"ema_fast": 60012.5, "ema_slow": 59987.25}
+
+
+def entry_placed(desk, price: D = D("60000")) -> Order:
+    """What an evaluation does for an entry signal on the candle that just closed: placed here,
+    submitted by the worker."""
     try:
-        return signal_execute(signal_id=signal_make(strategy=desk.strategy, market=desk.market).pk)
+        price_move(desk.sim, desk.market, price)
+        signal = signal_make(strategy=desk.strategy, market=desk.market)
+        candle = Candle.objects.filter(market=desk.market, timeframe="1m").latest("open_time")
+        Signal.objects.filter(pk=signal.pk).update(indicators=INDICATORS, candle_time=candle.open_time)
+        return signal_execute(signal_id=signal.pk)
+    finally:
+        connection.close()
+
+
+def first_signal_time(desk) -> int:
+    try:
+        candle = Signal.objects.filter(strategy=desk.strategy).earliest("id").candle_time
+        return int(candle.timestamp()) // 60 * 60
     finally:
         connection.close()
 
@@ -262,6 +281,17 @@ def test_a_trader_watches_a_position_live_closes_it_and_every_page_keeps_up_with
     closed = opened(watch, context, web, "/positions/?tab=closed")
     assert closed.locator(f"#position-{position.pk}").count() == 1
 
+    # The strategy's chart marks the entry and the exit; clicking the entry's candle shows why.
+    strategy = opened(watch, context, web, f"/strategies/{desk.strategy.pk}/")
+    strategy.wait_for_function("() => window.tradedesk.chartMarkers === 2", timeout=WAIT_MS)
+    point = strategy.evaluate("(time) => window.tradedesk.candlePoint(time)", in_a_thread(first_signal_time, desk))
+    box = strategy.locator("#strategy-chart").bounding_box()
+    strategy.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+    strategy.wait_for_selector("#marker-detail .marker-block", timeout=WAIT_MS)
+    detail = strategy.inner_text("#marker-detail")
+    assert "▲ entry · buy" in detail and "ema_fast" in detail and "60012.5" in detail
+    assert strategy.inner_text("#parity-extra") == "2"  # a test strategy kind: no backtest, both trades extra
+
     # Every page, open in its own tab; screenshots at both widths.
     tabs = {name: opened(watch, context, web, path) for name, path in every_page(desk).items()}
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -272,17 +302,21 @@ def test_a_trader_watches_a_position_live_closes_it_and_every_page_keeps_up_with
         for tab in tabs.values():
             tab.set_viewport_size({"width": 1280, "height": 900})
 
-    # HALTED in another tab: every page shows the banner within 2 s.
+    # HALTED in another tab: every page shows the banner within 2 s (as each page saw it: the
+    # moment it appeared there, on the browser's one clock, against the moment of the click).
+    for tab in tabs.values():
+        tab.evaluate(HALTED_WATCH)
     risk = opened(watch, context, web, "/risk/")
     risk.on("dialog", lambda dialog: dialog.accept())
     form = risk.locator(f"form[action='/accounts/{desk.account.pk}/kill-switch']")
     form.locator("select").select_option("halted")
     form.locator("input[name=reason]").fill("stop everything")
+    clicked_at = risk.evaluate("() => Date.now()")
     form.get_by_role("button", name="Set").click()
-    set_at = time.monotonic()
     for name, tab in tabs.items():
-        left_ms = BANNER_WITHIN_MS - (time.monotonic() - set_at) * 1000
-        tab.wait_for_selector(".banner-halted", timeout=max(left_ms, 1))
+        tab.wait_for_selector(".banner-halted", timeout=WAIT_MS)
+        shown_after_ms = tab.evaluate("() => window.haltedShownAt") - clicked_at
+        assert shown_after_ms <= BANNER_WITHIN_MS, f"{name}: the banner took {shown_after_ms} ms"
         assert f"Account {desk.account.name} is HALTED" in tab.inner_text("#desk-banners"), name
 
     # The web server goes away: every page says its data may be stale, and since when.
@@ -294,7 +328,7 @@ def test_a_trader_watches_a_position_live_closes_it_and_every_page_keeps_up_with
 
     # Meanwhile the desk goes on: the switch is reset, a new entry fills.
     in_a_thread(kill_switch_reset, desk)
-    in_a_thread(entry_placed, desk)
+    in_a_thread(entry_placed, desk, D("60600"))
     wait_until(lambda: in_a_thread(orders_settled, desk, 3), timeout=20, message="the new entry filled")
 
     # Back: every page resyncs by event id, no reload, no row twice.

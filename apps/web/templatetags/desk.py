@@ -73,7 +73,13 @@ def desk_live_config(context):
     """What desk.js needs: the socket, and the topics of the user's accounts plus the page's own."""
     request = context["request"]
     extra = list(context.get("page_topics") or [])
-    return {"wsPath": "/ws/events/", "loginUrl": reverse("login"), "topics": [*cockpit.live_topics(user=request.user), *extra]}
+    return {
+        "wsPath": "/ws/events/",
+        "loginUrl": reverse("login"),
+        "bannersUrl": reverse("live-banners"),
+        "user": request.user.get_username(),
+        "topics": [*cockpit.live_topics(user=request.user), *extra],
+    }
 
 
 @register.filter
@@ -93,3 +99,9 @@ def age_text(value):
     if days < 1:
         return f"{hours} h {minutes % 60} min"
     return f"{days} d {hours % 24} h"
+
+
+@register.filter
+def normalize(value):
+    """An exact Decimal without storage zeros (0.00998, not 0.009980000000)."""
+    return "—" if value is None else f"{Decimal(value).normalize():f}"
