@@ -271,5 +271,9 @@ def embedded_relay_ensure_started() -> None:
         return
     from channels.layers import get_channel_layer
 
-    _embedded["task"] = asyncio.get_running_loop().create_task(relay_run(get_channel_layer()), name="tradedesk-relay")
+    # Polls only: the embedded runtime is SQLite's (no NOTIFY), and a listening connection would
+    # outlive the web process's loop when it stops without a shutdown (as a test's server does).
+    _embedded["task"] = asyncio.get_running_loop().create_task(
+        relay_run(get_channel_layer(), listen=False), name="tradedesk-relay"
+    )
     logger.info("embedded relay started in the web process")

@@ -92,6 +92,14 @@ export function markerSelect(time) {
   detailShow(cfg.markers.filter((m) => (m.drawnAt ?? m.time) === time));
 }
 
+// The keyboard's way to the same detail: a "why?" button on each signal's row.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-signal-detail]");
+  if (!button) return;
+  detailShow(cfg.markers.filter((m) => String(m.id) === button.dataset.signalDetail));
+  el("marker-detail").scrollIntoView({ block: "nearest" });
+});
+
 chart.subscribeClick((param) => { if (param.time !== undefined) markerSelect(param.time); });
 
 const bar = (c) => ({ time: c.time, open: Number(c.open), high: Number(c.high), low: Number(c.low), close: Number(c.close) });
