@@ -79,10 +79,11 @@ class RelayCursor:
         return next((at for high, at in self.seen if high > missing_id), None)
 
 
-async def relay_pass(layer, cursor: RelayCursor, *, now: float | None = None) -> RelayCursor:
-    """Deliver the events after the cursor that are ready; return the new cursor."""
+async def relay_pass(layer, cursor: RelayCursor, *, now: float | None = None, read=None) -> RelayCursor:
+    """Deliver the events after the cursor that are ready; return the new cursor. `read` reads
+    the outbox after an id (the ORM's by default)."""
     now = time.monotonic() if now is None else now
-    events = await _events_after(cursor.last_id or 0)
+    events = await (read or _events_after)(cursor.last_id or 0)
     if not events:
         return cursor
     cursor = _note_highest(cursor, events[-1].id, now)
@@ -151,10 +152,15 @@ async def relay_run(
     saved_id = cursor.last_id
     failures = 0
     waker = OutboxWaker(listen=listen)
+
+    async def read(last_id: int) -> list[Event]:
+        found = await waker.events_after(last_id)
+        return found if found is not None else await _events_after(last_id)
+
     try:
         while not stop.is_set():
             try:
-                cursor = await relay_pass(layer, cursor)
+                cursor = await relay_pass(layer, cursor, read=read)
                 if cursor.last_id != saved_id:
                     await relay_cursor_save(name=name, last_event_id=cursor.last_id)
                     saved_id = cursor.last_id
@@ -216,6 +222,24 @@ class OutboxWaker:
         except Exception:
             logger.warning("relay: the outbox listener dropped; polling until it reconnects", exc_info=True)
             await self.close()
+
+    async def events_after(self, last_id: int) -> list[Event] | None:
+        """The outbox after `last_id`, read on the listening connection: woken, the relay reads
+        at once on the same socket instead of hopping to a thread and its own connection. None
+        when not listening (the caller reads through the ORM)."""
+        if self._connection is None:
+            return None
+        table = Event._meta.db_table
+        try:
+            cursor = await self._connection.execute(
+                f"SELECT id, topic, kind, payload FROM {table} WHERE id > %s ORDER BY id LIMIT %s", (last_id, BATCH_SIZE)
+            )
+            rows = await cursor.fetchall()
+        except Exception:
+            logger.warning("relay: reading on the outbox listener failed; back to the ORM", exc_info=True)
+            await self.close()
+            return None
+        return [Event(id=id_, topic=topic, kind=kind, payload=payload) for id_, topic, kind, payload in rows]
 
     async def _connected(self):
         if not self.listen or self._connection is not None or time.monotonic() < self._retry_at:
