@@ -1,11 +1,14 @@
 """Latency from the commit of a candle + its outbox event to a websocket client receiving it.
 
-Two runtimes, each in a child process on a fresh SQLite file (or $BENCH_DATABASE_URL):
-  memory  in-memory channel layer, relay task inside the uvicorn web process (RELAY_IN_PROCESS)
-  redis   channels_redis, relay in a separate `manage.py relay` process (skipped without Redis)
-The writer and the websocket client live in the same process, so both clocks are one clock.
+Each runtime in a child process on a fresh SQLite file (or $BENCH_DATABASE_URL, emptied first):
+  memory       in-memory channel layer, relay task inside the uvicorn web process (RELAY_IN_PROCESS)
+  redis-poll   channels_redis, `manage.py relay --no-listen`: the relay polls every 200 ms (before)
+  redis        channels_redis, `manage.py relay`: on PostgreSQL woken by the commit's NOTIFY (after)
+The redis rows are skipped without Redis; the two compare only on PostgreSQL (SQLite has no
+NOTIFY, so both poll there). The writer and the websocket client live in the same process, so
+both clocks are one clock.
 
-    python bench/event_latency.py [--events 60]
+    BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/tradedesk_bench python bench/event_latency.py [--events 60]
 """
 
 import argparse
@@ -35,14 +38,22 @@ RECEIVE_TIMEOUT_S = 10
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=60, help="events per runtime (default 60)")
-    parser.add_argument("--child", choices=["memory", "redis"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=list(LABELS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child_main(args.child, args.events)
         return
     rows = [runtime_run("memory", args.events)]
-    rows.append(runtime_run("redis", args.events) if redis_reachable() else {"runtime": "redis", "skipped": "no Redis"})
+    for runtime in ("redis-poll", "redis"):
+        rows.append(runtime_run(runtime, args.events) if redis_reachable() else {"runtime": runtime, "skipped": "no Redis"})
     table_print(rows, args.events)
+
+
+LABELS = {
+    "memory": "in-memory layer, relay in web",
+    "redis-poll": "channels_redis, relay polling (before)",
+    "redis": "channels_redis, relay LISTEN (after)",
+}
 
 
 def redis_reachable() -> bool:
@@ -64,7 +75,7 @@ def runtime_run(runtime: str, events: int) -> dict:
             "DJANGO_SETTINGS_MODULE": "tradedesk.settings",
         }
         env.pop("REDIS_URL", None)
-        if runtime == "redis":
+        if runtime.startswith("redis"):
             env.update(REDIS_URL=REDIS_URL, RELAY_IN_PROCESS="0", CHANNELS_PREFIX=f"bench{os.getpid()}")
         else:
             env["RELAY_IN_PROCESS"] = "1"
@@ -76,14 +87,15 @@ def runtime_run(runtime: str, events: int) -> dict:
 
 
 def table_print(rows: list[dict], events: int) -> None:
-    print(f"commit -> websocket latency, {events} events per runtime (relay poll 200 ms)")
-    print(f"{'runtime':<34} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'lost':>5}")
+    database = "PostgreSQL" if os.environ.get("BENCH_DATABASE_URL", "").startswith("postgres") else "SQLite (no NOTIFY)"
+    print(f"commit -> websocket latency, {events} events per runtime, {database}, relay poll 200 ms")
+    print(f"{'runtime':<40} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'lost':>5}")
     for row in rows:
-        label = {"memory": "in-memory layer, relay in web", "redis": "channels_redis, manage.py relay"}[row["runtime"]]
+        label = LABELS[row["runtime"]]
         if "skipped" in row:
-            print(f"{label:<34} skipped: {row['skipped']}")
+            print(f"{label:<40} skipped: {row['skipped']}")
             continue
-        print(f"{label:<34} {row['n']:>4} {row['p50']:>8.1f} {row['p95']:>8.1f} {row['max']:>8.1f} {row['lost']:>5}")
+        print(f"{label:<40} {row['n']:>4} {row['p50']:>8.1f} {row['p95']:>8.1f} {row['max']:>8.1f} {row['lost']:>5}")
 
 
 # --- Child: one runtime ------------------------------------------------------------------
@@ -97,9 +109,10 @@ def child_main(runtime: str, events: int) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    outbox_empty()
     market, cookie = fixtures_create()
     server = server_start()
-    relay = relay_process_start() if runtime == "redis" else None
+    relay = relay_process_start(listen=runtime == "redis") if runtime.startswith("redis") else None
     try:
         latencies, lost = asyncio.run(measure(server.config.port, cookie, market, events))
     finally:
@@ -148,8 +161,19 @@ def server_start():
     return server
 
 
-def relay_process_start() -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "relay"], cwd=ROOT, stdout=subprocess.DEVNULL)
+def relay_process_start(*, listen: bool) -> subprocess.Popen:
+    command = [sys.executable, str(ROOT / "manage.py"), "relay", *([] if listen else ["--no-listen"])]
+    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def outbox_empty() -> None:
+    """A reused bench database starts like a fresh one: no candles, no events, no relay cursor."""
+    from apps.common.models import Event, EventCursor
+    from apps.markets.models import Candle
+
+    Candle.objects.filter(market__exchange__code="bench").delete()
+    Event.objects.all().delete()
+    EventCursor.objects.all().delete()
 
 
 def candle_commit(market, index: int) -> tuple[int, float]:

@@ -25,6 +25,11 @@ from django.db import transaction
 
 from apps.common.models import Event
 
+# PostgreSQL delivers a NOTIFY on this channel when the transaction that recorded events
+# commits (never before, never for a rollback): the relay wakes on it instead of waiting for its
+# next poll (apps/web/relay.py). Notifications of one transaction fold into one.
+OUTBOX_CHANNEL = "tradedesk_outbox"
+
 
 class EventNotDeclared(LookupError):
     """A kind or a topic that the catalogue does not declare."""
@@ -218,6 +223,8 @@ KINDS: tuple[EventKind, ...] = (
     _kind("risk.allowed", RISK, RISK_DECISION_FIELDS),
     _kind("risk.rejected", RISK, RISK_DECISION_FIELDS),
     _kind("risk.action_taken", (RISK, RISK_DESK), ("risk_event", "rule", "reason", "strategy")),
+    # The switch's new state and the banner every page shows for it (pages draw it at once).
+    _kind("kill_switch.changed", (RISK, RISK_DESK), ("account", "state", "reason", "banner")),
     _kind("strategy.started", STRATEGIES, STRATEGY_STATUS_FIELDS),
     _kind("strategy.paused", STRATEGIES, STRATEGY_STATUS_FIELDS),
     _kind("strategy.stopped", STRATEGIES, STRATEGY_STATUS_FIELDS),
@@ -274,13 +281,23 @@ def event_record(kind: str, payload: Mapping, **topic_values) -> Event:
     assert transaction.get_connection().in_atomic_block, "record events inside the change's transaction"
     event = event_build(kind, payload, **topic_values)
     event.save(force_insert=True)
+    _outbox_notify()
     return event
 
 
 def events_save(events: list[Event]) -> list[Event]:
     """Record events built by event_build, in this order, in one statement."""
     assert transaction.get_connection().in_atomic_block, "record events inside the change's transaction"
-    return Event.objects.bulk_create(events)
+    saved = Event.objects.bulk_create(events)
+    _outbox_notify()
+    return saved
+
+
+def _outbox_notify() -> None:
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [OUTBOX_CHANNEL])
 
 
 # --- Reading --------------------------------------------------------------------------------

@@ -3,13 +3,15 @@
 Lists and forms hold only the rows of the user's accounts (membership; superusers see all),
 and a row outside them is a 404 by URL, exactly as if it did not exist. What the user may do
 is Django's model permissions, which the role groups grant (apps.exchanges.roles). An action
-the user may not run is refused with 403, also when its POST is forged.
+the user may not run is refused with 403, also when its POST is forged, and the refusal is an
+audit entry (outcome refused) like every other attempt by a person.
 """
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from apps.common.audit import Outcome, Via, audit_record
 from apps.exchanges.selectors import account_path_of, account_scoped
 
 
@@ -53,11 +55,27 @@ class AccountScopedAdmin:
 
     def action_rows_check(self, request, queryset, permission: str) -> None:
         """Inside an action: the user holds `permission` and may change every selected row, or 403."""
+        action = request.POST.get("action", permission)
         if not request.user.has_perm(permission):
-            raise PermissionDenied("Your role may not do this.")
-        refused = [str(obj) for obj in queryset if not self.row_is_writable(request, obj)]
+            self.refuse(request, action, "Your role may not do this.")
+        refused = [obj for obj in queryset if not self.row_is_writable(request, obj)]
         if refused:
-            raise PermissionDenied(f"Not yours to change: {', '.join(refused)}.")
+            self.refuse(request, action, f"Not yours to change: {', '.join(map(str, refused))}.", ids=[o.pk for o in refused])
+
+    def refuse(self, request, action: str, message: str, *, ids=()) -> None:
+        """Audit the refused attempt (outside any transaction of the admin's, which would roll
+        it back), then answer 403."""
+        audit_record(
+            actor=request.user,
+            via=Via.ADMIN,
+            action=f"admin.{action}",
+            object_type=self.model._meta.label_lower,
+            object_id=",".join(map(str, ids)),
+            object_repr=f"{self.model._meta.verbose_name_plural} {', '.join(map(str, ids))}".strip(),
+            outcome=Outcome.REFUSED,
+            reason=message,
+        )
+        raise PermissionDenied(message)
 
     def row_is_shared(self, obj) -> bool:
         if not self.shared_rows:
@@ -95,7 +113,7 @@ class AccountScopedAdmin:
         """An action the user may not run is absent from its menu; a POST naming it anyway gets 403."""
         action = request.POST.get("action") if request.method == "POST" else None
         if action and action not in self.get_actions(request) and action in self._declared_action_names():
-            raise PermissionDenied(f"You may not run {action!r} here.")
+            self.refuse(request, action, f"You may not run {action!r} here.", ids=request.POST.getlist("_selected_action"))
         return super().changelist_view(request, extra_context)
 
     def _declared_action_names(self) -> set[str]:

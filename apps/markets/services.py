@@ -409,3 +409,37 @@ def timeframes_offered(*, exchange) -> list[str]:
     import ccxt
 
     return list(getattr(ccxt, exchange.ccxt_id)().timeframes or {})
+
+
+# --- Operator: switching a collector on or off -------------------------------------------
+
+
+def collector_active_set(*, actor, collector_id: int, active: bool, via: str | None = None) -> CollectorStatus:
+    """Enable or disable one collector (the admin role: market data is the whole desk's).
+    Audited, refusals too."""
+    from apps.common.audit import audit_record, audit_refusals
+    from apps.common.errors import NotFound
+    from apps.exchanges.authorize import account_action_authorize
+    from apps.exchanges.roles import Role
+
+    doing = "enable a collector" if active else "disable a collector"
+    with audit_refusals(
+        actor=actor, via=via, action="collector.active_set", object_type=CollectorStatus._meta.label_lower, object_id=collector_id
+    ):
+        account_action_authorize(actor=actor, account_id=None, role=Role.ADMIN, doing=doing, missing="")
+        with transaction.atomic():
+            collector = CollectorStatus.objects.select_for_update().select_related("market").filter(pk=collector_id).first()
+            if collector is None:
+                raise NotFound(f"no collector #{collector_id}")
+            before = collector.active
+            collector.active = active
+            collector.save(update_fields=["active", "updated_at"])
+            audit_record(
+                actor=actor,
+                via=via,
+                action="collector.active_set",
+                obj=collector,
+                before={"active": before},
+                after={"active": active},
+            )
+    return collector

@@ -83,6 +83,15 @@ def risk_action_record(*, account_id, strategy_id=None, rule: str, reason: str) 
     return event
 
 
+def kill_switch_banner(switch: KillSwitch) -> str:
+    """What every page's banner says of a switch that is not ACTIVE ("" when it is)."""
+    if switch.state == KillState.ACTIVE:
+        return ""
+    scope = f"Account {switch.account.name}" if switch.account_id else "The whole desk"
+    words = "HALTED: no orders at all" if switch.state == KillState.HALTED else "REDUCE ONLY: exits only, no new entries"
+    return f"{scope} is {words}" + (f" — {switch.reason}" if switch.reason else "")
+
+
 def kill_switch_set(*, actor, account=None, state: str, reason: str = "", via: str | None = None) -> KillSwitch:
     """Takes effect before the next order: orders are placed under the account's row lock and
     read the switch there; a submit that has not left yet re-checks it. An account's switch
@@ -119,6 +128,16 @@ def _kill_switch_change(*, actor, account, state: str, reason: str, via: str | N
             account_id=account.pk if account else None,
             rule="kill_switch",
             reason=f"{scope} kill switch set to {state.upper()}" + (f": {reason}" if reason else ""),
+        )
+        event_record(
+            "kill_switch.changed",
+            {
+                "account": account.pk if account else None,
+                "state": switch.state,
+                "reason": switch.reason,
+                "banner": kill_switch_banner(switch),
+            },
+            **_topic(account.pk if account else None),
         )
         audit_record(
             actor=actor,

@@ -13,12 +13,13 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from apps.alerts.selectors import alerts_unacknowledged, alerts_visible
-from apps.common.events import ORDERS, PORTFOLIO, POSITIONS, RISK, RISK_DESK, SIGNALS, STRATEGIES
+from apps.common.events import CANDLES, ORDERS, PORTFOLIO, POSITIONS, RISK, RISK_DESK, SIGNALS, STRATEGIES
 from apps.engine.order_fsm import LIVE
 from apps.exchanges.roles import Role, user_has_role
 from apps.exchanges.selectors import account_scoped, accounts_visible_to
 from apps.markets.models import CollectorStatus
 from apps.risk.models import KillSwitch, RiskEvent
+from apps.risk.services import kill_switch_banner
 from apps.strategies.models import Strategy
 from apps.trading.models import Order, OrderEvent, PortfolioSnapshot, Position, Signal
 
@@ -51,6 +52,7 @@ def live_topics(*, user, topics=(ORDERS, POSITIONS, RISK, SIGNALS, STRATEGIES, P
 class Banner:
     level: str  # halted | reduce | stale
     text: str
+    key: str = ""  # switch-<account id> | switch-global: a page redraws it from kill_switch.changed
 
 
 def desk_state(*, user) -> dict:
@@ -59,14 +61,8 @@ def desk_state(*, user) -> dict:
     banners = []
     switches = account_scoped(KillSwitch.objects.exclude(state="active"), user=user, shared_rows=True)
     for switch in switches.select_related("account").order_by("account_id"):
-        scope = f"Account {switch.account.name}" if switch.account_id else "The whole desk"
-        words = "HALTED: no orders at all" if switch.state == "halted" else "REDUCE ONLY: exits only, no new entries"
-        banners.append(
-            Banner(
-                "halted" if switch.state == "halted" else "reduce",
-                f"{scope} is {words}" + (f" — {switch.reason}" if switch.reason else ""),
-            )
-        )
+        key = f"switch-{switch.account_id or 'global'}"
+        banners.append(Banner("halted" if switch.state == "halted" else "reduce", kill_switch_banner(switch), key))
     stale = [status for status in CollectorStatus.objects.filter(active=True).select_related("market") if not status.is_fresh()]
     if stale:
         names = ", ".join(f"{status.market.symbol} {status.timeframe}" for status in stale[:5])
@@ -325,3 +321,115 @@ def strategy_for(*, user, strategy_id: int) -> Strategy | None:
         .filter(pk=strategy_id)
         .first()
     )
+
+
+# --- Market data: the collectors ---------------------------------------------------------------
+
+AMBER_PERIODS = 2  # fresh below this many periods of age (CollectorStatus.is_fresh)
+RED_PERIODS = 10  # from here the data is too old to trade on: red
+
+
+@dataclass(frozen=True)
+class CollectorHealth:
+    collector: CollectorStatus
+    level: str  # fresh | amber | red | off
+    age: timedelta | None  # since the newest stored candle closed
+    candles: int  # stored, counted
+    gaps: int  # missing runs in the repair window
+    missing: int  # candles in those runs
+
+
+def collectors_health(*, now: datetime | None = None) -> list[CollectorHealth]:
+    """Every collector with its freshness level, its stored candles and the gaps the collector
+    would repair (the last two days)."""
+    from django.db.models import Count
+
+    from apps.markets.models import Candle
+    from apps.markets.selectors import candle_gaps
+    from apps.markets.services import GAP_REPAIR_LOOKBACK
+
+    now = now or timezone.now()
+    counts = {
+        (row["market_id"], row["timeframe"]): row["n"]
+        for row in Candle.objects.order_by().values("market_id", "timeframe").annotate(n=Count("pk"))
+    }
+    rows = []
+    for collector in CollectorStatus.objects.select_related("market__exchange").order_by("market__symbol", "timeframe"):
+        runs = list(candle_gaps(collector=collector, lookback=GAP_REPAIR_LOOKBACK, now=now))
+        rows.append(
+            CollectorHealth(
+                collector=collector,
+                level=freshness_level(collector, now),
+                age=collector.data_age(now),
+                candles=counts.get((collector.market_id, collector.timeframe), 0),
+                gaps=len(runs),
+                missing=sum(int((end - start) / collector.period) for start, end in runs),
+            )
+        )
+    return rows
+
+
+def freshness_level(collector: CollectorStatus, now: datetime) -> str:
+    if not collector.active:
+        return "off"
+    age = collector.data_age(now)
+    if age is None or age >= RED_PERIODS * collector.period:
+        return "red"
+    return "fresh" if age < AMBER_PERIODS * collector.period else "amber"
+
+
+# --- One strategy's chart: its signals and trades as markers -----------------------------------
+
+CHART_SIGNALS = 300
+
+
+def strategy_chart(*, strategy: Strategy) -> dict:
+    """What the strategy page draws on its first market's candles: a marker per signal (entry,
+    exit, stop, target; refused ones too) with the indicator values that justified it, and the
+    stop and target of the position it holds."""
+    from apps.engine.timeframes import TIMEFRAME_SECONDS
+
+    market = strategy.markets.order_by("symbol").first()
+    if market is None:
+        return {}
+    period = TIMEFRAME_SECONDS[strategy.timeframe]
+    found = Signal.objects.filter(strategy=strategy, market=market).select_related("order").order_by("-candle_time", "-id")
+    markers = [_marker(signal, period) for signal in reversed(found[:CHART_SIGNALS])]
+    position = Position.objects.filter(account=strategy.account, market=market).open().first()
+    return {
+        "marketId": market.pk,
+        "symbol": market.symbol,
+        "timeframe": strategy.timeframe,
+        "candlesUrl": f"/api/markets/{market.pk}/candles?tf={strategy.timeframe}&limit=500",
+        "topic": CANDLES.name(market=market.slug, tf=strategy.timeframe),
+        "priceDecimals": max(0, -market.price_precision.normalize().as_tuple().exponent),
+        "markers": markers,
+        "levels": {
+            "stop": str(position.stop_loss) if position and position.stop_loss else None,
+            "target": str(position.take_profit) if position and position.take_profit else None,
+        },
+    }
+
+
+def _marker(signal: Signal, period: int) -> dict:
+    seconds = int(signal.candle_time.timestamp())
+    return {
+        "id": signal.pk,
+        "time": seconds - seconds % period,  # on its candle
+        "kind": signal_kind(signal),
+        "side": signal.side,
+        "price": str(signal.price),
+        "status": signal.status,
+        "reason": signal.rejection_reason or signal.reason,
+        "indicators": signal.indicators or {},
+        "at": signal.created_at.isoformat(),
+    }
+
+
+def signal_kind(signal: Signal) -> str:
+    """entry | exit | stop | target: a protective exit says which level it hit."""
+    if signal.intent == Signal.Intent.OPEN:
+        return "entry"
+    if signal.source == Signal.Source.PROTECTIVE:
+        return "target" if "take-profit" in signal.reason else "stop"
+    return "exit"

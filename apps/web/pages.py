@@ -17,12 +17,14 @@ from apps.common.events import CANDLES
 from apps.common.models import AuditEntry
 from apps.exchanges.models import ExchangeAccount
 from apps.goals.services import drawdown_clear, goal_save
+from apps.exchanges.roles import Role, user_has_role
+from apps.markets.services import collector_active_set
 from apps.risk.services import kill_switch_set, risk_event_acknowledge
 from apps.strategies.models import Strategy
 from apps.strategies.services.lifecycle import strategy_status_set
 from apps.trading.models import Order
 from apps.trading.services.operator import account_flatten, order_cancel, position_close
-from apps.web import cockpit, goals, performance, selectors
+from apps.web import cockpit, goals, parity, performance, selectors
 
 PAGE = AuditEntry.Via.PAGE
 
@@ -140,6 +142,8 @@ def strategy(request, strategy_id: int):
             "orders": cockpit.orders(user=request.user, filters=cockpit.OrderFilters(strategy=found.pk), limit=50),
             "evaluations": found.evaluations.select_related("market").order_by("-candle_time")[:50],
             "can_trade": cockpit.can_trade(request.user),
+            "chart": cockpit.strategy_chart(strategy=found),
+            "parity": parity.strategy_parity_cached(strategy=found),
         },
     )
 
@@ -183,14 +187,34 @@ def goals_page(request):
     )
 
 
+@login_required
+def data(request):
+    health = cockpit.collectors_health()
+    return render(
+        request,
+        "web/data.html",
+        {
+            "collectors": health,
+            "is_admin": _is_admin(request.user),
+            # A stored candle moves its collector's freshness and counts: refresh on each.
+            "page_topics": sorted({CANDLES.name(market=row.collector.market.slug, tf=row.collector.timeframe) for row in health}),
+        },
+    )
+
+
+@login_required
+def banners(request):
+    """The desk-state banners alone: a page swaps them in at once on a risk event, before its
+    (slower) full refresh."""
+    return render(request, "web/_banners.html", {"desk": cockpit.desk_state(user=request.user)})
+
+
 def _candle_topics(found) -> list[str]:
     """Unrealized P&L moves with the price: listen to the 1m candles of the positions' markets."""
     return sorted({CANDLES.name(market=position.market.slug, tf="1m") for position in found})
 
 
 def _is_admin(user) -> bool:
-    from apps.exchanges.roles import Role, user_has_role
-
     return user_has_role(user, Role.ADMIN)
 
 
@@ -324,6 +348,17 @@ def strategy_status_action(request, strategy_id: int):
             via=PAGE,
         )
         return f"Strategy {changed.name}: {changed.get_status_display().lower()}"
+
+    return _act(request, run)
+
+
+@login_required
+@require_POST
+def collector_active_action(request, collector_id: int):
+    def run():
+        active = request.POST.get("active") == "on"
+        collector = collector_active_set(actor=request.user, collector_id=collector_id, active=active, via=PAGE)
+        return f"Collector {collector}: {'enabled' if collector.active else 'disabled'}"
 
     return _act(request, run)
 

@@ -31,4 +31,7 @@ urlpatterns = [
     path("backtests/launch", backtest_pages.backtest_launch_action, name="backtest-launch"),
     path("backtests/compare/", backtest_pages.backtest_compare_page, name="backtest-compare"),
     path("backtests/<int:run_id>/", backtest_pages.backtest_page, name="backtest-page"),
+    path("data/", pages.data, name="data"),
+    path("live/banners", pages.banners, name="live-banners"),
+    path("data/collectors/<int:collector_id>/active", pages.collector_active_action, name="collector-active"),
 ]

@@ -78,8 +78,72 @@ document.addEventListener("submit", async (event) => {
   }
 });
 
-live.subscribe(cfg.topics, refreshSoon);
-live.onResync(refreshSoon);
+// A risk event (the kill switch among them) can change the banners: those are fetched alone at
+// once (a small read), ahead of the whole page's refresh.
+async function bannersRefresh() {
+  const response = await fetch(cfg.bannersUrl, { credentials: "same-origin", headers: { "X-Desk-Live": "1" } });
+  if (!response.ok || response.redirected) return;
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html").getElementById("desk-banners");
+  const current = document.getElementById("desk-banners");
+  if (fresh && current && fresh.innerHTML !== current.innerHTML) current.replaceWith(document.importNode(fresh, true));
+}
+
+// A kill switch change carries its banner: drawn (or removed) at once, before any fetch.
+function switchBannerDraw(payload) {
+  const key = `switch-${payload.account ?? "global"}`;
+  const box = document.getElementById("desk-banners");
+  let node = box.querySelector(`[data-banner="${key}"]`);
+  if (payload.state === "active") { node?.remove(); return; }
+  if (!node) {
+    node = document.createElement("div");
+    node.dataset.banner = key;
+    box.prepend(node);
+  }
+  const halted = payload.state === "halted";
+  node.className = `banner banner-${halted ? "halted" : "reduce"}`;
+  node.textContent = `${halted ? "■" : "▲"} ${payload.banner}`;
+}
+
+function onEvent(event) {
+  if (event.kind === "kill_switch.changed") switchBannerDraw(event.payload);
+  if (event.topic.startsWith("risk.")) {
+    bannersRefresh().catch((error) => console.warn("banners:", error.message));
+    if (isCritical(event)) alarm();
+  }
+  refreshSoon();
+}
+
+// --- Sound on critical risk events: per user (this browser), off until they switch it on ----
+const SOUND_KEY = `tradedesk.sound.${cfg.user}`;
+const soundOn = () => localStorage.getItem(SOUND_KEY) === "on";
+const isCritical = (event) =>
+  (event.kind === "kill_switch.changed" && event.payload.state === "halted") ||
+  (event.kind === "risk.action_taken" && event.payload.rule !== "kill_switch");
+let sound = null;
+
+function alarm() {
+  if (!soundOn()) return;
+  sound = sound || new Audio(document.getElementById("sound-toggle").dataset.src);
+  sound.currentTime = 0;
+  sound.play().catch(() => {}); // a browser may refuse sound before the first click: silence, not an error
+  window.tradedesk.alarms = (window.tradedesk.alarms || 0) + 1;
+}
+
+function soundToggleRender() {
+  const button = document.getElementById("sound-toggle");
+  if (!button) return;
+  button.setAttribute("aria-pressed", String(soundOn()));
+  button.textContent = soundOn() ? "♪ sound on" : "♪ sound off";
+}
+
+document.getElementById("sound-toggle")?.addEventListener("click", () => {
+  localStorage.setItem(SOUND_KEY, soundOn() ? "off" : "on");
+  soundToggleRender();
+});
+soundToggleRender();
+
+live.subscribe(cfg.topics, onEvent);
+live.onResync(() => { bannersRefresh().catch(() => {}); refreshSoon(); });
 live.onState(badgeRender);
 setInterval(badgeRender, 1000);
 setInterval(refreshSoon, REFRESH_EVERY_MS);

@@ -138,11 +138,13 @@ def test_a_trader_halts_the_accounts_kill_switch_from_the_admin_and_a_viewer_is_
     done = client.post("/admin/risk/killswitch/", {"action": "set_halted", "_selected_action": [switch.pk]}, follow=True)
 
     # The viewer's role lacks risk.set_kill_switch: the admin does not offer the action, so a
-    # forged POST changes nothing (the service would refuse it too: tests/risk).
+    # forged POST changes nothing (the service would refuse it too: tests/risk), and is audited.
     assert "1 kill switch set to HALTED." not in shown(refused)
     assert "1 kill switch set to HALTED." in shown(done)
     assert KillSwitch.objects.get().state == "halted"
-    yes = AuditEntry.objects.get()
+    no = AuditEntry.objects.get(outcome="refused")
+    assert (no.who, no.via, no.action, no.object_id) == (people["viewer"], "admin", "admin.set_halted", str(switch.pk))
+    yes = AuditEntry.objects.get(outcome="done")
     assert (yes.who, yes.outcome, yes.before["state"], yes.after["state"]) == (people["trader"], "done", "active", "halted")
 
 

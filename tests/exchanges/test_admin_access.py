@@ -4,6 +4,7 @@ another account is a 404, an action its role does not allow is a 403 (also when 
 import pytest
 from django.urls import reverse
 
+from apps.common.models import AuditEntry
 from apps.exchanges.models import AccountMembership, ExchangeAccount
 from apps.risk.models import KillSwitch
 from apps.strategies.models import Strategy
@@ -134,6 +135,9 @@ def test_a_viewer_cannot_start_a_strategy_the_action_is_absent_and_a_forged_post
     assert forged.status_code == 403
     desk.ours.strategy.refresh_from_db()
     assert desk.ours.strategy.status == Strategy.Status.STOPPED
+    refused = AuditEntry.objects.get(who=viewer, outcome="refused")
+    assert (refused.via, refused.action, refused.object_type) == ("admin", "admin.start", "strategies.strategy")
+    assert refused.object_id == str(desk.ours.strategy.pk) and "may not run 'start'" in refused.reason
 
 
 def test_a_viewer_cannot_flip_the_kill_switch(client, desk, viewer):
@@ -211,6 +215,8 @@ def test_a_trader_sees_the_global_kill_switch_but_only_a_superuser_sets_it(clien
     assert by_action.status_code == by_form.status_code == 403
     desk.global_switch.refresh_from_db()
     assert desk.global_switch.state == "active"
+    refused = AuditEntry.objects.filter(who=trader, outcome="refused", action="admin.set_halted").get()
+    assert refused.object_id == str(desk.global_switch.pk) and refused.reason.startswith("Not yours to change")
 
 
 def test_a_trader_cannot_create_a_global_kill_switch_nor_one_for_another_account(client, desk, trader):

@@ -50,10 +50,10 @@ def free_port() -> int:
 class AsgiServer:
     """uvicorn in a thread of this process, so it sees the test database (SQLite in memory too)."""
 
-    def __init__(self):
+    def __init__(self, port: int | None = None):
         from tradedesk.asgi import application
 
-        self.port = free_port()
+        self.port = port or free_port()
         config = uvicorn.Config(
             application, host="127.0.0.1", port=self.port, lifespan="off", log_level="warning", timeout_graceful_shutdown=2
         )

@@ -107,7 +107,9 @@ async def test_a_relay_process_killed_and_restarted_delivers_what_was_recorded_w
     from channels_redis.core import RedisChannelLayer
 
     prefix = f"test-relay-{uuid.uuid4().hex[:8]}"
-    layer = RedisChannelLayer(hosts=[redis_url], prefix=prefix)
+    # As the desk's settings: a receive outlasting redis-py's default 5 s read timeout (a relay
+    # restarting on a loaded machine can take longer) waits instead of failing.
+    layer = RedisChannelLayer(hosts=[{"address": redis_url, "socket_timeout": 15}], prefix=prefix)
     channel = await layer.new_channel()
     await layer.group_add(GROUP, channel)
     [history] = await candles_closed(1)

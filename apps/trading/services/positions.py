@@ -122,14 +122,18 @@ def _balance_add(account_id: int, asset: str, delta: Decimal) -> None:
 
 
 def positions_mark(*, market_id: int, price: Decimal) -> int:
-    """Unrealized P&L at a new price (and the trailing stop's high-water mark)."""
+    """Unrealized P&L at a new price (and the trailing stop's high-water mark). A price that
+    moved is a position.changed event: the pages' P&L follows the ticker, not only the candles."""
     changed = 0
     with transaction.atomic():
         for position in Position.objects.select_for_update().filter(market_id=market_id, amount__gt=0):
+            moved = position.last_price != price
             position.last_price = price
             position.unrealized_pnl = (price - position.average_entry) * position.amount
             if position.trailing_stop_pct and price > (position.high_water or ZERO):
                 position.high_water = price
             position.save(update_fields=["last_price", "unrealized_pnl", "high_water", "updated_at"])
+            if moved:
+                event_record("position.changed", position_payload(position), account=position.account_id)
             changed += 1
     return changed

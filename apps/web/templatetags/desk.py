@@ -73,7 +73,13 @@ def desk_live_config(context):
     """What desk.js needs: the socket, and the topics of the user's accounts plus the page's own."""
     request = context["request"]
     extra = list(context.get("page_topics") or [])
-    return {"wsPath": "/ws/events/", "loginUrl": reverse("login"), "topics": [*cockpit.live_topics(user=request.user), *extra]}
+    return {
+        "wsPath": "/ws/events/",
+        "loginUrl": reverse("login"),
+        "bannersUrl": reverse("live-banners"),
+        "user": request.user.get_username(),
+        "topics": [*cockpit.live_topics(user=request.user), *extra],
+    }
 
 
 @register.filter
@@ -116,3 +122,23 @@ def goal_amount(state, which: str):
     if goal.kind == "monthly_return":
         return f"{value:+.2%}" if which == "current" else f"{value:.2%}"
     return f"{decimal_text(Decimal(str(round(value, 2))), CENT)} USDT"
+
+
+@register.filter
+def age_text(value):
+    """A timedelta as a trader says it: 40 s, 3 min, 2 h 5 min, 3 d 4 h."""
+    seconds = max(0, int(value.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if hours < 1:
+        return f"{minutes} min"
+    if days < 1:
+        return f"{hours} h {minutes % 60} min"
+    return f"{days} d {hours % 24} h"
+
+
+@register.filter
+def normalize(value):
+    """An exact Decimal without storage zeros (0.00998, not 0.009980000000)."""
+    return "—" if value is None else f"{Decimal(value).normalize():f}"

@@ -14,8 +14,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--poll", type=float, default=POLL_SECONDS, help="Seconds between passes (default 0.2)")
+        parser.add_argument(
+            "--no-listen",
+            dest="listen",
+            action="store_false",
+            help="Poll only: do not wake on PostgreSQL's outbox notifications (for comparison)",
+        )
 
-    def handle(self, *args, poll: float, **options):
+    def handle(self, *args, poll: float, listen: bool, **options):
         layer = get_channel_layer()
         if layer is None:
             raise CommandError("No channel layer is configured (CHANNEL_LAYERS).")
@@ -24,13 +30,14 @@ class Command(BaseCommand):
                 "warning: the in-memory channel layer only reaches this process; "
                 "set REDIS_URL so the web processes receive the events."
             )
-        self.stdout.write(f"relay: {type(layer).__name__}, polling every {poll:.2f}s")
-        asyncio.run(self._run(layer, poll))
+        wake = "woken by PostgreSQL LISTEN/NOTIFY, else " if listen else ""
+        self.stdout.write(f"relay: {type(layer).__name__}, {wake}polling every {poll:.2f}s")
+        asyncio.run(self._run(layer, poll, listen))
         self.stdout.write("relay: stopped")
 
-    async def _run(self, layer, poll: float) -> None:
+    async def _run(self, layer, poll: float, listen: bool) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await relay_run(layer, poll_seconds=poll, stop=stop)
+        await relay_run(layer, poll_seconds=poll, stop=stop, listen=listen)
