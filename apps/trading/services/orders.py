@@ -270,7 +270,8 @@ def order_report_apply(*, order_id: int, report: VenueOrder, cause: str) -> Orde
             order.venue_order_id = report.venue_order_id
         applied = [fill for fill in (fill_apply(order=order, trade=trade) for trade in report.trades) if fill]
         if applied and order.account.mode != ExchangeAccount.Mode.PAPER:
-            transaction.on_commit(lambda: task_queue("balances_sync", order.account_id))
+            # The balances, and the holdings compared with them, after each fill.
+            transaction.on_commit(lambda: task_queue("holdings_reconcile", order.account_id))
         target = status_from_exchange(status=report.status, filled=report.filled, amount=report.amount)
         if order.status in TERMINAL or (target == order.status and target != S.PARTIALLY_FILLED):
             order.save()
