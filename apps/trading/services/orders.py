@@ -37,6 +37,7 @@ from apps.engine.order_fsm import TERMINAL, status_from_exchange, transition
 from apps.engine.order_fsm import OrderStatus as S
 from apps.engine.risk_rules import KillState
 from apps.exchanges.errors import (
+    CircuitOpenError,
     ExchangeCallError,
     MalformedReplyError,
     OrderNotFoundError,
@@ -207,6 +208,8 @@ def order_send(order: Order) -> Order:
     venue = venue_for(order.account)
     try:
         report = venue_call(order.account_id, lambda: venue.order_create(order))
+    except CircuitOpenError as error:  # never left the desk; looked up, then resent or expired by the usual rules
+        return order_mark_unknown(order.pk, f"create not sent ({error.error_class}): {error}")
     except (MalformedReplyError, OrderNotFoundError) as error:
         return order_mark_unknown(order.pk, f"create sent, reply unusable ({error.error_class}): {error}")
     except PermanentExchangeError as error:
