@@ -74,3 +74,18 @@ def gates_closed_count() -> int:
     return HoldingsState.objects.filter(
         Q(gate_closed_at__isnull=False) & (Q(last_success_at__isnull=True) | Q(last_success_at__lt=F("gate_closed_at")))
     ).count()
+
+
+def gate_health() -> dict:
+    """The gate for /health/ready: {"open": every account's gate open, "accounts": [...]}."""
+    states = gate_states()
+    return {"open": all(state["open"] for state in states), "accounts": states}
+
+
+def gate_banners(*, account_ids) -> list[str]:
+    """The cockpit's words for each of these accounts whose entries wait for a reconciliation."""
+    return [
+        f"Account {state['name']}: new entries wait — {state['reason']}"
+        for state in gate_states(account_ids=account_ids)
+        if not state["open"]
+    ]

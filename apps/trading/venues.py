@@ -108,9 +108,7 @@ class CcxtVenue:
     def order_fetch(self, order: Order) -> VenueOrder:
         """By client_order_id (the only id we have when the create's reply was lost)."""
         self._markets()
-        raw = self._once(
-            lambda: self.client.fetch_order(None, order.market.symbol, {"origClientOrderId": order.client_order_id})
-        )
+        raw = self._once(lambda: self.client.fetch_order(None, order.market.symbol, {"origClientOrderId": order.client_order_id}))
         return self._parse(raw, order)
 
     def order_cancel(self, order: Order) -> VenueOrder:

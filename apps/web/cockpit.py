@@ -19,6 +19,7 @@ from apps.exchanges.selectors import account_scoped, accounts_visible_to
 from apps.markets.models import CollectorStatus
 from apps.risk.models import KillSwitch, RiskEvent
 from apps.strategies.models import Strategy
+from apps.trading.holdings_gate import gate_banners
 from apps.trading.models import Order, OrderEvent, PortfolioSnapshot, Position, Signal
 
 ZERO = Decimal(0)
@@ -48,7 +49,7 @@ def live_topics(*, user, topics=(ORDERS, POSITIONS, RISK, SIGNALS, STRATEGIES, P
 
 @dataclass(frozen=True)
 class Banner:
-    level: str  # halted | reduce | stale
+    level: str  # halted | reduce | stale | reconciling
     text: str
 
 
@@ -71,6 +72,8 @@ def desk_state(*, user) -> dict:
         names = ", ".join(f"{status.market.symbol} {status.timeframe}" for status in stale[:5])
         more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
         banners.append(Banner("stale", f"Market data stale: {names}{more} (no new candle for two periods)"))
+    accounts = accounts_visible_to(user=user).values_list("pk", flat=True)
+    banners += [Banner("reconciling", text) for text in gate_banners(account_ids=accounts)]
     return {"banners": banners, "risk_unacknowledged": risk_events_unacknowledged(user=user).count()}
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django_prometheus.exports import ExportToDjangoView
 
+from apps.trading.holdings_gate import gate_health
 from apps.web.health_checks import readiness_checks
 
 
@@ -14,9 +15,14 @@ def liveness(request):
 
 
 def readiness(request):
+    """Ready = the parts answer. The start gate is reported beside them, not as a failure: while
+    it is closed the desk serves its pages and sends exits, only new entries wait."""
     checks = readiness_checks()
     ready = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+    return JsonResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks, "trading_gate": gate_health()},
+        status=200 if ready else 503,
+    )
 
 
 def metrics(request):

@@ -224,6 +224,20 @@ def test_after_a_worker_start_entries_wait_for_the_reconciliation_and_exits_go_o
     assert signal_execute(signal_id=signal_make(strategy=strategy, market=other).pk) is not None
 
 
+def test_the_gate_is_on_health_ready_and_on_the_cockpit_banner_of_the_accounts_members(sim, desk, client):
+    account, *_ = desk
+    gates_close(reason="a worker started at 12:00:00 UTC")
+    ready = client.get("/health/ready").json()["trading_gate"]
+    assert ready["open"] is False
+    assert ready["accounts"][0]["reason"] == "reconciling with the exchange: a worker started at 12:00:00 UTC"
+    client.force_login(person_make("vic", role="viewer", accounts=[account]))
+    page = client.get("/").content.decode()
+    assert "new entries wait — reconciling with the exchange" in page
+    holdings_reconcile(account_id=account.pk)
+    assert "reconciling with the exchange" not in client.get("/").content.decode()
+    assert client.get("/health/ready").json()["trading_gate"]["open"] is True
+
+
 def test_an_admin_corrects_the_baseline_audited_every_bad_field_at_once(sim, desk):
     from apps.common.errors import Invalid
 

@@ -111,6 +111,20 @@ def external_position_ignore(*, actor, via: str | None, position_id: int) -> Pos
     return position
 
 
+def holdings_baseline_validate(*, asset, amount) -> dict[str, str]:
+    """Every bad field of a baseline at once (the admin form and the service)."""
+    errors = {}
+    try:
+        value = Decimal(str(amount))
+        if not value.is_finite() or value < 0:
+            errors["amount"] = "a holding is zero or more"
+    except ArithmeticError:
+        errors["amount"] = f"{amount!r} is not a number"
+    if not str(asset or "").strip():
+        errors["asset"] = "name the asset, e.g. BTC"
+    return errors
+
+
 def holdings_baseline_set(*, actor, via: str | None, account_id: int, asset: str, amount) -> HoldingsBaseline:
     """An admin's correction of what the account holds outside the desk."""
     with audit_refusals(
@@ -127,17 +141,10 @@ def holdings_baseline_set(*, actor, via: str | None, account_id: int, asset: str
             doing="change external holdings",
             missing=f"no account #{account_id} on your accounts",
         )
-        errors = {}
-        try:
-            amount = Decimal(str(amount))
-            if not amount.is_finite() or amount < 0:
-                errors["amount"] = "a holding is zero or more"
-        except ArithmeticError:
-            errors["amount"] = f"{amount!r} is not a number"
-        if not str(asset or "").strip():
-            errors["asset"] = "name the asset, e.g. BTC"
+        errors = holdings_baseline_validate(asset=asset, amount=amount)
         if errors:
             raise Invalid.from_fields(errors)
+        amount = Decimal(str(amount))
         with transaction.atomic():
             baseline, _ = HoldingsBaseline.objects.select_for_update().get_or_create(
                 account_id=account_id, asset=asset.strip().upper()

@@ -198,11 +198,17 @@ def desk_side_extend(account: ExchangeAccount, desk: DeskSide, totals: dict[str,
 
 
 def balances_store(*, account_id: int, balances: dict[str, tuple[Decimal, Decimal]]) -> None:
-    """The exchange's balances as the desk's Balance rows, in one statement."""
-    if not balances:
+    """The exchange's balances as the desk's Balance rows: the changed ones, in one statement
+    (every 10 s most are unchanged; a read is cheaper than rewriting them)."""
+    stored = {
+        asset: (free, used)
+        for asset, free, used in Balance.objects.filter(account_id=account_id).values_list("asset", "free", "used")
+    }
+    changed = {asset: amounts for asset, amounts in balances.items() if stored.get(asset) != amounts}
+    if not changed:
         return
     Balance.objects.bulk_create(
-        [Balance(account_id=account_id, asset=asset, free=free, used=used) for asset, (free, used) in balances.items()],
+        [Balance(account_id=account_id, asset=asset, free=free, used=used) for asset, (free, used) in changed.items()],
         update_conflicts=True,
         unique_fields=["account", "asset"],
         update_fields=["free", "used", "updated_at"],
@@ -429,6 +435,17 @@ def failures_alert_after() -> int:
     return getattr(settings, "TRADING_HOLDINGS_FAILURES_ALERT", 5)
 
 
+def _quiet_success(account_id: int, started) -> bool:
+    """The usual pass (gate open, no failures before): one conditional UPDATE; False when the
+    state needs more than the time of the last success (the full path then)."""
+    gate_open = Q(gate_closed_at__isnull=True) | Q(gate_closed_at__lt=F("last_success_at"))
+    return bool(
+        HoldingsState.objects.filter(gate_open, account_id=account_id, consecutive_failures=0, last_success_at__lt=started)
+        .filter(failing_alerted=False)
+        .update(last_success_at=started)
+    )
+
+
 def _failure_record(account_id: int, report: HoldingsReport) -> None:
     with transaction.atomic():
         state, _ = HoldingsState.objects.select_for_update().get_or_create(account_id=account_id)
@@ -449,6 +466,8 @@ def _failure_record(account_id: int, report: HoldingsReport) -> None:
 def _success_record(account_id: int, report: HoldingsReport, started, started_epoch: float) -> None:
     outage = venue_outage_long(account_id=account_id)
     venue_outage_reconciled(account_id=account_id, started=started_epoch)
+    if not (outage or report.corrections) and _quiet_success(account_id, started):
+        return
     with transaction.atomic():
         state, _ = HoldingsState.objects.select_for_update().get_or_create(account_id=account_id)
         was_closed = bool(
