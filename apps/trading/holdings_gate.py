@@ -27,6 +27,10 @@ def gate_reason(*, account_id: int, mode: str | None = None) -> str:
     if mode == ExchangeAccount.Mode.PAPER:
         return ""
     row = HoldingsState.objects.filter(account_id=account_id).only("gate_closed_at", "last_success_at", "gate_reason").first()
+    return _reason(account_id, row)
+
+
+def _reason(account_id: int, row: HoldingsState | None) -> str:
     if _closed(row):
         return row.gate_reason or "a worker started"
     outage = venue_outage_long(account_id=account_id)
@@ -55,7 +59,7 @@ def gate_states(*, account_ids=None) -> list[dict]:
     states = []
     for account_id, name in accounts.values_list("pk", "name"):
         row = rows.get(account_id)
-        reason = gate_reason(account_id=account_id)
+        reason = _reason(account_id, row)
         states.append(
             {
                 "account": account_id,

@@ -179,20 +179,18 @@ def test_a_restarted_worker_places_no_entry_before_the_reconciliation_and_still_
         bought_by_the_strategy(sim, market, t0)
     # The worker is gone. While it restarts, the exchange does not answer balance requests.
     sim.faults.error_add(ErrorFault(status=503, remaining=100_000, path="/api/v3/account"))
+    opened = Event.objects.filter(kind="holdings.reconciled", payload__gate_opened=True)
+    opened = opened.filter(id__gt=Event.objects.latest("id").id)  # by the restarted worker's reconciliation
 
     with celery_worker(concurrency=2, reconciled=False):
         candle_close(sim, other, t0 + timedelta(minutes=2), D("3000"))  # an entry: waits for the reconciliation
         wait_until(lambda: Signal.objects.filter(status="rejected").exists(), timeout=20, message="the entry refused")
         candle_close(sim, market, t0 + timedelta(minutes=1), D("60000"))  # an exit: goes out
         wait_until(lambda: Order.objects.filter(side="sell", status="filled").exists(), timeout=20, message="the exit is sent")
-        assert not Event.objects.filter(kind="holdings.reconciled", payload__gate_opened=True).exists()
+        assert not opened.exists()
         sim.faults.reset()
-        wait_until(
-            lambda: Event.objects.filter(kind="holdings.reconciled", payload__gate_opened=True).exists(),
-            timeout=BEAT_EVERY_S + 10,
-            message="the reconciliation",
-        )
-        reconciled = Event.objects.get(kind="holdings.reconciled", payload__gate_opened=True)
+        wait_until(opened.exists, timeout=BEAT_EVERY_S + 10, message="the reconciliation")
+        reconciled = opened.get()
         candle_close(sim, other, t0 + timedelta(minutes=4), D("3000"))  # the next entry is placed
         wait_until(lambda: Order.objects.filter(market=other, side="buy", status="filled").exists(), timeout=20, message="entry")
 
