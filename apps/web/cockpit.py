@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 
 from apps.common.events import ORDERS, PORTFOLIO, POSITIONS, RISK, RISK_DESK, SIGNALS, STRATEGIES
@@ -147,8 +147,16 @@ def positions(*, user, closed: bool = False, account_id: int | None = None) -> l
     queryset = queryset.exclude(pk__in=Position.objects.open().values("pk")) if closed else queryset.open()
     if account_id:
         queryset = queryset.filter(account_id=account_id)
+    if closed:  # how it was closed: an adjustment of the holdings reconciliation says external_close
+        last = Order.objects.filter(account=OuterRef("account"), market=OuterRef("market")).order_by("-id")
+        queryset = queryset.annotate(
+            closed_by=Subquery(last.values("type")[:1]), closed_reason=Subquery(last.values("reason")[:1])
+        )
     found = list(queryset.select_related("account", "market", "strategy", "market__last_price").order_by("-updated_at")[:500])
     for position in found:
+        position.closed_outside = getattr(position, "closed_by", None) == Order.Type.ADJUST and (
+            position.closed_reason or ""
+        ).startswith("external_close")
         position.mark = _mark_price(position)
         position.unrealized_now = (
             (position.mark - position.average_entry) * position.amount if position.mark else position.unrealized_pnl

@@ -75,7 +75,7 @@ def test_the_first_reconciliation_counts_what_the_account_held_before_the_desk_a
     assert holdings_reconcile(account_id=account.pk).findings == []  # and nothing to correct afterwards
 
 
-def test_a_position_sold_by_hand_is_closed_as_external_close_with_its_stop_and_a_critical_alert(sim, desk):
+def test_a_position_sold_by_hand_is_closed_as_external_close_with_its_stop_and_a_critical_alert(sim, desk, client):
     account, market, strategy = desk
     position = bought(strategy, market)
     assert position.is_open and position.stop_loss is not None
@@ -99,6 +99,9 @@ def test_a_position_sold_by_hand_is_closed_as_external_close_with_its_stop_and_a
     assert closed.payload["reason"] == "external_close" and closed.payload["closed"] is True
     alert = built_in_alert(closed)
     assert alert.priority == Priority.CRITICAL and "closed outside the desk" in alert.title
+    client.force_login(person_make("vic", role="viewer", accounts=[account]))
+    closed_page = client.get("/positions/?tab=closed").content.decode()
+    assert f'id="position-{position.pk}"' in closed_page and ">external_close</span>" in closed_page
     # The strategy's next entry is allowed (nothing held any more).
     assert bought(strategy, market).is_open
     assert_positions_are_the_sum_of_their_fills()
