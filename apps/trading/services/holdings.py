@@ -146,6 +146,9 @@ def holdings_reconcile(*, account_id: int) -> HoldingsReport:
         report.findings = findings
     except ExchangeCallError as error:
         report.failed = f"the exchange did not answer ({error.error_class}): {str(error)[:200]}"
+    except Exception as error:  # counted as a failure like any other: five in a row are an alert, never a crash loop
+        log.exception("holdings reconciliation failed unexpectedly", account=account_id)
+        report.failed = f"{type(error).__name__}: {str(error)[:200]}"
     report.exchange_seconds = timer.exchange
     report.desk_seconds = time.perf_counter() - began - timer.exchange
     if report.failed:
