@@ -115,3 +115,10 @@ def eager_tasks():
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
     yield
     app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture(autouse=True)
+def breaker_quick(settings):
+    """The circuit breaker's state lives in the shared cache across tests: a breaker a drill opened
+    must not refuse the next test's calls for a minute. Its own tests set the timeout they need."""
+    settings.TRADING_BREAKER_TIMEOUT_S = 1

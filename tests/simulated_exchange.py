@@ -9,10 +9,13 @@ with simexchange_running(seed=7) as sim:
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 
-from apps.simexchange.server import SimExchange
+from apps.simexchange.server import HAND_PREFIX, SimExchange
 
 TEST_API_KEY = "sim-test-key"
 TEST_SECRET = "sim-test-secret"
@@ -41,3 +44,25 @@ def sim_client(sim: SimExchange, *, api_key: str = TEST_API_KEY, secret: str = T
     if timeout_ms is not None:
         client.timeout = timeout_ms
     return client
+
+
+def _control_post(sim: SimExchange, path: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        sim.url + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def balance_set_outside(sim: SimExchange, asset: str, free: Decimal, *, api_key: str = TEST_API_KEY) -> dict:
+    """A deposit or withdrawal the desk did not make, through the control endpoint."""
+    return _control_post(sim, f"/sim/accounts/{api_key}/balance", {"asset": asset, "free": str(free)})
+
+
+def trade_by_hand(sim: SimExchange, symbol: str, side: str, amount: Decimal, *, api_key: str = TEST_API_KEY) -> dict:
+    """A market order placed on the exchange by a person, not by the desk (control endpoint)."""
+    return _control_post(sim, f"/sim/accounts/{api_key}/trade", {"symbol": symbol, "side": side, "amount": str(amount)})
+
+
+def is_by_hand(client_order_id: str) -> bool:
+    return client_order_id.startswith(HAND_PREFIX)

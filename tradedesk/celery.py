@@ -56,6 +56,11 @@ DEFAULT_BEAT_SCHEDULE = {
         "every_seconds": 10,
         "queue": "orders",
     },
+    "trading: holdings reconciled with the exchange": {
+        "task": "apps.trading.tasks.holdings_reconcile_all",
+        "every_seconds": 10,
+        "queue": "orders",
+    },
     "trading: balances and portfolio snapshot": {
         "task": "apps.trading.tasks.reconcile_all",
         "every_seconds": 60,

@@ -230,6 +230,13 @@ TRADING_RESOLVE_FIRST_DELAY_S = env.float("TRADING_RESOLVE_FIRST_DELAY_S", defau
 TRADING_RESOLVE_DOWN_PROBE_S = env.float("TRADING_RESOLVE_DOWN_PROBE_S", default=5)
 TRADING_SUBMIT_STUCK_S = env.int("TRADING_SUBMIT_STUCK_S", default=30)
 TRADING_VENUE_DOWN_SECONDS = env.int("TRADING_VENUE_DOWN_SECONDS", default=15)
+# Holdings reconciliation: an outage longer than this closes the start gate again.
+TRADING_GATE_OUTAGE_S = env.int("TRADING_GATE_OUTAGE_S", default=60)
+TRADING_HOLDINGS_FAILURES_ALERT = env.int("TRADING_HOLDINGS_FAILURES_ALERT", default=5)
+# Circuit breaker per exchange account (order and market-data calls): opens after this many
+# failures in a row, lets one probe through after the timeout.
+TRADING_BREAKER_FAILURES = env.int("TRADING_BREAKER_FAILURES", default=5)
+TRADING_BREAKER_TIMEOUT_S = env.float("TRADING_BREAKER_TIMEOUT_S", default=60)
 
 # --- Research (apps.research): Optuna studies on the `research` queue -------------------
 # A running trial writes a heartbeat this often; one silent for the grace period is failed

@@ -64,6 +64,26 @@ def _reconcile_failed(p: dict) -> tuple[str, str]:
     return "Reconciliation failed", f"Reconciliation could not check the account: {p.get('failures')}"
 
 
+def _holdings(title: str) -> Callable[[dict], tuple[str, str]]:
+    def describe(p: dict) -> tuple[str, str]:
+        return (
+            f"{title}: {p.get('amount')} {p.get('symbol')}",
+            f"The exchange holds {p.get('exchange_amount')} beyond the baseline where the desk held "
+            f"{p.get('desk_amount')}; recorded as {p.get('side')} {p.get('amount')} at {p.get('price')} "
+            f"({p.get('client_order_id')}). Position now {p.get('position_amount')}" + (" (closed)." if p.get("closed") else "."),
+        )
+
+    return describe
+
+
+def _holdings_failing(p: dict) -> tuple[str, str]:
+    return (
+        "Holdings reconciliation failing",
+        f"{p.get('failures')} holdings reconciliations in a row failed: {p.get('error')}. "
+        "The desk cannot see what the exchange holds.",
+    )
+
+
 def _strategy_paused(p: dict) -> tuple[str, str]:
     return f"Strategy #{p.get('strategy')} paused", p.get("reason") or "Paused after failures."
 
@@ -94,6 +114,18 @@ BUILT_IN: dict[str, BuiltIn] = {
             f"reconcile.status_mismatch:{e.payload['account']}:{e.payload['venue_order_id']}:{e.payload['desk_status']}"
         ),
     ),
+    "holdings.external_close": BuiltIn(
+        Priority.CRITICAL,
+        _holdings("Position closed outside the desk"),
+        key=lambda e: f"holdings:{e.payload['client_order_id']}",
+    ),
+    "holdings.external_found": BuiltIn(
+        Priority.HIGH, _holdings("External position"), key=lambda e: f"holdings:{e.payload['client_order_id']}"
+    ),
+    "holdings.mismatch_corrected": BuiltIn(
+        Priority.HIGH, _holdings("Quantity mismatch corrected"), key=lambda e: f"holdings:{e.payload['client_order_id']}"
+    ),
+    "holdings.reconcile_failing": BuiltIn(Priority.CRITICAL, _holdings_failing),
     "reconcile.completed": BuiltIn(
         Priority.HIGH, _reconcile_failed, applies=lambda p: bool(p.get("failed")), kind="reconcile.failed"
     ),

@@ -185,6 +185,7 @@ POSITION_FIELDS = (
     "take_profit",
     "trailing_stop_pct",
     "protection",
+    "origin",
 )
 SIGNAL_FIELDS = ("signal", "strategy", "market", "side", "intent", "price", "time", "status", "reason")
 RISK_DECISION_FIELDS = ("risk_event", "signal", "strategy", "rules", "reason")
@@ -203,6 +204,25 @@ RECONCILE_SUMMARY_FIELDS = (
     "failures",
     "scanned",
     "aborted",
+)
+
+HOLDINGS_FINDING_KINDS = ("holdings.external_close", "holdings.mismatch_corrected", "holdings.external_found")
+HOLDINGS_FINDING_FIELDS = (
+    "account",
+    "market",
+    "symbol",
+    "position",
+    "side",
+    "amount",
+    "price",
+    "desk_amount",
+    "exchange_amount",
+    "position_amount",
+    "realized_pnl",
+    "closed",
+    "client_order_id",
+    "reason",
+    "severity",
 )
 
 
@@ -232,6 +252,17 @@ KINDS: tuple[EventKind, ...] = (
     _kind("reconcile.unknown_order", RECONCILE, VENUE_ORDER_FIELDS),
     _kind("reconcile.status_mismatch", RECONCILE, (*VENUE_ORDER_FIELDS, "desk_status")),
     _kind("reconcile.completed", RECONCILE, RECONCILE_SUMMARY_FIELDS),
+    # Holdings reconciliation (trading/services/holdings.py): each correction is alert-grade.
+    *(_kind(name, RECONCILE, HOLDINGS_FINDING_FIELDS) for name in HOLDINGS_FINDING_KINDS),
+    _kind("holdings.reconcile_failing", RECONCILE, ("account", "failures", "error", "severity")),
+    _kind(
+        "holdings.reconciled",
+        RECONCILE,
+        ("account", "bases", "corrections", "skipped", "gate_opened", "recovered", "exchange_ms", "desk_ms"),
+    ),
+    _kind("holdings.baseline_set", RECONCILE, ("account", "assets", "by")),
+    _kind("holdings.external_adopted", RECONCILE, ("account", "position", "market", "amount", "strategy", "by")),
+    _kind("holdings.external_ignored", RECONCILE, ("account", "position", "market", "amount", "by")),
     # priority: low (achieved, on track), medium (at risk), high (behind, critical)
     # A backtest job moved: status queued / running / done / failed, progress 0-100, run when done.
     _kind("backtest.progressed", BACKTESTS, ("job", "status", "progress", "stage", "error", "run")),

@@ -72,6 +72,7 @@ class DeskState:
     orders_last_minute_account: int = 0
     signals_last_minute_strategy: int = 0  # the strategy's signals before this one
     venue_down: str = ""  # why the exchange is considered down (empty: it answers)
+    reconciling: str = ""  # why the desk does not yet know what the exchange holds (the start gate)
 
 
 @dataclass(frozen=True)
@@ -247,6 +248,16 @@ def rule_venue_up(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
     return Check("venue_down", True, "the exchange answers")
 
 
+def rule_reconciled(p: Proposal, s: DeskState, lim: Limits) -> Check | None:
+    """The start gate: after a worker start or a long outage, no entry until the desk compared
+    its positions with the exchange's balances once. Exits and protective stops still go out."""
+    if p.reduces:
+        return None
+    if s.reconciling:
+        return Check("reconciling", False, f"reconciling with the exchange ({s.reconciling}): entries wait until it is done")
+    return Check("reconciling", True, "holdings reconciled with the exchange")
+
+
 RULES: tuple[Rule, ...] = (
     rule_kill_switch,
     rule_strategy_running,
@@ -254,6 +265,7 @@ RULES: tuple[Rule, ...] = (
     rule_rate_caps,
     rule_one_position_per_market,
     rule_venue_up,
+    rule_reconciled,
     rule_fresh_data,
     rule_price_deviation,
     rule_max_order_notional,

@@ -75,7 +75,18 @@ def market_data_client(exchange) -> ccxt.Exchange:
     client = _clients.get(key)
     if client is None:
         client = _clients[key] = ccxt_client_build(ccxt_id=exchange.ccxt_id, base_url=exchange.api_url)
+        client.breaker_service = f"marketdata:{exchange.code}"  # read by market_data_call
     return client
+
+
+def market_data_call(client, fn: Callable[[], T], *, attempts: int = 4) -> T:
+    """A public market-data read, retried, through the exchange's market-data circuit breaker."""
+    from apps.exchanges.breaker import breaker_call
+
+    service = getattr(client, "breaker_service", None)
+    if service is None:  # a client built by hand (a command's one-off): no shared breaker
+        return call_with_retry(fn, attempts=attempts)
+    return breaker_call(service, lambda: call_with_retry(fn, attempts=attempts))
 
 
 def call_exchange(fn: Callable[[], T]) -> T:

@@ -45,6 +45,12 @@ class ClockSkewError(TemporaryExchangeError):
     kind = "clock_skew"
 
 
+class CircuitOpenError(TemporaryExchangeError):
+    """Not sent: the account's circuit breaker is open (apps/exchanges/breaker.py)."""
+
+    kind = "circuit_open"
+
+
 class PermanentExchangeError(ExchangeCallError):
     kind = "permanent"
 

@@ -12,7 +12,7 @@ from apps.common import metrics
 from apps.common.events import event_record
 from apps.common.logging import get_logger
 from apps.common.time import utc_datetime
-from apps.exchanges.clients import call_with_retry, market_data_client
+from apps.exchanges.clients import market_data_call, market_data_client
 from apps.exchanges.errors import ExchangeCallError, MalformedReplyError
 from apps.markets.models import Candle, CollectorStatus, Market
 from apps.markets.signals import candles_closed
@@ -214,7 +214,7 @@ def closed_candles_fetch(
     end_ms = int(end.timestamp() * 1000) if end else now_ms
     since = int(start.timestamp() * 1000)
     while since < end_ms:
-        raw = call_with_retry(lambda since=since: client.fetch_ohlcv(symbol, timeframe, since=since, limit=PAGE_LIMIT))
+        raw = market_data_call(client, lambda since=since: client.fetch_ohlcv(symbol, timeframe, since=since, limit=PAGE_LIMIT))
         if not isinstance(raw, list):
             raise MalformedReplyError(f"fetch_ohlcv returned {type(raw).__name__}, expected a list")
         if not raw and since + period_ms <= now_ms:
@@ -245,7 +245,7 @@ def _ms(moment: datetime) -> int:
 
 def exchange_now(client) -> datetime:
     """The exchange's clock (the simulated exchange may run faster than ours)."""
-    server_ms = call_with_retry(client.fetch_time)
+    server_ms = market_data_call(client, client.fetch_time)
     if not isinstance(server_ms, int | float):
         raise MalformedReplyError(f"fetch_time returned {server_ms!r}")
     return datetime.fromtimestamp(server_ms / 1000, tz=UTC)
@@ -388,7 +388,7 @@ def market_spec_fetch(*, exchange, symbol: str, client=None) -> dict:
     """The exchange's definition of a symbol as Decimal fields for Market; raises
     MarketNotOfferedError (with the symbols it does offer) or ExchangeCallError."""
     client = client or market_data_client(exchange)
-    markets = call_with_retry(client.load_markets, attempts=2)
+    markets = market_data_call(client, client.load_markets, attempts=2)
     spec = markets.get(symbol)
     if spec is None or not spec.get("spot", True):
         offered = ", ".join(sorted(s for s, m in markets.items() if m.get("spot", True))[:12])

@@ -2,6 +2,10 @@
 
 POST /sim/accounts            {"api_key", "secret", "balances": {"USDT": "100000"}}  (idempotent)
 GET  /sim/accounts/{api_key}  balances (free / locked)
+POST /sim/accounts/{api_key}/balance  {"asset": "BTC", "free": "0.5"}  (a deposit / withdrawal outside the desk)
+POST /sim/accounts/{api_key}/trade    {"symbol": "BTC/USDT", "side": "sell", "amount": "0.01"}
+                              a market order "by hand" (as the exchange's own web page would place it;
+                              its client order id starts with HAND_PREFIX)
 GET  /sim/orders[?api_key=&status=]
 GET  /sim/status              clock, seed, symbols, faults
 GET  /sim/faults
@@ -22,6 +26,7 @@ from decimal import Decimal, InvalidOperation
 
 from aiohttp import web
 
+from apps.simexchange.errors import BinanceError
 from apps.simexchange.faults import ErrorFault, LatencyFault
 from apps.simexchange.keys import SIM
 from apps.simexchange.payloads import order_json_for_control
@@ -83,6 +88,51 @@ async def account_show(request):
         if account is None:
             return web.json_response({"error": "no such account"}, status=404)
         return web.json_response({"api_key": account.api_key, "balances": _balances_json(account)})
+
+
+def _account_of(sim, request):
+    account = sim.state.accounts.get(request.match_info["api_key"])
+    if account is None:
+        raise ControlError(f"no account {request.match_info['api_key']!r}")
+    return account
+
+
+@routes.post("/sim/accounts/{api_key}/balance")
+async def balance_set(request):
+    sim, data = request.app[SIM], await _body(request)
+    asset = str(data.get("asset", "")).upper()
+    if not asset:
+        raise ControlError('name the asset: {"asset": "BTC", "free": "0.5"}')
+    free = _decimal(data.get("free"), "free")
+    with sim.state.lock:
+        account = _account_of(sim, request)
+        sim.balance_set(account.api_key, asset, free)
+        return web.json_response({"api_key": account.api_key, "balances": _balances_json(account)})
+
+
+@routes.post("/sim/accounts/{api_key}/trade")
+async def trade_by_hand(request):
+    sim, data = request.app[SIM], await _body(request)
+    side = str(data.get("side", "")).lower()
+    if side not in ("buy", "sell"):
+        raise ControlError(f"side must be buy or sell, got {data.get('side')!r}")
+    symbol = data.get("symbol")
+    if symbol not in sim.rules:
+        raise ControlError(f"unknown symbol {symbol!r}; use one of {', '.join(sim.rules)}")
+    amount = _decimal(data.get("amount"), "amount")
+    with sim.state.lock:
+        account = _account_of(sim, request)
+        try:
+            order, trades = sim.trade_by_hand(account.api_key, symbol=symbol, side=side, amount=amount)
+        except BinanceError as error:
+            return web.json_response({"error": error.msg, "code": error.code}, status=400)
+        return web.json_response(
+            {
+                "order": order_json_for_control(order),
+                "trades": [{"trade_id": t.trade_id, "price": str(t.price), "qty": str(t.qty)} for t in trades],
+                "balances": _balances_json(account),
+            }
+        )
 
 
 @routes.get("/sim/orders")

@@ -30,12 +30,13 @@ from apps.simexchange.errors import BinanceError
 from apps.simexchange.faults import Faults
 from apps.simexchange.keys import ACCOUNT, PARAMS, SIM
 from apps.simexchange.markets import DEFAULT_RULES, MarketRules
-from apps.simexchange.matching import FeeModel, MatchingEngine
+from apps.simexchange.matching import FeeModel, MatchingEngine, OrderRequest
 from apps.simexchange.ratelimit import RateLimiter
 from apps.simexchange.state import Account, ExchangeState
 
 log = logging.getLogger(__name__)
 TICK_SECONDS = 1.0
+HAND_PREFIX = "hand-"  # the client order id of a trade placed by hand (not by the desk)
 
 
 class SimExchange:
@@ -97,6 +98,28 @@ class SimExchange:
             else:
                 self.engine.price_overrides[symbol] = self.rules[symbol].price_round(price)
         self.engine.resting_match()
+
+    def balance_set(self, api_key: str, asset: str, free: Decimal) -> None:
+        """A deposit or withdrawal outside the desk: the asset's free balance becomes `free`."""
+        with self.state.lock:
+            self.state.accounts[api_key].free[asset] = free
+
+    def trade_by_hand(self, api_key: str, *, symbol: str, side: str, amount: Decimal):
+        """A market order on the account that the desk did not send (a person on the exchange's
+        own page). Same matching, fees and filters as any order. Returns (order, trades)."""
+        with self.state.lock:
+            account = self.state.accounts[api_key]
+            request = OrderRequest(
+                symbol=symbol,
+                side=side.upper(),
+                type="MARKET",
+                quantity=self.rules[symbol].qty_floor(amount),
+                quote_qty=None,
+                price=None,
+                time_in_force=None,
+                client_order_id=f"{HAND_PREFIX}{self.state.next_order_id}",
+            )
+            return self.engine.order_place(account, request)
 
     def advance(self, seconds: float) -> int:
         """Test hook: move the simulated clock forward and match resting orders at once."""

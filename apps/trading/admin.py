@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin, messages
 
+from apps.common.admin_audit import AuditedAdminMixin
 from apps.common.audit import Via
 from apps.common.errors import ApplicationError
 from apps.exchanges.admin import ExchangeAccountAdmin
@@ -8,6 +10,8 @@ from apps.exchanges.models import ExchangeAccount
 from apps.trading.models import (
     Balance,
     Fill,
+    HoldingsBaseline,
+    HoldingsState,
     LastPrice,
     Order,
     OrderEvent,
@@ -15,6 +19,11 @@ from apps.trading.models import (
     PortfolioSnapshot,
     Position,
     Signal,
+)
+from apps.trading.services.external import (
+    external_position_adopt,
+    external_position_ignore,
+    holdings_baseline_validate,
 )
 from apps.trading.services.operator import account_flatten, order_cancel, position_close
 
@@ -135,6 +144,7 @@ class PositionAdmin(AccountScopedAdmin, ReadOnlyAdmin):
         "account",
         "market",
         "state",
+        "origin",
         "amount",
         "average_entry",
         "realized_pnl",
@@ -145,10 +155,30 @@ class PositionAdmin(AccountScopedAdmin, ReadOnlyAdmin):
         "trailing_stop_pct",
         "protection",
     )
-    list_filter = (PositionStateFilter, "account", "market")
+    list_filter = (PositionStateFilter, "origin", "account", "market")
     list_select_related = ("account", "market")
 
-    actions = ("close",)
+    actions = ("close", "adopt", "ignore")
+
+    @admin.action(description="Adopt the selected external positions (strategies and protective exits may trade them)")
+    def adopt(self, request, queryset):
+        operator_action_run(
+            self,
+            request,
+            queryset,
+            lambda position: external_position_adopt(actor=request.user, via=Via.ADMIN, position_id=position.pk),
+            lambda position, adopted: f"{adopted.market.symbol}: {adopted.amount.normalize():f} adopted by the desk",
+        )
+
+    @admin.action(description="Ignore the selected external positions (counted as held outside the desk)")
+    def ignore(self, request, queryset):
+        operator_action_run(
+            self,
+            request,
+            queryset,
+            lambda position: external_position_ignore(actor=request.user, via=Via.ADMIN, position_id=position.pk),
+            lambda position, ignored: f"{position.market.symbol}: {position.amount.normalize():f} moved to the external holdings",
+        )
 
     @admin.action(description="Close the selected positions (market exit through the risk rules)")
     def close(self, request, queryset):
@@ -222,3 +252,39 @@ class TradingAccountAdmin(ExchangeAccountAdmin):
             lambda account, done: f"{account.name} flattened: {done.summary()}",
             partial=lambda done: bool(done.failed),
         )
+
+
+class HoldingsBaselineForm(forms.ModelForm):
+    class Meta:
+        model = HoldingsBaseline
+        fields = ("account", "asset", "amount")
+
+    def clean(self):
+        cleaned = super().clean()
+        for name, message in holdings_baseline_validate(asset=cleaned.get("asset"), amount=cleaned.get("amount")).items():
+            if name not in self.errors:
+                self.add_error(name, message)
+        return cleaned
+
+
+@admin.register(HoldingsBaseline)
+class HoldingsBaselineAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
+    """What each account held outside the desk: the holdings reconciliation subtracts it from the
+    exchange's balances. Set by the first reconciliation; corrected here (audited)."""
+
+    form = HoldingsBaselineForm
+    list_display = ("account", "asset", "amount", "updated_at")
+    list_filter = ("account",)
+
+
+@admin.register(HoldingsState)
+class HoldingsStateAdmin(AccountScopedAdmin, ReadOnlyAdmin):
+    list_display = (
+        "account",
+        "last_success_at",
+        "gate_closed_at",
+        "gate_reason",
+        "consecutive_failures",
+        "failing_alerted",
+        "last_error",
+    )

@@ -20,6 +20,7 @@ from apps.exchanges.models import ExchangeAccount
 from apps.markets.models import CollectorStatus
 from apps.risk.models import KillSwitch
 from apps.risk.selectors import limits_for_many
+from apps.trading.holdings_gate import gate_reason
 from apps.trading.models import (
     Balance,
     Order,
@@ -43,6 +44,7 @@ class Held:
     marked_value: Decimal  # at the last marked price (else the entry)
     step: Decimal  # the market's amount step
     min_notional: Decimal = ZERO  # the market's minimum order value
+    external: bool = False  # bought outside the desk: no strategy trades it until adopted
 
     @property
     def tradable(self) -> bool:
@@ -70,6 +72,7 @@ class AccountBook:
     signal_rate: dict[int, int]  # signal id -> its strategy's signals in its market in the minute before it
     paper: tuple[Decimal, Decimal] | None  # the paper broker's (fee rate, slippage bps); None: an exchange
     limits: dict[int | None, Limits] = field(default_factory=dict)
+    reconciling: str = ""  # the start gate: why entries wait for a holdings reconciliation
 
     def equity(self, quote: str) -> Decimal:
         return self.cash.get(quote, ZERO) + sum((held.marked_value for held in self.held.values() if held.amount > 0), ZERO)
@@ -82,6 +85,10 @@ class AccountBook:
     def position_amount(self, market_id: int) -> Decimal:
         held = self.held.get(market_id)
         return held.amount if held else ZERO
+
+    def external(self, market_id: int) -> bool:
+        held = self.held.get(market_id)
+        return bool(held and held.external and held.amount > 0)
 
     def being_sold(self, market_id: int) -> Decimal:
         return self.in_flight.get((market_id, "sell"), ZERO)
@@ -201,16 +208,23 @@ def account_book_load(*, locked: LockedAccount, signals: list) -> AccountBook:
         signal_rate=_signal_rates(signals),
         paper=_paper_terms(locked.account),
         limits=limits_for_many(account_id=account_id, strategies=list(strategies.values())),
+        reconciling=gate_reason(account_id=account_id, mode=locked.account.mode),
     )
 
 
 def _held_read(account_id: int) -> dict[int, Held]:
     rows = Position.objects.filter(account_id=account_id).values_list(
-        "market_id", "amount", "last_price", "average_entry", "market__amount_precision", "market__min_notional"
+        "market_id", "amount", "last_price", "average_entry", "market__amount_precision", "market__min_notional", "origin"
     )
     return {
-        market: Held(amount=amount, marked_value=amount * (marked or entry), step=step, min_notional=min_notional)
-        for market, amount, marked, entry, step, min_notional in rows
+        market: Held(
+            amount=amount,
+            marked_value=amount * (marked or entry),
+            step=step,
+            min_notional=min_notional,
+            external=origin == Position.Origin.EXTERNAL,
+        )
+        for market, amount, marked, entry, step, min_notional, origin in rows
     }
 
 
@@ -224,7 +238,7 @@ def _orders_read(account_id: int) -> tuple[int, dict[int, int], dict[tuple[int, 
     since = timezone.now() - RATE_WINDOW
     live = Q(status__in=LIVE_STATUSES) | Q(status=OrderStatus.FILLED.value, filled__lt=F("amount"))
     unconfirmed = Q(status=OrderStatus.UNKNOWN.value) | Q(venue_order_id="", status__in=ACKNOWLEDGED)
-    recent = Q(created_at__gte=since)
+    recent = Q(created_at__gte=since) & ~Q(type=Order.Type.ADJUST)  # adjustments are never sent
     rows = (
         Order.objects.filter(Q(account_id=account_id) & (live | recent))
         .order_by()

@@ -67,6 +67,9 @@ class Order(TimeStampedModel):
         MARKET = "market", "Market"
         LIMIT = "limit", "Limit"
         STOP = "stop", "Stop (emulated)"
+        # Never sent: the desk's record of what the exchange's balances show happened outside
+        # it (holdings reconciliation), with one synthetic fill whose id is the client_order_id.
+        ADJUST = "adjust", "Adjustment (holdings reconciliation)"
 
     STATUS_CHOICES = [(status.value, status.name.replace("_", " ").title()) for status in OrderStatus]
 
@@ -181,9 +184,14 @@ class Position(TimeStampedModel):
     class PositionSide(models.TextChoices):
         LONG = "long", "Long"
 
+    class Origin(models.TextChoices):
+        DESK = "desk", "The desk's"
+        EXTERNAL = "external", "Bought outside the desk (no strategy trades it until an admin adopts it)"
+
     account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="positions")
     market = models.ForeignKey("markets.Market", on_delete=models.PROTECT, related_name="positions")
     side = models.CharField(max_length=5, choices=PositionSide.choices, default=PositionSide.LONG)
+    origin = models.CharField(max_length=8, choices=Origin.choices, default=Origin.DESK)
     strategy = models.ForeignKey(
         "strategies.Strategy", on_delete=models.SET_NULL, null=True, blank=True, related_name="positions"
     )
@@ -249,6 +257,39 @@ class Balance(models.Model):
     @property
     def total(self) -> Decimal:
         return self.free + self.used
+
+
+class HoldingsBaseline(models.Model):
+    """What the account held of an asset before (and besides) the desk: the exchange's balance
+    minus this is what the desk's positions must add up to. Set by the first holdings
+    reconciliation of the account; an admin may correct it (audited)."""
+
+    account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="holdings_baselines")
+    asset = models.CharField(max_length=20)
+    amount = models.DecimalField(**MONEY, default=ZERO, help_text="Held outside the desk (external holdings)")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "asset"], name="holdings_baseline_unique_asset")]
+
+    def __str__(self):
+        return f"{self.asset} {decimal_text(self.amount)} held outside the desk"
+
+
+class HoldingsState(models.Model):
+    """Where the holdings reconciliation of one account stands: the start gate and the failures."""
+
+    account = models.OneToOneField("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="holdings_state")
+    baseline_set_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True, help_text="Start of the last full reconciliation")
+    gate_closed_at = models.DateTimeField(null=True, blank=True, help_text="A worker started: entries wait for a reconciliation")
+    gate_reason = models.CharField(max_length=200, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    failing_alerted = models.BooleanField(default=False, help_text="This episode's critical alert is recorded")
+    last_error = models.TextField(blank=True)
+
+    def __str__(self):
+        return f"holdings of account {self.account_id}"
 
 
 class LastPrice(models.Model):

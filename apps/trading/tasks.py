@@ -94,6 +94,28 @@ def balances_sync(account_id: int) -> bool:
     return sync(account_id=account_id)
 
 
+@shared_task(acks_late=True, ignore_result=True, expires=30)
+def holdings_reconcile(account_id: int) -> int:
+    """After a fill, when the exchange answers again, at a worker's start: one account's holdings."""
+    from apps.trading.services.holdings import holdings_reconcile as reconcile
+
+    return reconcile(account_id=account_id).corrections
+
+
+@shared_task(acks_late=True, ignore_result=True, expires=10)
+def holdings_reconcile_all() -> int:
+    """Beat, every 10 s: every active sim/live account's holdings against the exchange's balances."""
+    from apps.trading.services.holdings import holdings_reconcile as reconcile
+
+    accounts = ExchangeAccount.objects.filter(active=True).exclude(mode=ExchangeAccount.Mode.PAPER)
+    for account_id in accounts.values_list("pk", flat=True):
+        try:
+            reconcile(account_id=account_id)
+        except Exception:
+            log.exception("holdings reconciliation failed", account=account_id)
+    return accounts.count()
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def reconcile_all() -> int:
     """Beat: for every active account, balances from the exchange, then (sim/live) its orders

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
+from apps.exchanges.breaker import account_service, breaker_call
 from apps.exchanges.clients import call_exchange, call_with_retry, exchange_client
 from apps.exchanges.errors import (
     InsufficientFundsError,
@@ -76,10 +77,19 @@ class CcxtVenue:
     def __init__(self, account: ExchangeAccount):
         self.account = account
         self.client = exchange_client(account)
+        self.service = account_service(account.pk)
+
+    def _once(self, call):
+        """One call, never retried (an order create), through the account's circuit breaker."""
+        return breaker_call(self.service, lambda: call_exchange(call))
+
+    def _retried(self, call, *, attempts: int = 4):
+        """An idempotent read, retried; the retries' failure counts once for the breaker."""
+        return breaker_call(self.service, lambda: call_with_retry(call, attempts=attempts))
 
     def _markets(self):
         if not self.client.markets:
-            call_with_retry(self.client.load_markets, attempts=2)
+            self._retried(self.client.load_markets, attempts=2)
 
     def order_create(self, order: Order) -> VenueOrder:
         """Called once per order: ccxt never retries (maxRetriesOnFailure=0), nor do we. The exact
@@ -90,7 +100,7 @@ class CcxtVenue:
         params = {"newClientOrderId": order.client_order_id, "quantity": f"{order.amount:f}"}
         if price is not None:
             params["price"] = f"{order.price:f}"
-        raw = call_exchange(
+        raw = self._once(
             lambda: self.client.create_order(order.market.symbol, order.type, order.side, float(order.amount), price, params)
         )
         return self._parse(raw, order)
@@ -98,20 +108,18 @@ class CcxtVenue:
     def order_fetch(self, order: Order) -> VenueOrder:
         """By client_order_id (the only id we have when the create's reply was lost)."""
         self._markets()
-        raw = call_exchange(
-            lambda: self.client.fetch_order(None, order.market.symbol, {"origClientOrderId": order.client_order_id})
-        )
+        raw = self._once(lambda: self.client.fetch_order(None, order.market.symbol, {"origClientOrderId": order.client_order_id}))
         return self._parse(raw, order)
 
     def order_cancel(self, order: Order) -> VenueOrder:
         self._markets()
-        raw = call_exchange(
+        raw = self._once(
             lambda: self.client.cancel_order(None, order.market.symbol, {"origClientOrderId": order.client_order_id})
         )
         return self._parse(raw, order)
 
     def trades_fetch(self, order: Order, venue_order_id: str) -> list[VenueTrade]:
-        raw = call_with_retry(lambda: self.client.fetch_my_trades(order.market.symbol, params={"orderId": venue_order_id}))
+        raw = self._retried(lambda: self.client.fetch_my_trades(order.market.symbol, params={"orderId": venue_order_id}))
         return [self._trade(trade) for trade in raw if str(trade.get("order")) == venue_order_id]
 
     def open_orders_fetch(self, symbols: list[str]) -> list[VenueOpenOrder]:
@@ -120,18 +128,18 @@ class CcxtVenue:
         self._markets()
         found = []
         for symbol in symbols:
-            found += call_with_retry(lambda symbol=symbol: self.client.fetch_open_orders(symbol), attempts=2)
+            found += self._retried(lambda symbol=symbol: self.client.fetch_open_orders(symbol), attempts=2)
         return [self._open_order(raw) for raw in found]
 
     def balances_fetch(self) -> dict[str, tuple[Decimal, Decimal]]:
-        raw = call_with_retry(self.client.fetch_balance)
+        raw = self._retried(self.client.fetch_balance)
         return {
             asset: (_dec(raw["free"].get(asset)) or Decimal(0), _dec(raw["used"].get(asset)) or Decimal(0))
             for asset in raw.get("total", {})
         }
 
     def last_price(self, symbol: str) -> Decimal | None:
-        ticker = call_with_retry(lambda: self.client.fetch_ticker(symbol), attempts=2)
+        ticker = self._retried(lambda: self.client.fetch_ticker(symbol), attempts=2)
         return _dec(ticker.get("last"))
 
     def _parse(self, raw: dict, order: Order) -> VenueOrder:

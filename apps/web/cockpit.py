@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch, Subquery
 from django.utils import timezone
 
 from apps.alerts.selectors import alerts_unacknowledged, alerts_visible
@@ -21,6 +21,7 @@ from apps.markets.models import CollectorStatus
 from apps.risk.models import KillSwitch, RiskEvent
 from apps.risk.services import kill_switch_banner
 from apps.strategies.models import Strategy
+from apps.trading.holdings_gate import gate_banners
 from apps.trading.models import Order, OrderEvent, PortfolioSnapshot, Position, Signal
 
 ZERO = Decimal(0)
@@ -50,7 +51,7 @@ def live_topics(*, user, topics=(ORDERS, POSITIONS, RISK, SIGNALS, STRATEGIES, P
 
 @dataclass(frozen=True)
 class Banner:
-    level: str  # halted | reduce | stale
+    level: str  # halted | reduce | stale | reconciling
     text: str
     key: str = ""  # switch-<account id> | switch-global: a page redraws it from kill_switch.changed
 
@@ -68,6 +69,8 @@ def desk_state(*, user) -> dict:
         names = ", ".join(f"{status.market.symbol} {status.timeframe}" for status in stale[:5])
         more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
         banners.append(Banner("stale", f"Market data stale: {names}{more} (no new candle for two periods)"))
+    accounts = accounts_visible_to(user=user).values_list("pk", flat=True)
+    banners += [Banner("reconciling", text) for text in gate_banners(account_ids=accounts)]
     return {
         "banners": banners,
         "risk_unacknowledged": risk_events_unacknowledged(user=user).count(),
@@ -145,8 +148,16 @@ def positions(*, user, closed: bool = False, account_id: int | None = None) -> l
     queryset = queryset.exclude(pk__in=Position.objects.open().values("pk")) if closed else queryset.open()
     if account_id:
         queryset = queryset.filter(account_id=account_id)
+    if closed:  # how it was closed: an adjustment of the holdings reconciliation says external_close
+        last = Order.objects.filter(account=OuterRef("account"), market=OuterRef("market")).order_by("-id")
+        queryset = queryset.annotate(
+            closed_by=Subquery(last.values("type")[:1]), closed_reason=Subquery(last.values("reason")[:1])
+        )
     found = list(queryset.select_related("account", "market", "strategy", "market__last_price").order_by("-updated_at")[:500])
     for position in found:
+        position.closed_outside = getattr(position, "closed_by", None) == Order.Type.ADJUST and (
+            position.closed_reason or ""
+        ).startswith("external_close")
         position.mark = _mark_price(position)
         position.unrealized_now = (
             (position.mark - position.average_entry) * position.amount if position.mark else position.unrealized_pnl

@@ -8,6 +8,7 @@ from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from apps.common.metrics import scrape_text
+from apps.trading.holdings_gate import gate_health
 from apps.web.health_checks import deep_checks, readiness_checks
 
 SERVICE = "tradedesk"
@@ -22,7 +23,9 @@ def liveness(request):
 
 
 def readiness(request):
-    return _checks_answer(readiness_checks(), ok_word="ready", failed_word="not ready")
+    """Ready = the parts answer. The start gate is reported beside them, not as a failure: while
+    it is closed the desk serves its pages and sends exits, only new entries wait."""
+    return _checks_answer(readiness_checks(), ok_word="ready", failed_word="not ready", trading_gate=gate_health())
 
 
 def deep(request):
@@ -34,10 +37,10 @@ def deep(request):
     return _checks_answer(deep_checks(), ok_word="ok", failed_word="degraded")
 
 
-def _checks_answer(checks: dict, *, ok_word: str, failed_word: str) -> JsonResponse:
+def _checks_answer(checks: dict, *, ok_word: str, failed_word: str, **beside) -> JsonResponse:
     ok = all(check["ok"] for check in checks.values())
     body = {"status": ok_word if ok else failed_word, "service": SERVICE, "uptime_seconds": round(time.monotonic() - _STARTED, 1)}
-    return JsonResponse({**body, "checks": checks}, status=200 if ok else 503)
+    return JsonResponse({**body, "checks": checks, **beside}, status=200 if ok else 503)
 
 
 def _deep_refusal(request) -> JsonResponse | None:

@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,37 @@ def test_the_simexchange_command_prints_its_url_and_stops_cleanly_on_sigterm(tmp
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_balance_is_set_from_outside_as_a_deposit_or_withdrawal(sim):
+    from tests.simulated_exchange import balance_set_outside
+
+    answer = balance_set_outside(sim, "BTC", Decimal("0.25"))
+    assert answer["balances"]["BTC"]["free"] == "0.25"
+    assert sim_client(sim).fetch_balance()["BTC"]["total"] == 0.25
+    balance_set_outside(sim, "BTC", Decimal("0"))
+    assert sim_client(sim).fetch_balance()["BTC"]["total"] == 0
+
+
+def test_a_trade_by_hand_is_an_order_of_the_account_the_desk_did_not_send(sim):
+    from tests.simulated_exchange import is_by_hand, trade_by_hand
+
+    bought = trade_by_hand(sim, "BTC/USDT", "buy", Decimal("0.002"))
+    assert bought["order"]["status"] == "FILLED" and is_by_hand(bought["order"]["client_order_id"])
+    client = sim_client(sim)
+    held = client.fetch_balance()["BTC"]["total"]
+    assert held == pytest.approx(0.002 * 0.999)  # the taker fee is taken from the asset received
+    sold = trade_by_hand(sim, "BTC/USDT", "sell", Decimal("0.001"))
+    assert sold["order"]["side"] == "SELL" and sold["trades"][0]["qty"] == "0.001"
+    assert [o["clientOrderId"] for o in client.fetch_orders("BTC/USDT")] == [
+        bought["order"]["client_order_id"],
+        sold["order"]["client_order_id"],
+    ]
+
+
+def test_a_trade_by_hand_the_account_cannot_pay_is_a_clear_400(sim):
+    from tests.simulated_exchange import trade_by_hand
+
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        trade_by_hand(sim, "BTC/USDT", "sell", Decimal("5"))
+    assert caught.value.code == 400 and "insufficient balance" in caught.value.read().decode().lower()

@@ -211,9 +211,9 @@ def test_while_the_exchange_is_down_entries_are_refused_and_trading_resumes_by_i
     strategy = strategy_make(account=account, markets=[market], kind="alternates", allocation=D("600"))
     t0 = even_minute_ago(0)  # this candle and the next ones are fresh for the staleness rule
     history(market, t0, D("60000"))
-    sim.faults.down_for(OUTAGE_S)
 
-    with celery_worker(concurrency=2):
+    with celery_worker(concurrency=2):  # ready: it reconciled the holdings (a worker started in an outage would not be)
+        sim.faults.down_for(OUTAGE_S)
         candle_close(sim, market, t0, D("60000"))  # its order meets the 503: UNKNOWN, exchange marked down
         wait_until(lambda: Order.objects.filter(status="unknown").exists(), timeout=20, message="first order UNKNOWN")
         candle_close(sim, market, t0 + timedelta(minutes=2), D("60000"))  # an entry during the outage

@@ -39,6 +39,7 @@ from apps.engine.order_fsm import TERMINAL, status_from_exchange, transition
 from apps.engine.order_fsm import OrderStatus as S
 from apps.engine.risk_rules import KillState
 from apps.exchanges.errors import (
+    CircuitOpenError,
     ExchangeCallError,
     MalformedReplyError,
     OrderNotFoundError,
@@ -241,6 +242,8 @@ def order_send(order: Order) -> Order:
     metrics.orders_submitted.labels(order.market.symbol, order.type, order_strategy_label(order)).inc()
     try:
         report = venue_call(order.account_id, lambda: _create_timed(venue, order))
+    except CircuitOpenError as error:  # never left the desk; looked up, then resent or expired by the usual rules
+        return order_mark_unknown(order.pk, f"create not sent ({error.error_class}): {error}")
     except (MalformedReplyError, OrderNotFoundError) as error:
         return order_mark_unknown(order.pk, f"create sent, reply unusable ({error.error_class}): {error}")
     except PermanentExchangeError as error:
@@ -313,7 +316,8 @@ def order_report_apply(*, order_id: int, report: VenueOrder, cause: str) -> Orde
             order.venue_order_id = report.venue_order_id
         applied = [fill for fill in (fill_apply(order=order, trade=trade) for trade in report.trades) if fill]
         if applied and order.account.mode != ExchangeAccount.Mode.PAPER:
-            transaction.on_commit(lambda: task_queue("balances_sync", order.account_id))
+            # The balances, and the holdings compared with them, after each fill.
+            transaction.on_commit(lambda: task_queue("holdings_reconcile", order.account_id))
         target = status_from_exchange(status=report.status, filled=report.filled, amount=report.amount)
         if order.status in TERMINAL or (target == order.status and target != S.PARTIALLY_FILLED):
             order.save()

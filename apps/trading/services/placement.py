@@ -233,6 +233,11 @@ class Placement:
         if signal.intent == Signal.Intent.CLOSE and signal.side == "buy":
             return ("spot_only", "no short position to close: the desk trades spot"), ZERO
         if signal.intent == Signal.Intent.CLOSE:
+            if self.book.external(market.pk) and signal.source != Signal.Source.OPERATOR:
+                return (
+                    "external_position",
+                    f"the {market.base} position was bought outside the desk: no strategy trades it until an admin adopts it",
+                ), ZERO
             held = self.book.position_amount(market.pk) - self.book.being_sold(market.pk)
             amount = quantize_amount(held, market.amount_precision)  # the whole tradable amount
             if signal.size is not None and ZERO < signal.size < 1:  # a partial close (halving a position)

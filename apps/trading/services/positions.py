@@ -33,12 +33,16 @@ def position_apply_fill(*, order: Order, fill: Fill) -> Position:
     fee_quote, fee_base = fee_split(fill=fill, base=market.base, quote=market.quote)
     was_open = position.amount > 0
     if order.side == "buy":
+        if not was_open and order.type != Order.Type.ADJUST:
+            position.origin = Position.Origin.DESK  # the desk's own entry
         _buy(position, fill, fee_base)
         if order.strategy_id:
             position.strategy_id = order.strategy_id
         _protect(position, order, was_open)
     else:
         _sell(position, fill)
+        if not position.is_open:
+            position.origin = Position.Origin.DESK  # nothing external left to keep apart
     position.fees += fee_quote
     position.realized_pnl -= fee_quote
     position.last_price = fill.price
@@ -99,6 +103,7 @@ def position_payload(position: Position) -> dict:
         "take_profit": _s(position.take_profit),
         "trailing_stop_pct": _s(position.trailing_stop_pct),
         "protection": "emulated by the desk",
+        "origin": position.origin,
     }
 
 

@@ -28,4 +28,5 @@ def desk_state(*, book, signal, price: Decimal) -> DeskState:
         orders_last_minute_strategy=book.rate_strategy.get(strategy.pk, 0) if strategy else 0,
         orders_last_minute_account=book.rate_account,
         venue_down=book.venue_down,
+        reconciling=book.reconciling,
     )
