@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from django.utils import timezone
 
 from apps.common.events import ORDERS, PORTFOLIO, POSITIONS, RISK, RISK_DESK, SIGNALS, STRATEGIES
@@ -230,19 +230,24 @@ def order_filter_choices(*, user) -> dict:
     from apps.markets.models import Market
 
     accounts = accounts_visible_to(user=user)
-    traded = account_scoped(Order.objects.all(), user=user).values("market_id")
+    # EXISTS per market: the (market) index finds one order of the user's accounts and stops,
+    # where `pk IN (every order's market)` would read all the orders
+    traded = Exists(Order.objects.filter(market=OuterRef("pk"), account__in=accounts.values("pk")))
     return {
         "accounts": list(accounts.order_by("name")),
         "strategies": list(Strategy.objects.filter(account__in=accounts).order_by("name")),
-        "markets": list(Market.objects.filter(pk__in=traded).order_by("symbol")),
+        "markets": list(Market.objects.filter(traded).order_by("symbol")),
         "statuses": [("live", "Live (working)"), *Order._meta.get_field("status").choices],
     }
 
 
 def order_status_counts(*, user) -> dict[str, int]:
+    """How many orders are working, per live status (the (account, status) index answers it).
+    Finished orders are the history: counting them would read every order the desk ever sent."""
     from django.db.models import Count
 
-    rows = account_scoped(Order.objects.all(), user=user).order_by().values("status").annotate(n=Count("pk"))
+    live = account_scoped(Order.objects.filter(status__in=[status.value for status in LIVE]), user=user)
+    rows = live.order_by().values("status").annotate(n=Count("pk"))
     return {row["status"]: row["n"] for row in rows}
 
 
