@@ -23,6 +23,9 @@ from apps.trading.models import Order, OrderEvent, PortfolioSnapshot, Position, 
 
 ZERO = Decimal(0)
 ORDERS_PAGE = 100
+# The pages never show an account's keys; loading them would decrypt two secrets per row shown.
+SECRETS = ("api_key", "api_secret")
+ACCOUNT_SECRETS = tuple(f"account__{name}" for name in SECRETS)
 SIGNALS_PAGE = 100
 RISK_PAGE = 200
 ACKNOWLEDGED_STATES = ("open", "partially_filled", "filled")  # the exchange has booked the order
@@ -57,7 +60,7 @@ def desk_state(*, user) -> dict:
     count of unacknowledged risk events on the user's accounts and the desk."""
     banners = []
     switches = account_scoped(KillSwitch.objects.exclude(state="active"), user=user, shared_rows=True)
-    for switch in switches.select_related("account").order_by("account_id"):
+    for switch in switches.select_related("account").defer(*ACCOUNT_SECRETS).order_by("account_id"):
         scope = f"Account {switch.account.name}" if switch.account_id else "The whole desk"
         words = "HALTED: no orders at all" if switch.state == "halted" else "REDUCE ONLY: exits only, no new entries"
         banners.append(
@@ -97,7 +100,7 @@ def accounts_equity(*, user, now: datetime | None = None) -> list[dict]:
     last snapshot taken before today's UTC midnight, or today's first when none is older)."""
     start = day_start(now)
     rows = []
-    for account in accounts_visible_to(user=user).select_related("exchange").order_by("name"):
+    for account in accounts_visible_to(user=user).select_related("exchange").defer(*SECRETS).order_by("name"):
         snapshots = PortfolioSnapshot.objects.filter(account=account)
         newest = snapshots.order_by("-taken_at").first()
         opening = (
@@ -127,7 +130,7 @@ def equity_totals(rows: list[dict]) -> dict:
 
 def strategies_running(*, user) -> list[Strategy]:
     strategies = account_scoped(Strategy.objects.filter(status=Strategy.Status.RUNNING), user=user)
-    return list(strategies.select_related("account").prefetch_related("markets").order_by("name"))
+    return list(strategies.select_related("account").defer(*ACCOUNT_SECRETS).prefetch_related("markets").order_by("name"))
 
 
 def collectors_freshness() -> list[CollectorStatus]:
@@ -144,7 +147,11 @@ def positions(*, user, closed: bool = False, account_id: int | None = None) -> l
     queryset = queryset.exclude(pk__in=Position.objects.open().values("pk")) if closed else queryset.open()
     if account_id:
         queryset = queryset.filter(account_id=account_id)
-    found = list(queryset.select_related("account", "market", "strategy", "market__last_price").order_by("-updated_at")[:500])
+    found = list(
+        queryset.select_related("account", "market", "strategy", "market__last_price")
+        .defer(*ACCOUNT_SECRETS)
+        .order_by("-updated_at")[:500]
+    )
     for position in found:
         position.mark = _mark_price(position)
         position.unrealized_now = (
@@ -196,6 +203,7 @@ def orders(*, user, filters: OrderFilters, limit: int = ORDERS_PAGE) -> list[Ord
         queryset = queryset.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
     found = list(
         queryset.select_related("account", "market", "strategy", "signal")
+        .defer(*ACCOUNT_SECRETS)
         .prefetch_related(Prefetch("events", queryset=OrderEvent.objects.order_by("id")))
         .order_by("-created_at", "-id")[:limit]
     )
@@ -260,6 +268,7 @@ def signals(*, user, strategy_id: int | None = None, limit: int = SIGNALS_PAGE) 
         queryset = queryset.filter(strategy_id=strategy_id)
     found = list(
         queryset.select_related("strategy", "market", "account", "order")
+        .defer(*ACCOUNT_SECRETS)
         .prefetch_related(Prefetch("risk_events", queryset=RiskEvent.objects.order_by("-id")))
         .order_by("-created_at", "-id")[:limit]
     )
@@ -290,7 +299,7 @@ def risk_events(*, user, limit: int = RISK_PAGE) -> list[RiskEvent]:
 
 def kill_switches(*, user) -> dict:
     """The global switch and one per visible account (ACTIVE when never set)."""
-    accounts = list(accounts_visible_to(user=user).select_related("kill_switch", "risk_limits").order_by("name"))
+    accounts = list(accounts_visible_to(user=user).select_related("kill_switch", "risk_limits").defer(*SECRETS).order_by("name"))
     global_switch = KillSwitch.objects.filter(account__isnull=True).first()
     return {
         "global": global_switch.state if global_switch else "active",
