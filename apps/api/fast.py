@@ -52,31 +52,54 @@ def _plain(value):
     return value
 
 
+def _text(value):
+    return None if value is None else str(value)
+
+
+def _formatter(field):
+    """value -> JSON for the field's type, None for a type left to DRF."""
+    if isinstance(field, fields.DecimalField):
+        return _decimal(field)
+    if isinstance(field, fields.DateTimeField):
+        return _datetime(field)
+    if type(field) in (fields.IntegerField, fields.BooleanField, fields.JSONField, fields.ChoiceField):
+        return _plain
+    if type(field) is fields.CharField:
+        return _text
+    return None
+
+
 def _read(serializer, name: str, field):
-    """A function row -> JSON value for one field."""
+    """A function row -> JSON value for one field, or None: DRF's own path."""
     if isinstance(field, serializers.SerializerMethodField):
-        method = getattr(serializer, field.method_name)
-        return method
+        return getattr(serializer, field.method_name)
     if isinstance(field, serializers.ListSerializer) and isinstance(field.child, FastRepresentation):
-        child, manager = field.child, attrgetter(field.source)
-        return lambda row: [child.to_representation(item) for item in manager(row).all()]
+        child, related = field.child, attrgetter(field.source)
+
+        def items(row):
+            found = related(row)
+            return [child.to_representation(item) for item in (found if isinstance(found, list) else found.all())]
+
+        return items
     source = field.source
     if type(field) is relations.PrimaryKeyRelatedField and "." not in source and field.pk_field is None:
         return attrgetter(f"{source}_id")
-    if "." in source or field.source == "*":
+    fmt = _formatter(field)
+    if fmt is None or source == "*":
         return None
     get = attrgetter(source)
-    if isinstance(field, fields.DecimalField):
-        text = _decimal(field)
-        return lambda row: text(get(row))
-    if isinstance(field, fields.DateTimeField):
-        text = _datetime(field)
-        return lambda row: text(get(row))
-    if type(field) in (fields.IntegerField, fields.BooleanField, fields.JSONField, fields.ChoiceField):
-        return get
-    if type(field) is fields.CharField:
-        return lambda row: None if (value := get(row)) is None else str(value)
-    return None
+    if "." not in source:
+        return lambda row: fmt(get(row))
+    slow = _drf_path(field)
+
+    def related_field(row):  # market.symbol: DRF decides when a link on the way is null
+        try:
+            value = get(row)
+        except AttributeError:
+            return slow(row)
+        return fmt(value)
+
+    return related_field
 
 
 class FastRepresentation:

@@ -53,7 +53,8 @@ def api_signals(*, user) -> QuerySet:
 def api_orders(*, user) -> QuerySet:
     return account_scoped(
         Order.objects.select_related("market", "signal").prefetch_related(
-            Prefetch("events", queryset=OrderEvent.objects.order_by("id"))
+            # to_attr: a plain list per order (Django builds no queryset per row for it)
+            Prefetch("events", queryset=OrderEvent.objects.order_by("id"), to_attr="event_list")
         ),
         user=user,
     )

@@ -165,7 +165,7 @@ class OrderEventSerializer(DeskModelSerializer):
 
 class OrderSerializer(DeskModelSerializer):
     symbol = serializers.CharField(source="market.symbol", read_only=True)
-    events = OrderEventSerializer(many=True, read_only=True)
+    events = OrderEventSerializer(many=True, read_only=True, source="event_list")
     signal_price = serializers.DecimalField(
         source="signal.price", max_digits=30, decimal_places=12, read_only=True, allow_null=True
     )
@@ -215,7 +215,7 @@ class OrderSerializer(DeskModelSerializer):
     def get_latency_ms(self, order) -> int | None:
         if order.signal is None:
             return None
-        acked = next((event.created_at for event in order.events.all() if event.to_status in ACKNOWLEDGED), None)
+        acked = next((event.created_at for event in order.event_list if event.to_status in ACKNOWLEDGED), None)
         if acked is None:
             return None
         return int((acked - order.signal.created_at).total_seconds() * 1000)

@@ -39,19 +39,7 @@ class StrategyForm(forms.ModelForm):
 
     class Meta:
         model = Strategy
-        fields = (
-            "name",
-            "kind",
-            "params",
-            "account",
-            "markets",
-            "timeframe",
-            "allocation_type",
-            "allocation_value",
-            "stop_loss_pct",
-            "take_profit_pct",
-            "trailing_stop_pct",
-        )
+        fields = CONFIG_FIELDS  # what strategy_config_validate checks, all of it
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

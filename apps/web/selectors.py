@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, Subquery
+from django.db.models import Count, IntegerField, Max, OuterRef, Subquery
 
 from apps.common.events import events_since, topic_parse, topic_shapes
 from apps.common.models import Event

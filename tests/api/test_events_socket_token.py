@@ -11,6 +11,7 @@ from apps.web.relay import relay_pass, relay_start_cursor
 from tests.access import desk_user
 from tests.web.test_events_socket_access import ORIGIN, everything_sent, order_placed, orders
 from tests.web.test_events_socket_access import desk as desk  # noqa: F401  (the fixture: two accounts, a strategy each)
+from tests.web.test_events_socket_access import path_subscribed as subscribed
 from tradedesk.asgi import application
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("eager_tasks")]
@@ -26,17 +27,6 @@ def bot_key(desk):
     """A read token of a viewer of account "ours"."""
     user = desk_user("bot", role="viewer", accounts=[desk["ours"]])
     return api_token_create(actor=None, user=user, name="grafana", scope="read", via="command").key
-
-
-async def subscribed(path: str, topics: list[str], *, headers=(), since=None):
-    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, *headers])
-    connected, _ = await communicator.connect()
-    assert connected
-    await communicator.send_json_to({"subscribe": topics, "since": since})
-    replies = [await communicator.receive_json_from()]
-    while replies[-1].get("type") != "subscribed":
-        replies.append(await communicator.receive_json_from())
-    return communicator, replies
 
 
 async def test_a_token_in_the_query_receives_its_accounts_order_events_and_not_anothers(desk, bot_key):

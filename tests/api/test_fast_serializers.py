@@ -40,7 +40,7 @@ def drf_representation(serializer, row):
         if value is None:
             out[name] = None
         elif isinstance(field, drf.ListSerializer):
-            out[name] = [drf_representation(field.child, item) for item in value.all()]
+            out[name] = [drf_representation(field.child, item) for item in (value if isinstance(value, list) else value.all())]
         elif isinstance(field, drf.ModelSerializer):
             out[name] = drf_representation(field, value)
         else:

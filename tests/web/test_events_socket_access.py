@@ -75,7 +75,11 @@ def order_placed(desk, account) -> None:
 
 async def socket_subscribed(cookie: bytes, topics: list[str], since=None) -> tuple[WebsocketCommunicator, list[dict]]:
     """A connected socket after its subscription: every message up to the "subscribed" ack."""
-    communicator = WebsocketCommunicator(application, "/ws/events/", headers=[ORIGIN, (b"cookie", cookie)])
+    return await path_subscribed("/ws/events/", topics, headers=[(b"cookie", cookie)], since=since)
+
+
+async def path_subscribed(path: str, topics: list[str], *, headers=(), since=None) -> tuple[WebsocketCommunicator, list[dict]]:
+    communicator = WebsocketCommunicator(application, path, headers=[ORIGIN, *headers])
     connected, _ = await communicator.connect()
     assert connected
     await communicator.send_json_to({"subscribe": topics, "since": since})

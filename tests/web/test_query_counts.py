@@ -53,7 +53,13 @@ def desk_grown(desk, n: int, *, start: int = 0) -> None:
         Fill.objects.create(order=order, venue_trade_id=f"g{i}", price=10, amount=1, traded_at=now)
         RiskEvent.objects.create(account=account, strategy=strategy, signal=signal, decision="allowed", reason="ok")
         PortfolioSnapshot.objects.create(
-            account=account, taken_at=now - timedelta(hours=i + 1), equity=1000 + i, cash=1000, positions_value=i, realized_pnl=0, unrealized_pnl=0
+            account=account,
+            taken_at=now - timedelta(hours=i + 1),
+            equity=1000 + i,
+            cash=1000,
+            positions_value=i,
+            realized_pnl=0,
+            unrealized_pnl=0,
         )
 
 
