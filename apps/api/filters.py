@@ -10,8 +10,8 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
-from apps.api.selectors import snapshots_downsampled
 from apps.alerts.models import Alert
+from apps.api.selectors import snapshots_downsampled
 from apps.common.models import AuditEntry
 from apps.common.time import utc_datetime
 from apps.engine.timeframes import timeframe_ms

@@ -145,6 +145,8 @@ def api_drawdown_events(*, user) -> QuerySet:
 
 def api_risk_limit_adjustments(*, user) -> QuerySet:
     return account_scoped(RiskLimitAdjustment.objects.all(), user=user)
+
+
 def api_alerts(*, user) -> QuerySet:
     """Alerts of the user's accounts and the desk-wide ones, with their deliveries."""
     return alerts_visible(user=user)

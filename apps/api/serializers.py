@@ -6,8 +6,8 @@ from decimal import Decimal
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.api.fast import DeskModelSerializer
 from apps.alerts.models import Alert, AlertRule, Channel, Delivery
+from apps.api.fast import DeskModelSerializer
 from apps.common.models import AuditEntry
 from apps.engine.order_fsm import OrderStatus
 from apps.exchanges.models import ExchangeAccount
@@ -440,6 +440,8 @@ class RiskLimitAdjustmentSerializer(serializers.ModelSerializer):
     class Meta:
         model = RiskLimitAdjustment
         fields = ["id", "created_at", "account", "stance", "limit", "base", "progress", "reason"]
+
+
 class DeliverySerializer(serializers.ModelSerializer):
     channel = serializers.CharField(source="channel.name", read_only=True)
     channel_kind = serializers.CharField(source="channel.kind", read_only=True)

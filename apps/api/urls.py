@@ -4,7 +4,6 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-
 from apps.api import backtests, goals, performance, views
 from apps.api.errors import not_found_view
 

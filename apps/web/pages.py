@@ -16,8 +16,8 @@ from apps.common.errors import ApplicationError, Invalid, NotAllowed, NotFound
 from apps.common.events import CANDLES
 from apps.common.models import AuditEntry
 from apps.exchanges.models import ExchangeAccount
-from apps.goals.services import drawdown_clear, goal_save
 from apps.exchanges.roles import Role, user_has_role
+from apps.goals.services import drawdown_clear, goal_save
 from apps.markets.services import collector_active_set
 from apps.risk.services import kill_switch_set, risk_event_acknowledge
 from apps.strategies.models import Strategy

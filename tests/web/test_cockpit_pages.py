@@ -17,7 +17,18 @@ from tests.trading.factories import account_make, fresh_market, price_set, signa
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/", "/markets/", "/positions/", "/positions/?tab=closed", "/orders/", "/signals/", "/risk/", "/performance/", "/goals/", "/data/"]
+PAGES = [
+    "/",
+    "/markets/",
+    "/positions/",
+    "/positions/?tab=closed",
+    "/orders/",
+    "/signals/",
+    "/risk/",
+    "/performance/",
+    "/goals/",
+    "/data/",
+]
 ACTION_FORMS = ('/close"', '/flatten"', '/cancel"', '/acknowledge"', '/kill-switch"', '/status"')
 
 
