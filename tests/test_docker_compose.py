@@ -7,7 +7,18 @@ import yaml
 from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRED_SERVICES = {"postgres", "redis", "web", "worker", "research-worker", "beat", "simexchange", "relay", "migrate"}
+REQUIRED_SERVICES = {
+    "postgres",
+    "redis",
+    "web",
+    "worker",
+    "research-worker",
+    "alerts-worker",
+    "beat",
+    "simexchange",
+    "relay",
+    "migrate",
+}
 
 
 def _compose() -> dict:
@@ -129,13 +140,14 @@ def test_every_desk_process_counts_into_one_shared_metrics_volume():
     assert "metrics" in _compose()["volumes"]
 
 
-def test_every_queue_has_a_worker_and_backtests_have_their_own():
+def test_every_queue_has_a_worker_and_backtests_and_alerts_have_their_own():
     from tradedesk.celery import QUEUES
 
     services = _compose()["services"]
     consumed = {}
-    for name in ("worker", "research-worker"):
+    for name in ("worker", "research-worker", "alerts-worker"):
         argv = _command(services[name])
         consumed[name] = set(argv[argv.index("-Q") + 1].split(","))
-    assert consumed["worker"] | consumed["research-worker"] == set(QUEUES)
+    assert consumed["worker"] | consumed["research-worker"] | consumed["alerts-worker"] == set(QUEUES)
     assert consumed["research-worker"] == {"research"} and "research" not in consumed["worker"]
+    assert consumed["alerts-worker"] == {"alerts"} and "alerts" not in consumed["worker"]

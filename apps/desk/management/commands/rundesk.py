@@ -22,7 +22,9 @@ from apps.desk.supervisor import ChildExited, Supervisor
 from tradedesk.celery import QUEUES
 
 PYTHON = sys.executable
-TRADING_QUEUES = tuple(queue for queue in QUEUES if queue != "research")
+# Research and alerts have workers of their own: a backtest's minutes of CPU and the alerts
+# dispatcher's tick (it holds its worker for most of each 2 s period) never hold up an order.
+TRADING_QUEUES = tuple(queue for queue in QUEUES if queue not in ("research", "alerts"))
 
 
 def worker_command(queues, concurrency: str, name: str) -> list[str]:
@@ -133,6 +135,7 @@ class Command(BaseCommand):
         self._spawn("worker", worker_command(TRADING_QUEUES, os.environ.get("WORKER_CONCURRENCY", "2"), "desk"))
         # Backtests on their own worker: minutes of CPU there never hold up an order here.
         self._spawn("research", worker_command(("research",), "1", "research"))
+        self._spawn("alerts", worker_command(("alerts",), "1", "alerts"))
         self._spawn(
             "beat",
             [
