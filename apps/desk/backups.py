@@ -13,6 +13,7 @@ names a living process.
 import os
 import sqlite3
 import subprocess
+import time
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -148,10 +149,21 @@ def restored_counts() -> dict[str, int]:
     return {"orders": Order.objects.count(), "fills": Fill.objects.count(), "positions": Position.objects.count()}
 
 
-def _sqlite_copy(*, source: Path, target: Path) -> None:
-    """SQLite's online backup: a consistent copy even while another process writes the source."""
+SQLITE_LOCK_WAIT_SECONDS = 60
+
+
+def _sqlite_copy(*, source: Path, target: Path, lock_wait: float = SQLITE_LOCK_WAIT_SECONDS) -> None:
+    """SQLite's online backup: a consistent copy even while another process writes the source.
+    sqlite3 retries a locked source forever; the progress callback, told of every step, bounds
+    that wait so a backup against a database held locked fails in words instead of hanging."""
+    deadline = time.monotonic() + lock_wait
+
+    def step(status: int, remaining: int, total: int) -> None:
+        if status in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) and time.monotonic() > deadline:
+            raise Conflict(f"the database stayed locked for {lock_wait:.0f} s: try the backup again")
+
     with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
+        src.backup(dst, progress=step)
 
 
 def _pg_arguments(*, dbname_flag: bool = False) -> list[str]:

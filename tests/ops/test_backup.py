@@ -17,7 +17,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from apps.common.errors import Conflict
 from apps.common.heartbeats import heartbeat_record
+from apps.desk.backups import _sqlite_copy
 from apps.trading.models import Fill, Order, Position
 from apps.trading.services.orders import order_submit
 from apps.trading.services.placement import signal_execute
@@ -158,7 +160,7 @@ def _text(value) -> str:
         return str(value)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # on SQLite the copy reads the test database: no transaction may hold it
 def test_only_the_newest_backups_are_kept(tmp_path):
     for _ in range(4):
         call_command("backup", dir=tmp_path, keep=2)
@@ -166,7 +168,7 @@ def test_only_the_newest_backups_are_kept(tmp_path):
     assert len(list(tmp_path.glob("tradedesk-*"))) == 2
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the backup on SQLite reads the test database
 def test_a_restore_while_a_worker_beats_is_refused_and_changes_nothing(tmp_path):
     call_command("backup", dir=tmp_path, keep=1)
     [backup] = tmp_path.glob("tradedesk-*")
@@ -176,7 +178,7 @@ def test_a_restore_while_a_worker_beats_is_refused_and_changes_nothing(tmp_path)
         call_command("restore", str(backup))
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the backup on SQLite reads the test database
 def test_a_restore_while_make_run_supervises_the_desk_is_refused(tmp_path, settings):
     settings.VAR_DIR = tmp_path
     call_command("backup", dir=tmp_path, keep=1)
@@ -191,7 +193,17 @@ def test_a_restore_while_make_run_supervises_the_desk_is_refused(tmp_path, setti
         supervisor.wait()
 
 
-@pytest.mark.django_db
+def test_a_sqlite_backup_of_a_database_held_locked_fails_in_words_instead_of_hanging(tmp_path):
+    source = tmp_path / "desk.sqlite3"
+    holder = sqlite3.connect(source, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")  # another process mid-write, for ever
+
+    with pytest.raises(Conflict, match="stayed locked"):
+        _sqlite_copy(source=source, target=tmp_path / "copy.sqlite3", lock_wait=0.5)
+    holder.close()
+
+
 def test_a_backup_of_the_other_engine_or_no_file_is_refused_in_words(tmp_path):
     other = tmp_path / (
         "tradedesk-x.sqlite3" if settings.DATABASES["default"]["ENGINE"].endswith("postgresql") else "tradedesk-x.dump"
