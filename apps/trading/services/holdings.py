@@ -162,11 +162,17 @@ def holdings_reconcile(*, account_id: int) -> HoldingsReport:
 
 
 def desk_side_read(account: ExchangeAccount) -> DeskSide:
-    """Positions, newest fills and orders in flight of the account's markets: three queries."""
+    """Newest fills, orders in flight and positions of the account's markets: three queries, in
+    that order. Each query sees what was committed when it ran, so a fill committed between them
+    must be in the positions only if it is in the marks too: read the positions last, and such a
+    fill moves the mark, which the correction's re-check under the lock then sees. (Positions
+    read first once missed an exit whose fill the marks already held: the pass booked an
+    external close beside the real exit.)"""
+    fill_marks, in_flight = _fill_marks(account.pk), _in_flight(account.pk)
     markets = {market.pk: market for market in account_markets(account)}
     positions = {p.market_id: p for p in Position.objects.filter(account=account).select_related("market")}
     markets.update({market_id: position.market for market_id, position in positions.items()})
-    return DeskSide(markets=markets, positions=positions, fill_marks=_fill_marks(account.pk), in_flight=_in_flight(account.pk))
+    return DeskSide(markets=markets, positions=positions, fill_marks=fill_marks, in_flight=in_flight)
 
 
 def _fill_marks(account_id: int, market_ids=None) -> dict[int, int]:
