@@ -80,8 +80,9 @@ def _handler(receivers: Receivers):
             script = receivers.scripts.get(self.path)
             answer = script.popleft() if script else ("ok",)
             time.sleep(receivers.answer_delay)
-            status = self._answer(answer)
+            # Answered under the lock: a client that has its answer finds the request recorded.
             with receivers.lock:
+                status = self._answer(answer)
                 receivers.requests.append(Request(self.path, body, dict(self.headers), time.monotonic(), status))
 
         def _answer(self, answer: tuple) -> int:
