@@ -59,20 +59,32 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def kill_mid_trial(study, worker: subprocess.Popen, *, after: int) -> list[int]:
-    """SIGKILL `worker` once it runs a trial (and `after` trials have finished); the numbers
-    of the trials it left running (empty when it had just finished one)."""
+    """SIGKILL `worker` while it runs a trial (once `after` trials have finished); the numbers
+    of the trials it left running. A trial lasts a fraction of a second, so a worker seen
+    running one is first frozen (SIGSTOP) and looked at again: frozen, it cannot finish the
+    trial between the look and the kill."""
     name = f"{socket.gethostname()}:{worker.pid}"
 
-    def running_a_trial() -> bool:
+    def running_trials() -> list[int]:
         trials = trials_of(study)
-        finished = sum(t.state.is_finished() for t in trials)
-        return finished >= after and any(t.state == TrialState.RUNNING and t.user_attrs.get("worker") == name for t in trials)
+        if sum(t.state.is_finished() for t in trials) < after:
+            return []
+        return [t.number for t in trials if t.state == TrialState.RUNNING and t.user_attrs.get("worker") == name]
 
-    wait_until(running_a_trial, timeout=90, interval=0.05, message=f"worker {name} running a trial")
+    def frozen_in_a_trial() -> bool:
+        if not running_trials():
+            return False
+        worker.send_signal(signal.SIGSTOP)
+        if running_trials():
+            return True
+        worker.send_signal(signal.SIGCONT)
+        return False
+
+    wait_until(frozen_in_a_trial, timeout=90, interval=0.02, message=f"worker {name} running a trial")
+    left_running = running_trials()
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
-    # Read at once, well inside the grace period: what the dead worker left running.
-    return [t.number for t in trials_of(study, TrialState.RUNNING) if t.user_attrs.get("worker") == name]
+    return left_running
 
 
 def trials_of(study, state=None):
@@ -90,9 +102,12 @@ def test_a_study_survives_a_worker_killed_mid_trial_and_ends_with_exactly_its_di
     victims, killed = [], []
     try:
         study_start(study, tasks=4)
-        # A trial takes about a second: a kill may land just after one ends. Then another
-        # worker is started and killed, until one dies holding a trial (at most 5 tries).
+        # Should a victim die holding no trial after all, another is started and killed
+        # (at most 5 tries); a killed worker takes its queued task with it, so each new
+        # victim brings one more (extra trial tasks are harmless).
         for attempt in range(5):
+            if attempt:
+                study_start(study, tasks=1)
             victims.append(research_worker(f"research-drill-victim-{attempt}"))
             killed = kill_mid_trial(study, victims[-1], after=TRIALS // 5 if attempt == 0 else 0)
             if killed:
