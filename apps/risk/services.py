@@ -2,7 +2,6 @@
 decision with its reasons; kill switches."""
 
 from collections.abc import Mapping
-from dataclasses import asdict
 
 from django.db import transaction
 from django.utils import timezone
@@ -50,7 +49,7 @@ def risk_event_build(
         signal=signal,
         rules=[check.rule for check in decision.failed],
         reason=decision.reason,
-        checks=[asdict(check) for check in decision.checks],
+        checks=[{"rule": check.rule, "passed": check.passed, "detail": check.detail} for check in decision.checks],
         decision=RiskEvent.Decision.ALLOWED if decision.allowed else RiskEvent.Decision.REJECTED,
     )
 

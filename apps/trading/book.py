@@ -74,8 +74,17 @@ class AccountBook:
     limits: dict[int | None, Limits] = field(default_factory=dict)
     reconciling: str = ""  # the start gate: why entries wait for a holdings reconciliation
 
+    def __post_init__(self) -> None:
+        # Equity and open positions are asked for every signal of a batch: the positions do not
+        # change while a batch is placed, so they are summed once; the entries in flight do, so
+        # the markets they open are kept up to date by order_added / order_withdrawn rather
+        # than recounted over every market (an account may trade hundreds).
+        self._held_value = sum((held.marked_value for held in self.held.values() if held.amount > 0), ZERO)
+        self._held_tradable = frozenset(market for market, row in self.held.items() if row.tradable)
+        self._opening_not_held = {market for market, side in self.in_flight if side == "buy"} - self._held_tradable
+
     def equity(self, quote: str) -> Decimal:
-        return self.cash.get(quote, ZERO) + sum((held.marked_value for held in self.held.values() if held.amount > 0), ZERO)
+        return self.cash.get(quote, ZERO) + self._held_value
 
     def equity_marks(self, equity: Decimal) -> tuple[Decimal, Decimal]:
         """(peak equity, equity at the start of today), the current one included."""
@@ -131,9 +140,7 @@ class AccountBook:
 
     def open_positions(self) -> int:
         """Markets with a tradable position or an entry in flight."""
-        held = {market for market, row in self.held.items() if row.tradable}
-        opening = {market for market, side in self.in_flight if side == "buy"}
-        return len(held | opening)
+        return len(self._held_tradable) + len(self._opening_not_held)
 
     def order_withdrawn(self, order: Order) -> None:
         """The book without this live order (to decide again whether it may be sent)."""
@@ -141,6 +148,8 @@ class AccountBook:
         self.in_flight[key] = self.in_flight.get(key, ZERO) - (order.amount - order.filled)
         if self.in_flight[key] <= 0:
             del self.in_flight[key]  # no entry in flight there any more (open_positions counts the keys)
+            if order.side == "buy":
+                self._opening_not_held.discard(order.market_id)
         if order.status == OrderStatus.UNKNOWN.value or not order.venue_order_id:
             self.unconfirmed[key] = max(self.unconfirmed.get(key, ZERO) - (order.amount - order.filled), ZERO)
         if order.created_at >= timezone.now() - RATE_WINDOW:
@@ -151,6 +160,8 @@ class AccountBook:
     def order_added(self, order: Order) -> None:
         key = (order.market_id, order.side)
         self.in_flight[key] = self.in_flight.get(key, ZERO) + order.amount - order.filled
+        if order.side == "buy" and order.market_id not in self._held_tradable:
+            self._opening_not_held.add(order.market_id)
         self.rate_account += 1
         if order.strategy_id:
             self.rate_strategy[order.strategy_id] = self.rate_strategy.get(order.strategy_id, 0) + 1
@@ -322,9 +333,12 @@ def _paper_terms(account: ExchangeAccount) -> tuple[Decimal, Decimal] | None:
 def _candle_marks(pairs: set[tuple[int, str]]) -> dict:
     """fresh: is the data fresh (newest candle under two periods old); newest_candle: its open
     time, per (market, timeframe), from the collectors' status rows (one query)."""
-    query = Q(pk__in=[])
+    markets_by_timeframe: dict[str, set[int]] = {}
     for market_id, timeframe in pairs:
-        query |= Q(market_id=market_id, timeframe=timeframe)
+        markets_by_timeframe.setdefault(timeframe, set()).add(market_id)
+    query = Q(pk__in=[])  # one condition per timeframe: a batch's hundred markets stay one IN list
+    for timeframe, market_ids in markets_by_timeframe.items():
+        query |= Q(timeframe=timeframe, market_id__in=market_ids)
     found = {(c.market_id, c.timeframe): c for c in CollectorStatus.objects.filter(query)}
     return {
         "fresh": {pair: bool(found.get(pair) and found[pair].is_fresh()) for pair in pairs},
