@@ -132,7 +132,15 @@ def rule_min_sharpe(period: PaperPeriod) -> RuleResult:
 
 def rule_max_drawdown(period: PaperPeriod) -> RuleResult:
     limit = period.policy.max_drawdown_pct
-    drawdown = (period.report.max_drawdown_pct if period.report else None) or 0.0
+    report = period.report
+    if report is not None and report.trades and report.max_drawdown_pct is None:
+        return RuleResult(
+            "max_drawdown",
+            False,
+            f"its drawdown cannot be measured (no equity snapshot of its account in the period); "
+            f"the rule allows at most {decimal_text(limit)}%",
+        )
+    drawdown = (report.max_drawdown_pct if report else None) or 0.0
     return RuleResult(
         "max_drawdown",
         Decimal(str(drawdown)) <= limit,

@@ -1,10 +1,10 @@
 """A paper account with a strategy and its trades, for the promotion and daily review tests.
 
-The account's equity is 1000 USDT before anything; each trade buys 1 BTC at 100 and sells it at
-100 + its P&L the same day (no fees), one trade a day, so a strategy's curve is 1000 plus its
+The account's equity is 1000 USDT before anything; each trade buys 1 BTC at 1000 and sells it at
+1000 + its P&L the same day (no fees), one trade a day, so a strategy's curve is 1000 plus its
 running P&L and its drawdown is the hand calculation."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal as D
 
 from django.utils import timezone
@@ -23,9 +23,12 @@ def btc_market():
     return market
 
 
-def desk_make(*, name: str = "paper desk", equity: str = "1000", since: datetime | None = None):
+def desk_make(*, name: str = "paper desk", equity: str = "1000"):
+    """A paper account snapshotted at `equity` every day of the last 60 (the desk snapshots
+    every minute; a strategy's curve starts from its account's equity at the period's start)."""
     account = account_make(name=name)
-    snapshots_seed(account, [((since or timezone.now() - timedelta(days=60)), D(equity))])
+    now = timezone.now()
+    snapshots_seed(account, [(now - timedelta(days=day, minutes=1), D(equity)) for day in range(60, -1, -1)])
     return account, btc_market()
 
 
@@ -45,7 +48,7 @@ def trades_make(strategy: Strategy, market, pnls: list[str], *, first_day_ago: i
     """One closed trade a day, the first `first_day_ago` days ago, each with its P&L."""
     for k, pnl in enumerate(pnls):
         day = timezone.now() - timedelta(days=first_day_ago - k)
-        for side, price, at in (("buy", D("100"), day), ("sell", D("100") + D(pnl), day + timedelta(hours=1))):
+        for side, price, at in (("buy", D("1000"), day), ("sell", D("1000") + D(pnl), day + timedelta(hours=1))):
             fill_make(
                 account=strategy.account,
                 market=market,
