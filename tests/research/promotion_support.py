@@ -16,8 +16,10 @@ from tests.trading.factories import account_make, strategy_make
 from tests.trading.performance_history import fill_make, snapshots_seed
 
 
-def btc_market():
-    market = market_make(symbol="BTC/USDT")
+def btc_market(symbol: str = "BTC/USDT"):
+    """A market with an exchange's steps. Strategies trading together on one account need a
+    market each: the trades of one account and market are one book."""
+    market = market_make(symbol=symbol)
     market.amount_precision, market.price_precision, market.min_notional = D("0.0001"), D("0.01"), D("5")
     market.save()
     return market
