@@ -1,7 +1,10 @@
 """From candidate to live, by rules: a promotion checks the paper period with the performance
 selector's figures, refuses with every rule that failed, and is audited with its approver."""
 
+import io
+
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from apps.common.errors import Conflict, NotAllowed, NotFound
@@ -177,3 +180,31 @@ def test_a_paper_period_counts_only_the_trades_since_the_strategy_went_on_paper(
 
     assert counted["min_paper_trades"].detail == "2 paper trades; the rule asks for at least 20"
     assert counted["paper_days"].detail.startswith("5 days on paper; the rule asks for at least 14")
+
+
+def test_the_command_promotes_as_the_named_trader_and_refuses_in_words(desk):
+    account, market, people = desk
+    strategy = strategy_make(account=account, markets=[market], status=Strategy.Status.STOPPED, name="cmd")
+
+    out = io.StringIO()
+    call_command("strategy_promote", str(strategy.pk), "--as", "tina", stdout=out)
+    assert out.getvalue().strip() == "cmd promoted from candidate to paper."
+    assert AuditEntry.objects.get(action="strategy.promote", outcome="done").via == "command"
+
+    with pytest.raises(CommandError, match="refused: cmd cannot go live: paper_days"):
+        call_command("strategy_promote", str(strategy.pk), "--as", "tina")
+
+
+def test_the_admin_action_promotes_and_shows_a_refusals_rules(client, desk):
+    account, market, people = desk
+    people["trader"].is_staff = True
+    people["trader"].save()
+    strategy = strategy_make(account=account, markets=[market], status=Strategy.Status.STOPPED, name="adm")
+    client.force_login(people["trader"])
+
+    done = client.post("/admin/strategies/strategy/", {"action": "promote", "_selected_action": [strategy.pk]}, follow=True)
+    refused = client.post("/admin/strategies/strategy/", {"action": "promote", "_selected_action": [strategy.pk]}, follow=True)
+
+    assert "Adm promoted from candidate to paper." in done.content.decode()  # the admin capitalises its messages
+    assert "Adm: adm cannot go live: paper_days" in refused.content.decode()
+    assert AuditEntry.objects.get(action="strategy.promote", outcome="done").via == "admin"
