@@ -28,6 +28,7 @@ from apps.common.events import event_record
 from apps.engine import metrics
 from apps.engine.display import decimal_text
 from apps.exchanges.authorize import account_action_authorize
+from apps.exchanges.models import ExchangeAccount
 from apps.exchanges.roles import Role
 from apps.strategies.models import PromotionPolicy, Strategy
 from apps.strategies.services.lifecycle import strategy_status_change
@@ -224,6 +225,8 @@ def strategy_promote(*, actor, strategy_id: int, via: str | None, reason: str = 
 
 def _promote(*, actor, via, strategy: Strategy, to_stage: str, results: list[RuleResult], reason: str, now) -> Promotion:
     with transaction.atomic():
+        # The account's row first, as a start takes it (one lock order: no deadlock with a start).
+        ExchangeAccount.objects.select_for_update().filter(pk=strategy.account_id).first()
         locked = Strategy.objects.select_for_update().get(pk=strategy.pk)
         if locked.stage != strategy.stage:
             raise Conflict(f"{locked.name} moved to {locked.stage} meanwhile; look again before promoting it.")
