@@ -4,15 +4,19 @@ the market's regime and pauses a strategy breaching its drawdown rule, saying wh
 import numpy as np
 import pytest
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from apps.alerts.kinds import built_in_alert
 from apps.alerts.models import Priority
 from apps.common.models import AuditEntry, Event
+from apps.desk.beat import beat_schedule_install
 from apps.research.models import StrategyReview
 from apps.research.review import strategies_review
+from apps.research.tasks import strategies_daily_review
 from apps.strategies.models import PromotionPolicy, Strategy
 from tests.research.promotion_support import btc_market, candles_make, desk_make, on_paper, trades_make
 from tests.trading.factories import strategy_make
+from tradedesk.celery import DEFAULT_BEAT_SCHEDULE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -130,3 +134,13 @@ def test_a_second_run_the_same_day_keeps_one_row_per_strategy(desk):
     strategies_review()
 
     assert StrategyReview.objects.filter(strategy=strategy).count() == 1
+
+
+def test_beat_runs_the_review_every_day_at_five_past_midnight_on_the_research_queue(desk):
+    beat_schedule_install(DEFAULT_BEAT_SCHEDULE)
+
+    task = PeriodicTask.objects.get(task="apps.research.tasks.strategies_daily_review")
+    assert (task.crontab.minute, task.crontab.hour, str(task.crontab.timezone), task.queue) == ("5", "0", "UTC", "research")
+    account, market = desk
+    trades_make(strategy_make(account=account, markets=[market]), market, ["20", "-250"], first_day_ago=3)
+    assert strategies_daily_review() == "1 strategies reviewed, 1 paused"
