@@ -14,7 +14,7 @@ from apps.strategies.models import PromotionPolicy, Strategy
 from apps.strategies.services.lifecycle import strategy_status_set
 from tests.research.promotion_support import desk_make, on_paper, trades_make
 from tests.trading.factories import strategy_make
-from tests.trading.people import people_make
+from tests.trading.people import people_make, person_make
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -208,3 +208,21 @@ def test_the_admin_action_promotes_and_shows_a_refusals_rules(client, desk):
     assert "Adm promoted from candidate to paper." in done.content.decode()  # the admin capitalises its messages
     assert "Adm: adm cannot go live: paper_days" in refused.content.decode()
     assert AuditEntry.objects.get(action="strategy.promote", outcome="done").via == "admin"
+
+
+def test_only_an_admin_sets_an_accounts_promotion_rules_and_automatic_promotion(client, desk):
+    account, market, people = desk
+    admin_user = person_make("ada", role="admin", accounts=[account])
+    for user in (people["trader"], admin_user):
+        user.is_staff = True
+        user.save()
+    form = {**PromotionPolicy.defaults(), "account": account.pk, "auto_live": "on"}
+
+    client.force_login(people["trader"])
+    assert client.post("/admin/strategies/promotionpolicy/add/", form).status_code == 403
+    client.force_login(admin_user)
+    assert client.post("/admin/strategies/promotionpolicy/add/", form).status_code == 302
+
+    assert PromotionPolicy.for_account(account.pk).auto_live is True
+    entry = AuditEntry.objects.get(object_type="strategies.promotionpolicy")
+    assert entry.who == admin_user and entry.via == "admin" and entry.after["auto_live"] is True
