@@ -7,6 +7,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from apps.alerts.kinds import built_in_alert
+from apps.alerts.models import Priority
 from apps.common.errors import Conflict, NotAllowed, NotFound
 from apps.common.models import AuditEntry, Event
 from apps.research.promotion import promotion_rules, strategy_promote
@@ -77,6 +79,8 @@ def test_an_approved_promotion_is_audited_with_the_approver(desk):
     assert [rule["rule"] for rule in entry.after["rules"]] == ["paper_days", "min_paper_trades", "min_sharpe", "max_drawdown"]
     event = Event.objects.get(kind="strategy.promoted")
     assert event.payload["by"] == "tina" and event.payload["to"] == "live" and event.topic == f"strategies.{account.pk}"
+    alert = built_in_alert(event)
+    assert alert.priority == Priority.NORMAL and alert.title == f"Strategy #{strategy.pk} promoted to live"
 
 
 def test_a_viewer_cannot_promote(desk):
