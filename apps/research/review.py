@@ -45,7 +45,10 @@ def strategies_review(*, now: datetime | None = None) -> list[StrategyReview]:
     rows: list[StrategyReview] = []
     regimes: dict[tuple[int, str], dict] = {}
     for account_id, strategies in by_account.items():
-        rows.extend(_account_review(account_id, strategies, now=now, regimes=regimes))
+        try:
+            rows.extend(_account_review(account_id, strategies, now=now, regimes=regimes))
+        except Exception:  # one account's failure leaves the others reviewed; the next day tries again
+            log.exception("daily review of an account failed", extra={"account": account_id})
     return rows
 
 
