@@ -71,6 +71,12 @@ DEFAULT_BEAT_SCHEDULE = {
         "task": "apps.goals.tasks.goals_snapshot",
         "crontab": {"minute": "59", "hour": "23"},
     },
+    "research: daily strategy review": {
+        "task": "apps.research.tasks.strategies_daily_review",
+        "crontab": {"minute": "5", "hour": "0"},
+        "queue": "research",
+        "description": "Ranks the running strategies with the market's regime and pauses those breaching their rules.",
+    },
     "goals: sizing stances": {
         "task": "apps.goals.tasks.sizing_stances_refresh",
         "every_seconds": 300,

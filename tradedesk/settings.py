@@ -243,6 +243,15 @@ TRADING_BREAKER_TIMEOUT_S = env.float("TRADING_BREAKER_TIMEOUT_S", default=60)
 # (its worker died) and its slot goes to another trial.
 RESEARCH_TRIAL_HEARTBEAT_SECONDS = env.int("RESEARCH_TRIAL_HEARTBEAT_SECONDS", default=5)
 RESEARCH_TRIAL_GRACE_SECONDS = env.int("RESEARCH_TRIAL_GRACE_SECONDS", default=60)
+# Promotion candidate -> paper -> live (apps.research.promotion): the defaults of an account's
+# rules (strategies.PromotionPolicy overrides them per account, in the admin).
+PROMOTION_PAPER_DAYS = env.int("PROMOTION_PAPER_DAYS", default=14)
+PROMOTION_MIN_TRADES = env.int("PROMOTION_MIN_TRADES", default=20)
+PROMOTION_MIN_SHARPE = env.str("PROMOTION_MIN_SHARPE", default="0.5")
+PROMOTION_MAX_DRAWDOWN_PCT = env.str("PROMOTION_MAX_DRAWDOWN_PCT", default="15")
+PROMOTION_MAX_DIVERGENCE_PCT = env.str("PROMOTION_MAX_DIVERGENCE_PCT", default="25")
+# Running strategies an account allows at once: a start or promotion beyond it is refused.
+MAX_ACTIVE_STRATEGIES = env.int("MAX_ACTIVE_STRATEGIES", default=10)
 
 # --- Alerts (apps.alerts): delivery to Telegram, Discord, Slack, email and webhooks --------
 ALERTS_DISPATCH_EVERY_SECONDS = env.int("ALERTS_DISPATCH_EVERY_SECONDS", default=2)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from apps.alerts.models import Priority
 from apps.common.events import topic_parse
 from apps.common.models import Event
+from apps.strategies.models.promotion import REVIEW_PAUSE_PREFIX
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,20 @@ def _strategy_paused(p: dict) -> tuple[str, str]:
     return f"Strategy #{p.get('strategy')} paused", p.get("reason") or "Paused after failures."
 
 
+def _strategy_breached(p: dict) -> tuple[str, str]:
+    return (
+        f"Strategy #{p.get('strategy')} {p.get('action') or 'flagged'} by the daily review: {p.get('rule')}",
+        p.get("reason") or p.get("detail") or "",
+    )
+
+
+def _strategy_promoted(p: dict) -> tuple[str, str]:
+    return (
+        f"Strategy #{p.get('strategy')} promoted to {p.get('to')}",
+        f"Approved by {p.get('by')}. {p.get('reason') or ''}".strip(),
+    )
+
+
 BUILT_IN: dict[str, BuiltIn] = {
     "risk.action_taken": BuiltIn(
         Priority.CRITICAL,
@@ -101,7 +116,14 @@ BUILT_IN: dict[str, BuiltIn] = {
         Priority.CRITICAL, _order("has an unknown outcome"), key=lambda event: f"order.unknown:{event.payload['order']}"
     ),
     "order.expired": BuiltIn(Priority.NORMAL, _order("expired"), key=lambda event: f"order.expired:{event.payload['order']}"),
-    "strategy.paused": BuiltIn(Priority.HIGH, _strategy_paused),
+    # A pause by the daily review is alerted by its strategy.rule_breached event (the rule, in words).
+    "strategy.paused": BuiltIn(
+        Priority.HIGH, _strategy_paused, applies=lambda p: not str(p.get("reason", "")).startswith(REVIEW_PAUSE_PREFIX)
+    ),
+    "strategy.rule_breached": BuiltIn(
+        Priority.HIGH, _strategy_breached, key=lambda e: f"strategy.rule_breached:{e.payload['review']}:{e.payload['rule']}"
+    ),
+    "strategy.promoted": BuiltIn(Priority.NORMAL, _strategy_promoted, applies=lambda p: p.get("to") == "live"),
     "reconcile.unknown_order": BuiltIn(
         Priority.CRITICAL,
         _reconcile_unknown,

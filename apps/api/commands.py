@@ -24,6 +24,7 @@ from apps.common.audit import Via
 from apps.common.errors import NotAllowed, NotFound
 from apps.engine.risk_rules import KillState
 from apps.exchanges.roles import Role
+from apps.research.promotion import strategy_promote
 from apps.risk.services import kill_switch_set
 from apps.strategies.services.lifecycle import strategy_status_set
 from apps.trading.services.operator import account_flatten, order_cancel, position_close
@@ -67,6 +68,20 @@ class FlattenSerializer(serializers.Serializer):
     summary = serializers.CharField()
 
 
+class RuleResultSerializer(serializers.Serializer):
+    rule = serializers.CharField(help_text="The rule's name: paper_days, min_paper_trades, min_sharpe, max_drawdown")
+    passed = serializers.BooleanField()
+    detail = serializers.CharField(help_text="What was measured and what the rule asks, in words")
+
+
+class PromotionSerializer(serializers.Serializer):
+    strategy = StrategySerializer()
+    from_stage = serializers.CharField()
+    to_stage = serializers.CharField()
+    rules = RuleResultSerializer(many=True, help_text="The rules checked (none from candidate to paper)")
+    message = serializers.CharField()
+
+
 def _reason(request, serializer_class=ReasonSerializer) -> dict:
     body = serializer_class(data=request.data)
     body.is_valid(raise_exception=True)
@@ -108,6 +123,31 @@ class StrategyCommands:
     @_command(responses=StrategySerializer, summary="Stop a strategy")
     def stop(self, request, pk=None):
         return self._status_set(request, "stopped")
+
+    @_command(
+        responses=PromotionSerializer,
+        summary="Promote a strategy to its next stage (candidate -> paper -> live): your approval, through the rules",
+        description=(
+            "Trader role. To live, the paper period must pass every rule of the account's promotion policy; a refusal "
+            "is a 409 whose `fields` name each failed rule with its detail. Approvals and refusals are audited."
+        ),
+    )
+    def promote(self, request, pk=None):
+        def run():
+            reason = _reason(request)["reason"]
+            strategy = self.get_object()
+            done = strategy_promote(actor=request.user, strategy_id=strategy.pk, via=Via.API, reason=reason)
+            return Response(
+                {
+                    "strategy": StrategySerializer(self.get_queryset().get(pk=strategy.pk)).data,
+                    "from_stage": done.from_stage,
+                    "to_stage": done.to_stage,
+                    "rules": [result.as_dict() for result in done.results],
+                    "message": done.describe(),
+                }
+            )
+
+        return idempotent(request, run)
 
 
 class PositionCommands:

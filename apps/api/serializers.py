@@ -95,6 +95,8 @@ class StrategySerializer(DeskModelSerializer):
             "trailing_stop_pct",
             "status",
             "status_reason",
+            "stage",
+            "stage_changed_at",
             "consecutive_failures",
             "failure_count",
             "last_error",

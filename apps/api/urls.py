@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from apps.api import backtests, goals, performance, views
+from apps.api import backtests, goals, performance, research, views
 from apps.api.errors import not_found_view
 
 REDOC = SpectacularRedocView.as_view(url_name="api-schema")
@@ -15,6 +15,7 @@ router.register("markets", views.MarketViewSet, basename="market")
 router.register("candles", views.CandleViewSet, basename="candle")
 router.register("strategies", views.StrategyViewSet, basename="strategy")
 router.register("strategy-kinds", views.StrategyKindViewSet, basename="strategy-kind")
+router.register("strategy-reviews", research.StrategyReviewViewSet, basename="strategy-review")
 router.register("signals", views.SignalViewSet, basename="signal")
 router.register("orders", views.OrderViewSet, basename="order")
 router.register("fills", views.FillViewSet, basename="fill")

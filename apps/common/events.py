@@ -248,6 +248,10 @@ KINDS: tuple[EventKind, ...] = (
     _kind("strategy.started", STRATEGIES, STRATEGY_STATUS_FIELDS),
     _kind("strategy.paused", STRATEGIES, STRATEGY_STATUS_FIELDS),
     _kind("strategy.stopped", STRATEGIES, STRATEGY_STATUS_FIELDS),
+    # A promotion candidate -> paper -> live (apps.research.promotion): who approved it, the rules checked.
+    _kind("strategy.promoted", STRATEGIES, ("strategy", "from", "to", "by", "rules", "reason")),
+    # The daily review found a running strategy breaking its rules and acted (action: paused).
+    _kind("strategy.rule_breached", STRATEGIES, ("strategy", "review", "rule", "detail", "action", "reason")),
     _kind("portfolio.snapshot_taken", PORTFOLIO, ("account", "equity", "cash")),
     _kind("reconcile.unknown_order", RECONCILE, VENUE_ORDER_FIELDS),
     _kind("reconcile.status_mismatch", RECONCILE, (*VENUE_ORDER_FIELDS, "desk_status")),

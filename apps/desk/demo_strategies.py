@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+from django.utils import timezone
+
 from apps.markets.models import Market
 from apps.strategies.models import Strategy
 from apps.strategies.services import strategy_status_set
@@ -43,6 +45,9 @@ def demo_strategies_ensure(account, *, allocation: Decimal = Decimal("100")) -> 
                 "allocation_value": allocation,
                 "stop_loss_pct": Decimal("2"),
                 "take_profit_pct": Decimal("4"),
+                # The demo trades the simulated exchange: no real money, a paper period from the start.
+                "stage": Strategy.Stage.PAPER,
+                "stage_changed_at": timezone.now(),
             },
         )
         if created:

@@ -50,3 +50,50 @@ class Study(TimeStampedModel):
     @property
     def optuna_name(self) -> str:
         return f"tradedesk-{self.uuid}"
+
+
+class StrategyReview(models.Model):
+    """One running strategy's row in the daily review (apps.research.review): its rank among
+    its account's running strategies on that day's window, its figures, the market's regime
+    on its first market, and what the review did (paused it for a breached rule, promoted it
+    where the account allows automatic promotion to live). Once per strategy and day."""
+
+    class Verdict(models.TextChoices):
+        TOP = "top", "Top performer"
+        STEADY = "steady", "Steady"
+        UNDER = "under", "Underperformer"
+        CANDIDATE = "candidate", "Activation candidate"
+        BREACH = "breach", "Breaching its rules"
+
+    class Action(models.TextChoices):
+        NONE = "", "None"
+        PAUSED = "paused", "Paused"
+        PROMOTED = "promoted", "Promoted to live"
+
+    day = models.DateField(db_index=True)
+    strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="reviews")
+    account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.CASCADE, related_name="+")
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    stage = models.CharField(max_length=10)
+    rank = models.PositiveIntegerField(help_text="1 = the best return among the account's running strategies")
+    ranked = models.PositiveIntegerField(help_text="Running strategies ranked on the account that day")
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    regime = models.CharField(max_length=10, blank=True, help_text="trending / ranging / volatile; blank: too few candles")
+    regime_figures = models.JSONField(default=dict, blank=True)
+    trades = models.PositiveIntegerField(default=0)
+    pnl = models.DecimalField(max_digits=30, decimal_places=12, default=0)
+    return_pct = models.FloatField(null=True, blank=True)
+    sharpe = models.FloatField(null=True, blank=True)
+    max_drawdown_pct = models.FloatField(null=True, blank=True)
+    rules = models.JSONField(default=list, blank=True, help_text="[{rule, passed, detail}] checked")
+    action = models.CharField(max_length=10, choices=Action.choices, blank=True, default="")
+    reason = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["strategy", "day"], name="one_review_per_strategy_and_day")]
+        ordering = ["-day", "account_id", "rank"]
+
+    def __str__(self):
+        return f"review {self.day} #{self.rank} {self.strategy_id} {self.verdict}"

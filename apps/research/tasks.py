@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from apps.research import studies
+from apps.research.review import strategies_review
 
 
 @shared_task(
@@ -16,3 +17,11 @@ def study_trial(study_id: int) -> str:
     elif outcome == studies.WAITING:
         study_trial.apply_async(args=(study_id,), countdown=studies.WAIT_SECONDS)
     return outcome
+
+
+@shared_task(name="apps.research.tasks.strategies_daily_review")
+def strategies_daily_review() -> str:
+    """Rank the running strategies, label the regime, pause those breaching their rules."""
+    rows = strategies_review()
+    paused = sum(1 for row in rows if row.action == "paused")
+    return f"{len(rows)} strategies reviewed, {paused} paused"

@@ -7,10 +7,19 @@ from apps.common.errors import ApplicationError
 from apps.engine.display import decimal_text
 from apps.exchanges.admin_access import AccountScopedAdmin
 from apps.strategies.forms import StrategyForm
-from apps.strategies.models import Strategy, StrategyEvaluation
+from apps.strategies.models import PromotionPolicy, Strategy, StrategyEvaluation
 from apps.strategies.services import strategy_status_set
 
 EVALUATION_LOG_ROWS = 30
+
+# The promotion service lives above this app (apps.research.promotion reads the performance of
+# trading): research installs it when the apps are ready. (actor, strategy_id, via, reason) -> Promotion.
+_promoter = None
+
+
+def strategy_promoter_set(promote) -> None:
+    global _promoter
+    _promoter = promote
 
 
 @admin.register(Strategy)
@@ -22,18 +31,21 @@ class StrategyAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
         "timeframe",
         "account",
         "status",
+        "stage",
         "allocation",
         "consecutive_failures",
         "failure_count",
         "last_evaluated_at",
     )
-    list_filter = ("status", "kind", "timeframe", "account")
+    list_filter = ("status", "stage", "kind", "timeframe", "account")
     search_fields = ("name", "kind")
     filter_horizontal = ("markets",)
-    actions = ("start", "pause", "stop")
+    actions = ("start", "pause", "stop", "promote")
     readonly_fields = (
         "status",
         "status_reason",
+        "stage",
+        "stage_changed_at",
         "consecutive_failures",
         "failure_count",
         "last_error",
@@ -57,6 +69,8 @@ class StrategyAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
                         "fields": (
                             "status",
                             "status_reason",
+                            "stage",
+                            "stage_changed_at",
                             "consecutive_failures",
                             "failure_count",
                             "last_error",
@@ -130,6 +144,38 @@ class StrategyAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
     @admin.action(description="Stop the selected strategies", permissions=["change_status"])
     def stop(self, request, queryset):
         self._set(request, queryset, Strategy.Status.STOPPED, "stopped")
+
+    @admin.action(description="Promote the selected strategies to their next stage (approve)", permissions=["change_status"])
+    def promote(self, request, queryset):
+        self.action_rows_check(request, queryset, "strategies.change_strategy_status")
+        for strategy in queryset:
+            try:
+                done = _promoter(
+                    actor=request.user, strategy_id=strategy.pk, via=Via.ADMIN, reason=f"approved by {request.user} in the admin"
+                )
+                self.message_user(request, done.describe(), messages.SUCCESS)
+            except ApplicationError as error:
+                self.message_user(request, f"{strategy.name}: {error.message}", messages.ERROR)
+
+
+@admin.register(PromotionPolicy)
+class PromotionPolicyAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
+    """An account's promotion rules and its limit of running strategies; automatic promotion to
+    live is an admin's choice here (traders see the rules, admins change them)."""
+
+    list_display = (
+        "account",
+        "paper_days",
+        "min_trades",
+        "min_sharpe",
+        "max_drawdown_pct",
+        "max_divergence_pct",
+        "max_active_strategies",
+        "auto_live",
+    )
+
+    def get_changeform_initial_data(self, request):
+        return {**PromotionPolicy.defaults(), **super().get_changeform_initial_data(request)}
 
 
 @admin.register(StrategyEvaluation)

@@ -19,6 +19,8 @@ from apps.exchanges.models import ExchangeAccount
 from apps.exchanges.roles import Role, user_has_role
 from apps.goals.services import drawdown_clear, goal_save
 from apps.markets.services import collector_active_set
+from apps.research.promotion import strategy_promote
+from apps.research.selectors import strategy_promotion_view
 from apps.risk.services import kill_switch_set, risk_event_acknowledge
 from apps.strategies.models import Strategy
 from apps.strategies.services.lifecycle import strategy_status_set
@@ -144,6 +146,7 @@ def strategy(request, strategy_id: int):
             "can_trade": cockpit.can_trade(request.user),
             "chart": cockpit.strategy_chart(strategy=found),
             "parity": parity.strategy_parity_cached(strategy=found),
+            "promotion": strategy_promotion_view(found),
         },
     )
 
@@ -348,6 +351,18 @@ def strategy_status_action(request, strategy_id: int):
             via=PAGE,
         )
         return f"Strategy {changed.name}: {changed.get_status_display().lower()}"
+
+    return _act(request, run)
+
+
+@login_required
+@require_POST
+def strategy_promote_action(request, strategy_id: int):
+    """A trader's approval: promote to the next stage, through the rules."""
+
+    def run():
+        reason = _reason(request) or "approved on the strategy page"
+        return strategy_promote(actor=request.user, strategy_id=strategy_id, via=PAGE, reason=reason).describe()
 
     return _act(request, run)
 

@@ -23,6 +23,7 @@ urlpatterns = [
     path("risk/alerts/<int:alert_id>/<str:verb>", pages.alert_action, name="alert-action"),
     path("strategies/<int:strategy_id>/", pages.strategy, name="strategy"),
     path("strategies/<int:strategy_id>/status", pages.strategy_status_action, name="strategy-status"),
+    path("strategies/<int:strategy_id>/promote", pages.strategy_promote_action, name="strategy-promote"),
     path("performance/", pages.performance_page, name="performance"),
     path("goals/", pages.goals_page, name="goals"),
     path("goals/<int:goal_id>/catch-up", pages.goal_catch_up_action, name="goal-catch-up"),

@@ -29,7 +29,7 @@ PAGES = [
     "/goals/",
     "/data/",
 ]
-ACTION_FORMS = ('/close"', '/flatten"', '/cancel"', '/acknowledge"', '/kill-switch"', '/status"')
+ACTION_FORMS = ('/close"', '/flatten"', '/cancel"', '/acknowledge"', '/kill-switch"', '/status"', '/promote"')
 
 
 @pytest.fixture

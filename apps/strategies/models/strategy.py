@@ -16,6 +16,14 @@ class Strategy(TimeStampedModel):
         PAUSED = "paused", "Paused"
         STOPPED = "stopped", "Stopped"
 
+    class Stage(models.TextChoices):
+        """Where the strategy is on its way to real money; only a promotion moves it on
+        (apps.research.promotion)."""
+
+        CANDIDATE = "candidate", "Candidate"
+        PAPER = "paper", "Paper"
+        LIVE = "live", "Live"
+
     class Allocation(models.TextChoices):
         QUOTE = "quote", "Fixed quote amount per entry"
         EQUITY_PCT = "equity_pct", "% of account equity per entry"
@@ -41,6 +49,10 @@ class Strategy(TimeStampedModel):
     trailing_stop_pct = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.STOPPED, db_index=True)
     status_reason = models.CharField(max_length=300, blank=True)
+    stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.CANDIDATE, db_index=True)
+    stage_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the strategy entered its stage: a paper period is measured from here"
+    )
     consecutive_failures = models.PositiveIntegerField(default=0)
     failure_count = models.PositiveIntegerField(default=0, help_text="Evaluation errors and rejected orders so far")
     last_error = models.TextField(blank=True)

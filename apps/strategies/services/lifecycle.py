@@ -3,12 +3,13 @@
 from django.db import transaction
 
 from apps.common.audit import audit_record, audit_refusals
-from apps.common.errors import Invalid
+from apps.common.errors import Conflict, Invalid
 from apps.common.events import event_record
 from apps.common.logging import get_logger
 from apps.exchanges.authorize import account_action_authorize
+from apps.exchanges.models import ExchangeAccount
 from apps.exchanges.roles import Role
-from apps.strategies.models import Strategy
+from apps.strategies.models import PromotionPolicy, Strategy
 
 log = get_logger(__name__)
 
@@ -33,14 +34,22 @@ def strategy_status_set(*, actor, strategy: Strategy, status: str, reason: str =
             doing="start, pause or stop strategies",
             missing=f"no strategy #{strategy.pk} on your accounts",
         )
-        return _status_change(actor=actor, strategy=strategy, status=status, reason=reason, via=via)
+        return strategy_status_change(actor=actor, strategy=strategy, status=status, reason=reason, via=via)
 
 
-def _status_change(*, actor, strategy: Strategy, status: str, reason: str, via: str | None) -> Strategy:
+def strategy_status_change(*, actor, strategy: Strategy, status: str, reason: str, via: str | None) -> Strategy:
+    """The change itself, for a caller that has authorized the actor (strategy_status_set, a
+    promotion): the one place a strategy starts, so the account's limit of running strategies
+    is checked here. Inside the caller's transaction when it has one."""
     with transaction.atomic():
+        if status == Strategy.Status.RUNNING:
+            # The account's row lock makes two starts at once count each other.
+            ExchangeAccount.objects.select_for_update().filter(pk=strategy.account_id).first()
         locked = Strategy.objects.select_for_update().get(pk=strategy.pk)
         if locked.status == status:
             return locked
+        if status == Strategy.Status.RUNNING:
+            active_limit_check(locked)
         previous = locked.status
         locked.status, locked.status_reason = status, reason[:300]
         if status == Strategy.Status.RUNNING:
@@ -61,3 +70,22 @@ def _status_change(*, actor, strategy: Strategy, status: str, reason: str, via: 
             after={"status": status},
         )
     return locked
+
+
+def active_limit_check(strategy: Strategy) -> None:
+    """Conflict when starting `strategy` would run more strategies on its account than its
+    promotion policy's max_active_strategies (MAX_ACTIVE_STRATEGIES by default)."""
+    limit = PromotionPolicy.for_account(strategy.account_id).max_active_strategies
+    running = list(
+        Strategy.objects.filter(account_id=strategy.account_id, status=Strategy.Status.RUNNING)
+        .exclude(pk=strategy.pk)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+    if len(running) >= limit:
+        shown = ", ".join(running[:5]) + (f" and {len(running) - 5} more" if len(running) > 5 else "")
+        raise Conflict(
+            f"{strategy.name} cannot start: its account already runs {len(running)} "
+            f"{'strategy' if len(running) == 1 else 'strategies'} ({shown}), the most it allows "
+            f"(max active strategies {limit}). Pause or stop one first."
+        )
