@@ -256,6 +256,7 @@ class PositionSerializer(DeskModelSerializer):
             "market",
             "symbol",
             "side",
+            "origin",
             "strategy",
             "amount",
             "is_open",
