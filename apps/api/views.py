@@ -184,6 +184,18 @@ class AlertRuleViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.
     def create(self, request, *args, **kwargs):
         return idempotent(request, lambda: super(AlertRuleViewSet, self).create(request, *args, **kwargs))
 
+    @extend_schema(parameters=[IDEMPOTENCY])
+    def update(self, request, *args, **kwargs):
+        return idempotent(request, lambda: super(AlertRuleViewSet, self).update(request, *args, **kwargs))
+
+    @extend_schema(parameters=[IDEMPOTENCY])
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)  # through update: one claim of the key
+
+    @extend_schema(parameters=[IDEMPOTENCY])
+    def destroy(self, request, *args, **kwargs):
+        return idempotent(request, lambda: super(AlertRuleViewSet, self).destroy(request, *args, **kwargs))
+
     def perform_create(self, serializer):
         serializer.instance = alert_rule_save(actor=self.request.user, values=dict(serializer.validated_data), via=Via.API)
 
