@@ -169,7 +169,9 @@ class AlertViewSet(AlertCommands, DeskReadViewSet):
 class AlertRuleViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, DeskReadViewSet):
     """Alert rules: on events (`event_kinds`) or on a condition the desk watches (`condition` +
     `threshold`: price crosses, position P&L %, strategy drawdown %, daily loss %, minutes
-    without a fill). Reading: every role; writing: the admin role (user and token scope)."""
+    without a fill). Reading: every role; writing: the trader role (user and token scope), for
+    rules of your accounts naming your accounts' strategies and channels and markets on their
+    exchange (desk-wide rules: superusers). Channels are an admin's (the admin pages)."""
 
     select = selectors.api_alert_rules
     serializer_class = serializers.AlertRuleSerializer
@@ -177,7 +179,7 @@ class AlertRuleViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.
     ordering = ["name", "id"]
 
     def get_permissions(self):
-        self.required_role = Role.ADMIN if self.request.method not in SAFE_METHODS else Role.NONE
+        self.required_role = Role.TRADER if self.request.method not in SAFE_METHODS else Role.NONE
         return super().get_permissions()
 
     @extend_schema(parameters=[IDEMPOTENCY])
