@@ -91,8 +91,18 @@ async def test_a_bad_token_closes_the_socket_as_unauthenticated_even_with_a_sess
     await communicator.disconnect()
 
 
-async def _events_then_close(socket) -> tuple[list[dict], dict]:
-    """What the socket sent before its close frame, and the close frame."""
+async def _orders_socket(desk, key: str):
+    """A token's socket on the orders of "ours", and the relay's cursor before anything happens."""
+    cursor = await relay_start_cursor()
+    socket, replies = await subscribed(f"/ws/events/?token={key}", [orders(desk["ours"])])
+    assert replies[-1]["topics"] == [orders(desk["ours"])]
+    return socket, cursor
+
+
+async def _order_then_close(desk, socket, cursor) -> tuple[list[dict], dict]:
+    """An order on "ours" relayed: what the socket sent of it before its close frame, and the frame."""
+    await order_placed(desk, desk["ours"])
+    await relay_pass(get_channel_layer(), cursor)
     received = []
     while True:
         message = await socket.receive_output(timeout=2)
@@ -104,17 +114,12 @@ async def _events_then_close(socket) -> tuple[list[dict], dict]:
 async def test_a_token_revoked_while_its_socket_is_open_closes_it_before_another_event(desk, bot_key, monkeypatch):
     """(The first test of this file shows the same order's events reaching a token's socket.)"""
     monkeypatch.setattr(consumers, "CREDENTIAL_RECHECK_SECONDS", 0.2)
-    ours = desk["ours"]
-    cursor = await relay_start_cursor()
-    socket, replies = await subscribed(f"/ws/events/?token={bot_key}", [orders(ours)])
-    assert replies[-1]["topics"] == [orders(ours)]
+    socket, cursor = await _orders_socket(desk, bot_key)
 
     token = await database_sync_to_async(ApiToken.objects.get)(name="grafana")
     await database_sync_to_async(api_token_revoke)(actor=None, token_id=token.pk)
     await asyncio.sleep(0.3)
-    await order_placed(desk, ours)
-    await relay_pass(get_channel_layer(), cursor)
-    received, closed = await _events_then_close(socket)
+    received, closed = await _order_then_close(desk, socket, cursor)
 
     assert received == []
     assert closed == {"type": "websocket.close", "code": 4401, "reason": "API token revoked"}
@@ -123,16 +128,10 @@ async def test_a_token_revoked_while_its_socket_is_open_closes_it_before_another
 async def test_a_token_expiring_while_its_socket_is_open_closes_it_at_its_next_event(desk, monkeypatch):
     """Within the recheck period too: the expiry the socket knows has passed."""
     monkeypatch.setattr(consumers, "CREDENTIAL_RECHECK_SECONDS", 3600)
-    key = await database_sync_to_async(_short_lived_key)(desk)
-    ours = desk["ours"]
-    cursor = await relay_start_cursor()
-    socket, replies = await subscribed(f"/ws/events/?token={key}", [orders(ours)])
-    assert replies[-1]["topics"] == [orders(ours)]
+    socket, cursor = await _orders_socket(desk, await database_sync_to_async(_short_lived_key)(desk))
 
     await asyncio.sleep(1.6)
-    await order_placed(desk, ours)
-    await relay_pass(get_channel_layer(), cursor)
-    received, closed = await _events_then_close(socket)
+    received, closed = await _order_then_close(desk, socket, cursor)
 
     assert received == []
     assert closed == {"type": "websocket.close", "code": 4401, "reason": "API token expired"}
