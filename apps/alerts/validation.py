@@ -52,18 +52,18 @@ def _scope_errors(*, account, accounts: list, markets: list, strategies: list) -
     """A rule of an account applies to that account only (apps.alerts.watch.rule_accounts): the
     accounts, strategies and markets it names must be that account's (markets: on its exchange).
     A desk-wide rule (no account) may name any; naming accounts then narrows what it watches."""
+    errors = {}
     if account is None:
         if not accounts:
-            return {}
+            return errors
         scope = accounts
     else:
         scope = [account]
         if others := sorted({other.name for other in accounts if other.pk != account.pk}):
-            return {
-                "accounts": f"A rule of {account.name} watches {account.name} only, not {', '.join(others)}: "
+            errors["accounts"] = (
+                f"A rule of {account.name} watches {account.name} only, not {', '.join(others)}: "
                 f"leave the accounts empty or name {account.name}."
-            }
-    errors = {}
+            )
     ids = {each.pk for each in scope}
     names = ", ".join(sorted(each.name for each in scope))
     if foreign := sorted(strategy.name for strategy in strategies if strategy.account_id not in ids):

@@ -4,8 +4,10 @@ neither, and a trader never a channel."""
 
 import pytest
 from django.test import Client
+from rest_framework.test import APIClient
 
 from apps.alerts.models import AlertRule, Channel
+from apps.api.tokens import api_token_create
 from apps.common.models import AuditEntry
 from tests.access import desk_user
 from tests.trading.factories import account_make, fresh_market, strategy_make
@@ -91,11 +93,23 @@ def test_a_trader_adds_a_rule_for_their_account_audited_but_never_for_another_or
 def test_the_admin_form_and_the_api_refuse_a_strategy_of_another_of_your_accounts_in_the_same_words():
     ours, other = account_make(name="ours"), account_make(name="other")
     strategy = strategy_make(account=other, markets=[fresh_market()], name="other ema")
-    client = logged_in(desk_user("tom", role="trader", accounts=[ours, other]))
+    tom = desk_user("tom", role="trader", accounts=[ours, other])
+    client = logged_in(tom)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(actor=None, user=tom, name='t', scope='trade').key}")
+    body = {"name": "fills", "account": ours.pk, "event_kinds": ["order.filled"], "accounts": [other.pk]}
 
-    page = client.post("/admin/alerts/alertrule/add/", rule_form(ours, strategies=[strategy.pk])).content.decode()
+    page = client.post(
+        "/admin/alerts/alertrule/add/", rule_form(ours, strategies=[strategy.pk], accounts=[other.pk])
+    ).content.decode()
+    answer = api.post("/api/v1/alert-rules/", {**body, "strategies": [strategy.pk]}, format="json")
 
-    assert "other ema is not on ours." in page
+    assert "other ema is not on ours." in page and "A rule of ours watches ours only, not other" in page
+    assert answer.status_code == 422
+    assert answer.json()["error"]["fields"] == {
+        "strategies": ["other ema is not on ours."],
+        "accounts": ["A rule of ours watches ours only, not other: leave the accounts empty or name ours."],
+    }
     assert not AlertRule.objects.exists()
 
 
