@@ -1,4 +1,5 @@
-"""Channels and rules are configured here (admins; a viewer sees, never creates); alerts and their
+"""Channels are configured here by admins, rules by traders and admins (for their accounts; a
+viewer sees, never creates; desk-wide ones by superusers); alerts and their
 deliveries are history, read-only. Every row is scoped to the user's accounts, every edit audited
 (secrets show only as set / replaced)."""
 
@@ -103,9 +104,12 @@ class AlertRuleForm(forms.ModelForm):
             threshold=cleaned.get("threshold"),
             event_kinds=cleaned.get("event_kinds") or [],
             markets=list(cleaned.get("markets") or []),
+            account=cleaned.get("account"),
+            accounts=list(cleaned.get("accounts") or []),
+            strategies=list(cleaned.get("strategies") or []),
         )
         for field, message in errors.items():
-            self.add_error(field, message)
+            self.add_error(field if field in self.fields else None, message)
         return cleaned
 
 

@@ -1,6 +1,7 @@
-"""Creating, changing and deleting alert rules outside the admin (the API): the admin role, and
-every account, market, strategy and channel the rule names must be the actor's to see (else not
-found). One validation with the admin form (apps.alerts.validation); audited, refusals too."""
+"""Creating, changing and deleting alert rules outside the admin (the API): the trader role, and
+every account, strategy and channel the rule names must be the actor's to see (else not found);
+desk-wide rules (no account) are a superuser's. One validation with the admin form
+(apps.alerts.validation: what a rule names is on its account); audited, refusals too."""
 
 from django.db import transaction
 
@@ -27,7 +28,8 @@ def alert_rule_save(*, actor, values: dict, rule: AlertRule | None = None, via: 
             condition=_value(values, rule, "condition", ""),
             threshold=_value(values, rule, "threshold", None),
             event_kinds=_value(values, rule, "event_kinds", []),
-            markets=values["markets"] if "markets" in values else list(rule.markets.all()) if rule else [],
+            account=_value(values, rule, "account", None),
+            **{name: _related(values, rule, name) for name in ("markets", "accounts", "strategies")},
         )
         if errors:
             raise Invalid.from_fields(errors)
@@ -62,23 +64,29 @@ def _value(values: dict, rule: AlertRule | None, name: str, default):
     return getattr(rule, name) if rule is not None else default
 
 
+def _related(values: dict, rule: AlertRule | None, name: str) -> list:
+    if name in values:
+        return list(values[name])
+    return list(getattr(rule, name).all()) if rule is not None else []
+
+
 def _authorize(actor, values: dict, rule: AlertRule | None) -> None:
     if actor is None:
         return
-    if not user_has_role(actor, Role.ADMIN):
-        raise NotAllowed(f"{actor.get_username()} may not configure alert rules: that needs the admin role.")
+    if not user_has_role(actor, Role.TRADER):
+        raise NotAllowed(f"{actor.get_username()} may not configure alert rules: that needs the trader role.")
     if actor.is_superuser:
         return
     visible = set(accounts_visible_to(user=actor).values_list("pk", flat=True))
     owner = values.get("account", rule.account if rule else None)
-    if owner is None:
+    if owner is None or (rule is not None and rule.account_id is None):
         raise NotAllowed("A desk-wide rule (no account) is changed by superusers only: choose one of your accounts.")
     named = [owner, *values.get("accounts", [])]
     if missing := sorted(account.pk for account in named if account.pk not in visible):
         raise NotFound(f"no account #{missing[0]} among your accounts")
     strategies = [strategy.pk for strategy in values.get("strategies", [])]
-    if Strategy.objects.filter(pk__in=strategies).exclude(account__in=visible).exists():
-        raise NotFound("a strategy named is not on your accounts")
+    if foreign := sorted(Strategy.objects.filter(pk__in=strategies).exclude(account__in=visible).values_list("pk", flat=True)):
+        raise NotFound(f"no strategy #{foreign[0]} on your accounts")
     channels = Channel.objects.filter(pk__in=[channel.pk for channel in values.get("channels", [])])
     if channels.exclude(account__isnull=True).exclude(account__in=visible).exists():
         raise NotFound("a channel named is not on your accounts")

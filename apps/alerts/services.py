@@ -36,7 +36,7 @@ from django.utils import timezone
 
 from apps.alerts import render
 from apps.alerts.actions import snoozes_expire
-from apps.alerts.kinds import AlertSpec, built_in_alert, rule_alert
+from apps.alerts.kinds import AlertSpec, built_in_alert, event_account_id, rule_alert
 from apps.alerts.models import Alert, AlertRule, Channel, Delivery, Priority
 from apps.alerts.senders import SendResult, send
 from apps.alerts.summary import summaries_raise
@@ -151,7 +151,7 @@ def _specs(events: Iterable[Event], routing: "Routing") -> Iterable[AlertSpec]:
     for event in events:
         spec = built_in_alert(event)
         if spec is None:
-            priority = routing.rule_priority(event.kind)
+            priority = routing.rule_priority(event.kind, event_account_id(event))
             spec = rule_alert(event, priority=priority) if priority is not None else None
         if spec is not None:
             yield spec
@@ -178,9 +178,14 @@ class Routing:
         }
         return cls(channels, rules, owner_accounts)
 
-    def rule_priority(self, event_kind: str) -> int | None:
-        """The priority rules give a kind that is not built in; None when no rule names it."""
-        named = [rule.priority for rule in self.rules if event_kind in (rule.event_kinds or [])]
+    def rule_priority(self, event_kind: str, account_id: int | None) -> int | None:
+        """The priority rules give a kind that is not built in; None when no rule that applies to
+        the event's account names it."""
+        named = [
+            rule.priority
+            for rule in self.rules
+            if event_kind in (rule.event_kinds or []) and _rule_owns(rule, account_id, built_in=False)
+        ]
         return max(named) if named else None
 
     def targets(self, spec: AlertSpec) -> list[Channel]:
@@ -220,8 +225,19 @@ class Routing:
             return False
         if not kinds and not spec.built_in:
             return False
+        if not _rule_owns(rule, spec.account_id, built_in=spec.built_in):
+            return False
         accounts = {account.pk for account in rule.accounts.all()}
         return spec.priority >= rule.min_priority and (not accounts or spec.account_id in accounts)
+
+
+def _rule_owns(rule: AlertRule, account_id: int | None, *, built_in: bool) -> bool:
+    """A rule of an account (a trader's) applies to that account's events only, as its condition
+    rules watch that account only (apps.alerts.watch.rule_accounts); a desk-wide built-in alert
+    (the global kill switch) concerns it too. The desk's rules (no account) apply everywhere."""
+    if rule.account_id is None:
+        return True
+    return account_id == rule.account_id or (account_id is None and built_in)
 
 
 def alerts_raise(wanted: Iterable[tuple[AlertSpec, list[Channel]]]) -> int:

@@ -16,11 +16,14 @@ PERCENT = {
 ALERT_KINDS = {"kill_switch", "reconcile.failed"}
 
 
-def rule_errors(*, condition: str, threshold: Decimal | None, event_kinds, markets) -> dict[str, str]:
-    """`markets`: the markets chosen (a price rule needs at least one)."""
-    errors = {}
+def rule_errors(
+    *, condition: str, threshold: Decimal | None, event_kinds, markets, account=None, accounts=(), strategies=()
+) -> dict[str, str]:
+    """`markets`: the markets chosen (a price rule needs at least one); `account` (whose rule, None:
+    the desk's), `accounts` and `strategies` as chosen, so that what a rule names is on its accounts."""
+    errors = _scope_errors(account=account, accounts=list(accounts), markets=list(markets), strategies=list(strategies))
     if condition not in Condition.values:
-        return {"condition": f"choose one of: {', '.join(value or '(events)' for value in Condition.values)}"}
+        return {**errors, "condition": f"choose one of: {', '.join(value or '(events)' for value in Condition.values)}"}
     if condition == Condition.EVENTS:
         if not isinstance(event_kinds, list) or not all(isinstance(kind, str) for kind in event_kinds):
             errors["event_kinds"] = 'Give a list of event kinds, e.g. ["order.filled"].'
@@ -42,4 +45,30 @@ def rule_errors(*, condition: str, threshold: Decimal | None, event_kinds, marke
         errors["threshold"] = "Give whole minutes from 1 to 10080 (a week)."
     if condition in (Condition.PRICE_ABOVE, Condition.PRICE_BELOW) and not markets:
         errors["markets"] = "A price rule needs the markets it watches."
+    return errors
+
+
+def _scope_errors(*, account, accounts: list, markets: list, strategies: list) -> dict[str, str]:
+    """A rule of an account applies to that account only (apps.alerts.watch.rule_accounts): the
+    accounts, strategies and markets it names must be that account's (markets: on its exchange).
+    A desk-wide rule (no account) may name any; naming accounts then narrows what it watches."""
+    errors = {}
+    if account is None:
+        if not accounts:
+            return errors
+        scope = accounts
+    else:
+        scope = [account]
+        if others := sorted({other.name for other in accounts if other.pk != account.pk}):
+            errors["accounts"] = (
+                f"A rule of {account.name} watches {account.name} only, not {', '.join(others)}: "
+                f"leave the accounts empty or name {account.name}."
+            )
+    ids = {each.pk for each in scope}
+    names = ", ".join(sorted(each.name for each in scope))
+    if foreign := sorted(strategy.name for strategy in strategies if strategy.account_id not in ids):
+        errors["strategies"] = f"{', '.join(foreign)} {'is' if len(foreign) == 1 else 'are'} not on {names}."
+    exchanges = {each.exchange_id for each in scope}
+    if foreign := sorted(market.symbol for market in markets if market.exchange_id not in exchanges):
+        errors["markets"] = f"{', '.join(foreign)}: not on the exchange of {names}."
     return errors

@@ -157,7 +157,7 @@ class PositionFilter(DeskFilterSet):
 
     class Meta:
         model = Position
-        fields = ["account", "market", "strategy"]
+        fields = ["account", "market", "strategy", "origin"]
 
     def _open(self, queryset, name, value):
         return queryset.filter(amount__gt=0) if value else queryset.filter(amount__lte=0)

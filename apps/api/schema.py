@@ -57,7 +57,8 @@ A websocket for integrations, authenticated with an API token (`wss://<desk>/ws/
 or an `Authorization: Bearer <key>` header) or a logged-in session. It sends what the token's user
 sees on the pages: topics of the accounts the user is a member of, and the market data and desk-wide
 topics every user sees. Any scope may subscribe (the socket only reads). A key that is unknown,
-revoked or expired closes the socket with code 4401.
+revoked or expired closes the socket with code 4401; so does a key revoked or expiring while its socket
+is open, within a few seconds, before the next event (the close frame's reason says which).
 
 1. Send `{"subscribe": ["orders.3", "positions.3"], "since": <the last event id you saw, or null>}`.
 2. Each refused topic (another account's, or of no known shape) is answered with

@@ -258,6 +258,7 @@ class PositionSerializer(DeskModelSerializer):
             "market",
             "symbol",
             "side",
+            "origin",
             "strategy",
             "amount",
             "is_open",
@@ -481,8 +482,8 @@ class AlertSerializer(serializers.ModelSerializer):
 
 
 class AlertRuleSerializer(serializers.ModelSerializer):
-    """Writes go through apps.alerts.rules.alert_rule_save (the admin role, your accounts, one
-    validation with the admin's form); the ids named must be of your accounts."""
+    """Writes go through apps.alerts.rules.alert_rule_save (the trader role, your accounts, one
+    validation with the admin's form); the ids named must be of the rule's account."""
 
     channels = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Channel.objects.all())
 

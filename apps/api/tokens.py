@@ -80,10 +80,21 @@ def api_token_for_key(key: str) -> ApiToken | None:
     token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
     if token is None or not hmac.compare_digest(token.key_hash, key_hash(key)):
         return None
-    if not token.is_usable() or not token.user.is_active:
+    if api_token_end_reason(token) is not None:
         return None
     _mark_used(token)
     return token
+
+
+def api_token_end_reason(token: ApiToken | None) -> str | None:
+    """Why the token may no longer be used (revoked, expired, its user disabled), or None."""
+    if token is None or token.revoked_at is not None:
+        return "API token revoked"
+    if not token.is_usable():
+        return "API token expired"
+    if not token.user.is_active:
+        return "API token's user disabled"
+    return None
 
 
 def _mark_used(token: ApiToken) -> None:

@@ -169,7 +169,9 @@ class AlertViewSet(AlertCommands, DeskReadViewSet):
 class AlertRuleViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.DestroyModelMixin, DeskReadViewSet):
     """Alert rules: on events (`event_kinds`) or on a condition the desk watches (`condition` +
     `threshold`: price crosses, position P&L %, strategy drawdown %, daily loss %, minutes
-    without a fill). Reading: every role; writing: the admin role (user and token scope)."""
+    without a fill). Reading: every role; writing: the trader role (user and token scope), for
+    rules of your accounts naming your accounts' strategies and channels and markets on their
+    exchange (desk-wide rules: superusers). Channels are an admin's (the admin pages)."""
 
     select = selectors.api_alert_rules
     serializer_class = serializers.AlertRuleSerializer
@@ -177,12 +179,24 @@ class AlertRuleViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, mixins.
     ordering = ["name", "id"]
 
     def get_permissions(self):
-        self.required_role = Role.ADMIN if self.request.method not in SAFE_METHODS else Role.NONE
+        self.required_role = Role.TRADER if self.request.method not in SAFE_METHODS else Role.NONE
         return super().get_permissions()
 
     @extend_schema(parameters=[IDEMPOTENCY])
     def create(self, request, *args, **kwargs):
         return idempotent(request, lambda: super(AlertRuleViewSet, self).create(request, *args, **kwargs))
+
+    @extend_schema(parameters=[IDEMPOTENCY])
+    def update(self, request, *args, **kwargs):
+        return idempotent(request, lambda: super(AlertRuleViewSet, self).update(request, *args, **kwargs))
+
+    @extend_schema(parameters=[IDEMPOTENCY])
+    def partial_update(self, request, *args, **kwargs):
+        return super().partial_update(request, *args, **kwargs)  # through update: one claim of the key
+
+    @extend_schema(parameters=[IDEMPOTENCY])
+    def destroy(self, request, *args, **kwargs):
+        return idempotent(request, lambda: super(AlertRuleViewSet, self).destroy(request, *args, **kwargs))
 
     def perform_create(self, serializer):
         serializer.instance = alert_rule_save(actor=self.request.user, values=dict(serializer.validated_data), via=Via.API)

@@ -98,6 +98,18 @@ class AccountScopedAdmin:
             kwargs["required"] = True  # leaving it blank would make the row everybody's
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        """The same for many-to-many choices (a rule's accounts, strategies, channels); rows of no
+        account (a desk-wide channel) stay choosable where the relation allows them."""
+        related = db_field.related_model
+        path = account_path_of(related)
+        if path is not None and "queryset" not in kwargs:
+            shared = path != "pk" and related._meta.get_field(path).null
+            kwargs["queryset"] = account_scoped(
+                related._default_manager.all(), user=request.user, paths=(path,), shared_rows=shared
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
     def get_list_filter(self, request):
         """Filter choices from the rows the user sees: an "account" filter lists only its accounts."""
         return [
@@ -114,6 +126,11 @@ class AccountScopedAdmin:
         action = request.POST.get("action") if request.method == "POST" else None
         if action and action not in self.get_actions(request) and action in self._declared_action_names():
             self.refuse(request, action, f"You may not run {action!r} here.", ids=request.POST.getlist("_selected_action"))
+        if action == "delete_selected":  # a desk-wide row among them is a superuser's to delete
+            selected = self.get_queryset(request)
+            if request.POST.get("select_across") != "1":  # "select all": every row the user sees
+                selected = selected.filter(pk__in=request.POST.getlist("_selected_action"))
+            self.action_rows_check(request, selected, f"{self.opts.app_label}.delete_{self.opts.model_name}")
         return super().changelist_view(request, extra_context)
 
     def _declared_action_names(self) -> set[str]:

@@ -2,7 +2,8 @@
 
 viewer  reads the data of its accounts;
 trader  also starts/pauses/stops strategies, closes positions, cancels orders, sets the
-        kill switch and acknowledges / resolves / snoozes the alerts of its accounts;
+        kill switch, acknowledges / resolves / snoozes the alerts of its accounts and
+        configures their alert rules (channels stay an admin's);
 admin   everything, including accounts, keys, risk limits and users.
 Superusers hold every role. Which accounts a user sees is membership (selectors), not role.
 """
@@ -55,6 +56,9 @@ TRADER_PERMISSIONS = (
     ("trading", "cancel_order"),
     ("risk", "set_kill_switch"),
     ("alerts", "acknowledge_alert"),
+    ("alerts", "add_alertrule"),
+    ("alerts", "change_alertrule"),
+    ("alerts", "delete_alertrule"),
 )
 # Users: an admin adds people and gives them roles and accounts; superuser status and single
 # permissions stay with superusers (apps.exchanges.admin refuses them to an admin).

@@ -12,7 +12,13 @@ Protocol (JSON):
           seconds and treats a desk silent for longer than its limit as disconnected.
 Anonymous sockets are accepted then closed with code 4401 so the page can tell "log in again"
 from a network failure (closing before accept would reach the browser as a bare 1006).
+A socket opened with a credential that can end (an API token: `scope["credential"]`, put there
+by apps.api.websocket) is closed with 4401 and the reason ("API token revoked") once it ends:
+before each event it sends and each message it receives, the consumer asks again, at most every
+CREDENTIAL_RECHECK_SECONDS (one query), and at once when the expiry it knows has passed.
 """
+
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -24,6 +30,7 @@ CLOSE_UNAUTHENTICATED = 4401
 MAX_TOPICS = 20
 MAX_TOPIC_LENGTH = 120
 RESYNC_LIMIT = 5000
+CREDENTIAL_RECHECK_SECONDS = 5.0
 PING = {"type": "ping"}
 PONG = {"type": "pong"}
 
@@ -52,6 +59,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined: set[str] = set()
         self.topics: set[str] = set()
         self.last_sent_id = 0
+        self.ended: str | None = None
+        self.credential_checked_at = time.monotonic()
         await self.accept()
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -60,6 +69,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         embedded_relay_ensure_started()
 
     async def receive_json(self, content, **kwargs):
+        if await self._credential_ended():
+            return
         if content == PING:
             await self.send_json(PONG)
             return
@@ -75,6 +86,8 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         missed = await self._missed(topics, since)
         for event in missed.events:
             await self._send_event(event.as_message())
+        if self.ended:
+            return
         self.last_sent_id = max(self.last_sent_id, missed.last_id)
         await self.send_json(
             {
@@ -119,8 +132,28 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
     async def _send_event(self, event: dict) -> None:
         if event["id"] <= self.last_sent_id:
             return  # already sent (resync and live overlap, or a relay restart)
+        if await self._credential_ended():
+            return
         self.last_sent_id = event["id"]
         await self.send_json(event)
+
+    async def _credential_ended(self) -> bool:
+        """True (and the socket closed) once the credential it was opened with has ended."""
+        if self.ended:
+            return True
+        credential = self.scope.get("credential")
+        if credential is None:
+            return False
+        now = time.monotonic()
+        if now - self.credential_checked_at < CREDENTIAL_RECHECK_SECONDS and not credential.may_have_ended():
+            return False
+        self.credential_checked_at = now
+        self.ended = await database_sync_to_async(credential.ended)()
+        if not self.ended:
+            return False
+        await self._groups_replace([])
+        await self.close(code=CLOSE_UNAUTHENTICATED, reason=self.ended)
+        return True
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", ()):

@@ -7,7 +7,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.api.tokens import api_token_create
+from apps.trading.models import Position
 from tests.access import desk_user
+from tests.trading.factories import fresh_market
 
 from .conftest import client_with, token_for
 
@@ -132,3 +134,20 @@ def test_without_a_key_or_with_a_revoked_or_wrong_one_the_answer_is_401(desk):
         response = client.get("/api/v1/orders/")
         assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
     assert APIClient().get("/api/v1/orders/").status_code == 401
+
+
+def test_the_positions_list_says_how_each_position_came_to_be_and_filters_on_it(desk, viewer):
+    bought_outside = Position.objects.create(
+        account=desk.ours.account,
+        market=fresh_market(symbol="ETH/USDT"),
+        origin=Position.Origin.EXTERNAL,
+        amount=Decimal("0.2"),
+        average_entry=Decimal("101"),
+    )
+
+    rows = {row["id"]: row["origin"] for row in viewer.get("/api/v1/positions/").json()["results"]}
+    external = viewer.get("/api/v1/positions/?origin=external").json()["results"]
+
+    assert rows == {desk.ours.position.pk: "desk", bought_outside.pk: "external"}
+    assert [row["id"] for row in external] == [bought_outside.pk]
+    assert viewer.get(f"/api/v1/positions/{bought_outside.pk}/").json()["origin"] == "external"

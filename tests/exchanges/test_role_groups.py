@@ -31,7 +31,7 @@ def test_a_viewer_may_view_the_desks_models_and_change_none():
     assert "exchanges.view_accountmembership" not in viewer  # who else is a member is the admins' business
 
 
-def test_a_trader_adds_strategy_status_position_close_order_cancel_the_kill_switch_and_alert_acknowledgement():
+def test_a_trader_adds_strategy_status_position_close_order_cancel_the_kill_switch_alert_acknowledgement_and_rules():
     added = perms("trader") - perms("viewer")
 
     assert added == {
@@ -40,7 +40,11 @@ def test_a_trader_adds_strategy_status_position_close_order_cancel_the_kill_swit
         "trading.cancel_order",
         "risk.set_kill_switch",
         "alerts.acknowledge_alert",
+        "alerts.add_alertrule",
+        "alerts.change_alertrule",
+        "alerts.delete_alertrule",
     }
+    assert not {"alerts.add_channel", "alerts.change_channel"} & added  # channels stay an admin's
 
 
 def test_an_admin_may_change_accounts_keys_risk_limits_memberships_and_users():
