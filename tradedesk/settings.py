@@ -243,6 +243,11 @@ TRADING_BREAKER_TIMEOUT_S = env.float("TRADING_BREAKER_TIMEOUT_S", default=60)
 # (its worker died) and its slot goes to another trial.
 RESEARCH_TRIAL_HEARTBEAT_SECONDS = env.int("RESEARCH_TRIAL_HEARTBEAT_SECONDS", default=5)
 RESEARCH_TRIAL_GRACE_SECONDS = env.int("RESEARCH_TRIAL_GRACE_SECONDS", default=60)
+# Live vs backtest (apps/research/live_vs_backtest.py): a day whose |live - backtest P&L| is more
+# than this fraction of the strategy's allocation records `strategy.diverged` (an alert); the
+# backtest starts at most this many days before the day (at the first live evaluation if later).
+RESEARCH_DIVERGENCE_THRESHOLD = env.str("RESEARCH_DIVERGENCE_THRESHOLD", default="0.02")
+RESEARCH_LIVE_VS_BACKTEST_LOOKBACK_DAYS = env.int("RESEARCH_LIVE_VS_BACKTEST_LOOKBACK_DAYS", default=30)
 
 # --- Alerts (apps.alerts): delivery to Telegram, Discord, Slack, email and webhooks --------
 ALERTS_DISPATCH_EVERY_SECONDS = env.int("ALERTS_DISPATCH_EVERY_SECONDS", default=2)

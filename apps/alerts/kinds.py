@@ -88,6 +88,10 @@ def _strategy_paused(p: dict) -> tuple[str, str]:
     return f"Strategy #{p.get('strategy')} paused", p.get("reason") or "Paused after failures."
 
 
+def _strategy_diverged(p: dict) -> tuple[str, str]:
+    return f"Strategy #{p.get('strategy')} diverged from its backtest on {p.get('day')}", p.get("summary") or ""
+
+
 BUILT_IN: dict[str, BuiltIn] = {
     "risk.action_taken": BuiltIn(
         Priority.CRITICAL,
@@ -102,6 +106,9 @@ BUILT_IN: dict[str, BuiltIn] = {
     ),
     "order.expired": BuiltIn(Priority.NORMAL, _order("expired"), key=lambda event: f"order.expired:{event.payload['order']}"),
     "strategy.paused": BuiltIn(Priority.HIGH, _strategy_paused),
+    "strategy.diverged": BuiltIn(
+        Priority.HIGH, _strategy_diverged, key=lambda e: f"strategy.diverged:{e.payload['strategy']}:{e.payload['day']}"
+    ),
     "reconcile.unknown_order": BuiltIn(
         Priority.CRITICAL,
         _reconcile_unknown,

@@ -144,6 +144,7 @@ def strategy(request, strategy_id: int):
             "can_trade": cockpit.can_trade(request.user),
             "chart": cockpit.strategy_chart(strategy=found),
             "parity": parity.strategy_parity_cached(strategy=found),
+            "daily_reports": parity.daily_reports(strategy=found),
         },
     )
 
