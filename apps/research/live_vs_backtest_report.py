@@ -121,7 +121,7 @@ def _reason(reason) -> dict:
 
 
 def _text(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value.normalize():f}"
+    return None if value is None else f"{(value + 0).normalize():f}"  # + 0: no "-0"
 
 
 def _diverged_record(report: LiveBacktestReport, comparison: Comparison) -> None:
