@@ -81,8 +81,6 @@ def test_a_paper_strategy_in_parity_has_every_trade_of_its_day_matched_by_the_ni
     assert len(backtest) >= 4, "the day must trade, or parity proves nothing"
     assert Fill.objects.filter(order__strategy=strategy).count() == len(backtest)
 
-    entry = DEFAULT_BEAT_SCHEDULE["research: live vs backtest of yesterday"]
-    assert entry["crontab"] == {"minute": "15", "hour": "0"} and entry["queue"] == "research"
     with time_machine.travel(datetime.combine(DAY + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(minutes=15)):
         queued = live_vs_backtest_nightly()
 
@@ -161,6 +159,18 @@ def test_the_divergence_event_fires_above_the_threshold_once_and_not_below(refus
     assert event.payload["missing"] == 2 and "1 risk refusal" in event.payload["summary"]
     alert = built_in_alert(event)
     assert alert.priority == Priority.HIGH and alert.dedup_key == f"strategy.diverged:{strategy.pk}:{DAY.isoformat()}"
+
+
+def test_the_nightly_run_is_installed_at_00_15_utc_on_the_research_queue():
+    from django_celery_beat.models import PeriodicTask
+
+    from apps.desk.beat import beat_schedule_install
+
+    beat_schedule_install(DEFAULT_BEAT_SCHEDULE)
+
+    nightly = PeriodicTask.objects.get(task="apps.research.tasks.live_vs_backtest_nightly")
+    assert (nightly.crontab.minute, nightly.crontab.hour, str(nightly.crontab.timezone)) == ("15", "0", "UTC")
+    assert nightly.queue == "research"
 
 
 def test_a_strategy_not_live_that_day_has_nothing_to_compare():
