@@ -457,7 +457,11 @@ class _Records:
 
     def __init__(self, strategy: Strategy, times: list[datetime], *, since, until):
         self.strategy = strategy
-        signals = Signal.objects.filter(strategy=strategy, candle_time__in=times).select_related("market", "order").order_by("id")
+        signals = (
+            Signal.objects.filter(strategy=strategy, candle_time__in=times, source=Signal.Source.STRATEGY)
+            .select_related("market", "order")
+            .order_by("id")
+        )
         self.signals = {(s.market.symbol, s.candle_time, s.side): s for s in signals}  # the newest wins
         refusals = RiskEvent.objects.filter(
             signal_id__in=[s.pk for s in self.signals.values()], decision=RiskEvent.Decision.REJECTED

@@ -130,7 +130,7 @@ def _diverged_record(report: LiveBacktestReport, comparison: Comparison) -> None
         kinds[reason.label] = kinds.get(reason.label, 0) + 1
     summary = (
         f"{report.strategy.name} on {report.day}: live {report.pnl_difference.normalize():+f} against the backtest "
-        f"({report.divergence.normalize() * 100:f} % of the allocation, threshold {report.threshold.normalize() * 100:f} %); "
+        f"({report.divergence_pct} % of the allocation, threshold {report.threshold_pct} %); "
         f"{report.matched} matched, {report.missing} missing, {report.extra} extra"
         + (" (" + ", ".join(f"{count} {label}" for label, count in kinds.items()) + ")" if kinds else "")
     )

@@ -21,7 +21,6 @@ from apps.strategies.models import Strategy, StrategyEvaluation
 from apps.trading.models import Fill
 
 CACHE_SECONDS = 600
-Parity = Comparison
 
 
 def strategy_parity_cached(*, strategy: Strategy) -> Comparison:

@@ -41,7 +41,7 @@ class Command(BaseCommand):
             f"  {report.matched} matched, {report.missing} missing, {report.extra} extra; live P&L "
             f"{report.live_pnl.normalize():f}, backtest {report.backtest_pnl.normalize():f}, difference "
             f"{report.pnl_difference.normalize():f}; divergence "
-            + ("-" if report.divergence is None else f"{report.divergence.normalize() * 100:f} % of the allocation")
+            + ("-" if report.divergence is None else f"{report.divergence_pct} % of the allocation")
             + (" (alerted)" if report.alerted_at else "")
         )
         slippage = report.slippage
