@@ -48,6 +48,7 @@ from django.conf import settings
 
 from apps.common.models import Event
 from apps.engine.backtest import CLOSE
+from apps.engine.timeframes import TIMEFRAME_SECONDS
 from apps.markets.models import Candle
 from apps.risk.models import RiskEvent
 from apps.strategies.backtests.plan import BacktestRequest, backtest_plan
@@ -473,6 +474,8 @@ class _Records:
         }
         self.since, self.until = since, until
         self._status = None
+        self._stored: dict[str, dict[int, datetime]] = {}
+        self.times = times
 
     def signal(self, trade: Trade) -> Signal | None:
         return self.signals.get(trade.key)
@@ -503,23 +506,36 @@ class _Records:
 
     def stored_late(self, trade: Trade) -> str:
         """The collector stored this candle late (a gap filled afterwards), from its candle events."""
-        from apps.engine.timeframes import TIMEFRAME_SECONDS
-
-        market = self.strategy.markets.filter(symbol=trade.market).first()
-        if market is None:
-            return ""
+        stored = self._stored_at(trade.market).get(int(trade.time.timestamp()))
         period = timedelta(seconds=TIMEFRAME_SECONDS[self.strategy.timeframe])
-        topic = f"candles.{market.slug}.{self.strategy.timeframe}"
-        stamp = int(trade.time.timestamp())
-        event = (
-            Event.objects.filter(topic=topic, kind="candle.closed", payload__time=stamp).order_by("id").first()
-            or Event.objects.filter(topic=topic, kind="candles.backfilled", payload__from__lte=stamp, payload__to__gte=stamp)
-            .order_by("id")
-            .first()
-        )
-        if event is None or event.created_at <= trade.time + 3 * period:
+        if stored is None or stored <= trade.time + 3 * period:
             return ""
         return (
-            f"the collector stored this candle only at {event.created_at:%Y-%m-%d %H:%M} UTC (a gap in the market data, "
+            f"the collector stored this candle only at {stored:%Y-%m-%d %H:%M} UTC (a gap in the market data, "
             "filled later): a late candle is not traded"
         )
+
+    def _stored_at(self, symbol: str) -> dict[int, datetime]:
+        """When each missing trade's candle of this market was stored (by its open time in
+        seconds), from its `candle.closed` event or the `candles.backfilled` one covering it: two
+        queries a market, whatever the number of trades."""
+        if symbol in self._stored:
+            return self._stored[symbol]
+        market = next((m for m in self.strategy.markets.all() if m.symbol == symbol), None)
+        stamps = sorted({int(moment.timestamp()) for moment in self.times})
+        found: dict[int, datetime] = {}
+        if market is not None and stamps:
+            topic = f"candles.{market.slug}.{self.strategy.timeframe}"
+            for event in Event.objects.filter(topic=topic, kind="candle.closed", payload__time__in=stamps).order_by("-id"):
+                found[event.payload["time"]] = event.created_at  # the first store wins
+            backfills = Event.objects.filter(
+                topic=topic, kind="candles.backfilled", payload__from__lte=stamps[-1], payload__to__gte=stamps[0]
+            ).order_by("-id")
+            for event in backfills:
+                for stamp in stamps:
+                    if event.payload["from"] <= stamp <= event.payload["to"] and (
+                        stamp not in found or event.created_at < found[stamp]
+                    ):
+                        found[stamp] = event.created_at
+        self._stored[symbol] = found
+        return found
