@@ -9,6 +9,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from apps.markets.models import Candle
 from apps.markets.services import candles_store
 from apps.research.live_vs_backtest import backtest_trades, strategy_comparison
 from apps.risk.models import RiskEvent
@@ -122,3 +123,25 @@ def test_each_missing_and_extra_trade_carries_the_reason_the_desk_recorded(trade
     assert why[backtest[unseen].time].detail.startswith("the collector stored this candle only at")
     assert {why[backtest[n + 1].time].kind for n in (stale, down, unseen)} == {"knock_on"}
     assert [(t.time, r.kind) for t, r in found.extra_explained] == [(hand.time, "operator")]
+
+
+def test_a_window_counts_only_its_own_trades_and_the_position_it_opened_with_marked_at_its_start(traded):
+    """A round trip live missed before the window is not the window's difference; the position
+    held into it is valued at the close before it opened, on both sides alike."""
+    strategy, market, start, end = traded
+    backtest, marks = backtest_trades(strategy=strategy, start=start, end=end)
+    k = next(n for n, trade in enumerate(backtest) if n >= 3 and trade.side == "sell")
+    since = backtest[k].time  # its entry, backtest[k - 1], was bought before the window
+    for n, trade in enumerate(backtest):
+        if n not in (k - 3, k - 2):  # a whole round trip missed before the window
+            fill_make(strategy, market, trade, n)
+
+    found = strategy_comparison(strategy=strategy, since=since, until=end)
+
+    assert (len(found.matched), found.missing, found.extra) == (len(backtest) - k, [], [])
+    assert found.difference == 0
+    open_mark = Candle.objects.filter(market=market, timeframe="1m", open_time__lt=since).order_by("-open_time").first().close
+    inside = backtest[k:]
+    cash = sum(((1 if t.side == "sell" else -1) * t.amount * t.price - t.fee_quote for t in inside), D(0))
+    held_at_end = sum(((1 if t.side == "buy" else -1) * t.amount for t in backtest[k - 1 :]), D(0))
+    assert found.live_pnl == cash + held_at_end * marks[market.symbol] - backtest[k - 1].amount * open_mark
