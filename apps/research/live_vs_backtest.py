@@ -192,12 +192,15 @@ def comparison_since_live(*, strategy: Strategy, now: datetime | None = None) ->
     start = live_since(strategy)
     if start is None:
         return _nothing(None, now, "Not evaluated live yet: nothing to compare.")
-    return strategy_comparison(strategy=strategy, since=start, until=now)
+    return strategy_comparison(strategy=strategy, since=start, until=now, first_live=start)
 
 
-def strategy_comparison(*, strategy: Strategy, since: datetime, until: datetime) -> Comparison:
-    """The trades whose candle is in [since, until), live beside the backtest, with the reasons."""
-    first_live = live_since(strategy)
+def strategy_comparison(
+    *, strategy: Strategy, since: datetime, until: datetime, first_live: datetime | None = None
+) -> Comparison:
+    """The trades whose candle is in [since, until), live beside the backtest, with the reasons
+    (`first_live`: the strategy's first live candle, when the caller has read it)."""
+    first_live = first_live or live_since(strategy)
     if first_live is None or first_live >= until:
         return _nothing(since, until, "Not evaluated live in this period: nothing to compare.")
     since = max(since, first_live)
