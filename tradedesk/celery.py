@@ -77,6 +77,12 @@ DEFAULT_BEAT_SCHEDULE = {
         "queue": "research",
         "description": "Ranks the running strategies with the market's regime and pauses those breaching their rules.",
     },
+    "research: live vs backtest of yesterday": {
+        "task": "apps.research.tasks.live_vs_backtest_nightly",
+        "crontab": {"minute": "15", "hour": "0"},
+        "queue": "research",
+        "description": "Each running strategy's yesterday, live beside the backtest; alerts above RESEARCH_DIVERGENCE_THRESHOLD.",
+    },
     "goals: sizing stances": {
         "task": "apps.goals.tasks.sizing_stances_refresh",
         "every_seconds": 300,

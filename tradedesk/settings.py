@@ -252,6 +252,11 @@ PROMOTION_MAX_DRAWDOWN_PCT = env.str("PROMOTION_MAX_DRAWDOWN_PCT", default="15")
 PROMOTION_MAX_DIVERGENCE_PCT = env.str("PROMOTION_MAX_DIVERGENCE_PCT", default="25")
 # Running strategies an account allows at once: a start or promotion beyond it is refused.
 MAX_ACTIVE_STRATEGIES = env.int("MAX_ACTIVE_STRATEGIES", default=10)
+# Live vs backtest (apps/research/live_vs_backtest.py): a day whose |live - backtest P&L| is more
+# than this fraction of the strategy's allocation records `strategy.diverged` (an alert); the
+# backtest starts at most this many days before the day (at the first live evaluation if later).
+RESEARCH_DIVERGENCE_THRESHOLD = env.str("RESEARCH_DIVERGENCE_THRESHOLD", default="0.02")
+RESEARCH_LIVE_VS_BACKTEST_LOOKBACK_DAYS = env.int("RESEARCH_LIVE_VS_BACKTEST_LOOKBACK_DAYS", default=30)
 
 # --- Alerts (apps.alerts): delivery to Telegram, Discord, Slack, email and webhooks --------
 ALERTS_DISPATCH_EVERY_SECONDS = env.int("ALERTS_DISPATCH_EVERY_SECONDS", default=2)

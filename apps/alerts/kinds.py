@@ -103,6 +103,10 @@ def _strategy_promoted(p: dict) -> tuple[str, str]:
     )
 
 
+def _strategy_diverged(p: dict) -> tuple[str, str]:
+    return f"Strategy #{p.get('strategy')} diverged from its backtest on {p.get('day')}", p.get("summary") or ""
+
+
 BUILT_IN: dict[str, BuiltIn] = {
     "risk.action_taken": BuiltIn(
         Priority.CRITICAL,
@@ -124,6 +128,9 @@ BUILT_IN: dict[str, BuiltIn] = {
         Priority.HIGH, _strategy_breached, key=lambda e: f"strategy.rule_breached:{e.payload['review']}:{e.payload['rule']}"
     ),
     "strategy.promoted": BuiltIn(Priority.NORMAL, _strategy_promoted, applies=lambda p: p.get("to") == "live"),
+    "strategy.diverged": BuiltIn(
+        Priority.HIGH, _strategy_diverged, key=lambda e: f"strategy.diverged:{e.payload['strategy']}:{e.payload['day']}"
+    ),
     "reconcile.unknown_order": BuiltIn(
         Priority.CRITICAL,
         _reconcile_unknown,

@@ -252,6 +252,13 @@ KINDS: tuple[EventKind, ...] = (
     _kind("strategy.promoted", STRATEGIES, ("strategy", "from", "to", "by", "rules", "reason")),
     # The daily review found a running strategy breaking its rules and acted (action: paused).
     _kind("strategy.rule_breached", STRATEGIES, ("strategy", "review", "rule", "detail", "action", "reason")),
+    # The nightly live-vs-backtest report of a day found live further from the backtest than
+    # RESEARCH_DIVERGENCE_THRESHOLD (apps/research/live_vs_backtest_report.py): alert-grade.
+    _kind(
+        "strategy.diverged",
+        STRATEGIES,
+        ("report", "strategy", "day", "divergence", "threshold", "pnl_difference", "matched", "missing", "extra", "summary"),
+    ),
     _kind("portfolio.snapshot_taken", PORTFOLIO, ("account", "equity", "cash")),
     _kind("reconcile.unknown_order", RECONCILE, VENUE_ORDER_FIELDS),
     _kind("reconcile.status_mismatch", RECONCILE, (*VENUE_ORDER_FIELDS, "desk_status")),

@@ -1,10 +1,12 @@
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 
 from apps.common.models import TimeStampedModel
 from apps.markets.timeframes import TIMEFRAME_CHOICES
+from apps.trading.models import MONEY
 
 
 class Study(TimeStampedModel):
@@ -97,3 +99,51 @@ class StrategyReview(models.Model):
 
     def __str__(self):
         return f"review {self.day} #{self.rank} {self.strategy_id} {self.verdict}"
+
+
+class LiveBacktestReport(TimeStampedModel):
+    """One day of a strategy, live beside the backtest of the same candles (apps/research/
+    live_vs_backtest.py): written by the nightly task or `manage.py live_vs_backtest`, again on a
+    rerun (one row per strategy and day). `trades` holds every compared trade: matched (both
+    sides and the slippage), missing (backtest only) and extra (live only) with the reason."""
+
+    strategy = models.ForeignKey("strategies.Strategy", on_delete=models.CASCADE, related_name="live_backtest_reports")
+    day = models.DateField(help_text="The UTC day compared")
+    window_start = models.DateTimeField(help_text="First candle compared (the day's start, or the first live evaluation)")
+    window_end = models.DateTimeField(help_text="Exclusive")
+    problem = models.TextField(blank=True, help_text="Why there is nothing to compare; blank when compared")
+    matched = models.PositiveIntegerField(default=0)
+    missing = models.PositiveIntegerField(default=0)
+    extra = models.PositiveIntegerField(default=0)
+    live_pnl = models.DecimalField(**MONEY, default=0)
+    backtest_pnl = models.DecimalField(**MONEY, default=0)
+    pnl_difference = models.DecimalField(**MONEY, default=0, help_text="Live P&L minus backtest P&L")
+    allocation = models.DecimalField(**MONEY, null=True, blank=True, help_text="The allocation in quote (divergence's unit)")
+    divergence = models.DecimalField(
+        max_digits=20,
+        decimal_places=8,
+        null=True,
+        blank=True,
+        help_text="|P&L difference| / allocation; blank: nothing to compare",
+    )
+    slippage = models.JSONField(default=dict, blank=True, help_text="p50 / p95 of the matched trades, quote and %")
+    trades = models.JSONField(default=list, blank=True)
+    threshold = models.DecimalField(
+        max_digits=20, decimal_places=8, null=True, blank=True, help_text="The alert threshold applied"
+    )
+    alerted_at = models.DateTimeField(null=True, blank=True, help_text="When the divergence event was recorded")
+
+    class Meta:
+        ordering = ["-day", "-id"]
+        constraints = [models.UniqueConstraint(fields=["strategy", "day"], name="live_backtest_report_once_a_day")]
+
+    def __str__(self):
+        return f"{self.strategy} {self.day}: {self.matched} matched, {self.missing} missing, {self.extra} extra"
+
+    @property
+    def divergence_pct(self) -> str:
+        return "" if self.divergence is None else f"{(self.divergence * 100).quantize(Decimal('0.01')):f}"
+
+    @property
+    def threshold_pct(self) -> str:
+        return "" if self.threshold is None else f"{(self.threshold * 100).normalize():f}"

@@ -30,6 +30,7 @@ from apps.engine.display import decimal_text
 from apps.exchanges.authorize import account_action_authorize
 from apps.exchanges.models import ExchangeAccount
 from apps.exchanges.roles import Role
+from apps.research.live_vs_backtest import divergence
 from apps.strategies.models import PromotionPolicy, Strategy
 from apps.strategies.services.lifecycle import strategy_status_change
 from apps.trading.performance import PerformanceReport, performance_report
@@ -149,11 +150,35 @@ def rule_max_drawdown(period: PaperPeriod) -> RuleResult:
     )
 
 
+def rule_max_divergence(period: PaperPeriod) -> RuleResult:
+    """Live on paper beside the backtest of the same candles over the paper period
+    (apps.research.live_vs_backtest): |live P&L - backtest P&L| as a % of the allocation."""
+    limit = period.policy.max_divergence_pct
+    found = None if period.start is None else divergence(period.strategy, since=period.start, until=period.end)
+    if found is None:
+        return RuleResult(
+            "max_divergence",
+            False,
+            f"live vs backtest not measured yet (no live trading to compare in the period); "
+            f"the rule allows at most {decimal_text(limit)}%",
+        )
+    pct = found * 100
+    return RuleResult(
+        "max_divergence",
+        pct <= limit,
+        f"live differs from its backtest by {_number(pct)}% of the allocation; the rule allows at most {decimal_text(limit)}%",
+    )
+
+
 Rule = Callable[[PaperPeriod], RuleResult]
-# Paper -> live. The live-vs-backtest divergence rule joins here, reading
-# apps.research.live_vs_backtest.divergence(strategy, since=period.start, until=period.end)
-# against period.policy.max_divergence_pct (a None divergence: fail, "not measured yet").
-PAPER_RULES: tuple[Rule, ...] = (rule_paper_days, rule_min_paper_trades, rule_min_sharpe, rule_max_drawdown)
+# Paper -> live.
+PAPER_RULES: tuple[Rule, ...] = (
+    rule_paper_days,
+    rule_min_paper_trades,
+    rule_min_sharpe,
+    rule_max_drawdown,
+    rule_max_divergence,
+)
 # What the daily review pauses a running strategy for (over its last `paper_days` days).
 BREACH_RULES: tuple[Rule, ...] = (rule_max_drawdown,)
 

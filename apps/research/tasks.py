@@ -1,7 +1,11 @@
-"""Research jobs on the `research` queue: a study runs as a stream of trial tasks."""
+"""Research jobs on the `research` queue: a study runs as a stream of trial tasks; the nightly
+live-vs-backtest reports, one task per running strategy."""
+
+from datetime import date
 
 from celery import shared_task
 
+from apps.research import live_vs_backtest_report as reports
 from apps.research import studies
 from apps.research.review import strategies_review
 
@@ -25,3 +29,20 @@ def strategies_daily_review() -> str:
     rows = strategies_review()
     paused = sum(1 for row in rows if row.action == "paused")
     return f"{len(rows)} strategies reviewed, {paused} paused"
+
+
+@shared_task(name="apps.research.tasks.live_vs_backtest_nightly")
+def live_vs_backtest_nightly(day: str | None = None) -> int:
+    """Beat, 00:15 UTC: yesterday's report for every running strategy, one task each."""
+    day = day or reports.yesterday().isoformat()
+    ids = reports.running_strategy_ids()
+    for strategy_id in ids:
+        live_vs_backtest_report.apply_async(args=(strategy_id, day))
+    return len(ids)
+
+
+@shared_task(name="apps.research.tasks.live_vs_backtest_report", acks_late=True, soft_time_limit=600, time_limit=660)
+def live_vs_backtest_report(strategy_id: int, day: str) -> str:
+    """One strategy's day compared and stored (a rerun replaces it; the alert is recorded once)."""
+    report = reports.report_run(strategy_id=strategy_id, day=date.fromisoformat(day))
+    return str(report)

@@ -147,6 +147,7 @@ def strategy(request, strategy_id: int):
             "chart": cockpit.strategy_chart(strategy=found),
             "parity": parity.strategy_parity_cached(strategy=found),
             "promotion": strategy_promotion_view(found),
+            "daily_reports": parity.daily_reports(strategy=found),
         },
     )
 

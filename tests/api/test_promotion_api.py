@@ -36,7 +36,7 @@ def test_a_trader_promotes_a_candidate_and_a_refusal_names_the_rules(promo_desk)
     assert refused.status_code == 409
     error = refused.json()["error"]
     assert error["fields"]["min_paper_trades"] == ["0 paper trades; the rule asks for at least 20"]
-    assert set(error["fields"]) == {"paper_days", "min_paper_trades", "min_sharpe"}
+    assert set(error["fields"]) == {"paper_days", "min_paper_trades", "min_sharpe", "max_divergence"}
 
 
 def test_a_viewer_cannot_promote(promo_desk):

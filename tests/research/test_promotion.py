@@ -58,11 +58,12 @@ def test_every_failed_rule_is_named_at_once(desk):
     with pytest.raises(Conflict) as refused:
         strategy_promote(actor=people["trader"], strategy_id=strategy.pk, via="api")
 
-    assert set(refused.value.fields) == {"paper_days", "min_paper_trades", "min_sharpe", "max_drawdown"}
+    assert set(refused.value.fields) == {"paper_days", "min_paper_trades", "min_sharpe", "max_drawdown", "max_divergence"}
+    assert refused.value.fields["max_divergence"][0].startswith("live vs backtest not measured yet")
     assert "max drawdown 30%; the rule allows at most 15%" in refused.value.message
 
 
-def test_an_approved_promotion_is_audited_with_the_approver(desk):
+def test_an_approved_promotion_is_audited_with_the_approver(desk, live_as_backtested):
     account, market, people = desk
     PromotionPolicy.objects.create(account=account, **{**PromotionPolicy.defaults(), "min_trades": 8, "min_sharpe": 1})
     strategy = on_paper(account=account, market=market, days=15)
@@ -72,11 +73,17 @@ def test_an_approved_promotion_is_audited_with_the_approver(desk):
 
     strategy.refresh_from_db()
     assert (done.from_stage, done.to_stage, strategy.stage) == ("paper", "live", "live")
-    assert all(result.passed for result in done.results) and len(done.results) == 4
+    assert all(result.passed for result in done.results) and len(done.results) == 5
     entry = AuditEntry.objects.get(action="strategy.promote", outcome="done")
     assert entry.who == people["trader"] and entry.via == "page" and entry.reason == "two good weeks"
     assert entry.before == {"stage": "paper"} and entry.after["stage"] == "live" and entry.after["approved_by"] == "tina"
-    assert [rule["rule"] for rule in entry.after["rules"]] == ["paper_days", "min_paper_trades", "min_sharpe", "max_drawdown"]
+    assert [rule["rule"] for rule in entry.after["rules"]] == [
+        "paper_days",
+        "min_paper_trades",
+        "min_sharpe",
+        "max_drawdown",
+        "max_divergence",
+    ]
     event = Event.objects.get(kind="strategy.promoted")
     assert event.payload["by"] == "tina" and event.payload["to"] == "live" and event.topic == f"strategies.{account.pk}"
     alert = built_in_alert(event)
@@ -116,7 +123,7 @@ def test_a_candidate_promoted_to_paper_starts_its_paper_period(desk):
     assert [rule.rule for rule in promotion_rules(strategy)][:2] == ["paper_days", "min_paper_trades"]
 
 
-def test_nothing_goes_live_automatically_unless_an_admin_enabled_it(desk):
+def test_nothing_goes_live_automatically_unless_an_admin_enabled_it(desk, live_as_backtested):
     account, market, people = desk
     PromotionPolicy.objects.create(account=account, **{**PromotionPolicy.defaults(), "min_trades": 8, "min_sharpe": 1})
     strategy = on_paper(account=account, market=market, days=15)

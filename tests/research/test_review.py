@@ -80,7 +80,7 @@ def test_the_account_sets_the_drawdown_limit(desk):
     assert row.action == "paused" and "the rule allows at most 5%" in row.reason
 
 
-def test_running_strategies_are_ranked_with_top_performers_candidates_and_the_regime(desk):
+def test_running_strategies_are_ranked_with_top_performers_candidates_and_the_regime(desk, live_as_backtested):
     account, market = desk
     PromotionPolicy.objects.create(account=account, **{**PromotionPolicy.defaults(), "min_trades": 8, "min_sharpe": 1})
     best = strategy_make(account=account, markets=[market], name="best", stage=Strategy.Stage.LIVE)
@@ -105,12 +105,18 @@ def test_running_strategies_are_ranked_with_top_performers_candidates_and_the_re
     assert {n: rows[n].regime for n in rows} == {"best": "trending", "flat": "trending", "ready": "ranging"}
     assert rows["best"].regime_figures["market"] == "BTC/USDT" and rows["best"].regime_figures["adx"] > 25
     assert rows["best"].pnl == 75 and rows["best"].trades == 3
-    assert {rule["rule"] for rule in rows["ready"].rules} == {"max_drawdown", "paper_days", "min_paper_trades", "min_sharpe"}
+    assert {rule["rule"] for rule in rows["ready"].rules} == {
+        "max_drawdown",
+        "paper_days",
+        "min_paper_trades",
+        "min_sharpe",
+        "max_divergence",
+    }
     ready.refresh_from_db()
     assert ready.stage == Strategy.Stage.PAPER  # a candidate waits for a trader's approval
 
 
-def test_an_account_allowing_automatic_promotion_sends_its_candidates_live(desk):
+def test_an_account_allowing_automatic_promotion_sends_its_candidates_live(desk, live_as_backtested):
     account, market = desk
     PromotionPolicy.objects.create(
         account=account, **{**PromotionPolicy.defaults(), "min_trades": 8, "min_sharpe": 1, "auto_live": True}
