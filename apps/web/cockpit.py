@@ -266,10 +266,10 @@ def order_filter_choices(*, user) -> dict:
     # EXISTS per market: the (market) index finds one order of the user's accounts and stops,
     # where `pk IN (every order's market)` would read all the orders
     traded = Exists(Order.objects.filter(market=OuterRef("pk"), account__in=accounts.values("pk")))
-    return {
-        "accounts": list(accounts.order_by("name")),
-        "strategies": list(Strategy.objects.filter(account__in=accounts).order_by("name")),
-        "markets": list(Market.objects.filter(traded).order_by("symbol")),
+    return {  # the dropdowns show a name: only it is read (an account's keys would be decrypted)
+        "accounts": list(accounts.only("pk", "name").order_by("name")),
+        "strategies": list(Strategy.objects.filter(account__in=accounts).only("pk", "name").order_by("name")),
+        "markets": list(Market.objects.filter(traded).only("pk", "symbol").order_by("symbol")),
         "statuses": [("live", "Live (working)"), *Order._meta.get_field("status").choices],
     }
 
