@@ -20,20 +20,30 @@ PASSWORD = "correct-horse-battery"
 START = datetime(2025, 12, 1, tzinfo=UTC)
 
 
-def bench_database(name: str) -> str:
-    """A fresh PostgreSQL database `name` on the server of DATABASE_URL (default: local); the
-    process's DATABASE_URL now names it. Returns the URL."""
-    import psycopg
-
+def bench_database_url(name: str) -> str:
+    """The URL of bench database `name` beside DATABASE_URL's (default: local), named after it
+    too (`td_x` -> `td_x_bench_pages`): two checkouts benching at once on one server each keep
+    their own. The process's DATABASE_URL now names it."""
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tradedesk")
     if not base.startswith(("postgres://", "postgresql://")):
         base = "postgres://postgres@127.0.0.1:5432/tradedesk"
-    server = base.rsplit("/", 1)[0]
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"{server}/{name}"
+    server, own = base.split("?", 1)[0].rsplit("/", 1)
+    if not own.endswith(f"_{name}"):
+        own = f"{own}_{name}"
+    url = f"{server}/{own}"
     os.environ["DATABASE_URL"] = url
+    return url
+
+
+def bench_database(name: str) -> str:
+    """A fresh PostgreSQL database for bench `name` (bench_database_url); returns its URL."""
+    import psycopg
+
+    url = bench_database_url(name)
+    server, own = url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{own}"')
     return url
 
 

@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, websockets through Channels (a login or an API token)."""
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -20,3 +21,9 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(ApiTokenSocketMiddleware(URLRouter(websocket_urlpatterns)))),
     }
 )
+
+# What is loaded by now (Django, the apps, the URL conf: some 270,000 objects) lives as long as
+# the process. Frozen out of the garbage collector's sight, a request that allocates many
+# objects (a year of hourly snapshots, 100 orders) no longer pays for walking all of them
+# again in each full collection: that walk was a third of the performance page's time.
+gc.freeze()

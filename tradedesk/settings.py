@@ -96,6 +96,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: the Server-Timing header counts every other middleware's time too.
+    *(["apps.web.middleware.ServerTimingMiddleware"] if env.bool("SERVER_TIMING", default=True) else []),
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # First of ours: a NUL byte in the address is refused before any view or filter queries with it.
     "apps.web.middleware.NulByteRefusedMiddleware",

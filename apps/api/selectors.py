@@ -52,7 +52,11 @@ def api_signals(*, user) -> QuerySet:
 
 def api_orders(*, user) -> QuerySet:
     return account_scoped(
-        Order.objects.select_related("market", "signal").prefetch_related(
+        Order.objects.select_related("market", "signal")
+        # of the market and the signal only what OrderSerializer shows: a signal's indicators
+        # (JSON) and a market's dozen columns were decoded on every row for nothing
+        .only(*(field.name for field in Order._meta.concrete_fields), "market__symbol", "signal__price", "signal__created_at")
+        .prefetch_related(
             # to_attr: a plain list per order (Django builds no queryset per row for it)
             Prefetch("events", queryset=OrderEvent.objects.order_by("id"), to_attr="event_list")
         ),

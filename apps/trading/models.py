@@ -100,6 +100,9 @@ class Order(TimeStampedModel):
             models.Index(fields=["account", "created_at"]),
             models.Index(fields=["strategy", "created_at"]),
             models.Index(fields=["account", "status"]),
+            # the orders page's market filter: has this market an order of the user's accounts?
+            # (one probe per market; the market index alone read each market's every order)
+            models.Index(fields=["market", "account"]),
         ]
         permissions = [("cancel_order", "Can cancel an order")]
 

@@ -30,9 +30,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 import numpy as np
-from django.db.models import BigIntegerField, Func
+from django.db.models import BigIntegerField, F, Func, Window
+from django.db.models.functions import RowNumber
 
 from apps.common.errors import Invalid, NotFound
 from apps.engine import metrics
@@ -45,8 +47,7 @@ ZERO = Decimal(0)
 BY = metrics.PERIODS
 
 
-@dataclass(frozen=True)
-class EquityPoint:
+class EquityPoint(NamedTuple):  # a tuple: a year of hourly points is 8,760 of them, made at C speed
     ms: int  # the snapshot's time, ms since 1970 UTC
     equity: Decimal
     peak: Decimal
@@ -407,18 +408,15 @@ def _account_curve(account_ids, start, end) -> tuple[np.ndarray, np.ndarray, Dec
 
 
 def _equity_before(account_ids, start) -> dict[int, Decimal]:
-    """Each account's equity at the start: its last snapshot before it."""
-    found = {}
-    for account_id in account_ids:
-        row = (
-            PortfolioSnapshot.objects.filter(account_id=account_id, taken_at__lte=start)
-            .order_by("-taken_at", "-id")
-            .values_list("equity", flat=True)
-            .first()
-        )
-        if row is not None:
-            found[account_id] = row
-    return found
+    """Each account's equity at the start: its last snapshot before it (one query for all)."""
+    newest_first = Window(RowNumber(), partition_by=[F("account_id")], order_by=[F("taken_at").desc(), F("id").desc()])
+    rows = (
+        PortfolioSnapshot.objects.filter(account_id__in=list(account_ids), taken_at__lte=start)
+        .annotate(rank=newest_first)
+        .filter(rank=1)
+        .values_list("account_id", "equity")
+    )
+    return dict(rows)
 
 
 def _strategy_curve(closed: list[RoundTrip], base: Decimal) -> tuple[np.ndarray, np.ndarray]:
@@ -450,6 +448,27 @@ def _curve_figures(report: PerformanceReport, times: np.ndarray, equity: np.ndar
     report.daily = period_pnl(times, equity, initial, "day")
     report.monthly = period_pnl(times, equity, initial, "month")
     report.pnl_by = period_pnl(times, equity, initial, report.by)
+
+
+def curve_thinned(points: list[EquityPoint], *, limit: int) -> list[EquityPoint]:
+    """At most `limit` of the curve's points, for drawing it: every point when they fit, else,
+    in each of limit // 5 equal runs of points, its first, lowest, highest, deepest below the
+    peak and last, so the line keeps every peak and trough (a year of hourly snapshots is
+    8,760 points on a chart some 1,000 pixels wide). The figures are computed on every point;
+    only the drawing is thinned."""
+    if len(points) <= limit:
+        return points
+    equity = np.fromiter((float(point.equity) for point in points), dtype=np.float64, count=len(points))
+    below = np.fromiter((point.drawdown_pct for point in points), dtype=np.float64, count=len(points))
+    edges = np.linspace(0, len(points), max(1, limit // 5) + 1).astype(np.int64)
+    keep = set()
+    for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        if hi > lo:
+            run = slice(lo, hi)
+            keep.update(
+                (lo, hi - 1, lo + int(equity[run].argmin()), lo + int(equity[run].argmax()), lo + int(below[run].argmax()))
+            )
+    return [points[i] for i in sorted(keep)]
 
 
 def period_pnl(times: np.ndarray, equity: np.ndarray, initial: Decimal, by: str) -> list[PeriodPnl]:

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db.models import Exists, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.alerts.selectors import alerts_unacknowledged, alerts_visible
@@ -103,22 +104,34 @@ def accounts_equity(*, user, now: datetime | None = None) -> list[dict]:
     """Per account: the newest equity and today's P&L (newest equity minus the equity of the
     last snapshot taken before today's UTC midnight, or today's first when none is older)."""
     start = day_start(now)
-    rows = []
-    for account in accounts_visible_to(user=user).select_related("exchange").defer(*SECRETS).order_by("name"):
-        snapshots = PortfolioSnapshot.objects.filter(account=account)
-        newest = snapshots.order_by("-taken_at").first()
-        opening = (
-            snapshots.filter(taken_at__lt=start).order_by("-taken_at").first()
-            or snapshots.filter(taken_at__gte=start).order_by("taken_at").first()
+    snapshots = PortfolioSnapshot.objects.filter(account=OuterRef("pk"))
+    newest = snapshots.order_by("-taken_at")
+    opening = Coalesce(  # each one row by the (account, taken_at) index: one query for all the accounts
+        Subquery(snapshots.filter(taken_at__lt=start).order_by("-taken_at").values("equity")[:1]),
+        Subquery(snapshots.filter(taken_at__gte=start).order_by("taken_at").values("equity")[:1]),
+    )
+    accounts = (
+        accounts_visible_to(user=user)
+        .select_related("exchange")
+        .defer(*SECRETS)
+        .annotate(
+            equity_newest=Subquery(newest.values("equity")[:1]),
+            equity_newest_at=Subquery(newest.values("taken_at")[:1]),
+            equity_opening=opening,
         )
-        today = newest.equity - opening.equity if newest and opening else None
+        .order_by("name")
+    )
+    rows = []
+    for account in accounts:
+        equity, opening_equity = account.equity_newest, account.equity_opening
+        today = equity - opening_equity if equity is not None and opening_equity is not None else None
         rows.append(
             {
                 "account": account,
-                "equity": newest.equity if newest else None,
-                "equity_at": newest.taken_at if newest else None,
+                "equity": equity,
+                "equity_at": account.equity_newest_at,
                 "today_pnl": today,
-                "today_pct": (today / opening.equity * 100) if today is not None and opening.equity else None,
+                "today_pct": (today / opening_equity * 100) if today is not None and opening_equity else None,
             }
         )
     return rows
@@ -253,10 +266,10 @@ def order_filter_choices(*, user) -> dict:
     # EXISTS per market: the (market) index finds one order of the user's accounts and stops,
     # where `pk IN (every order's market)` would read all the orders
     traded = Exists(Order.objects.filter(market=OuterRef("pk"), account__in=accounts.values("pk")))
-    return {
-        "accounts": list(accounts.order_by("name")),
-        "strategies": list(Strategy.objects.filter(account__in=accounts).order_by("name")),
-        "markets": list(Market.objects.filter(traded).order_by("symbol")),
+    return {  # the dropdowns show a name: only it is read (an account's keys would be decrypted)
+        "accounts": list(accounts.only("pk", "name").order_by("name")),
+        "strategies": list(Strategy.objects.filter(account__in=accounts).only("pk", "name").order_by("name")),
+        "markets": list(Market.objects.filter(traded).only("pk", "symbol").order_by("symbol")),
         "statuses": [("live", "Live (working)"), *Order._meta.get_field("status").choices],
     }
 

@@ -10,9 +10,10 @@ from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
-from apps.trading.performance import BY, PerformanceReport, performance_for_user
+from apps.trading.performance import BY, PerformanceReport, curve_thinned, performance_for_user
 
 WINDOWS = {"day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+CHART_POINTS = 1500  # a chart is some 1,000 pixels wide
 MONTHS = [calendar.month_abbr[number] for number in range(1, 13)]
 
 
@@ -45,13 +46,16 @@ def performance_page_read(*, user, query: PerformanceQuery) -> PerformanceReport
 
 
 def chart_series(report: PerformanceReport) -> dict:
+    """The equity, peak and drawdown lines, thinned to CHART_POINTS (every peak and trough kept)."""
+    points = curve_thinned(report.equity, limit=CHART_POINTS)
+
     def line(values):
-        return [{"time": point.ms // 1000, "value": value} for point, value in zip(report.equity, values, strict=True)]
+        return [{"time": point.ms // 1000, "value": value} for point, value in zip(points, values, strict=True)]
 
     return {
-        "equity": line([float(p.equity) for p in report.equity]),
-        "peak": line([float(p.peak) for p in report.equity]),
-        "drawdown": line([-p.drawdown_pct for p in report.equity]),
+        "equity": line([float(p.equity) for p in points]),
+        "peak": line([float(p.peak) for p in points]),
+        "drawdown": line([-p.drawdown_pct for p in points]),
     }
 
 

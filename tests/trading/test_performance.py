@@ -155,3 +155,25 @@ def test_round_trips_replay_the_positions_rules(history):
         ("BTC/USDT", D("24.775"), False),
         ("ETH/USDT", D("-0.04"), True),
     ]
+
+
+def test_a_years_curve_is_thinned_for_the_chart_but_keeps_its_peak_trough_and_ends():
+    from apps.trading.performance import EquityPoint, curve_thinned
+
+    hour = 3_600_000
+    equity = [D(100_000) + D(i % 977) - D(i % 313) for i in range(8760)]
+    equity[4321] = D(150_000)  # the year's peak
+    equity[6000] = D(50_000)  # and its trough
+    peak, points = D(0), []
+    for i, value in enumerate(equity):
+        peak = max(peak, value)
+        points.append(EquityPoint(ms=i * hour, equity=value, peak=peak, drawdown_pct=float((peak - value) / peak * 100)))
+
+    drawn = curve_thinned(points, limit=1500)
+
+    assert len(drawn) <= 1500
+    assert drawn[0] == points[0] and drawn[-1] == points[-1]
+    assert points[4321] in drawn and points[6000] in drawn
+    assert max(p.drawdown_pct for p in drawn) == max(p.drawdown_pct for p in points)
+    assert [p.ms for p in drawn] == sorted(p.ms for p in drawn)
+    assert curve_thinned(points[:100], limit=1500) == points[:100]  # a short curve is drawn whole

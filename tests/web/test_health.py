@@ -115,3 +115,20 @@ def test_metrics_with_the_token_answer_in_prometheus_format(scrape):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/plain")
     assert "tradedesk_candle_data_age_seconds" in response.content.decode()
+
+
+def test_every_answer_says_how_long_the_server_worked_and_how_many_queries_it_made(client):
+    import re
+
+    assert "Server-Timing" not in client.get("/health")  # not to a stranger: what a request costs is the desk's business
+
+    from tests.access import desk_user
+
+    client.force_login(desk_user("tess", role="viewer", accounts=[]))
+    timing = re.compile(r'^db;dur=([\d.]+);desc="(\d+) queries", total;dur=([\d.]+)$')
+
+    page = timing.match(client.get("/positions/")["Server-Timing"])
+    health = timing.match(client.get("/health")["Server-Timing"])
+
+    assert int(page.group(2)) > 0 and float(page.group(3)) >= float(page.group(1)) > 0
+    assert health.group(2) == "0" and float(health.group(3)) > 0

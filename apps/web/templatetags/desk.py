@@ -7,8 +7,10 @@ reads the same to a colour-blind trader."""
 from decimal import Decimal
 
 from django import template
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from apps.engine.display import decimal_text
 from apps.web import cockpit
@@ -142,3 +144,42 @@ def age_text(value):
 def normalize(value):
     """An exact Decimal without storage zeros (0.00998, not 0.009980000000)."""
     return "—" if value is None else f"{Decimal(value).normalize():f}"
+
+
+# --- performance: the long tables, built here (a year of days through the template language
+# was most of the page's time) ----------------------------------------------------------------
+
+
+@register.simple_tag
+def pnl_rows(rows, label):
+    """The P&L table's rows, newest first."""
+    return format_html_join(
+        "",
+        '<tr><td class="mono" data-label="{}">{}</td><td class="num mono" data-label="P&amp;L">{}</td>'
+        '<td class="num mono" data-label="Return">{}</td><td class="num mono" data-label="Equity">{}</td></tr>',
+        ((label, row.period, pnl(row.pnl), pnl_pct(row.return_pct), money(row.equity)) for row in reversed(rows)),
+    )
+
+
+@register.simple_tag
+def calendar_weeks(weeks):
+    """A month of the daily P&L calendar (apps.web.performance.daily_calendar), a row a week."""
+    return mark_safe("".join(f"<tr>{''.join(_calendar_cell(cell) for cell in week)}</tr>" for week in weeks))
+
+
+def _calendar_cell(cell) -> str:
+    if cell is None:
+        return '<td class="out"></td>'
+    if cell["pnl"] is None:
+        return format_html('<td class="none"><span class="dayno">{}</span></td>', cell["day"])
+    tone = "day-up" if cell["pnl"] > 0 else "day-down" if cell["pnl"] < 0 else "day-flat"
+    return format_html(
+        '<td class="{}" data-day="{}" title="{}: {} ({}%)"><span class="dayno">{}</span><span class="mono daypnl">{}</span></td>',
+        tone,
+        cell["date"],
+        cell["date"],
+        money(cell["pnl"]),
+        floatformat(cell["return_pct"], 2),
+        cell["day"],
+        cell["short"],
+    )
