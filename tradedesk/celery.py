@@ -71,6 +71,12 @@ DEFAULT_BEAT_SCHEDULE = {
         "task": "apps.goals.tasks.goals_snapshot",
         "crontab": {"minute": "59", "hour": "23"},
     },
+    "markets: pair scores": {
+        "task": "apps.markets.tasks.market_scores_refresh",
+        "crontab": {"minute": "5", "hour": "0"},
+        "queue": "marketdata",
+        "description": "Scores every active market on volatility, volume and momentum (the data page, 'top N by score').",
+    },
     "goals: sizing stances": {
         "task": "apps.goals.tasks.sizing_stances_refresh",
         "every_seconds": 300,

@@ -244,6 +244,14 @@ TRADING_BREAKER_TIMEOUT_S = env.float("TRADING_BREAKER_TIMEOUT_S", default=60)
 RESEARCH_TRIAL_HEARTBEAT_SECONDS = env.int("RESEARCH_TRIAL_HEARTBEAT_SECONDS", default=5)
 RESEARCH_TRIAL_GRACE_SECONDS = env.int("RESEARCH_TRIAL_GRACE_SECONDS", default=60)
 
+# --- Pair selection (apps.markets.scores): the daily score of every active market ----------
+MARKETS_SCORE_LOOKBACK_DAYS = env.int("MARKETS_SCORE_LOOKBACK_DAYS", default=30)
+MARKETS_SCORE_WEIGHTS = {
+    "volatility": env.float("MARKETS_SCORE_WEIGHT_VOLATILITY", default=1.0),
+    "volume": env.float("MARKETS_SCORE_WEIGHT_VOLUME", default=1.0),
+    "momentum": env.float("MARKETS_SCORE_WEIGHT_MOMENTUM", default=1.0),
+}
+
 # --- Alerts (apps.alerts): delivery to Telegram, Discord, Slack, email and webhooks --------
 ALERTS_DISPATCH_EVERY_SECONDS = env.int("ALERTS_DISPATCH_EVERY_SECONDS", default=2)
 ALERTS_POLL_SECONDS = env.float("ALERTS_POLL_SECONDS", default=0.2)  # between ticks within one beat period

@@ -290,6 +290,7 @@ def _scores(search: StrategySearch, params: dict) -> dict:
     report = bias_check(engine, bias_candles(engine.warmup_period + BIAS_BARS, timeframe=search.timeframe, seed=search.seed))
     if not report.passed:
         return {"bias_passed": False, "bias_detail": "; ".join(map(str, report.findings))}
+    _candles_prime(search)
     start, end = search.folds["in_sample"]
     in_sample = _metrics(search, params, start, end)
     objective, _ = objective_values(search.objective, in_sample)
@@ -318,6 +319,14 @@ def _scores(search: StrategySearch, params: dict) -> dict:
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
+
+
+def _candles_prime(search: StrategySearch) -> None:
+    """The whole span into this worker's candle cache at once: window by window, the cache
+    would be read again from the database for each wider span (seconds per read)."""
+    for symbol in search.symbols:
+        market = market_by_symbol(symbol=symbol, exchange=search.request.get("exchange"))
+        candle_cache.candles_cached(market=market, timeframe=search.timeframe, start=search.start, end=search.end)
 
 
 def _metrics(search: StrategySearch, params: dict, start: str, end: str) -> dict:
