@@ -58,7 +58,7 @@ from apps.strategies.validation import strategy_config_validate
 logger = logging.getLogger(__name__)
 KIND = "rules"
 MAX_COUNT = 100_000
-BIAS_BARS = 300  # candles after the warm-up the bias checks cut at (every one of them)
+BIAS_BARS = 200  # candles after the warm-up the bias checks cut at (every one of them)
 NAME_LENGTH = 80
 SURVIVOR_ALLOCATION_PCT = Decimal("5")  # % of the account's equity per entry, until a trader sets it
 TASK = "apps.research.tasks.candidate_evaluate"
@@ -235,12 +235,16 @@ def search_get(search_id: int) -> StrategySearch:
 
 def search_start(search: StrategySearch) -> int:
     """Queue a task for every pending candidate of the current generation (also how a search
-    is resumed: a task for an evaluated candidate does nothing). Returns the number queued."""
-    pending = list(
-        search.candidates.filter(generation=search.generation, status=GeneratedCandidate.Status.PENDING).values_list(
-            "pk", flat=True
-        )
-    )
+    is resumed: a task for an evaluated candidate evaluates nothing again). With none pending
+    in a running search (the task that was to breed the next generation or finish failed), one
+    task of an evaluated candidate moves the search on. Returns the number queued."""
+    search.refresh_from_db()
+    if search.status == StrategySearch.Status.FINISHED:
+        return 0
+    current = search.candidates.filter(generation=search.generation)
+    pending = list(current.filter(status=GeneratedCandidate.Status.PENDING).values_list("pk", flat=True))
+    if not pending:
+        pending = list(current.order_by("-number").values_list("pk", flat=True)[:1])
     task = current_app.tasks[TASK]
     for candidate_id in pending:
         task.apply_async(args=(candidate_id,))
