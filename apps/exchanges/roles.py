@@ -46,7 +46,7 @@ def user_has_role(user, role: Role) -> bool:
 # The three groups are the code's definition of the roles: `role_groups_ensure` creates them and
 # adds these permissions (never removes one). Give a person other rights through another group.
 
-DESK_APPS = ("markets", "exchanges", "strategies", "trading", "risk", "alerts")
+DESK_APPS = ("markets", "exchanges", "strategies", "trading", "risk", "alerts", "research")
 # Who else is a member of an account is the administrators' business, not a reader's.
 ADMIN_ONLY_MODELS = {("exchanges", "accountmembership")}
 TRADER_PERMISSIONS = (

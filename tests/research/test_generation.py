@@ -155,3 +155,18 @@ def test_fifty_candidates_on_real_workers_become_stopped_strategies_that_pass_th
         assert admin_client.get(f"/admin/research/generatedcandidate/{candidate.pk}/change/").status_code == 200
     assert admin_client.get(f"/admin/research/strategysearch/{search.pk}/change/").status_code == 200
     assert f"{len(survivors)} stored as stopped strategies" in out.getvalue()
+
+
+def test_a_viewer_of_the_account_reviews_its_candidates_in_the_admin_and_another_account_is_a_404(client):
+    from apps.exchanges.models import ExchangeAccount
+    from tests.access import desk_user
+
+    account = minute_market_seeded(days=2)
+    other = ExchangeAccount.objects.create(name="elsewhere", exchange=account.exchange, mode="paper")
+    ours, theirs = small_search(account, seed=1), small_search(other, seed=1)
+    client.force_login(desk_user("vera", role="viewer", accounts=[account]))
+    listed = client.get("/admin/research/generatedcandidate/")
+    assert listed.status_code == 200 and listed.context["cl"].result_count == ours.candidates.count() == 6
+    assert client.get(f"/admin/research/generatedcandidate/{ours.candidates.first().pk}/change/").status_code == 200
+    assert client.get(f"/admin/research/generatedcandidate/{theirs.candidates.first().pk}/change/").status_code == 404
+    assert client.get(f"/admin/research/strategysearch/{theirs.pk}/change/").status_code == 404
