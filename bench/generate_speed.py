@@ -50,31 +50,16 @@ def environment() -> dict:
 
 
 def desk_seed(days: int):
-    """90 days of the synthetic market's 1m candles, its collector and a paper account."""
+    """90 days of the synthetic market's 1m candles, its collector and a paper account (the
+    tests' own seeding)."""
     from django.core.management import call_command
 
-    from apps.exchanges.models import ExchangeAccount
-    from apps.markets.models import Candle, CollectorStatus, Market
+    from apps.markets.models import Candle
+    from tests.research.generation_support import minute_market_seeded
 
     call_command("migrate", verbosity=0)
-    call_command(
-        "generate_market",
-        "--days",
-        str(days),
-        "--timeframe",
-        "1m",
-        "--symbol",
-        "BTC/USDT",
-        "--end",
-        "2025-06-01",
-        stdout=StringIO(),
-    )
-    market = Market.objects.get(symbol="BTC/USDT")
-    candles = Candle.objects.filter(market=market, timeframe="1m")
-    last = candles.order_by("-open_time").values_list("open_time", flat=True)[0]
-    CollectorStatus.objects.update_or_create(market=market, timeframe="1m", defaults={"last_candle_time": last})
-    account = ExchangeAccount.objects.create(name="bench paper", exchange=market.exchange, mode="paper")
-    return account, candles.count()
+    account = minute_market_seeded(days=days)
+    return account, Candle.objects.filter(timeframe="1m").count()
 
 
 def workers_start(count: int, env: dict) -> list[subprocess.Popen]:
