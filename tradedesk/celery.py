@@ -83,6 +83,12 @@ DEFAULT_BEAT_SCHEDULE = {
         "queue": "research",
         "description": "Each running strategy's yesterday, live beside the backtest; alerts above RESEARCH_DIVERGENCE_THRESHOLD.",
     },
+    "markets: pair scores": {
+        "task": "apps.markets.tasks.market_scores_refresh",
+        "crontab": {"minute": "5", "hour": "0"},
+        "queue": "marketdata",
+        "description": "Scores every active market on volatility, volume and momentum (the data page, 'top N by score').",
+    },
     "goals: sizing stances": {
         "task": "apps.goals.tasks.sizing_stances_refresh",
         "every_seconds": 300,
@@ -103,6 +109,16 @@ DEFAULT_BEAT_SCHEDULE = {
         "task": "apps.alerts.tasks.alerts_daily_summary",
         "crontab": {"minute": "0", "hour": os.environ.get("ALERTS_SUMMARY_HOUR", "20")},
         "queue": "alerts",
+    },
+    # Off until an admin enables it and sets its kwargs (account id, symbols, and any search
+    # setting: count, timeframe, days, generations, survivors...) in the periodic tasks admin.
+    "research: generate strategies daily": {
+        "task": "apps.research.tasks.strategies_generate_daily",
+        "crontab": {"minute": "30", "hour": "2"},
+        "queue": "research",
+        "kwargs": {"account": None, "symbols": ["BTC/USDT"], "count": 500, "days": 90},
+        "enabled": False,
+        "description": "A genetic search (generate_strategies) over the last days; survivors are stopped strategies.",
     },
     "alerts: dead man's switch ping (ALERTS_HEARTBEAT_URL)": {
         "task": "apps.alerts.tasks.alerts_heartbeat",

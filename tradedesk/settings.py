@@ -260,6 +260,14 @@ MAX_ACTIVE_STRATEGIES = env.int("MAX_ACTIVE_STRATEGIES", default=10)
 RESEARCH_DIVERGENCE_THRESHOLD = env.str("RESEARCH_DIVERGENCE_THRESHOLD", default="0.02")
 RESEARCH_LIVE_VS_BACKTEST_LOOKBACK_DAYS = env.int("RESEARCH_LIVE_VS_BACKTEST_LOOKBACK_DAYS", default=30)
 
+# --- Pair selection (apps.markets.scores): the daily score of every active market ----------
+MARKETS_SCORE_LOOKBACK_DAYS = env.int("MARKETS_SCORE_LOOKBACK_DAYS", default=30)
+MARKETS_SCORE_WEIGHTS = {
+    "volatility": env.float("MARKETS_SCORE_WEIGHT_VOLATILITY", default=1.0),
+    "volume": env.float("MARKETS_SCORE_WEIGHT_VOLUME", default=1.0),
+    "momentum": env.float("MARKETS_SCORE_WEIGHT_MOMENTUM", default=1.0),
+}
+
 # --- Alerts (apps.alerts): delivery to Telegram, Discord, Slack, email and webhooks --------
 ALERTS_DISPATCH_EVERY_SECONDS = env.int("ALERTS_DISPATCH_EVERY_SECONDS", default=2)
 ALERTS_POLL_SECONDS = env.float("ALERTS_POLL_SECONDS", default=0.2)  # between ticks within one beat period

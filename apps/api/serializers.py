@@ -93,6 +93,7 @@ class StrategySerializer(DeskModelSerializer):
             "stop_loss_pct",
             "take_profit_pct",
             "trailing_stop_pct",
+            "markets_top",
             "status",
             "status_reason",
             "stage",

@@ -40,6 +40,12 @@ class StrategyWriteSerializer(serializers.Serializer):
     stop_loss_pct = _pct("Protective stop below the entry, in % (null: none)")
     take_profit_pct = _pct("Take profit above the entry, in % (null: none)")
     trailing_stop_pct = _pct("Trailing stop below the highest price since the entry, in % (null: none)")
+    markets_top = serializers.IntegerField(
+        min_value=1,
+        allow_null=True,
+        required=False,
+        help_text="Open positions only in the N best-scored of the markets (daily pair score); null: every market",
+    )
 
 
 class RiskLimitsWriteSerializer(serializers.Serializer):

@@ -6,8 +6,9 @@ from django_celery_beat.models import CrontabSchedule, IntervalSchedule, Periodi
 
 
 def beat_schedule_install(schedule: dict) -> list[str]:
-    """Create the missing default periodic tasks; never touch one that exists (the admin
-    owns it after the first install). Returns the names created."""
+    """Create the missing default periodic tasks (an entry with "enabled": False is created
+    switched off); never touch one that exists (the admin owns it after the first install).
+    Returns the names created."""
     created = []
     for name, entry in schedule.items():
         if PeriodicTask.objects.filter(name=name).exists():
@@ -19,6 +20,7 @@ def beat_schedule_install(schedule: dict) -> list[str]:
             queue=entry.get("queue"),
             kwargs=json.dumps(entry.get("kwargs", {})),
             description=entry.get("description", ""),
+            enabled=entry.get("enabled", True),
         )
         created.append(name)
     return created

@@ -115,3 +115,32 @@ class CollectorStatus(TimeStampedModel):
         """Fresh while the newest closed candle is less than two periods old."""
         age = self.data_age(now)
         return age is not None and age < 2 * self.period
+
+
+class MarketScore(models.Model):
+    """A market's pair-selection score of one UTC day (engine/pair_scores.py): its volatility,
+    volume and risk-adjusted momentum over the lookback, and their z-scores against the other
+    markets scored that day. Written by the daily task; the newest day is what strategies with
+    "top N by score" and the data page read."""
+
+    market = models.ForeignKey(Market, on_delete=models.CASCADE, related_name="scores")
+    day = models.DateField(help_text="UTC day scored (the lookback ends at the start of the next day, or now)")
+    timeframe = models.CharField(max_length=4, choices=TIMEFRAME_CHOICES, help_text="Candles the figures come from")
+    lookback_days = models.PositiveSmallIntegerField()
+    bars = models.PositiveIntegerField()
+    volatility = models.FloatField(help_text="Annualised standard deviation of log returns (0.8 = 80 %)")
+    volume = models.FloatField(help_text="Mean quote volume per day")
+    momentum = models.FloatField(help_text="Log return over the lookback / (volatility of the bars x sqrt(bars))")
+    z_volatility = models.FloatField()
+    z_volume = models.FloatField()
+    z_momentum = models.FloatField()
+    score = models.FloatField(help_text="Sum of the z-scores (weighted)")
+    rank = models.PositiveIntegerField(help_text="1 = highest score of the day")
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["market", "day"], name="market_score_once_a_day")]
+        ordering = ["-day", "rank"]
+
+    def __str__(self):
+        return f"{self.market.symbol} {self.day}: {self.score:+.2f} (#{self.rank})"

@@ -104,3 +104,26 @@ def _as_arrays(rows: list[tuple], timeframe: str) -> Candles:
     time = np.fromiter((round(moment.timestamp() * 1000) for moment in times), dtype=np.int64, count=len(times))
     arrays = [np.array(column, dtype=np.float64) for column in columns]  # float(Decimal), once per value
     return Candles(time, *arrays, timeframe=timeframe)
+
+
+def market_scores_latest() -> list:
+    """The newest day's pair scores, best first (with their markets)."""
+    from apps.markets.models import MarketScore
+
+    day = MarketScore.objects.order_by("-day").values_list("day", flat=True).first()
+    if day is None:
+        return []
+    return list(MarketScore.objects.filter(day=day).select_related("market__exchange").order_by("rank"))
+
+
+def markets_top_scored(*, market_ids, count: int) -> list[int]:
+    """Of `market_ids`, the `count` with the highest score on the newest day scored, best
+    first. A market without a score that day is never among them (nothing known, nothing
+    chosen): with no scores at all the list is empty."""
+    from apps.markets.models import MarketScore
+
+    day = MarketScore.objects.filter(market_id__in=market_ids).order_by("-day").values_list("day", flat=True).first()
+    if day is None:
+        return []
+    rows = MarketScore.objects.filter(day=day, market_id__in=market_ids).order_by("-score", "market_id")
+    return list(rows.values_list("market_id", flat=True)[:count])

@@ -147,3 +147,83 @@ class LiveBacktestReport(TimeStampedModel):
     @property
     def threshold_pct(self) -> str:
         return "" if self.threshold is None else f"{(self.threshold * 100).normalize():f}"
+
+
+class StrategySearch(TimeStampedModel):
+    """One run of `generate_strategies`: a seeded genetic search over the "rules" strategy's
+    building blocks on one account's markets. Its candidates are evaluated on the `research`
+    queue; the task that finishes a generation breeds the next; the last one ranks them and
+    stores the survivors as stopped Strategies (GeneratedCandidate.strategy)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        FINISHED = "finished"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey("exchanges.ExchangeAccount", on_delete=models.PROTECT, related_name="strategy_searches")
+    request = models.JSONField(help_text="The backtest settings (symbols, exchange, fees) every candidate runs with")
+    symbols = models.JSONField(default=list)
+    timeframe = models.CharField(max_length=4, choices=TIMEFRAME_CHOICES)
+    start = models.DateTimeField(help_text="First candle of the search")
+    end = models.DateTimeField(help_text="Exclusive")
+    folds = models.JSONField(help_text="The walk-forward: in-sample window, then each fold's out-of-sample window")
+    objective = models.CharField(max_length=30)
+    seed = models.IntegerField(default=0)
+    count = models.PositiveIntegerField(help_text="Candidates to evaluate, all generations together")
+    generations = models.PositiveIntegerField()
+    generation = models.PositiveIntegerField(default=0, help_text="The generation being evaluated")
+    survivors = models.PositiveIntegerField(help_text="At most this many best candidates become strategies")
+    min_trades = models.PositiveIntegerField(default=3, help_text="Out-of-sample trades a survivor needs at least")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="strategy_searches"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "strategy searches"
+
+    def __str__(self):
+        return f"search #{self.pk} {','.join(self.symbols)} {self.timeframe} (seed {self.seed})"
+
+    def generation_size(self, generation: int) -> int:
+        """The count shared out: the first generations take one more when it does not divide."""
+        share, extra = divmod(self.count, self.generations)
+        return share + (1 if generation < extra else 0)
+
+
+class GeneratedCandidate(models.Model):
+    """One genome of a search and its scores: in-sample objective (the fitness the search
+    breeds on), out-of-sample objective (the mean over the walk-forward's test windows),
+    stability (share of those windows that made money), trades (out of sample), the bias
+    checks' verdict. A survivor links to the Strategy it became."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        EVALUATED = "evaluated"
+        FAILED = "failed"
+
+    search = models.ForeignKey(StrategySearch, on_delete=models.CASCADE, related_name="candidates")
+    generation = models.PositiveIntegerField()
+    number = models.PositiveIntegerField(help_text="Its place in the search, from 0")
+    params = models.JSONField(help_text='The "rules" strategy params: entry and exit rules')
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    bias_passed = models.BooleanField(null=True)
+    bias_detail = models.TextField(blank=True)
+    in_sample = models.FloatField(null=True, blank=True)
+    out_of_sample = models.FloatField(null=True, blank=True)
+    stability = models.FloatField(null=True, blank=True)
+    trades = models.PositiveIntegerField(default=0)
+    fold_figures = models.JSONField(default=list, blank=True)
+    detail = models.TextField(blank=True, help_text="Why a candidate has no score (e.g. the strategy refused the data)")
+    rank = models.PositiveIntegerField(null=True, blank=True, help_text="1 = best survivor")
+    strategy = models.ForeignKey(
+        "strategies.Strategy", null=True, blank=True, on_delete=models.SET_NULL, related_name="generated_from"
+    )
+
+    class Meta:
+        ordering = ["search", "rank", "number"]
+        constraints = [models.UniqueConstraint(fields=["search", "number"], name="candidate_unique_number")]
+
+    def __str__(self):
+        return f"candidate {self.number} of search #{self.search_id}: {self.params.get('entry')} => {self.params.get('exit')}"

@@ -5,8 +5,8 @@ from datetime import date
 
 from celery import shared_task
 
+from apps.research import generation, studies
 from apps.research import live_vs_backtest_report as reports
-from apps.research import studies
 from apps.research.review import strategies_review
 
 
@@ -46,3 +46,20 @@ def live_vs_backtest_report(strategy_id: int, day: str) -> str:
     """One strategy's day compared and stored (a rerun replaces it; the alert is recorded once)."""
     report = reports.report_run(strategy_id=strategy_id, day=date.fromisoformat(day))
     return str(report)
+
+
+@shared_task(
+    name="apps.research.tasks.candidate_evaluate", acks_late=True, reject_on_worker_lost=True, soft_time_limit=600, time_limit=660
+)
+def candidate_evaluate(candidate_id: int) -> str:
+    """One generated candidate: bias checks and walk-forward backtests; the generation's last
+    one breeds the next generation (or stores the survivors)."""
+    return generation.candidate_step(candidate_id)
+
+
+@shared_task(name="apps.research.tasks.strategies_generate_daily")
+def strategies_generate_daily(account: int | None = None, symbols: list | None = None, **options) -> int | None:
+    """The daily beat entry (installed disabled): a search with the entry's kwargs (account,
+    symbols, and any SearchRequest field such as count, timeframe, days), queued on the workers."""
+    search = generation.search_daily(account=account, symbols=symbols or [], options=options)
+    return search.pk

@@ -55,7 +55,7 @@ class StrategyAdmin(AuditedAdminMixin, AccountScopedAdmin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [
-            (None, {"fields": ("name", "kind", "params", "account", "markets", "timeframe")}),
+            (None, {"fields": ("name", "kind", "params", "account", "markets", "markets_top", "timeframe")}),
             (
                 "Allocation and protective exits (emulated by the desk)",
                 {"fields": ("allocation_type", "allocation_value", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct")},

@@ -113,6 +113,7 @@ CONFIG_FIELDS = (
     "stop_loss_pct",
     "take_profit_pct",
     "trailing_stop_pct",
+    "markets_top",
 )
 SETTINGS_FIELDS = ("allocation_type", "allocation_value", "stop_loss_pct", "take_profit_pct", "trailing_stop_pct")
 NAME_MAX = 80
@@ -140,6 +141,8 @@ def strategy_config_validate(values: Mapping, *, accounts=None, instance=None) -
         bad("timeframe", f"Choose a timeframe among {', '.join(TIMEFRAMES)}; got {values['timeframe']!r}.")
     if "kind" in values or "params" in values:
         cleaned.update(_kind_params_check(values.get("kind"), values.get("params"), values.get("timeframe"), bad))
+    if "markets_top" in values:
+        cleaned["markets_top"] = _markets_top_check(values["markets_top"], cleaned.get("markets"), bad)
     if cleaned.get("markets") and values.get("timeframe") in TIMEFRAMES:
         _data_available_check(cleaned["markets"], values["timeframe"], bad)
     allocation_type = values.get("allocation_type")
@@ -210,6 +213,24 @@ def _markets_check(markets, account, bad) -> list:
         if elsewhere:
             bad("markets", f"{', '.join(elsewhere)}: not on the account's exchange; choose markets the account can trade.")
     return chosen
+
+
+def _markets_top_check(count, markets, bad) -> int | None:
+    """Top N by pair score: blank (every market), or a whole number from 1 to the markets chosen."""
+    if count in (None, ""):
+        return None
+    if isinstance(count, str) and count.strip().isdigit():
+        count = int(count)
+    if not _is_id(count):
+        bad("markets_top", f"Top N markets by score is a whole number from 1 (or blank for every market); got {count!r}.")
+        return None
+    if markets and count > len(markets):
+        bad(
+            "markets_top",
+            f"Top {count} markets by score needs at least {count} markets; {len(markets)} chosen: "
+            "choose more markets or a smaller N.",
+        )
+    return count
 
 
 def _kind_params_check(kind, params, timeframe, bad) -> dict:

@@ -18,6 +18,7 @@ from apps.common.models import AuditEntry
 from apps.exchanges.models import ExchangeAccount
 from apps.exchanges.roles import Role, user_has_role
 from apps.goals.services import drawdown_clear, goal_save
+from apps.markets.selectors import market_scores_latest
 from apps.markets.services import collector_active_set
 from apps.research.promotion import strategy_promote
 from apps.research.selectors import strategy_promotion_view
@@ -199,6 +200,7 @@ def data(request):
         "web/data.html",
         {
             "collectors": health,
+            "scores": market_scores_latest(),
             "is_admin": _is_admin(request.user),
             # A stored candle moves its collector's freshness and counts: refresh on each.
             "page_topics": sorted({CANDLES.name(market=row.collector.market.slug, tf=row.collector.timeframe) for row in health}),

@@ -21,6 +21,7 @@ from apps.engine.strategies.registry import (
 
 EXPECTED_NAMES = {
     "rsi",
+    "rules",
     "grid",
     "macd",
     "bollinger",

@@ -47,6 +47,13 @@ class Strategy(TimeStampedModel):
     )
     take_profit_pct = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
     trailing_stop_pct = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    markets_top = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="top N markets by score",
+        help_text="Open positions only in the N best-scored of these markets on the newest daily pair score "
+        "(the data page); exits are always evaluated. Blank: every market.",
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.STOPPED, db_index=True)
     status_reason = models.CharField(max_length=300, blank=True)
     stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.CANDIDATE, db_index=True)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 
 from apps.engine.strategies.base import Candles, SignalArrays
-from apps.markets.selectors import candles_window
+from apps.markets.selectors import candles_window, markets_top_scored
 from apps.strategies.models import Strategy, StrategyEvaluation
 
 # (array name, order side, intent). Shorts are recorded too (parity covers every array);
@@ -67,9 +67,23 @@ def strategy_decide(*, strategy: Strategy, market_id: int, candle_time: datetime
         return StrategyEvaluation.Outcome.SKIPPED, f"only {len(window)} of {engine.warmup_period} warm-up candles stored", []
     window = _with_informative(window, engine.informative_timeframes())
     wanted = last_bar_signals(engine.signals(window), window)
+    wanted, held_back = _entries_in_top_markets(strategy, market_id, wanted)
     if not wanted:
-        return StrategyEvaluation.Outcome.NOTHING, "", []
+        return StrategyEvaluation.Outcome.NOTHING, held_back, []
     return StrategyEvaluation.Outcome.SIGNAL, ", ".join(f"{w.action} at {w.price}" for w in wanted), wanted
+
+
+def _entries_in_top_markets(strategy: Strategy, market_id: int, wanted: list) -> tuple[list, str]:
+    """With "top N markets by score", entries only where the market is among the N best-scored
+    of the strategy's markets on the newest daily score, resolved now; exits always pass."""
+    count = strategy.markets_top
+    if not count or not any(w.intent == "open" for w in wanted):
+        return wanted, ""
+    top = markets_top_scored(market_ids=list(strategy.markets.values_list("pk", flat=True)), count=count)
+    if market_id in top:
+        return wanted, ""
+    kept = [w for w in wanted if w.intent != "open"]
+    return kept, f"entry held back: the market is not among the top {count} of the strategy's markets by pair score"
 
 
 def _with_informative(candles: Candles, timeframes: tuple[str, ...]) -> Candles:
