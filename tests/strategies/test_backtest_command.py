@@ -185,7 +185,7 @@ def test_a_bad_command_line_exits_non_zero_without_a_traceback(tmp_path):
     assert "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines() == [
         "CommandError: unknown strategy 'no_such_strategy'; known strategies: bollinger, donchian, ema_cross, grid, "
-        "macd, mtf_trend, rsi, sma_cross, volume_profile, vwap_reversion"
+        "macd, mtf_trend, rsi, rules, sma_cross, volume_profile, vwap_reversion"
     ]
 
 
