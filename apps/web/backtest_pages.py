@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods
 
 from apps.common.audit import Via
 from apps.common.errors import Invalid, NotAllowed, NotFound
@@ -37,8 +37,12 @@ def backtests_page(request):
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def backtest_launch_action(request):
+    if request.method == "GET":
+        # A refused launch answers the form with its errors at this address: the page's live
+        # refresh (desk.js fetches location.href) and a reload come back here with a GET.
+        return backtests_page(request)
     values = backtests.launch_values(request.POST)
     try:
         job = backtest_job_submit(actor=request.user, values=values, via=Via.PAGE)

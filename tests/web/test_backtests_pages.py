@@ -72,6 +72,16 @@ def test_every_bad_field_is_shown_on_its_field_and_the_values_are_kept(client, t
     assert 'name="p_ema_cross_fast" value="1"' in html  # what the trader typed stays
 
 
+def test_the_page_left_at_the_launch_address_after_a_refusal_still_refreshes_and_reloads(
+    client, trader, django_capture_on_commit_callbacks
+):
+    launch(client, django_capture_on_commit_callbacks, fee_pct="-1")  # the form answers at /backtests/launch
+
+    refreshed = client.get("/backtests/launch", headers={"X-Desk-Live": "1"})  # desk.js fetches location.href
+
+    assert refreshed.status_code == 200 and 'id="launch-strategy"' in refreshed.content.decode()
+
+
 def test_a_viewer_sees_no_form_and_a_forged_launch_is_refused_and_audited(client, django_capture_on_commit_callbacks):
     market_seeded()
     client.force_login(person_make("victor", role="viewer"))
