@@ -61,10 +61,10 @@ def study_desk_make() -> StudyDesk:
     )
 
 
-def strategy_study(desk: StudyDesk, *, trials: int = 6) -> Study:
+def strategy_study(desk: StudyDesk, *, trials: int = 6, **changes) -> Study:
     """A study of the configured strategy (its account's members see it)."""
     backtest = BacktestRequest(strategy=str(desk.strategy.pk), symbols=["BTC/USDT"], timeframe="1h")
-    return study_create(ema_study_request(trials=trials, backtest=backtest))
+    return study_create(ema_study_request(trials=trials, backtest=backtest, **changes))
 
 
 def trials_run(study: Study, count: int) -> None:

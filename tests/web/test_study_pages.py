@@ -3,6 +3,7 @@ progress: its trials newest first with their train and test figures, its best tr
 beside test, the best-so-far curve; a finished trial is an event on the study's topic and the
 page's live refresh shows it. Real Optuna storage in the desk's PostgreSQL."""
 
+import html as html_text
 import re
 
 import pytest
@@ -38,7 +39,7 @@ def page(client, user, url: str) -> str:
 def cell_text(html: str, row_id: str, label: str) -> str:
     row = re.search(rf'<tr id="{row_id}"[^>]*>(.*?)</tr>', html, re.S).group(1)
     cell = re.search(rf'data-label="{label}"[^>]*>(.*?)</td>', row, re.S).group(1)
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", cell)).strip()
+    return re.sub(r"\s+", " ", html_text.unescape(re.sub(r"<[^>]+>", " ", cell))).strip()
 
 
 def test_the_list_shows_each_study_with_its_trials_counted_its_best_value_and_its_state(client, desk):
@@ -140,3 +141,20 @@ def test_a_finished_trial_is_an_event_on_the_studys_topic_and_the_live_refresh_s
     assert event.kind == "study.trial_finished" and event.payload["study"] == study.pk and event.payload["trial"] == 1
     refreshed = client.get(f"/research/studies/{study.pk}/", headers={"X-Desk-Live": "1"}).content.decode()  # desk.js
     assert 'id="study-count">2 / 5 trials<' in refreshed and 'id="trial-1"' in refreshed
+
+
+def test_a_multi_objective_study_shows_both_objectives_and_a_refused_combination_its_reason(client, desk):
+    study = strategy_study(desk, trials=6, objective="multi", space=["fast=20:40", "slow=21:30"])
+    study_run_out(study)
+    trials = _optuna_study(study).get_trials()
+    refused = next(t for t in trials if t.params["fast"] >= t.params["slow"])
+
+    html = page(client, desk.viewer, f"/research/studies/{study.pk}/")
+
+    assert "total_return_pct · max_drawdown_pct" in html
+    state = cell_text(html, f"trial-{refused.number}", "State")
+    assert state.startswith("pruned ") and refused.user_attrs["reason"][:40] in state
+    assert cell_text(html, f"trial-{refused.number}", "Test return") == "—"
+    front = _optuna_study(study).best_trials  # seeded: the space's valid combinations were drawn too
+    assert front and f'<a href="#trial-{front[0].number}" class="mono">#{front[0].number}</a>' in html
+    assert 'id="best-side-by-side"' in html
