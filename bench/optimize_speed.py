@@ -8,7 +8,11 @@ Each trial backtests the train part (70 %) for the objective (Sharpe) and the te
 for the out-of-sample figures, as `manage.py optimize --trials` does.
 
     python bench/optimize_speed.py [--candles 1000000] [--trials 200] [--peer-candles 100000]
-                                   [--peer-trials 10] [--processes 2]
+                                   [--peer-trials 10] [--processes 2] [--database bench_research]
+
+Beside the wall time it prints where the workers' CPU went (the objective: signals and the two
+backtests; the rest: Optuna's sampler and its RDB storage round trips) and the machine's load:
+on a shared machine the wall time is read for what it is.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from apps.engine.fills import FeeSchedule  # noqa: E402 - after sys.path names t
 from apps.engine.strategies.base import Candles, SignalArrays  # noqa: E402 - after sys.path names the bench folder and the project
 
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres").rsplit("/", 1)[0]
-DATABASE = "bench_research"
+DATABASE = os.environ.get("BENCH_RESEARCH_DATABASE", "bench_research")  # --database: one per person on a shared machine
 FEE = 0.001
 TRAIN_SHARE = 0.7
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -62,6 +66,7 @@ def space(trial) -> tuple[int, int, float]:
 # --- Ours ----------------------------------------------------------------------------------
 
 _data: dict = {}  # the candles, inherited by the forked workers
+_cpu = {"objective": 0.0}  # this process's CPU inside the objective
 
 
 def ema_cross(close: np.ndarray, fast: int, slow: int) -> SignalArrays:
@@ -80,6 +85,14 @@ def part(candles: Candles, signals: SignalArrays, lo: int, hi: int) -> tuple[dic
 
 
 def ours_objective(trial) -> float:
+    started = time.process_time()
+    try:
+        return _ours(trial)
+    finally:
+        _cpu["objective"] += time.process_time() - started
+
+
+def _ours(trial) -> float:
     candles = _data["candles"]
     fast, slow, stop = space(trial)
     signals = ema_cross(candles.close, fast, slow)  # once over the whole history, then cut (no look-ahead)
@@ -128,26 +141,34 @@ def peer_objective(trial) -> float:
 # --- The study on worker processes ----------------------------------------------------------
 
 
-def worker(name: str, objective_name: str, trials: int, seed: int) -> None:
-    """This worker's share of the trials (the shares add up to the study's count exactly)."""
+def worker(name: str, objective_name: str, trials: int, seed: int, report) -> None:
+    """This worker's share of the trials (the shares add up to the study's count exactly); sends
+    back (its CPU seconds, those inside the objective)."""
     objective = ours_objective if objective_name == "ours" else peer_objective
+    started = time.process_time()
     study = optuna.load_study(study_name=name, storage=storage_url(), sampler=optuna.samplers.TPESampler(seed=seed))
     study.optimize(objective, n_trials=trials)
+    report.put((time.process_time() - started, _cpu["objective"]))
 
 
-def study_run(name: str, objective_name: str, trials: int, processes: int) -> tuple[float, int]:
+def study_run(name: str, objective_name: str, trials: int, processes: int) -> tuple[float, int, tuple[float, float]]:
+    """(wall seconds, complete trials, (workers' CPU seconds, of which inside the objective))."""
     optuna.create_study(study_name=name, storage=storage_url(), direction="maximize")
     context = multiprocessing.get_context("fork")  # the workers inherit the candles
+    report = context.Queue()
     started = time.perf_counter()
     shares = [trials // processes + (index < trials % processes) for index in range(processes)]
-    workers = [context.Process(target=worker, args=(name, objective_name, share, seed)) for seed, share in enumerate(shares)]
+    workers = [
+        context.Process(target=worker, args=(name, objective_name, share, seed, report)) for seed, share in enumerate(shares)
+    ]
     for process in workers:
         process.start()
+    cpu = [report.get() for _ in workers]
     for process in workers:
         process.join()
     elapsed = time.perf_counter() - started
     done = optuna.load_study(study_name=name, storage=storage_url()).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
-    return elapsed, len(done)
+    return elapsed, len(done), (sum(total for total, _ in cpu), sum(inside for _, inside in cpu))
 
 
 def main() -> None:
@@ -157,12 +178,15 @@ def main() -> None:
     parser.add_argument("--peer-candles", type=int, default=100_000)
     parser.add_argument("--peer-trials", type=int, default=10)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--database", default=DATABASE, help="the PostgreSQL database the bench drops and creates")
     args = parser.parse_args()
+    globals()["DATABASE"] = args.database
     database_reset()
 
     arrays = candles_arrays(args.candles)
     _data["candles"] = Candles(arrays["time"], arrays["open"], arrays["high"], arrays["low"], arrays["close"], arrays["volume"])
-    ours_s, ours_done = study_run("ours", "ours", args.trials, args.processes)
+    ours_s, ours_done, (ours_cpu, ours_objective_cpu) = study_run("ours", "ours", args.trials, args.processes)
+    load = os.getloadavg()[0]
     best = optuna.load_study(study_name="ours", storage=storage_url()).best_trial
 
     import pandas as pd
@@ -172,7 +196,7 @@ def main() -> None:
         {"Open": peer["open"], "High": peer["high"], "Low": peer["low"], "Close": peer["close"], "Volume": peer["volume"]},
         index=pd.to_datetime(peer["time"], unit="ms"),
     )
-    peer_s, peer_done = study_run("peer", "peer", args.peer_trials, args.processes)
+    peer_s, peer_done, _ = study_run("peer", "peer", args.peer_trials, args.processes)
 
     ours_per = ours_s / (ours_done * args.candles)
     peer_per = peer_s / (peer_done * args.peer_candles)
@@ -184,6 +208,12 @@ def main() -> None:
     print(
         f"{args.trials} trials x {args.candles:,} candles: ours {ours_s:.1f} s (goal <= 60 s); backtesting.py extrapolated "
         f"{peer_extrapolated:,.0f} s; ratio {peer_per / ours_per:.0f}x (goal >= 30x)"
+    )
+    print(
+        f"ours, the workers' CPU: {ours_cpu:.1f} s ({ours_cpu / max(ours_done, 1) * 1000:.0f} ms a trial): "
+        f"the objective {ours_objective_cpu:.1f} s (signals and two backtests), Optuna's sampler and RDB storage "
+        f"{ours_cpu - ours_objective_cpu:.1f} s; the database server's CPU not counted; "
+        f"load average {load:.2f} on {os.cpu_count()} cores"
     )
     params = {name: round(value, 4) for name, value in best.params.items()}
     print(f"best: {params} train Sharpe {best.value:.3f}, test return {best.user_attrs['test_return_pct']:.2f} %")

@@ -79,7 +79,12 @@ def events_documented(result, generator, request, public):
     """Postprocessing hook: the event socket and its catalogue (apps.common.events) in the docs."""
     from apps.common.events import KINDS, Audience
 
-    seen_by = {Audience.EVERYONE: "every user", Audience.ACCOUNT: "the account's members", Audience.OWNER: "the user it names"}
+    seen_by = {
+        Audience.EVERYONE: "every user",
+        Audience.ACCOUNT: "the account's members",
+        Audience.OWNER: "the user it names",
+        Audience.ADMIN: "the administrators",
+    }
     rows = [
         f"| `{kind.name}` | {' or '.join(f'`{topic.template}`' for topic in kind.topics)} "
         f"| {' / '.join(dict.fromkeys(seen_by[topic.audience] for topic in kind.topics))} "

@@ -43,6 +43,7 @@ class Audience(StrEnum):
     EVERYONE = "everyone"  # any logged-in user: market data, desk-wide state
     ACCOUNT = "account"  # the members of the account the topic names (superusers see all)
     OWNER = "owner"  # the one user the topic names (their own work: backtest jobs)
+    ADMIN = "admin"  # the desk's administrators (role admin; superusers): research of no account
 
 
 # What each topic value looks like: a topic is also a Channels group name, so no dots inside.
@@ -128,6 +129,11 @@ RECONCILE = Topic("reconcile.<account>", Audience.ACCOUNT)
 GOALS = Topic("goals.<account>", Audience.ACCOUNT)
 GOALS_DESK = Topic("goals.global", Audience.EVERYONE)  # goals set for all accounts together
 BACKTESTS = Topic("backtests.<user>", Audience.OWNER)  # a user's backtest jobs: queued, progress, done
+# A study's trials as they finish (apps.research.studies): to the account of the study's configured
+# strategy, or to the administrators for a study of an engine kind alone; and to its owner.
+STUDIES = Topic("studies.<account>", Audience.ACCOUNT)
+STUDIES_DESK = Topic("studies.desk", Audience.ADMIN)
+STUDIES_OWN = Topic("studies.user.<user>", Audience.OWNER)
 TOPICS: tuple[Topic, ...] = (
     CANDLES,
     ORDERS,
@@ -141,6 +147,9 @@ TOPICS: tuple[Topic, ...] = (
     GOALS,
     GOALS_DESK,
     BACKTESTS,
+    STUDIES,
+    STUDIES_DESK,
+    STUDIES_OWN,
 )
 
 CANDLE_FIELDS = ("market", "timeframe", "time", "open", "high", "low", "close", "volume")
@@ -277,6 +286,9 @@ KINDS: tuple[EventKind, ...] = (
     # priority: low (achieved, on track), medium (at risk), high (behind, critical)
     # A backtest job moved: status queued / running / done / failed, progress 0-100, run when done.
     _kind("backtest.progressed", BACKTESTS, ("job", "status", "progress", "stage", "error", "run")),
+    # A study's trial ended (state complete / pruned / fail, its objective values), or the study did.
+    _kind("study.trial_finished", (STUDIES, STUDIES_DESK, STUDIES_OWN), ("study", "trial", "state", "values")),
+    _kind("study.finished", (STUDIES, STUDIES_DESK, STUDIES_OWN), ("study", "status")),
     _kind("goal.status_changed", (GOALS, GOALS_DESK), ("goal", "kind", "from", "to", "priority", "progress", "reason")),
     _kind("goal.stance_changed", GOALS, ("account", "stance", "limit", "base", "factor", "reason")),
     _kind(
@@ -359,6 +371,10 @@ class TopicMatch:
     def user_id(self) -> int | None:
         """The one user who may see it (OWNER topics)."""
         return self.values.get("user")
+
+    @property
+    def admins_only(self) -> bool:
+        return self.topic.audience == Audience.ADMIN
 
 
 def topic_parse(topic: str) -> TopicMatch | None:

@@ -41,6 +41,14 @@ class Study(TimeStampedModel):
     walk_forward = models.UUIDField(null=True, blank=True, db_index=True, help_text="The walk-forward this is a fold of")
     fold = models.PositiveSmallIntegerField(null=True, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="studies")
+    strategy = models.ForeignKey(
+        "strategies.Strategy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="studies",
+        help_text="The configured strategy studied (its account's members see the study); blank: an engine kind alone",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -29,6 +29,7 @@ from django.db.models import F
 from optuna.trial import TrialState
 
 from apps.common.errors import Invalid, NotFound
+from apps.common.events import event_build, events_save
 from apps.research import candle_cache
 from apps.research.models import Study
 from apps.research.space import (
@@ -133,6 +134,7 @@ def study_create(request: StudyRequest, *, owner=None, walk_forward=None, fold=N
         seed=request.seed,
         trials=request.trials,
         owner=owner,
+        strategy=plan.strategy,
         walk_forward=walk_forward,
         fold=fold,
     )
@@ -189,7 +191,7 @@ RAN, WAITING, DONE = "ran", "waiting", "done"
 def study_trial_step(study_id: int) -> str:
     """One step of a study in a worker: fail trials whose worker died, claim a slot and run
     one trial (RAN); or, with no slot free, WAITING while others still run, DONE when all are."""
-    study = Study.objects.filter(pk=study_id).first()
+    study = Study.objects.filter(pk=study_id).select_related("strategy").first()
     if study is None or study.status == Study.Status.FINISHED:
         return DONE
     optuna_study = _optuna_study(study)
@@ -285,12 +287,29 @@ def _trial_run(study: Study, optuna_study: optuna.Study, slot: int) -> None:
     except Exception as exc:  # a bug, not a refusal: failed once, its slot stays used (no retry loop)
         logger.exception("study %s trial %s failed", study.pk, trial.number)
         trial.set_user_attr("reason", f"error: {exc!r}")
-        optuna_study.tell(trial, state=TrialState.FAIL)
+        with transaction.atomic():
+            optuna_study.tell(trial, state=TrialState.FAIL)
+            _announce(study, "study.trial_finished", {"trial": trial.number, "state": "fail", "values": None})
         return
     with transaction.atomic():
         if run is not None:
             run.save()
-        optuna_study.tell(trial, objective if state == TrialState.COMPLETE else None, state=state)
+        values = objective if state == TrialState.COMPLETE else None
+        optuna_study.tell(trial, values, state=state)
+        _announce(
+            study,
+            "study.trial_finished",
+            {"trial": trial.number, "state": state.name.lower(), "values": list(values) if values else None},
+        )
+
+
+def _announce(study: Study, kind: str, payload: dict) -> None:
+    """The study's event, for the pages of those who may see it (apps.research.selectors.
+    studies_visible_to): its strategy's account, or the administrators; and its owner."""
+    audiences = [{"account": study.strategy.account_id} if study.strategy_id else {}]
+    if study.owner_id:
+        audiences.append({"user": study.owner_id})
+    events_save([event_build(kind, {"study": study.pk, **payload}, **values) for values in audiences])
 
 
 class _Heartbeat:
@@ -431,6 +450,7 @@ def _study_finish(study: Study) -> None:
     with transaction.atomic():
         if not Study.objects.filter(pk=study.pk, status=Study.Status.RUNNING).update(status=Study.Status.FINISHED):
             return
+        _announce(study, "study.finished", {"status": "finished"})
         numbers = [trial.number for trial in _best_trials(_optuna_study(study))]
         runs = BacktestRun.objects.filter(sweep_id=study.uuid)
         runs.update(is_best=False)

@@ -149,6 +149,7 @@ def strategy(request, strategy_id: int):
             "parity": parity.strategy_parity_cached(strategy=found),
             "promotion": strategy_promotion_view(found),
             "daily_reports": parity.daily_reports(strategy=found),
+            "studies": found.studies.order_by("-created_at", "-id")[:5],
         },
     )
 

@@ -7,6 +7,7 @@ from django.db.models import Count, IntegerField, Max, OuterRef, Subquery
 from apps.common.events import events_since, topic_parse, topic_shapes
 from apps.common.models import Event
 from apps.engine.display import decimal_text
+from apps.exchanges.roles import Role, user_has_role
 from apps.exchanges.selectors import accounts_visible_to
 from apps.markets.models import Candle, CollectorStatus, Market
 from apps.risk.models import KillSwitch
@@ -145,9 +146,9 @@ class TopicsDecision:
 
 
 def topics_authorize(*, user, topics: list[str]) -> TopicsDecision:
-    """Which topics the user may subscribe to: those every user may see, and those of the
-    accounts the user is a member of (superusers: every account). A name of no known shape
-    is refused too."""
+    """Which topics the user may subscribe to: those every user may see, those of the accounts
+    the user is a member of (superusers: every account), the user's own, and the administrators'
+    to an administrator. A name of no known shape is refused too."""
     matches = {topic: topic_parse(topic) for topic in topics}
     wanted = {match.account_id for match in matches.values() if match and match.account_id is not None}
     visible = set(accounts_visible_to(user=user).filter(pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
@@ -159,6 +160,8 @@ def topics_authorize(*, user, topics: list[str]) -> TopicsDecision:
             refusals.append(f"You are not a member of account {match.account_id}; topic {topic} refused.")
         elif match.user_id is not None and match.user_id != getattr(user, "pk", None):
             refusals.append(f"Topic {topic} is another user's own; refused.")
+        elif match.admins_only and not user_has_role(user, Role.ADMIN):
+            refusals.append(f"Topic {topic} is the administrators'; refused.")
         else:
             allowed.append(topic)
     return TopicsDecision(allowed=allowed, refusals=refusals)

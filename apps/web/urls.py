@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.web import backtest_pages, health, pages, views
+from apps.web import backtest_pages, health, pages, study_pages, views
 
 urlpatterns = [
     path("health", health.liveness, name="health"),
@@ -32,6 +32,8 @@ urlpatterns = [
     path("backtests/launch", backtest_pages.backtest_launch_action, name="backtest-launch"),
     path("backtests/compare/", backtest_pages.backtest_compare_page, name="backtest-compare"),
     path("backtests/<int:run_id>/", backtest_pages.backtest_page, name="backtest-page"),
+    path("research/studies/", study_pages.studies_page, name="studies"),
+    path("research/studies/<int:study_id>/", study_pages.study_page, name="study-page"),
     path("data/", pages.data, name="data"),
     path("live/banners", pages.banners, name="live-banners"),
     path("data/collectors/<int:collector_id>/active", pages.collector_active_action, name="collector-active"),

@@ -183,3 +183,18 @@ def _calendar_cell(cell) -> str:
         cell["day"],
         cell["short"],
     )
+
+
+# --- studies ---------------------------------------------------------------------------------
+
+
+@register.filter
+def params_text(params):
+    """A trial's params as name=value, floats to at most 4 decimals: fast=12, stop_loss=2.5."""
+
+    def shown(value):
+        if isinstance(value, float):
+            return f"{value:.4f}".rstrip("0").rstrip(".")
+        return str(value)
+
+    return ", ".join(f"{name}={shown(value)}" for name, value in (params or {}).items())
