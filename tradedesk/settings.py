@@ -153,6 +153,21 @@ if IS_SQLITE:
         for _path in (_sqlite_file, Path(f"{_sqlite_file}-wal"), Path(f"{_sqlite_file}-shm")):
             if _path.exists():
                 _path.chmod(0o600)
+elif env.bool("DB_POOL", default="uvicorn" in sys.modules and not TESTING):
+    # The web process (uvicorn runs it: rundesk, docker-compose, the benches; DB_POOL=true|false
+    # says so for another server or process): under ASGI each request has a connection
+    # of its own (Django's are per context, not per thread), so persistent connections are never
+    # reused there and every request that touched the database opened a new one (a new server
+    # process each time: most of a cached API page's time, and connections piled up until the
+    # garbage collector closed them). A pool per process hands them over instead; with health
+    # checks each is checked as it is taken (a database restarted meanwhile costs a reconnect).
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them (Django refuses both)
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=8),
+        "timeout": 10,
+    }
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -390,6 +405,10 @@ API_THROTTLE_RATES = {
     "burst": env.str("API_THROTTLE_BURST", default="10/s"),
     "commands": env.str("API_THROTTLE_COMMANDS", default="10/min"),
 }
+# List pages of orders answered from the cache while no order of the reader's accounts changed
+# (apps/api/page_cache.py; PostgreSQL only: triggers bump the versions). Seconds a page is kept.
+API_PAGE_CACHE = env.bool("API_PAGE_CACHE", default=True)
+API_PAGE_CACHE_SECONDS = env.int("API_PAGE_CACHE_SECONDS", default=300)
 SPECTACULAR_SETTINGS = {
     "TITLE": "tradedesk API",
     "VERSION": "1.0.0",

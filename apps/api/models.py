@@ -60,3 +60,22 @@ class IdempotentAnswer(models.Model):
 
     def __str__(self):
         return f"{self.key} of {self.user_id} ({self.status or 'running'})"
+
+
+class OrdersVersion(models.Model):
+    """Which state an account's orders are in, for the API's cached order pages
+    (apps/api/page_cache.py): a new number (from one sequence, never reused) each time a
+    transaction that wrote an order, an order's event or fill, or a signal of the account commits.
+    PostgreSQL triggers write it (migration 0002), so every writer counts: a queryset's update(),
+    bulk_create, a delete, raw SQL, a Celery worker. Account 0: the whole desk (a market renamed,
+    a table truncated). No row yet: 0. On SQLite no trigger writes it and pages are not cached."""
+
+    account_id = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField()
+
+    class Meta:
+        db_table = "api_orders_version"
+        verbose_name = "orders version"
+
+    def __str__(self):
+        return f"orders of account {self.account_id or 'desk'} at version {self.version}"

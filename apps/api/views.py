@@ -18,6 +18,7 @@ from apps.api.commands import (
     StrategyCommands,
 )
 from apps.api.idempotency import idempotent
+from apps.api.page_cache import CachedPages
 from apps.api.pagination import CandlePagination
 from apps.api.writes import RiskLimitsWrites, StrategyWrites
 from apps.common.audit import Via
@@ -106,10 +107,11 @@ class SignalViewSet(DeskReadViewSet):
     ordering_fields = ["id", "candle_time", "created_at"]
 
 
-class OrderViewSet(OrderCommands, DeskReadViewSet):
+class OrderViewSet(OrderCommands, CachedPages, DeskReadViewSet):
     """Orders with their events, slippage vs the signal's price and latency from the signal to the ack."""
 
     select = selectors.api_orders
+    page_version = selectors.api_orders_version
     serializer_class = serializers.OrderSerializer
     filterset_class = filters.OrderFilter
     ordering_fields = ["id", "created_at", "updated_at"]

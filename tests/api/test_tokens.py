@@ -5,11 +5,13 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
 from apps.api.models import ApiToken
+from apps.api.tokens import api_token_create, api_token_for_key
 from apps.common.models import AuditEntry
 from tests.access import desk_user
 
@@ -68,3 +70,20 @@ def test_an_unknown_user_or_scope_is_a_clear_command_error(desk):
         create("--user", "nobody", "--scope", "read")
     with pytest.raises(CommandError):
         create("--user", "nobody", "--scope", "root")
+
+
+def test_the_token_found_for_a_key_is_the_orms_row_with_its_user(desk):
+    user = desk_user("tina", role="trader", accounts=[desk.ours.account])
+    new = api_token_create(actor=None, user=user, name="bot", scope="trade", expires_days=30, via="command")
+
+    found = api_token_for_key(new.key)
+
+    expected = ApiToken.objects.select_related("user").get(pk=new.token.pk)
+    fields = [field.attname for field in ApiToken._meta.concrete_fields]
+    user_fields = [field.attname for field in User._meta.concrete_fields]
+    assert [getattr(found, name) for name in fields if name != "last_used_at"] == [
+        getattr(expected, name) for name in fields if name != "last_used_at"
+    ]
+    assert [getattr(found.user, name) for name in user_fields] == [getattr(expected.user, name) for name in user_fields]
+    assert found.expires_at.tzinfo is not None and found.user.groups.filter(name="trader").exists()
+    assert api_token_for_key(new.key[:-1] + ("x" if new.key[-1] != "x" else "y")) is None
