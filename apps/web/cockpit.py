@@ -19,6 +19,7 @@ from apps.engine.order_fsm import LIVE
 from apps.exchanges.roles import Role, user_has_role
 from apps.exchanges.selectors import account_scoped, accounts_visible_to
 from apps.markets.models import CollectorStatus
+from apps.markets.selectors import collectors_stale
 from apps.risk.models import KillSwitch, RiskEvent
 from apps.risk.services import kill_switch_banner
 from apps.strategies.models import Strategy
@@ -68,11 +69,10 @@ def desk_state(*, user) -> dict:
     for switch in switches.select_related("account").defer(*ACCOUNT_SECRETS).order_by("account_id"):
         key = f"switch-{switch.account_id or 'global'}"
         banners.append(Banner("halted" if switch.state == "halted" else "reduce", kill_switch_banner(switch), key))
-    stale = [status for status in CollectorStatus.objects.filter(active=True).select_related("market") if not status.is_fresh()]
+    stale, stale_count = collectors_stale(limit=5)
     if stale:
-        names = ", ".join(f"{status.market.symbol} {status.timeframe}" for status in stale[:5])
-        more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
-        banners.append(Banner("stale", f"Market data stale: {names}{more} (no new candle for two periods)"))
+        more = f" and {stale_count - 5} more" if stale_count > 5 else ""
+        banners.append(Banner("stale", f"Market data stale: {', '.join(stale)}{more} (no new candle for two periods)"))
     accounts = accounts_visible_to(user=user).values_list("pk", flat=True)
     banners += [Banner("reconciling", text) for text in gate_banners(account_ids=accounts)]
     return {
