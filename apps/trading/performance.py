@@ -379,6 +379,11 @@ class EpochMs(Func):
             compiler, connection, template="CAST(ROUND((julianday(%(expressions)s) - 2440587.5) * 86400000) AS INTEGER)"
         )
 
+    def get_db_converters(self, connection):
+        """None: both databases already answer an int (the CAST), and Django's int() of every
+        value, row by row, was a tenth of the page's time for a year of hourly snapshots."""
+        return []
+
 
 def _account_curve(account_ids, start, end) -> tuple[np.ndarray, np.ndarray, Decimal | None, Decimal]:
     """(times in ms, equity as Decimals in an object array, initial equity, last unrealized P&L)

@@ -4,12 +4,12 @@ Prices on the market's tick, amounts on its step (apps.engine.display.decimal_te
 quote on cents. A gain or a loss carries its sign and an arrow as well as its colour, so it
 reads the same to a colour-blind trader."""
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from django import template
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from apps.engine.display import decimal_text
@@ -51,13 +51,35 @@ def pnl(value, suffix=""):
     """+12.34 ▲ in the gain colour, −5.00 ▼ in the loss colour, 0.00 plain; `suffix` "%" for a percentage."""
     if value is None or value == "":
         return "—"
-    number = Decimal(str(value))
+    return mark_safe(pnl_html(value, suffix))
+
+
+def pnl_html(value, suffix="") -> str:
+    """pnl's markup as a plain str, for the tables built in Python: digits, a point and the
+    suffix need no escaping (format_html escaping each of them was most of a long table's time)."""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
     text = decimal_text(abs(number), CENT) + suffix
     if number.quantize(CENT) == 0:
-        return format_html('<span class="flat">{}</span>', text)
+        return f'<span class="flat">{text}</span>'
     if number > 0:
-        return format_html('<span class="up" title="gain">▲ +{}</span>', text)
-    return format_html('<span class="down" title="loss">▼ −{}</span>', text)
+        return f'<span class="up" title="gain">▲ +{text}</span>'
+    return f'<span class="down" title="loss">▼ −{text}</span>'
+
+
+def float2(value) -> str:
+    """floatformat:2 of a float or Decimal (half up, never "-0.00", en locale), without the
+    template filter's general path; "" for None as the filter gives."""
+    if value is None:
+        return ""
+    number = Decimal(str(value))
+    if not number.is_finite():
+        return floatformat(value, 2)
+    try:
+        rounded = number.quantize(CENT, ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than the context holds: the filter's own way
+        return floatformat(value, 2)
+    text = format(rounded, "f")
+    return text.lstrip("-") if rounded == 0 else text
 
 
 @register.filter
@@ -153,12 +175,20 @@ def normalize(value):
 @register.simple_tag
 def pnl_rows(rows, label):
     """The P&L table's rows, newest first."""
-    return format_html_join(
-        "",
-        '<tr><td class="mono" data-label="{}">{}</td><td class="num mono" data-label="P&amp;L">{}</td>'
-        '<td class="num mono" data-label="Return">{}</td><td class="num mono" data-label="Equity">{}</td></tr>',
-        ((label, row.period, pnl(row.pnl), pnl_pct(row.return_pct), money(row.equity)) for row in reversed(rows)),
+    label = escape(label)
+    return mark_safe(
+        "".join(
+            f'<tr><td class="mono" data-label="{label}">{escape(row.period)}</td>'
+            f'<td class="num mono" data-label="P&amp;L">{_pnl_or_dash(row.pnl)}</td>'
+            f'<td class="num mono" data-label="Return">{_pnl_or_dash(row.return_pct, "%")}</td>'
+            f'<td class="num mono" data-label="Equity">{money(row.equity)}</td></tr>'
+            for row in reversed(rows)
+        )
     )
+
+
+def _pnl_or_dash(value, suffix="") -> str:
+    return "—" if value is None or value == "" else pnl_html(value, suffix)
 
 
 @register.simple_tag
@@ -173,13 +203,8 @@ def _calendar_cell(cell) -> str:
     if cell["pnl"] is None:
         return format_html('<td class="none"><span class="dayno">{}</span></td>', cell["day"])
     tone = "day-up" if cell["pnl"] > 0 else "day-down" if cell["pnl"] < 0 else "day-flat"
-    return format_html(
-        '<td class="{}" data-day="{}" title="{}: {} ({}%)"><span class="dayno">{}</span><span class="mono daypnl">{}</span></td>',
-        tone,
-        cell["date"],
-        cell["date"],
-        money(cell["pnl"]),
-        floatformat(cell["return_pct"], 2),
-        cell["day"],
-        cell["short"],
+    day, short = cell["date"], escape(cell["short"])  # an ISO date and digits with a sign: nothing to escape
+    return (
+        f'<td class="{tone}" data-day="{day}" title="{day}: {money(cell["pnl"])} ({float2(cell["return_pct"])}%)">'
+        f'<span class="dayno">{cell["day"]}</span><span class="mono daypnl">{short}</span></td>'
     )
