@@ -463,8 +463,9 @@ def curve_thinned(points: list[EquityPoint], *, limit: int) -> list[EquityPoint]
     only the drawing is thinned."""
     if len(points) <= limit:
         return points
-    equity = np.fromiter((float(point.equity) for point in points), dtype=np.float64, count=len(points))
-    below = np.fromiter((point.drawdown_pct for point in points), dtype=np.float64, count=len(points))
+    _, exact, _, drawdown = zip(*points, strict=True)  # the columns, transposed at C speed
+    equity = np.array(exact, dtype=object).astype(np.float64)
+    below = np.array(drawdown, dtype=np.float64)
     edges = np.linspace(0, len(points), max(1, limit // 5) + 1).astype(np.int64)
     keep = set()
     for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):

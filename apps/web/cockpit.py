@@ -39,6 +39,13 @@ POSITION_COLUMNS = (
     *("account__name", "strategy__name", "market__last_price__price"),
     *("market__symbol", "market__base", "market__price_precision", "market__amount_precision"),
 )
+# What the orders tables show (and the slippage and latency read): not the signal's indicators,
+# the strategy's params or the events' data.
+ORDER_COLUMNS = (
+    *("client_order_id", "side", "type", "amount", "price", "filled", "average_price", "status", "reason"),
+    *("created_at", "signal__created_at", "account__name", "strategy__name"),
+    *("market__symbol", "market__base", "market__price_precision", "market__amount_precision"),
+)
 SIGNALS_PAGE = 100
 RISK_PAGE = 200
 ACKNOWLEDGED_STATES = ("open", "partially_filled", "filled")  # the exchange has booked the order
@@ -234,10 +241,11 @@ def orders(*, user, filters: OrderFilters, limit: int = ORDERS_PAGE) -> list[Ord
     if filters.day:
         start = datetime.combine(filters.day, time.min, tzinfo=UTC)
         queryset = queryset.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
+    events = OrderEvent.objects.only("order_id", "created_at", "from_status", "to_status", "cause").order_by("id")
     found = list(
         queryset.select_related("account", "market", "strategy", "signal")
-        .defer(*ACCOUNT_SECRETS)
-        .prefetch_related(Prefetch("events", queryset=OrderEvent.objects.order_by("id")))
+        .only(*ORDER_COLUMNS)
+        .prefetch_related(Prefetch("events", queryset=events, to_attr="event_log"))  # a list: no manager per row
         .order_by("-created_at", "-id")[:limit]
     )
     for order in found:
@@ -259,8 +267,8 @@ def order_slippage(order: Order) -> tuple[Decimal | None, Decimal | None]:
 
 def order_latency_ms(order: Order) -> int | None:
     """From the signal (or the order's creation, for a hand-placed order) to the exchange's
-    acknowledgement: the first event into a booked state."""
-    acknowledged = next((event for event in order.events.all() if event.to_status in ACKNOWLEDGED_STATES), None)
+    acknowledgement: the first event into a booked state (`event_log`: its events by id)."""
+    acknowledged = next((event for event in order.event_log if event.to_status in ACKNOWLEDGED_STATES), None)
     if acknowledged is None:
         return None
     start = order.signal.created_at if order.signal_id else order.created_at
@@ -270,13 +278,16 @@ def order_latency_ms(order: Order) -> int | None:
 def order_filter_choices(*, user) -> dict:
     from apps.markets.models import Market
 
-    accounts = accounts_visible_to(user=user)
-    # EXISTS per market: the (market) index finds one order of the user's accounts and stops,
-    # where `pk IN (every order's market)` would read all the orders
-    traded = Exists(Order.objects.filter(market=OuterRef("pk"), account__in=accounts.values("pk")))
-    return {  # the dropdowns show a name: only it is read (an account's keys would be decrypted)
-        "accounts": list(accounts.only("pk", "name").order_by("name")),
-        "strategies": list(Strategy.objects.filter(account__in=accounts).only("pk", "name").order_by("name")),
+    # the dropdowns show a name: only it is read (an account's keys would be decrypted)
+    accounts = list(accounts_visible_to(user=user).only("pk", "name").order_by("name"))
+    ids = [account.pk for account in accounts]
+    # EXISTS per market: the (market, account) index finds one order of the user's accounts and
+    # stops, where `pk IN (every order's market)` would read all the orders. The account ids go
+    # in as values: as a subquery PostgreSQL read every order of each market to match them.
+    traded = Exists(Order.objects.filter(market=OuterRef("pk"), account_id__in=ids))
+    return {
+        "accounts": accounts,
+        "strategies": list(Strategy.objects.filter(account_id__in=ids).only("pk", "name").order_by("name")),
         "markets": list(Market.objects.filter(traded).only("pk", "symbol").order_by("symbol")),
         "statuses": [("live", "Live (working)"), *Order._meta.get_field("status").choices],
     }

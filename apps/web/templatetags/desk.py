@@ -233,6 +233,23 @@ def _csrf_input(context) -> str:
     return f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(token)}">'
 
 
+def _minute(moment, here) -> str:
+    """date:"Y-m-d H:i" in the current time zone (`here`), without the template filter's parser."""
+    t = moment.astimezone(here)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}"
+
+
+def _second(moment, here) -> str:
+    """date:"Y-m-d H:i:s"."""
+    return f"{_minute(moment, here)}:{moment.astimezone(here).second:02d}"
+
+
+def _clock_ms(moment, here) -> str:
+    """date:"H:i:s.u"|slice:":12": the time to the millisecond."""
+    t = moment.astimezone(here)
+    return f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}"[:12]
+
+
 def _price(value, market) -> str:
     return decimal_text(value, market.price_precision) if value is not None else "—"
 
@@ -245,13 +262,12 @@ def _qty(value, market) -> str:
 def position_rows(context, positions, closed, can_trade):
     """The rows of the positions table (web/positions.html), open or closed."""
     from django.utils import timezone
-    from django.utils.dateformat import format as date_format
     from django.utils.timesince import timesince
 
     market_url, strategy_url, close_url = _url_of("market"), _url_of("strategy"), _url_of("position-close")
     actions = can_trade and not closed
     csrf = _csrf_input(context) if actions else ""
-    now = timezone.now()
+    now, here = timezone.now(), timezone.get_current_timezone()
     html = []
     for p in positions:
         market = p.market
@@ -291,7 +307,7 @@ def position_rows(context, positions, closed, can_trade):
             strategy = '<span class="muted">by hand</span>'
         if p.closed_outside:
             strategy += f' <span class="badge badge-warn" title="{escape(p.closed_reason)}">external_close</span>'
-        when = date_format(timezone.localtime(p.updated_at), "Y-m-d H:i") if closed else timesince(p.created_at, now)
+        when = _minute(p.updated_at, here) if closed else timesince(p.created_at, now)
         html.append(
             f'      <td data-label="Strategy">{strategy}</td>\n'
             f'      <td data-label="{"Closed" if closed else "Age"}" class="muted mono small">{escape(when)}</td>\n'
@@ -314,11 +330,10 @@ def position_rows(context, positions, closed, can_trade):
 def order_rows(context, orders, can_trade):
     """The rows of the orders table (web/orders.html), each with its event log row."""
     from django.utils import timezone
-    from django.utils.dateformat import format as date_format
 
     from apps.trading.models import Order
 
-    strategy_url, cancel_url = _url_of("strategy"), _url_of("order-cancel")
+    strategy_url, cancel_url, here = _url_of("strategy"), _url_of("order-cancel"), timezone.get_current_timezone()
     statuses = {value: str(label) for value, label in Order._meta.get_field("status").flatchoices}
     csrf = _csrf_input(context) if can_trade else ""
     html = []
@@ -336,7 +351,7 @@ def order_rows(context, orders, can_trade):
         latency = f"{o.latency_ms} ms" if o.latency_ms is not None else "—"
         html.append(
             f'<tr id="order-{o.pk}" data-order="{client_id}">\n'
-            f'      <td data-label="Time" class="mono muted small">{date_format(timezone.localtime(o.created_at), "Y-m-d H:i:s")}</td>\n'
+            f'      <td data-label="Time" class="mono muted small">{_second(o.created_at, here)}</td>\n'
             f'      <td data-label="Account">{escape(o.account.name)}</td>\n'
             f'      <td data-label="Market" class="symbol">{symbol}</td>\n'
             f'      <td data-label="Strategy">{strategy}</td>\n'
@@ -360,9 +375,8 @@ def order_rows(context, orders, can_trade):
             )
             html.append(f'      <td class="actions">{cancel}</td>\n')
         events = "".join(
-            f"<li>{date_format(timezone.localtime(e.created_at), 'H:i:s.u')[:12]} {escape(e.from_status or '·')} → "
-            f"{escape(e.to_status)}: {escape(e.cause)}</li>"
-            for e in o.events.all()
+            f"<li>{_clock_ms(e.created_at, here)} {escape(e.from_status or '·')} → {escape(e.to_status)}: {escape(e.cause)}</li>"
+            for e in o.event_log
         )
         html.append(
             "    </tr>\n"
@@ -377,9 +391,8 @@ def order_rows(context, orders, can_trade):
 def market_rows(rows):
     """The rows of the markets and collectors table (web/_markets.html)."""
     from django.utils import timezone
-    from django.utils.dateformat import format as date_format
 
-    market_url = _url_of("market")
+    market_url, here = _url_of("market"), timezone.get_current_timezone()
     html = []
     for row in rows:
         market = row["market"]
@@ -393,7 +406,7 @@ def market_rows(rows):
                 title = f"last error: {escape(c['last_error'])}"
             else:
                 success = c["last_success_at"]
-                title = f"last success {date_format(timezone.localtime(success), 'Y-m-d H:i:s') if success else 'never'} UTC"
+                title = f"last success {_second(success, here) if success else 'never'} UTC"
             pills.append(
                 f'\n          <span class="pill {tone}"\n                title="{title}">\n'
                 f"            {escape(c['timeframe'])} {state}</span>\n        "
@@ -404,7 +417,7 @@ def market_rows(rows):
             f'      <td data-label="Market"><a class="symbol" href="{url}?tf=1m">{escape(market.symbol)}</a></td>\n'
             f'      <td class="muted">{escape(market.exchange.name)}</td>\n'
             f'      <td class="num mono">{escape(row["last_close"] or "—")}</td>\n'
-            f'      <td class="mono muted">{date_format(timezone.localtime(last_time), "Y-m-d H:i") if last_time else "—"}</td>\n'
+            f'      <td class="mono muted">{_minute(last_time, here) if last_time else "—"}</td>\n'
             f'      <td data-label="Exchange">{collectors}\n      </td>\n'
             f'      <td class="actions"><a href="{url}?tf=1m">1m</a> <a href="{url}?tf=15m">15m</a></td>\n'
             "    </tr>\n  "
