@@ -1,9 +1,13 @@
 """/ws/events/ through the real ASGI stack (origin check, session auth, consumer, layer)."""
 
+import asyncio
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -94,6 +98,29 @@ async def test_a_reconnecting_page_gets_the_events_it_missed_then_live_ones_with
     await relay_pass(get_channel_layer(), cursor)  # relays missed_1, missed_2 again, then live
     assert (await communicator.receive_json_from())["id"] == live.id
     assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_a_live_event_reaches_its_page_while_the_web_process_is_busy_rendering_another(session_cookie, market):
+    """A process renders all its pages on one thread; an event waiting for that thread (Channels
+    does, by default, before each message) would wait for the renders a desk full of live
+    pages makes on every event."""
+    cursor = await relay_start_cursor()
+    communicator = socket_for(session_cookie)
+    assert (await subscribe(communicator))["type"] == "subscribed"
+    _, event = await closed_candle(market, minutes_ago=1, close="43210.5")
+    rendering = threading.Event()
+
+    def a_slow_page_render():
+        rendering.set()
+        time.sleep(3)
+
+    render = asyncio.ensure_future(sync_to_async(a_slow_page_render)())  # on the thread pages render on
+    await asyncio.to_thread(rendering.wait, 5)
+    await relay_pass(get_channel_layer(), cursor)
+
+    assert (await communicator.receive_json_from(timeout=1))["id"] == event.id  # not 3 s later
+    await render
     await communicator.disconnect()
 
 
