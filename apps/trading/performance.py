@@ -452,7 +452,8 @@ def _curve_figures(report: PerformanceReport, times: np.ndarray, equity: np.ndar
     report.equity = list(map(EquityPoint, times.tolist(), equity.tolist(), peaks.tolist(), drawdown_pct.tolist()))
     report.daily = period_pnl(times, equity, initial, "day")
     report.monthly = period_pnl(times, equity, initial, "month")
-    report.pnl_by = period_pnl(times, equity, initial, report.by)
+    known = {"day": report.daily, "month": report.monthly}  # the same rows: not computed twice
+    report.pnl_by = known[report.by] if report.by in known else period_pnl(times, equity, initial, report.by)
 
 
 def curve_thinned(points: list[EquityPoint], *, limit: int) -> list[EquityPoint]:
