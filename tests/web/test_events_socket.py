@@ -166,7 +166,7 @@ async def test_a_page_ping_is_answered_with_a_pong_so_the_page_knows_the_desk_is
 async def test_an_idle_socket_on_channels_redis_stays_open_and_live_for_30_seconds(session_cookie, market, settings):
     """redis-py's default 5 s socket timeout used to end channels-redis' 5 s blocking pop with a
     TimeoutError, killing every socket that had nothing to receive for 5 s."""
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "apps.web.layers.DeskRedisChannelLayer"
     cursor = await relay_start_cursor()
     communicator = socket_for(session_cookie)
     assert (await subscribe(communicator))["type"] == "subscribed"
