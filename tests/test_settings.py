@@ -53,7 +53,7 @@ def test_database_and_redis_urls_switch_to_the_production_runtime():
         REDIS_URL="redis://127.0.0.1:6379/0",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["django.db.backends.postgresql", "redis", "channels_redis.core.RedisChannelLayer", "False"]
+    assert result.stdout.split() == ["django.db.backends.postgresql", "redis", "apps.web.layers.DeskRedisChannelLayer", "False"]
 
 
 def test_every_variable_the_settings_read_is_documented_in_env_example():

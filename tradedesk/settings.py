@@ -214,7 +214,8 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # channels_redis with a group send in two round trips to Redis (apps/web/layers.py)
+            "BACKEND": "apps.web.layers.DeskRedisChannelLayer",
             # A consumer waits for its messages in a 5 s blocking pop (channels-redis' brpop_timeout);
             # redis-py's default 5 s socket timeout ended that wait with a TimeoutError and killed
             # every socket idle for 5 s. The read timeout must outlast the pop; a dead Redis is

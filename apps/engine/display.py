@@ -8,6 +8,7 @@ use it too."""
 from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
 
 
 def decimal_text(value, unit=None) -> str:
@@ -21,10 +22,16 @@ def decimal_text(value, unit=None) -> str:
         return str(value)
     if not number.is_finite():
         return str(number)
-    if unit:
-        exponent = Decimal(str(unit)).normalize().as_tuple().exponent
-        if isinstance(exponent, int) and exponent <= 0:
-            return format(number.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_EVEN), "f")
+    if unit and (quantum := _quantum(unit)) is not None:
+        return format(number.quantize(quantum, rounding=ROUND_HALF_EVEN), "f")
     text = format(number, "f")
     text = text.rstrip("0").rstrip(".") if "." in text else text
     return "0" if text in ("-0", "") else text
+
+
+@lru_cache(maxsize=1024, typed=True)
+def _quantum(unit) -> Decimal | None:
+    """The power of ten a number is shown on for this tick or step (0.01 for 0.0100), None for
+    a unit of ten or more; a page asks it for every price and amount of a few markets."""
+    exponent = Decimal(str(unit)).normalize().as_tuple().exponent
+    return Decimal(1).scaleb(exponent) if isinstance(exponent, int) and exponent <= 0 else None

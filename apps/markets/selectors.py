@@ -5,11 +5,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from django.db.models import Q
+from django.db.models import Count, Q, Window
 from django.utils import timezone
 
 from apps.engine.strategies.base import Candles
 from apps.markets.models import Candle, CollectorStatus, Market
+from apps.markets.timeframes import TIMEFRAME_SECONDS
 
 _PRICE_COLUMNS = ("open", "high", "low", "close", "volume")
 
@@ -22,6 +23,24 @@ def collectors_due(*, now: datetime | None = None) -> list[CollectorStatus]:
         if collector.last_candle_time is None or now >= collector.last_candle_time + 2 * collector.period:
             due.append(collector)
     return due
+
+
+def collectors_stale(*, now: datetime | None = None, limit: int = 5) -> tuple[list[str], int]:
+    """The first `limit` active collectors that are not fresh ("BTC/USDT 1m", by market and
+    timeframe) and how many there are: CollectorStatus.is_fresh's rule (the newest candle
+    closed less than two periods ago, i.e. opened less than three ago) asked of the database,
+    so every page's banner reads a few names and a count, never every collector."""
+    now = now or timezone.now()
+    stale = Q(last_candle_time__isnull=True)
+    for timeframe, seconds in TIMEFRAME_SECONDS.items():
+        stale |= Q(timeframe=timeframe, last_candle_time__lte=now - timedelta(seconds=3 * seconds))
+    rows = list(
+        CollectorStatus.objects.filter(stale, active=True)
+        .annotate(stale_count=Window(Count("pk")))
+        .order_by("market__symbol", "timeframe")
+        .values_list("market__symbol", "timeframe", "stale_count")[:limit]
+    )
+    return [f"{symbol} {timeframe}" for symbol, timeframe, _ in rows], (rows[0][2] if rows else 0)
 
 
 def candle_gaps(*, collector: CollectorStatus, lookback: timedelta, now: datetime) -> Iterator[tuple[datetime, datetime]]:

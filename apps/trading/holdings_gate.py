@@ -55,9 +55,12 @@ def gate_states(*, account_ids=None) -> list[dict]:
     accounts = ExchangeAccount.objects.filter(active=True).exclude(mode=ExchangeAccount.Mode.PAPER).order_by("pk")
     if account_ids is not None:
         accounts = accounts.filter(pk__in=account_ids)
-    rows = {row.account_id: row for row in HoldingsState.objects.filter(account__in=accounts)}
+    listed = list(accounts.values_list("pk", "name"))
+    ids = [account_id for account_id, _ in listed]
+    # read only for the accounts that can be gated: a desk of paper accounts asks nothing more
+    rows = {row.account_id: row for row in HoldingsState.objects.filter(account_id__in=ids)} if ids else {}
     states = []
-    for account_id, name in accounts.values_list("pk", "name"):
+    for account_id, name in listed:
         row = rows.get(account_id)
         reason = _reason(account_id, row)
         states.append(

@@ -379,6 +379,11 @@ class EpochMs(Func):
             compiler, connection, template="CAST(ROUND((julianday(%(expressions)s) - 2440587.5) * 86400000) AS INTEGER)"
         )
 
+    def get_db_converters(self, connection):
+        """None: both databases already answer an int (the CAST), and Django's int() of every
+        value, row by row, was a tenth of the page's time for a year of hourly snapshots."""
+        return []
+
 
 def _account_curve(account_ids, start, end) -> tuple[np.ndarray, np.ndarray, Decimal | None, Decimal]:
     """(times in ms, equity as Decimals in an object array, initial equity, last unrealized P&L)
@@ -447,7 +452,8 @@ def _curve_figures(report: PerformanceReport, times: np.ndarray, equity: np.ndar
     report.equity = list(map(EquityPoint, times.tolist(), equity.tolist(), peaks.tolist(), drawdown_pct.tolist()))
     report.daily = period_pnl(times, equity, initial, "day")
     report.monthly = period_pnl(times, equity, initial, "month")
-    report.pnl_by = period_pnl(times, equity, initial, report.by)
+    known = {"day": report.daily, "month": report.monthly}  # the same rows: not computed twice
+    report.pnl_by = known[report.by] if report.by in known else period_pnl(times, equity, initial, report.by)
 
 
 def curve_thinned(points: list[EquityPoint], *, limit: int) -> list[EquityPoint]:
@@ -458,8 +464,9 @@ def curve_thinned(points: list[EquityPoint], *, limit: int) -> list[EquityPoint]
     only the drawing is thinned."""
     if len(points) <= limit:
         return points
-    equity = np.fromiter((float(point.equity) for point in points), dtype=np.float64, count=len(points))
-    below = np.fromiter((point.drawdown_pct for point in points), dtype=np.float64, count=len(points))
+    _, exact, _, drawdown = zip(*points, strict=True)  # the columns, transposed at C speed
+    equity = np.array(exact, dtype=object).astype(np.float64)
+    below = np.array(drawdown, dtype=np.float64)
     edges = np.linspace(0, len(points), max(1, limit // 5) + 1).astype(np.int64)
     keep = set()
     for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):

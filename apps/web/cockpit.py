@@ -19,6 +19,7 @@ from apps.engine.order_fsm import LIVE
 from apps.exchanges.roles import Role, user_has_role
 from apps.exchanges.selectors import account_scoped, accounts_visible_to
 from apps.markets.models import CollectorStatus
+from apps.markets.selectors import collectors_stale
 from apps.risk.models import KillSwitch, RiskEvent
 from apps.risk.services import kill_switch_banner
 from apps.strategies.models import Strategy
@@ -30,6 +31,21 @@ ORDERS_PAGE = 100
 # The pages never show an account's keys; loading them would decrypt two secrets per row shown.
 SECRETS = ("api_key", "api_secret")
 ACCOUNT_SECRETS = tuple(f"account__{name}" for name in SECRETS)
+# What the positions tables show and total: a row is four models, and loading all their
+# columns (a strategy's params, an account's settings) was a third of the page's time.
+POSITION_COLUMNS = (
+    *("side", "origin", "amount", "average_entry", "realized_pnl", "unrealized_pnl", "fees", "last_price"),
+    *("stop_loss", "take_profit", "trailing_stop_pct", "created_at", "updated_at"),
+    *("account__name", "strategy__name", "market__last_price__price"),
+    *("market__symbol", "market__base", "market__price_precision", "market__amount_precision"),
+)
+# What the orders tables show (and the slippage and latency read): not the signal's indicators,
+# the strategy's params or the events' data.
+ORDER_COLUMNS = (
+    *("client_order_id", "side", "type", "amount", "price", "filled", "average_price", "status", "reason"),
+    *("created_at", "signal__created_at", "account__name", "strategy__name"),
+    *("market__symbol", "market__base", "market__price_precision", "market__amount_precision"),
+)
 SIGNALS_PAGE = 100
 RISK_PAGE = 200
 ACKNOWLEDGED_STATES = ("open", "partially_filled", "filled")  # the exchange has booked the order
@@ -68,11 +84,10 @@ def desk_state(*, user) -> dict:
     for switch in switches.select_related("account").defer(*ACCOUNT_SECRETS).order_by("account_id"):
         key = f"switch-{switch.account_id or 'global'}"
         banners.append(Banner("halted" if switch.state == "halted" else "reduce", kill_switch_banner(switch), key))
-    stale = [status for status in CollectorStatus.objects.filter(active=True).select_related("market") if not status.is_fresh()]
+    stale, stale_count = collectors_stale(limit=5)
     if stale:
-        names = ", ".join(f"{status.market.symbol} {status.timeframe}" for status in stale[:5])
-        more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
-        banners.append(Banner("stale", f"Market data stale: {names}{more} (no new candle for two periods)"))
+        more = f" and {stale_count - 5} more" if stale_count > 5 else ""
+        banners.append(Banner("stale", f"Market data stale: {', '.join(stale)}{more} (no new candle for two periods)"))
     accounts = accounts_visible_to(user=user).values_list("pk", flat=True)
     banners += [Banner("reconciling", text) for text in gate_banners(account_ids=accounts)]
     return {
@@ -171,7 +186,7 @@ def positions(*, user, closed: bool = False, account_id: int | None = None) -> l
         )
     found = list(
         queryset.select_related("account", "market", "strategy", "market__last_price")
-        .defer(*ACCOUNT_SECRETS)
+        .only(*POSITION_COLUMNS)
         .order_by("-updated_at")[:500]
     )
     for position in found:
@@ -226,10 +241,11 @@ def orders(*, user, filters: OrderFilters, limit: int = ORDERS_PAGE) -> list[Ord
     if filters.day:
         start = datetime.combine(filters.day, time.min, tzinfo=UTC)
         queryset = queryset.filter(created_at__gte=start, created_at__lt=start + timedelta(days=1))
+    events = OrderEvent.objects.only("order_id", "created_at", "from_status", "to_status", "cause").order_by("id")
     found = list(
         queryset.select_related("account", "market", "strategy", "signal")
-        .defer(*ACCOUNT_SECRETS)
-        .prefetch_related(Prefetch("events", queryset=OrderEvent.objects.order_by("id")))
+        .only(*ORDER_COLUMNS)
+        .prefetch_related(Prefetch("events", queryset=events, to_attr="event_log"))  # a list: no manager per row
         .order_by("-created_at", "-id")[:limit]
     )
     for order in found:
@@ -251,8 +267,8 @@ def order_slippage(order: Order) -> tuple[Decimal | None, Decimal | None]:
 
 def order_latency_ms(order: Order) -> int | None:
     """From the signal (or the order's creation, for a hand-placed order) to the exchange's
-    acknowledgement: the first event into a booked state."""
-    acknowledged = next((event for event in order.events.all() if event.to_status in ACKNOWLEDGED_STATES), None)
+    acknowledgement: the first event into a booked state (`event_log`: its events by id)."""
+    acknowledged = next((event for event in order.event_log if event.to_status in ACKNOWLEDGED_STATES), None)
     if acknowledged is None:
         return None
     start = order.signal.created_at if order.signal_id else order.created_at
@@ -262,13 +278,16 @@ def order_latency_ms(order: Order) -> int | None:
 def order_filter_choices(*, user) -> dict:
     from apps.markets.models import Market
 
-    accounts = accounts_visible_to(user=user)
-    # EXISTS per market: the (market) index finds one order of the user's accounts and stops,
-    # where `pk IN (every order's market)` would read all the orders
-    traded = Exists(Order.objects.filter(market=OuterRef("pk"), account__in=accounts.values("pk")))
-    return {  # the dropdowns show a name: only it is read (an account's keys would be decrypted)
-        "accounts": list(accounts.only("pk", "name").order_by("name")),
-        "strategies": list(Strategy.objects.filter(account__in=accounts).only("pk", "name").order_by("name")),
+    # the dropdowns show a name: only it is read (an account's keys would be decrypted)
+    accounts = list(accounts_visible_to(user=user).only("pk", "name").order_by("name"))
+    ids = [account.pk for account in accounts]
+    # EXISTS per market: the (market, account) index finds one order of the user's accounts and
+    # stops, where `pk IN (every order's market)` would read all the orders. The account ids go
+    # in as values: as a subquery PostgreSQL read every order of each market to match them.
+    traded = Exists(Order.objects.filter(market=OuterRef("pk"), account_id__in=ids))
+    return {
+        "accounts": accounts,
+        "strategies": list(Strategy.objects.filter(account_id__in=ids).only("pk", "name").order_by("name")),
         "markets": list(Market.objects.filter(traded).only("pk", "symbol").order_by("symbol")),
         "statuses": [("live", "Live (working)"), *Order._meta.get_field("status").choices],
     }

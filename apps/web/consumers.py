@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.web import selectors
-from apps.web.relay import embedded_relay_ensure_started, topic_group
+from apps.web.relay import MESSAGE_TYPE, embedded_relay_ensure_started, topic_group
 
 CLOSE_UNAUTHENTICATED = 4401
 MAX_TOPICS = 20
@@ -122,6 +122,18 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined = wanted
         self.topics = set(topics)
+
+    async def dispatch(self, message):
+        """A live event goes straight to its handler. Channels' own dispatch first closes stale
+        database connections on the process's one sync thread, the thread every page render
+        of this web process runs on: each event waited for a hop there, and behind any page
+        being rendered (a page refreshes itself on events, so renders come in bursts). The
+        event handler reads the database only through database_sync_to_async (the credential
+        recheck), which closes stale connections itself; other messages keep the default."""
+        if message.get("type") == MESSAGE_TYPE:
+            await self.event_message(message)
+            return
+        await super().dispatch(message)
 
     async def event_message(self, message):
         """A live event from the relay (two topics may share a group name: filter by topic)."""

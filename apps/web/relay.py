@@ -242,14 +242,16 @@ class OutboxWaker:
         table = Event._meta.db_table
         try:
             cursor = await self._connection.execute(
-                f"SELECT id, topic, kind, payload FROM {table} WHERE id > %s ORDER BY id LIMIT %s", (last_id, BATCH_SIZE)
+                f"SELECT id, topic, kind, payload, created_at FROM {table} WHERE id > %s ORDER BY id LIMIT %s",
+                (last_id, BATCH_SIZE),
             )
             rows = await cursor.fetchall()
         except Exception:
             logger.warning("relay: reading on the outbox listener failed; back to the ORM", exc_info=True)
             await self.close()
             return None
-        return [Event(id=id_, topic=topic, kind=kind, payload=payload) for id_, topic, kind, payload in rows]
+        # created_at too: the write-to-delivery metric (_latency_observe) skips an event without it
+        return [Event(id=row[0], topic=row[1], kind=row[2], payload=row[3], created_at=row[4]) for row in rows]
 
     async def _connected(self):
         if not self.listen or self._connection is not None or time.monotonic() < self._retry_at:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Count, IntegerField, Max, OuterRef, Subquery
+from django.db.models import Count, IntegerField, Max, OuterRef, Prefetch, Subquery
 
 from apps.common.events import events_since, topic_parse, topic_shapes
 from apps.common.models import Event
@@ -29,7 +29,14 @@ def markets_overview() -> list[dict]:
     """Every active market with its newest close and the state of its collectors. The newest
     candle is the one its freshest collector last stored: all of them read in one query by the
     unique (market, timeframe, open time) index, whatever the number of markets and candles."""
-    markets = list(Market.objects.filter(active=True).select_related("exchange").prefetch_related("collectors"))
+    # in the order they were made: a pill keeps its place as collectors store candles
+    collectors = Prefetch("collectors", queryset=CollectorStatus.objects.only("market_id", *COLLECTOR_COLUMNS).order_by("pk"))
+    markets = list(
+        Market.objects.filter(active=True)
+        .select_related("exchange")
+        .only("symbol", "price_precision", "exchange__name", "exchange__code")
+        .prefetch_related(collectors)
+    )
     newest = _newest_candles(markets)
     rows = []
     for market in markets:
@@ -68,6 +75,13 @@ def _newest_candles(markets: list[Market]) -> dict[int, dict]:
         if last:
             newest[market.pk] = last
     return newest
+
+
+# What a collector's summary reads (a row also holds its error counts and history, unread here)
+COLLECTOR_COLUMNS = (
+    *("timeframe", "active", "last_candle_time", "last_success_at"),
+    *("last_error", "last_error_at", "consecutive_errors"),
+)
 
 
 def collector_summary(status: CollectorStatus | None) -> dict | None:

@@ -237,6 +237,30 @@ def test_a_halted_kill_switch_set_from_the_risk_page_shows_its_banner_on_every_p
         assert "banner-halted" in content and "Account ours is HALTED" in content and "exchange outage" in content, url
 
 
+def test_the_stale_data_banner_names_the_first_five_stale_collectors_and_counts_the_others(client, desk, viewer):
+    from apps.markets.models import CollectorStatus, Market
+
+    exchange, now = desk.ours.order.market.exchange, dj_timezone.now()
+
+    def collector(symbol: str, opened_minutes_ago: float | None, *, active: bool = True, timeframe: str = "1m"):
+        market = Market.objects.create(exchange=exchange, symbol=symbol, base=symbol.split("/")[0], quote="USDT")
+        opened = None if opened_minutes_ago is None else now - timedelta(minutes=opened_minutes_ago)
+        CollectorStatus.objects.create(market=market, timeframe=timeframe, last_candle_time=opened, active=active)
+
+    for letter in "GFEDC":  # named in order of market, whatever the order they were made in
+        collector(f"{letter}/USDT", 3.5)  # its candle closed 2.5 periods ago: stale
+    collector("H/USDT", None)  # nothing stored yet: stale
+    collector("I/USDT", 2.5)  # closed 1.5 periods ago: still fresh
+    collector("J/USDT", 40, timeframe="15m")  # a 15m candle closed 25 minutes ago: still fresh
+    collector("K/USDT", 60, active=False)  # switched off: not the desk's worry
+    client.force_login(viewer)
+
+    content = client.get("/orders/").content.decode()
+
+    assert "Market data stale: C/USDT 1m, D/USDT 1m, E/USDT 1m, F/USDT 1m, G/USDT 1m and 1 more" in content
+    assert "I/USDT" not in content and "J/USDT" not in content and "K/USDT" not in content
+
+
 def test_the_global_kill_switch_is_refused_to_a_trader_with_a_403(client, desk, trader):
     client.force_login(trader)
 

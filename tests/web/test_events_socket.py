@@ -1,9 +1,13 @@
 """/ws/events/ through the real ASGI stack (origin check, session auth, consumer, layer)."""
 
+import asyncio
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
@@ -97,6 +101,29 @@ async def test_a_reconnecting_page_gets_the_events_it_missed_then_live_ones_with
     await communicator.disconnect()
 
 
+async def test_a_live_event_reaches_its_page_while_the_web_process_is_busy_rendering_another(session_cookie, market):
+    """A process renders all its pages on one thread; an event waiting for that thread (Channels
+    does, by default, before each message) would wait for the renders a desk full of live
+    pages makes on every event."""
+    cursor = await relay_start_cursor()
+    communicator = socket_for(session_cookie)
+    assert (await subscribe(communicator))["type"] == "subscribed"
+    _, event = await closed_candle(market, minutes_ago=1, close="43210.5")
+    rendering = threading.Event()
+
+    def a_slow_page_render():
+        rendering.set()
+        time.sleep(3)
+
+    render = asyncio.ensure_future(sync_to_async(a_slow_page_render)())  # on the thread pages render on
+    await asyncio.to_thread(rendering.wait, 5)
+    await relay_pass(get_channel_layer(), cursor)
+
+    assert (await communicator.receive_json_from(timeout=1))["id"] == event.id  # not 3 s later
+    await render
+    await communicator.disconnect()
+
+
 async def test_a_page_that_missed_too_much_is_told_to_reload_its_history(session_cookie, market, monkeypatch):
     monkeypatch.setattr("apps.web.consumers.RESYNC_LIMIT", 2)
     for minutes_ago in (3, 2, 1):
@@ -139,7 +166,7 @@ async def test_a_page_ping_is_answered_with_a_pong_so_the_page_knows_the_desk_is
 async def test_an_idle_socket_on_channels_redis_stays_open_and_live_for_30_seconds(session_cookie, market, settings):
     """redis-py's default 5 s socket timeout used to end channels-redis' 5 s blocking pop with a
     TimeoutError, killing every socket that had nothing to receive for 5 s."""
-    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "channels_redis.core.RedisChannelLayer"
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"] == "apps.web.layers.DeskRedisChannelLayer"
     cursor = await relay_start_cursor()
     communicator = socket_for(session_cookie)
     assert (await subscribe(communicator))["type"] == "subscribed"

@@ -125,10 +125,12 @@ def test_every_answer_says_how_long_the_server_worked_and_how_many_queries_it_ma
     from tests.access import desk_user
 
     client.force_login(desk_user("tess", role="viewer", accounts=[]))
-    timing = re.compile(r'^db;dur=([\d.]+);desc="(\d+) queries", total;dur=([\d.]+)$')
+    timing = re.compile(r'^db;dur=([\d.]+);desc="(\d+) queries", total;dur=([\d.]+), cpu;dur=([\d.]+)$')
 
     page = timing.match(client.get("/positions/")["Server-Timing"])
     health = timing.match(client.get("/health")["Server-Timing"])
 
     assert int(page.group(2)) > 0 and float(page.group(3)) >= float(page.group(1)) > 0
+    # the processor time of the request's thread: some, and within its wall time
+    assert 0 < float(page.group(4)) <= float(page.group(3)) + 1
     assert health.group(2) == "0" and float(health.group(3)) > 0
