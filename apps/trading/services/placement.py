@@ -17,7 +17,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from apps.common.events import events_save
+from apps.common.bulk import rows_write
+from apps.common.events import events_append
 from apps.common.logging import get_logger
 from apps.common.models import Event
 from apps.engine.order_fsm import OrderStatus as S
@@ -100,11 +101,7 @@ def _account_place(account_id: int, signal_ids: list[int]) -> dict[int, Order | 
         locked = account_lock(account_id=account_id)
         # Read under the lock: another worker may have handled a signal, or the strategy paused.
         signals = _shared_strategies(
-            list(
-                Signal.objects.filter(pk__in=signal_ids, account_id=account_id)
-                .select_related("market", "strategy")
-                .order_by("pk")
-            )
+            list(Signal.objects.filter(pk__in=signal_ids, account_id=account_id).select_related("market").order_by("pk"))
         )
         pending = [signal for signal in signals if signal.status == Signal.Status.PENDING]
         placed = _orders_of([signal.pk for signal in signals if signal.status != Signal.Status.PENDING])
@@ -135,11 +132,15 @@ def entry_resend_decide(*, order: Order) -> str:
 
 
 def _shared_strategies(signals: list[Signal]) -> list[Signal]:
-    """One Strategy object per strategy, so a pause seen by one signal is seen by the next."""
-    shared = {}
+    """One Strategy object per strategy, so a pause seen by one signal is seen by the next (read
+    in one query: a batch of a hundred signals of one strategy reads its row once)."""
+    from apps.strategies.models import Strategy
+
+    wanted = {signal.strategy_id for signal in signals if signal.strategy_id}
+    shared = Strategy.objects.in_bulk(wanted) if wanted else {}
     for signal in signals:
         if signal.strategy_id:
-            signal.strategy = shared.setdefault(signal.strategy_id, signal.strategy)
+            signal.strategy = shared[signal.strategy_id]
     return signals
 
 
@@ -359,10 +360,10 @@ class Placement:
 
     def flush(self) -> None:
         assert transaction.get_connection().in_atomic_block, "place inside the account's transaction"
-        RiskEvent.objects.bulk_create(self._risk_events)
-        Order.objects.bulk_create(self._new_orders)
-        OrderEvent.objects.bulk_create(self._order_events)
-        events_save([entry() if callable(entry) else entry for entry in self._outbox])
+        rows_write(RiskEvent, self._risk_events, ids=True)  # their outbox events name them
+        rows_write(Order, self._new_orders, ids=True)
+        rows_write(OrderEvent, self._order_events)
+        events_append([entry() if callable(entry) else entry for entry in self._outbox])
         self.goal_sizing.flush()  # the goal-aware sizing decisions, logged with the orders they sized
         if self._accepted:
             Signal.objects.filter(pk__in=self._accepted).update(status=Signal.Status.ACCEPTED)
