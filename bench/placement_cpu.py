@@ -11,6 +11,7 @@ BENCH_PLACEMENT_CPU_POSTGRES_URL (default bench_placement_cpu); it is dropped an
 """
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -60,6 +61,8 @@ def main() -> None:
     plan = throughput.desk_build(args.rounds + 1, args.signals, prefix="one")
     if args.goal_sizing:
         throughput.goal_sizing_switch_on(plan)
+    gc.collect()  # the desk build's garbage, then what is loaded frozen, as the desk's processes do
+    gc.freeze()  # (tradedesk/asgi.py, the workers): a full collection's walk of it is not placement's
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         pid = cursor.fetchone()[0]
