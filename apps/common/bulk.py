@@ -11,6 +11,8 @@ COPY fires the same triggers). As bulk_create: no save(), no model signals. Fewe
 another database: bulk_create (a COPY costs a second round trip).
 """
 
+from operator import attrgetter
+
 from django.db import DEFAULT_DB_ALIAS, connections, models
 from django.db.backends.postgresql.operations import get_json_dumps
 from psycopg.types.json import Jsonb
@@ -49,17 +51,25 @@ def rows_write(model: type[models.Model], objs: list[models.Model], *, ids: bool
         for obj, pk in zip(objs, _ids_reserve(connection, model, len(objs)), strict=True):
             obj.pk = pk
     fields = [field for field in model._meta.concrete_fields if ids or not field.primary_key]
-    prepare = [_preparer(field, connection) for field in fields]
+    steps = [(_reader(field), _preparer(field, connection)) for field in fields]
+    relations = [field for field in fields if field.is_relation]
     quote = connection.ops.quote_name
     statement = f"COPY {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) FROM STDIN"
     with connection.cursor() as cursor, connection.wrap_database_errors:
         with cursor.cursor.copy(statement) as copy:
             for obj in objs:
-                obj._prepare_related_fields_for_save(operation_name="bulk_create")
-                row = [field.pre_save(obj, True) for field in fields]
-                copy.write_row([value if prep is None else prep(value) for value, prep in zip(row, prepare, strict=True)])
+                if any(getattr(obj, field.attname) is None and field.is_cached(obj) for field in relations):
+                    obj._prepare_related_fields_for_save(operation_name="bulk_create")  # the id of a row saved since
+                copy.write_row([read(obj) if prep is None else prep(read(obj)) for read, prep in steps])
     for obj in objs:
         obj._state.adding, obj._state.db = False, connection.alias
+
+
+def _reader(field: models.Field):
+    """The field's pre_save as bulk_create calls it (the attribute itself where pre_save is Field's)."""
+    if type(field).pre_save is models.Field.pre_save:
+        return attrgetter(field.attname)
+    return lambda obj: field.pre_save(obj, True)
 
 
 def _preparer(field: models.Field, connection):
