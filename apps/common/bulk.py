@@ -33,6 +33,19 @@ _PLAIN = (
     models.TextField,
 )
 _sequences: dict[type[models.Model], str] = {}
+_columns: dict[type[models.Model], list[tuple[str, models.Field]]] = {}
+
+
+def unsaved(model: type[models.Model], **values) -> models.Model:
+    """A new instance from its columns' values (relations by id: `signal_id=`), made the way the
+    ORM makes a row it read (positionally: no per-field keyword and descriptor work, a third of
+    the time); the fields not given take their defaults. For rows rows_write writes."""
+    fields = _columns.get(model)
+    if fields is None:
+        fields = _columns[model] = [(field.attname, field) for field in model._meta.concrete_fields]
+    instance = model(*[values.pop(name) if name in values else field.get_default() for name, field in fields])
+    assert not values, f"not columns of {model.__name__}: {sorted(values)}"
+    return instance
 
 
 def rows_write(model: type[models.Model], objs: list[models.Model], *, ids: bool = False) -> None:

@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from django.db import transaction
 
-from apps.common.bulk import rows_write
+from apps.common.bulk import rows_write, unsaved
 from apps.common.models import Event
 
 # PostgreSQL delivers a NOTIFY on this channel when the transaction that recorded events
@@ -308,7 +308,7 @@ def event_build(kind: str, payload: Mapping, **topic_values) -> Event:
     if payload.keys() != declared.fields:
         missing, extra = sorted(declared.fields - payload.keys()), sorted(payload.keys() - declared.fields)
         raise EventMismatch(f"{kind} payload: missing {missing}, not declared {extra}")
-    return Event(topic=_topic_of(declared, topic_values), kind=kind, payload=dict(payload))
+    return unsaved(Event, topic=_topic_of(declared, topic_values), kind=kind, payload=dict(payload))
 
 
 def _topic_of(declared: EventKind, topic_values: dict) -> str:

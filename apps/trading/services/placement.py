@@ -17,7 +17,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from apps.common.bulk import rows_write
+from apps.common.bulk import rows_write, unsaved
 from apps.common.events import events_append
 from apps.common.logging import get_logger
 from apps.common.models import Event
@@ -139,9 +139,10 @@ def _shared_strategies(signals: list[Signal]) -> list[Signal]:
     wanted = {signal.strategy_id for signal in signals if signal.strategy_id}
     shared = Strategy.objects.in_bulk(wanted) if wanted else {}
     for signal in signals:
-        if signal.strategy_id:
+        if signal.strategy_id in shared:
             signal.strategy = shared[signal.strategy_id]
-    return signals
+    # A strategy deleted since the signals were read takes its signals along: not placed.
+    return [signal for signal in signals if not signal.strategy_id or signal.strategy_id in shared]
 
 
 def _orders_of(signal_ids: list[int]) -> dict[int, Order | None]:
@@ -160,7 +161,7 @@ class Placement:
         self.orders: list[Order] = []
         self._risk_events: list[RiskEvent] = []
         self._new_orders: list[Order] = []
-        self._order_events: list[OrderEvent] = []
+        self._order_events: list[tuple[Order, str]] = []  # (order, cause) of each NEW
         self._outbox: list[Outbox] = []
         self._accepted: list[int] = []
         self._rejected: list[Signal] = []
@@ -335,7 +336,7 @@ class Placement:
         )
         cause = f"created from signal #{signal.pk}: {signal.reason}"
         self._new_orders.append(order)
-        self._order_events.append(OrderEvent(order=order, from_status="", to_status=S.NEW.value, cause=cause[:4000], data={}))
+        self._order_events.append((order, cause[:4000]))  # made once the order has its id
         self._outbox.append(lambda: order_event_outbox(order, S.NEW, cause))
         self._accepted.append(signal.pk)
         self.book.order_added(order)
@@ -362,7 +363,13 @@ class Placement:
         assert transaction.get_connection().in_atomic_block, "place inside the account's transaction"
         rows_write(RiskEvent, self._risk_events, ids=True)  # their outbox events name them
         rows_write(Order, self._new_orders, ids=True)
-        rows_write(OrderEvent, self._order_events)
+        rows_write(
+            OrderEvent,
+            [
+                unsaved(OrderEvent, order_id=order.pk, from_status="", to_status=S.NEW.value, cause=cause, data={})
+                for order, cause in self._order_events
+            ],
+        )
         events_append([entry() if callable(entry) else entry for entry in self._outbox])
         self.goal_sizing.flush()  # the goal-aware sizing decisions, logged with the orders they sized
         if self._accepted:
