@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from django.db import transaction
 
+from apps.common.bulk import rows_write, unsaved
 from apps.common.models import Event
 
 # PostgreSQL delivers a NOTIFY on this channel when the transaction that recorded events
@@ -319,7 +320,7 @@ def event_build(kind: str, payload: Mapping, **topic_values) -> Event:
     if payload.keys() != declared.fields:
         missing, extra = sorted(declared.fields - payload.keys()), sorted(payload.keys() - declared.fields)
         raise EventMismatch(f"{kind} payload: missing {missing}, not declared {extra}")
-    return Event(topic=_topic_of(declared, topic_values), kind=kind, payload=dict(payload))
+    return unsaved(Event, topic=_topic_of(declared, topic_values), kind=kind, payload=dict(payload))
 
 
 def _topic_of(declared: EventKind, topic_values: dict) -> str:
@@ -345,6 +346,14 @@ def events_save(events: list[Event]) -> list[Event]:
     saved = Event.objects.bulk_create(events)
     _outbox_notify()
     return saved
+
+
+def events_append(events: list[Event]) -> None:
+    """Record events built by event_build, in this order, in one statement; their ids are not
+    read back (a batch's outbox: the relay reads them by id from the table)."""
+    assert transaction.get_connection().in_atomic_block, "record events inside the change's transaction"
+    rows_write(Event, events)
+    _outbox_notify()
 
 
 def _outbox_notify() -> None:

@@ -13,7 +13,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.common.audit import audit_record, audit_refusals
-from apps.common.bulk import rows_append
+from apps.common.bulk import rows_write
 from apps.common.errors import ApplicationError, Conflict, Invalid, NotFound
 from apps.common.events import event_record
 from apps.common.logging import get_logger
@@ -413,25 +413,26 @@ def drawdown_clear(*, actor, account_id: int, reason: str, via: str | None = Non
 
 def goal_adjustments_record(*, sizings) -> None:
     """Log a placement batch's sizing decisions (apps.risk.sizing.EntrySizing), in one COPY
-    in its own savepoint: a failure to log never undoes the placement (it is logged instead)."""
+    (apps.common.bulk: bulk_create's per-value array quoting was most of goal sizing's cost on
+    placement) in its own savepoint: a failure to log never undoes the placement (it is logged instead)."""
     rows = [
-        {
-            "account_id": sizing.account_id,
-            "signal_id": sizing.signal_id,
-            "base_size": sizing.base_size,
-            "pace_factor": (sizing.factors or {}).get("pace"),
-            "early_month_factor": (sizing.factors or {}).get("early_month"),
-            "preservation_factor": (sizing.factors or {}).get("preservation"),
-            "final_factor": sizing.factor,
-            "final_size": sizing.final_size,
-            "capped_by": sizing.capped_by,
-            "reason": sizing.reason[:4000],
-        }
+        GoalAdjustment(
+            account_id=sizing.account_id,
+            signal_id=sizing.signal_id,
+            base_size=sizing.base_size,
+            pace_factor=(sizing.factors or {}).get("pace"),
+            early_month_factor=(sizing.factors or {}).get("early_month"),
+            preservation_factor=(sizing.factors or {}).get("preservation"),
+            final_factor=sizing.factor,
+            final_size=sizing.final_size,
+            capped_by=sizing.capped_by,
+            reason=sizing.reason[:4000],
+        )
         for sizing in sizings
     ]
     try:
         with transaction.atomic():
-            rows_append(GoalAdjustment, rows)
+            rows_write(GoalAdjustment, rows)
     except Exception:
         log.exception("goal adjustments not recorded", signals=[sizing.signal_id for sizing in sizings])
 

@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.common.audit import audit_diff, audit_record, audit_refusals, audit_snapshot
+from apps.common.bulk import unsaved
 from apps.common.errors import Conflict, Invalid, NotAllowed, NotFound
 from apps.common.events import event_build, event_record
 from apps.common.models import Event
@@ -34,19 +35,22 @@ def risk_event_build(
 ) -> RiskEvent:
     """An unsaved RiskEvent for a decision of the rules, or for a refusal decided outside them
     (nothing to close, shorting on spot...); the caller saves it with its outbox event."""
+    signal_id = signal.pk if signal is not None else None
     if decision is None:
-        return RiskEvent(
+        return unsaved(
+            RiskEvent,
             account_id=account_id,
             strategy_id=strategy_id,
-            signal=signal,
+            signal_id=signal_id,
             decision=RiskEvent.Decision.REJECTED,
             rules=[rule],
             reason=reason,
         )
-    return RiskEvent(
+    return unsaved(
+        RiskEvent,
         account_id=account_id,
         strategy_id=strategy_id,
-        signal=signal,
+        signal_id=signal_id,
         rules=[check.rule for check in decision.failed],
         reason=decision.reason,
         checks=[{"rule": check.rule, "passed": check.passed, "detail": check.detail} for check in decision.checks],

@@ -35,6 +35,7 @@ from apps.trading.venue_health import venue_down_reason
 
 ZERO = Decimal(0)
 RATE_WINDOW = timedelta(minutes=1)
+FRESHNESS_FIELDS = ("market_id", "timeframe", "last_candle_time")  # what CollectorStatus.is_fresh reads
 ACKNOWLEDGED = [OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value, OrderStatus.CANCELING.value]
 
 
@@ -339,7 +340,8 @@ def _candle_marks(pairs: set[tuple[int, str]]) -> dict:
     query = Q(pk__in=[])  # one condition per timeframe: a batch's hundred markets stay one IN list
     for timeframe, market_ids in markets_by_timeframe.items():
         query |= Q(timeframe=timeframe, market_id__in=market_ids)
-    found = {(c.market_id, c.timeframe): c for c in CollectorStatus.objects.filter(query)}
+    # Only what freshness reads (a collector's row also carries its error history as JSON).
+    found = {(c.market_id, c.timeframe): c for c in CollectorStatus.objects.filter(query).only(*FRESHNESS_FIELDS)}
     return {
         "fresh": {pair: bool(found.get(pair) and found[pair].is_fresh()) for pair in pairs},
         "newest_candle": {pair: found[pair].last_candle_time if pair in found else None for pair in pairs},

@@ -18,6 +18,7 @@ from apps.trading.services.placement import (
     signals_place,
     signals_sweep,
 )
+from apps.trading.services.signals import client_order_id_for
 
 from .factories import account_make, fresh_market, price_set, signal_make, strategy_make
 
@@ -100,6 +101,66 @@ def test_a_batch_writes_the_same_rows_and_outbox_events_in_the_same_order_as_one
 
     assert batch == one
     assert one[2] == 2 and [kind for kind, _ in one[0]].count("order.created") == 2
+
+
+def test_a_large_batch_writes_exactly_the_rows_and_outbox_events_of_one_by_one_each_event_naming_its_row():
+    """Twelve signals: enough rows for the batch to write them in bulk (COPY on PostgreSQL), with
+    a strategy fault in the middle (the rows so far written before the failure is counted)."""
+    markets = [fresh_market(symbol=f"LARGE{index}/USDT") for index in range(10)]
+    IDS = {"signal", "order", "client_order_id", "risk_event", "strategy"}  # noqa: N806 - a constant of the test
+
+    def history(name, place):
+        account = account_make(name=name, cash=D("10000000"))
+        strategy = strategy_make(account=account, markets=markets, allocation=D("123.456789"))
+        RiskLimits.objects.create(account=account, max_open_positions=8)  # eight entries fit
+        signals = entries(strategy, markets[:8])
+        signals.append(signal_make(strategy=strategy, market=markets[8], price=D("150")))  # 50 % off the last price
+        signals += [*entries(strategy, markets[8:]), signal_make(strategy=strategy, market=markets[0])]  # no room, buying
+        Event.objects.all().delete()
+        place([signal.pk for signal in signals])
+        orders = list(Order.objects.filter(account=account).order_by("id"))
+        risk = list(RiskEvent.objects.filter(account=account).order_by("id"))
+        names = {("signal", signal.pk): f"signal {index}" for index, signal in enumerate(signals)}
+        names |= {("order", order.pk): f"order {index}" for index, order in enumerate(orders)}
+        names |= {("client_order_id", order.client_order_id): f"order {index}'s id" for index, order in enumerate(orders)}
+        names |= {("risk_event", event.pk): f"risk event {index}" for index, event in enumerate(risk)}
+        names[("strategy", strategy.pk)] = "the strategy"
+
+        def named(payload: dict) -> dict:
+            """Ids by what they name, a cause without its signal's id, no candle time (the second
+            history's signals are younger)."""
+            named = {k: names.get((k, v), v) if k in IDS else v for k, v in payload.items() if k != "time"}
+            return named | ({"cause": named["cause"].split(":", 1)[1]} if "cause" in named else {})
+
+        rows = {
+            "risk events": [
+                (names["signal", e.signal_id], e.decision, e.rules, e.reason, e.checks, e.created_at is not None) for e in risk
+            ],
+            "orders": [
+                (names["signal", o.signal_id], o.client_order_id == client_order_id_for(o.signal), o.side, o.amount, o.price)
+                + (o.status, o.type, o.reduce_only, o.filled, o.venue_order_id, o.strategy_id == strategy.pk)
+                for o in orders
+            ],
+            "order events": [
+                (names["order", e.order_id], e.from_status, e.to_status, e.cause.split(":", 1)[1], e.data)
+                for e in OrderEvent.objects.filter(order__account=account).order_by("id")
+            ],
+            "outbox": [
+                (e.kind, e.topic.replace(str(account.pk), "<account>"), named(e.payload)) for e in Event.objects.order_by("id")
+            ],
+            "signals": [Signal.objects.values_list("status", "rejection_reason").get(pk=signal.pk) for signal in signals],
+        }
+        strategy.refresh_from_db()
+        return rows, strategy.consecutive_failures
+
+    one = history("large-one", lambda ids: [signal_execute(signal_id=pk) for pk in ids])
+    batch = history("large-batch", lambda ids: signals_place(signal_ids=ids))
+
+    assert batch == one
+    rows, failures = batch
+    assert len(rows["orders"]) == 8 and len(rows["risk events"]) == 12 and failures == 1
+    assert [kind for kind, _, _ in rows["outbox"]].count("order.created") == 8
+    assert rows["orders"][0][3] == D("1.2333")  # 123.456789 / (100 x 1.001) = 1.23333..., down to the step 0.0001
 
 
 def test_a_signal_already_placed_returns_its_order_and_places_nothing_more():

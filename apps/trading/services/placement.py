@@ -17,7 +17,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from apps.common.events import events_save
+from apps.common.bulk import COPY_FROM, rows_write, unsaved
+from apps.common.events import events_append
 from apps.common.logging import get_logger
 from apps.common.models import Event
 from apps.engine.order_fsm import OrderStatus as S
@@ -99,12 +100,10 @@ def _account_place(account_id: int, signal_ids: list[int]) -> dict[int, Order | 
     with transaction.atomic():
         locked = account_lock(account_id=account_id)
         # Read under the lock: another worker may have handled a signal, or the strategy paused.
+        # A few signals read their strategy in the same query; a large batch reads it once beside.
+        joined = ("market", "strategy") if len(signal_ids) < COPY_FROM else ("market",)
         signals = _shared_strategies(
-            list(
-                Signal.objects.filter(pk__in=signal_ids, account_id=account_id)
-                .select_related("market", "strategy")
-                .order_by("pk")
-            )
+            list(Signal.objects.filter(pk__in=signal_ids, account_id=account_id).select_related(*joined).order_by("pk"))
         )
         pending = [signal for signal in signals if signal.status == Signal.Status.PENDING]
         placed = _orders_of([signal.pk for signal in signals if signal.status != Signal.Status.PENDING])
@@ -135,12 +134,19 @@ def entry_resend_decide(*, order: Order) -> str:
 
 
 def _shared_strategies(signals: list[Signal]) -> list[Signal]:
-    """One Strategy object per strategy, so a pause seen by one signal is seen by the next."""
-    shared = {}
+    """One Strategy object per strategy, so a pause seen by one signal is seen by the next (those
+    the signals' query did not join read in one more: a hundred signals of one strategy read its
+    row once)."""
+    from apps.strategies.models import Strategy
+
+    shared = {signal.strategy_id: signal.strategy for signal in signals if Signal.strategy.is_cached(signal)}
+    wanted = {signal.strategy_id for signal in signals if signal.strategy_id} - shared.keys()
+    shared |= Strategy.objects.in_bulk(wanted) if wanted else {}
     for signal in signals:
-        if signal.strategy_id:
-            signal.strategy = shared.setdefault(signal.strategy_id, signal.strategy)
-    return signals
+        if signal.strategy_id in shared:
+            signal.strategy = shared[signal.strategy_id]
+    # A strategy deleted since the signals were read takes its signals along: not placed.
+    return [signal for signal in signals if not signal.strategy_id or signal.strategy_id in shared]
 
 
 def _orders_of(signal_ids: list[int]) -> dict[int, Order | None]:
@@ -159,7 +165,7 @@ class Placement:
         self.orders: list[Order] = []
         self._risk_events: list[RiskEvent] = []
         self._new_orders: list[Order] = []
-        self._order_events: list[OrderEvent] = []
+        self._order_events: list[tuple[Order, str]] = []  # (order, cause) of each NEW
         self._outbox: list[Outbox] = []
         self._accepted: list[int] = []
         self._rejected: list[Signal] = []
@@ -334,7 +340,7 @@ class Placement:
         )
         cause = f"created from signal #{signal.pk}: {signal.reason}"
         self._new_orders.append(order)
-        self._order_events.append(OrderEvent(order=order, from_status="", to_status=S.NEW.value, cause=cause[:4000], data={}))
+        self._order_events.append((order, cause[:4000]))  # made once the order has its id
         self._outbox.append(lambda: order_event_outbox(order, S.NEW, cause))
         self._accepted.append(signal.pk)
         self.book.order_added(order)
@@ -359,10 +365,16 @@ class Placement:
 
     def flush(self) -> None:
         assert transaction.get_connection().in_atomic_block, "place inside the account's transaction"
-        RiskEvent.objects.bulk_create(self._risk_events)
-        Order.objects.bulk_create(self._new_orders)
-        OrderEvent.objects.bulk_create(self._order_events)
-        events_save([entry() if callable(entry) else entry for entry in self._outbox])
+        rows_write(RiskEvent, self._risk_events, ids=True)  # their outbox events name them
+        rows_write(Order, self._new_orders, ids=True)
+        rows_write(
+            OrderEvent,
+            [
+                unsaved(OrderEvent, order_id=order.pk, from_status="", to_status=S.NEW.value, cause=cause, data={})
+                for order, cause in self._order_events
+            ],
+        )
+        events_append([entry() if callable(entry) else entry for entry in self._outbox])
         self.goal_sizing.flush()  # the goal-aware sizing decisions, logged with the orders they sized
         if self._accepted:
             Signal.objects.filter(pk__in=self._accepted).update(status=Signal.Status.ACCEPTED)
