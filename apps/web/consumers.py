@@ -27,7 +27,10 @@ from apps.web import selectors
 from apps.web.relay import MESSAGE_TYPE, embedded_relay_ensure_started, topic_group
 
 CLOSE_UNAUTHENTICATED = 4401
-MAX_TOPICS = 20
+# A page asks for its accounts' six topics each and the 1m candles of every market it shows a
+# position in: 20 refused the whole subscription (no live page at all) for a trader with four
+# accounts or positions in fourteen markets. The bound keeps one socket's group joins finite.
+MAX_TOPICS = 400
 MAX_TOPIC_LENGTH = 120
 RESYNC_LIMIT = 5000
 CREDENTIAL_RECHECK_SECONDS = 5.0

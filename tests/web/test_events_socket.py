@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from apps.common.models import Event
+from apps.web.consumers import MAX_TOPICS, SubscribeError, subscription_parse
 from apps.web.relay import relay_pass, relay_start_cursor
 from tests.web.conftest import candle_close_record
 from tradedesk.asgi import application
@@ -179,3 +180,19 @@ async def test_an_idle_socket_on_channels_redis_stays_open_and_live_for_30_secon
     await communicator.send_json_to({"type": "ping"})
     assert await communicator.receive_json_from() == {"type": "pong"}
     await communicator.disconnect()
+
+
+def test_a_trader_with_four_accounts_and_positions_in_sixty_markets_gets_one_live_subscription():
+    account_topics = [
+        f"{kind}.{account}"
+        for kind in ("orders", "positions", "risk", "signals", "strategies", "portfolio")
+        for account in range(1, 5)
+    ]
+    candle_topics = [f"candles.market-{n}.1m" for n in range(60)]
+    topics, since = subscription_parse({"subscribe": ["risk.desk", *account_topics, *candle_topics], "since": None})
+    assert len(topics) == 85 and since is None
+
+
+def test_a_subscription_past_the_bound_is_refused_saying_the_bound():
+    with pytest.raises(SubscribeError, match=f"At most {MAX_TOPICS} topics"):
+        subscription_parse({"subscribe": [f"candles.m{n}.1m" for n in range(MAX_TOPICS + 1)], "since": None})
