@@ -275,7 +275,9 @@ def test_a_malformed_200_reply_to_an_order_create_leaves_no_live_order_the_excha
         # The entry: a 200 that is not an order, and the exchange never booked it.
         sim.faults.error_add(ErrorFault(status=200, text='{"unexpected": true}', path="/api/v3/order", method="POST"))
         candle_close(sim, market, t0, D("60000"))
-        wait_until(lambda: Order.objects.filter(status="filled").count() == 1, timeout=60, message="the entry resent and filled")
+        # Proven never booked takes 3 look-ups and an age of 20 s; look-ups back off up to 30 s
+        # apart, so one that just misses the proof puts the resend a whole step later (CI: > 60 s).
+        wait_until(lambda: Order.objects.filter(status="filled").count() == 1, timeout=120, message="the entry resent and filled")
         # The exit: booked by the exchange, answered with `not json`.
         sim.faults.garble_add(1, text="not json")
         candle_close(sim, market, t0 + timedelta(minutes=1), D("60100"))
